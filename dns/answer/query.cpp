@@ -1,0 +1,75 @@
+// The validation ladder.
+#include "dns/answer/query.hpp"
+
+namespace signpost::dns::answer {
+
+namespace {
+
+namespace rrtype = wire::rrtype;
+
+// Walks answer, authority and additional records; notes the OPT record.
+Verdict parse_records(std::span<const std::uint8_t> packet, std::size_t position, Query& out) noexcept {
+  const wire::Header& h = out.header;
+  const std::size_t total = std::size_t{h.ancount} + h.nscount + h.arcount;
+  const std::size_t additional_start = std::size_t{h.ancount} + h.nscount;
+  for (std::size_t i = 0; i < total; ++i) {
+    wire::RecordView record;
+    wire::NameError name_error = wire::NameError::ok;
+    if (wire::parse_record(packet, position, record, name_error) != wire::MessageError::ok) {
+      return Verdict::formerr;
+    }
+    if (record.type != rrtype::kOpt) continue;
+    // One OPT, in the additional section, owned by the root (RFC 6891 §6.1.1).
+    if (i < additional_start || out.edns_valid) return Verdict::formerr;
+    if (wire::parse_opt(packet, record, out.edns) != wire::MessageError::ok) return Verdict::formerr;
+    out.edns_valid = true;
+  }
+  if (position != packet.size()) return Verdict::formerr;
+  return Verdict::answer;
+}
+
+Verdict check_question(const Query& q) noexcept {
+  if (q.edns_valid && q.edns.version > 0) return Verdict::badvers;
+  switch (q.qtype) {
+    case rrtype::kOpt:
+    case rrtype::kTsig:
+    case rrtype::kTkey:
+      return Verdict::formerr;
+    case rrtype::kMaila:
+    case rrtype::kMailb:
+      return Verdict::notimp;
+    case rrtype::kAxfr:
+    case rrtype::kIxfr:
+      return Verdict::refused;
+    default:
+      break;
+  }
+  if (q.qclass != wire::rrclass::kIn) return Verdict::refused;
+  return Verdict::answer;
+}
+
+}  // namespace
+
+Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept {
+  out.has_question = false;
+  out.edns_valid = false;
+  out.edns = wire::Edns{};
+  if (!wire::parse_header(packet, out.header)) return Verdict::drop;
+  if (out.header.has(wire::flag::kQr)) return Verdict::drop;
+  if (out.header.opcode() != wire::opcode::kQuery) return Verdict::notimp;
+  if (out.header.qdcount != 1) return Verdict::formerr;
+  std::size_t position = wire::kHeaderSize;
+  wire::NameError name_error = wire::NameError::ok;
+  if (wire::parse_question(packet, position, out.qname, out.qtype, out.qclass, name_error) !=
+      wire::MessageError::ok) {
+    return Verdict::formerr;
+  }
+  out.has_question = true;
+  out.key = out.qname;
+  wire::fold_name({out.key.bytes.data(), out.key.length});
+  const Verdict records = parse_records(packet, position, out);
+  if (records != Verdict::answer) return records;
+  return check_question(out);
+}
+
+}  // namespace signpost::dns::answer

@@ -1,0 +1,48 @@
+// The validation ladder: decides, before any lookup, whether and how a query is answered.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "dns/wire/message.hpp"
+#include "dns/wire/name.hpp"
+
+namespace signpost::dns::answer {
+
+/// What the ladder decided (after NSD's order: drop, NOTIMP, FORMERR, REFUSED).
+enum class Verdict : std::uint8_t {
+  answer,   // look the question up
+  drop,     // shorter than a header, or QR set: no response at all
+  notimp,   // an opcode we do not implement, or a meta qtype (MAILA/MAILB)
+  formerr,  // malformed: see the ladder in parse_query
+  refused,  // class other than IN, or a transfer we do not serve
+  badvers,  // EDNS version above 0 (RFC 6891 §6.1.3)
+};
+
+/// A parsed query. `qname` keeps the client's letter case (echoed, RFC 1035 §7.3 and the
+/// 0x20 practice); `key` is the lower-case copy used for lookups.
+struct Query {
+  wire::Header header;
+  wire::Name qname;
+  wire::Name key;
+  std::uint16_t qtype = 0;
+  std::uint16_t qclass = 0;
+  bool has_question = false;  // the question parsed, so it can be echoed
+  wire::Edns edns;
+  bool edns_valid = false;    // an OPT record parsed, so one goes back
+};
+
+/// Runs the ladder over `packet`:
+///  1. shorter than a header or QR=1: drop;
+///  2. opcode other than QUERY: NOTIMP;
+///  3. QDCOUNT != 1, a bad name (label > 63, name > 255, pointer loops or forward
+///     pointers), a record running past the end, trailing octets, an OPT record outside
+///     the additional section, not at the root or repeated: FORMERR;
+///  4. EDNS version > 0: BADVERS;
+///  5. class other than IN, zone transfers (until they are served): REFUSED;
+///     MAILA/MAILB: NOTIMP; OPT, TSIG or TKEY as qtype: FORMERR.
+/// Any thread; noexcept; no allocation.
+Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept;
+
+}  // namespace signpost::dns::answer

@@ -1,0 +1,314 @@
+// Registry names (DESIGN.md "DNS names"): services, tags, SRV and DNS-SD names, nodes.
+// Every address and SRV answer is ordered per query by weight (order.hpp).
+#include <array>
+
+#include "dns/answer/answer_state.hpp"
+#include "dns/answer/order.hpp"
+
+namespace signpost::dns::answer {
+
+namespace {
+
+namespace rrtype = wire::rrtype;
+namespace rcode = wire::rcode;
+using registry::NodeRecords;
+using registry::RecordGroup;
+using registry::ServiceRecords;
+using zone::RRset;
+using zone::Zone;
+
+constexpr std::size_t kMaxRelativeLabels = 4;
+constexpr std::size_t kMaxGlueNodes = 64;
+constexpr std::uint16_t kEdeOther = 0;  // RFC 8914 §4.1
+
+// The labels of a name below the registry domain, leftmost first, without length octets.
+struct Relative {
+  std::array<std::string_view, kMaxRelativeLabels> labels{};
+  std::size_t count = 0;
+};
+
+bool split_relative(std::string_view name, std::size_t origin_size, Relative& out) noexcept {
+  std::size_t i = 0;
+  while (i + origin_size < name.size()) {
+    if (out.count == kMaxRelativeLabels) return false;
+    const std::size_t length = static_cast<std::uint8_t>(name[i]);
+    out.labels[out.count++] = name.substr(i + 1, length);
+    i += length + 1;
+  }
+  return true;
+}
+
+bool is_protocol_label(std::string_view label, registry::Protocol protocol) noexcept {
+  return label == (protocol == registry::Protocol::tcp ? "_tcp" : "_udp");
+}
+
+class RegistryLookup {
+ public:
+  RegistryLookup(AnswerState& state, const Zone& zone, const registry::RegistryView& view,
+                 Owner& owner) noexcept
+      : s_(state), zone_(zone), view_(view), owner_(owner) {}
+
+  bool run(const Relative& name) noexcept;
+
+ private:
+  bool one_label(std::string_view label) noexcept;
+  bool two_labels(std::string_view first, std::string_view second) noexcept;
+  bool three_labels(const Relative& name) noexcept;
+  void answer_group(const ServiceRecords& service, const RecordGroup& group) noexcept;
+  void answer_service_type(const ServiceRecords& service) noexcept;
+  void answer_node(const NodeRecords& node) noexcept;
+  void answer_addresses(const ServiceRecords& service, const RecordGroup& group, const RRset& rrset,
+                        std::span<const std::uint32_t> weights, std::size_t state_offset) noexcept;
+  void answer_srv(const ServiceRecords& service, const RecordGroup& group) noexcept;
+  std::size_t order_srv(const ServiceRecords& service, const RecordGroup& group) noexcept;
+  std::size_t order(std::span<const std::uint32_t> weights, std::size_t limit, const RecordGroup& group,
+                    std::size_t state_offset, std::span<std::uint16_t> out) noexcept;
+  void put_whole(const RRset& rrset) noexcept;
+  void nodata() noexcept { s_.negative(zone_, rcode::kNoError); }
+  void no_healthy(const ServiceRecords& service) noexcept;
+
+  AnswerState& s_;
+  const Zone& zone_;
+  const registry::RegistryView& view_;
+  Owner& owner_;
+};
+
+bool RegistryLookup::run(const Relative& name) noexcept {
+  switch (name.count) {
+    case 1: return one_label(name.labels[0]);
+    case 2: return two_labels(name.labels[0], name.labels[1]);
+    case 3: return three_labels(name);
+    default: return false;
+  }
+}
+
+bool RegistryLookup::one_label(std::string_view label) noexcept {
+  if (label == "_tcp" || label == "_udp" || label == "node") {
+    nodata();  // empty non-terminals above SRV, DNS-SD and node names (RFC 8020)
+    return true;
+  }
+  const ServiceRecords* service = view_.find_service(label);
+  if (service == nullptr) return false;
+  answer_group(*service, service->all);
+  return true;
+}
+
+bool RegistryLookup::two_labels(std::string_view first, std::string_view second) noexcept {
+  if (second == "node") {
+    const NodeRecords* node = view_.find_node(first);
+    if (node == nullptr) return false;
+    answer_node(*node);
+    return true;
+  }
+  if (first == "_dns-sd" && second == "_udp") {
+    nodata();
+    return true;
+  }
+  if (first.size() > 1 && first[0] == '_') {
+    // _<service>._<proto>: RFC 2782 SRV and the DNS-SD browse PTR (RFC 6763 §4).
+    const ServiceRecords* service = view_.find_service(first.substr(1));
+    if (service == nullptr || !is_protocol_label(second, service->protocol)) return false;
+    answer_service_type(*service);
+    return true;
+  }
+  const ServiceRecords* service = view_.find_service(second);
+  if (service == nullptr) return false;
+  const auto tag = service->by_tag.find(first);
+  if (tag == service->by_tag.end()) return false;
+  answer_group(*service, tag->second);
+  return true;
+}
+
+bool RegistryLookup::three_labels(const Relative& name) noexcept {
+  const auto& l = name.labels;
+  if (l[0] == "_services" && l[1] == "_dns-sd" && l[2] == "_udp") {
+    // Service type enumeration (RFC 6763 §9).
+    if (s_.query.qtype == rrtype::kPtr || s_.query.qtype == rrtype::kAny) {
+      if (view_.service_types().size() > 0) return put_whole(view_.service_types()), true;
+    }
+    nodata();
+    return true;
+  }
+  if (l[1].size() < 2 || l[1][0] != '_') return false;
+  const ServiceRecords* service = view_.find_service(l[1].substr(1));
+  if (service == nullptr || !is_protocol_label(l[2], service->protocol)) return false;
+  const auto instance = service->instances.find(l[0]);
+  if (instance == service->instances.end()) return false;
+  const std::uint16_t qtype = s_.query.qtype;
+  if (qtype == rrtype::kSrv || qtype == rrtype::kAny) {
+    if (s_.put(Section::answer, owner_, instance->second.srv)) s_.add_additional(instance->second.srv);
+  } else if (qtype == rrtype::kTxt) {
+    s_.put(Section::answer, owner_, instance->second.txt);
+  } else {
+    nodata();
+  }
+  return true;
+}
+
+void RegistryLookup::put_whole(const RRset& rrset) noexcept { s_.put(Section::answer, owner_, rrset); }
+
+void RegistryLookup::no_healthy(const ServiceRecords& service) noexcept {
+  nodata();
+  s_.writer.set_extended_error(kEdeOther, "no healthy instance of service ", service.name);
+}
+
+void RegistryLookup::answer_group(const ServiceRecords& service, const RecordGroup& group) noexcept {
+  std::uint16_t qtype = s_.query.qtype;
+  const bool wanted = qtype == rrtype::kA || qtype == rrtype::kAaaa || qtype == rrtype::kSrv ||
+                      qtype == rrtype::kAny;
+  if (!wanted) return nodata();
+  if (group.empty()) return no_healthy(service);
+  if (qtype == rrtype::kAny) qtype = group.a.size() > 0 ? rrtype::kA : rrtype::kAaaa;  // RFC 8482
+  if (qtype == rrtype::kA) {
+    answer_addresses(service, group, group.a, group.a_weights, 0);
+  } else if (qtype == rrtype::kAaaa) {
+    answer_addresses(service, group, group.aaaa, group.aaaa_weights, group.a.size());
+  } else {
+    answer_srv(service, group);
+  }
+}
+
+void RegistryLookup::answer_service_type(const ServiceRecords& service) noexcept {
+  const std::uint16_t qtype = s_.query.qtype;
+  if (qtype == rrtype::kPtr) {
+    if (service.ptr.size() == 0) return no_healthy(service);
+    return put_whole(service.ptr);
+  }
+  if (qtype != rrtype::kSrv && qtype != rrtype::kAny) return nodata();
+  if (service.all.srv.size() == 0) return no_healthy(service);
+  answer_srv(service, service.all);
+}
+
+void RegistryLookup::answer_node(const NodeRecords& node) noexcept {
+  const std::uint16_t qtype = s_.query.qtype;
+  const RRset* rrset = nullptr;
+  if (qtype == rrtype::kA || qtype == rrtype::kAny) rrset = &node.a;
+  if (qtype == rrtype::kAaaa || (qtype == rrtype::kAny && node.a.size() == 0)) rrset = &node.aaaa;
+  if (rrset == nullptr || rrset->size() == 0) return nodata();
+  put_whole(*rrset);
+}
+
+// Orders `weights` into `out`: a weighted random permutation, or in round-robin mode the
+// smooth round-robin pick first and the rest after it in turn.
+std::size_t RegistryLookup::order(std::span<const std::uint32_t> weights, std::size_t limit,
+                                  const RecordGroup& group, std::size_t state_offset,
+                                  std::span<std::uint16_t> out) noexcept {
+  AnswerContext& c = s_.context;
+  const std::size_t n = weights.size();
+  const std::size_t records = group.a.size() + group.aaaa.size() + group.srv.size();
+  const std::size_t row = c.worker * records + state_offset;
+  if (c.options.order == OrderMode::round_robin && row + n <= group.round_robin.size()) {
+    std::size_t k = limit == 0 ? n : std::min(limit, n);
+    k = std::min(k, out.size());
+    const std::size_t first =
+        smooth_round_robin(weights, {group.round_robin.data() + row, n});
+    for (std::size_t i = 0; i < k; ++i) out[i] = static_cast<std::uint16_t>((first + i) % n);
+    return k;
+  }
+  return weighted_order(weights, limit, c.random, c.scratch, out);
+}
+
+void RegistryLookup::answer_addresses(const ServiceRecords& service, const RecordGroup& group,
+                                      const RRset& rrset, std::span<const std::uint32_t> weights,
+                                      std::size_t state_offset) noexcept {
+  if (rrset.size() == 0) return nodata();
+  const std::size_t k = order(weights, service.answer_limit, group, state_offset, s_.context.order);
+  // As many records as fit, in the weighted order; TC only when not even one fits.
+  std::size_t written = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    if (!s_.writer.put_records(Section::answer, owner_, rrset, {&s_.context.order[i], 1})) break;
+    ++written;
+  }
+  if (written == 0) s_.truncated = true;
+}
+
+// SRV: priority groups ascending, weighted order inside each, `answer_limit` overall.
+std::size_t RegistryLookup::order_srv(const ServiceRecords& service, const RecordGroup& group) noexcept {
+  const std::span<std::uint16_t> out = s_.context.order;
+  const std::size_t n = group.srv.size();
+  const std::size_t limit = service.answer_limit == 0 ? n : std::min<std::size_t>(service.answer_limit, n);
+  const std::size_t base = group.a.size() + group.aaaa.size();
+  std::size_t total = 0;
+  for (std::size_t g = 0; g + 1 < group.srv_groups.size() && total < limit; ++g) {
+    const std::size_t start = group.srv_groups[g];
+    const std::size_t end = group.srv_groups[g + 1];
+    const auto weights = std::span<const std::uint32_t>(group.srv_weights).subspan(start, end - start);
+    const std::size_t k = order(weights, limit - total, group, base + start, out.subspan(total));
+    for (std::size_t i = total; i < total + k; ++i) out[i] = static_cast<std::uint16_t>(out[i] + start);
+    total += k;
+  }
+  return total;
+}
+
+std::size_t glue_size(const NodeRecords& node) noexcept {
+  std::size_t size = 0;
+  for (const RRset* rrset : {&node.a, &node.aaaa}) {
+    for (std::size_t i = 0; i < rrset->size(); ++i) size += 2 + rrset->record(i).size();
+  }
+  return size;
+}
+
+// SRV answers carry their targets' addresses in the additional section. When records and
+// glue do not all fit, fewer records go out, in the same order; TC only if none fits.
+void RegistryLookup::answer_srv(const ServiceRecords& service, const RecordGroup& group) noexcept {
+  struct Glue {
+    std::string_view target;
+    const NodeRecords* node;
+    std::uint16_t offset;
+  };
+  std::array<Glue, kMaxGlueNodes> glue{};
+  std::size_t glue_count = 0;
+  const std::size_t k = order_srv(service, group);
+  const auto order_of = s_.context.order;
+  const RRset& srv = group.srv;
+  const std::size_t room = s_.writer.room();
+  std::size_t used = 0;
+  std::size_t m = 0;
+  for (; m < k; ++m) {
+    const std::string_view target = srv.targets[order_of[m]];
+    bool known = false;
+    for (std::size_t g = 0; g < glue_count && !known; ++g) known = glue[g].target == target;
+    const NodeRecords* node = nullptr;
+    if (!known && glue_count < kMaxGlueNodes && target.size() > 1) {
+      node = view_.find_node(target.substr(1, static_cast<std::uint8_t>(target[0])));
+    }
+    const std::size_t size = 2 + srv.record(order_of[m]).size() + (node ? glue_size(*node) : 0);
+    if (used + size > room) break;
+    used += size;
+    if (node != nullptr) glue[glue_count++] = Glue{target, node, 0};
+  }
+  if (m == 0) {
+    s_.truncated = true;
+    return;
+  }
+  for (std::size_t i = 0; i < m; ++i) {
+    if (!s_.writer.put_records(Section::answer, owner_, srv, {&order_of[i], 1})) break;
+    // The target stands uncompressed in the SRV RDATA (RFC 2782): glue owners point there.
+    const std::size_t at = s_.writer.last_rdata_offset() + 6;
+    for (std::size_t g = 0; g < glue_count; ++g) {
+      if (glue[g].offset == 0 && glue[g].target == srv.targets[order_of[i]] && at <= 0x3FFF) {
+        glue[g].offset = static_cast<std::uint16_t>(at);
+      }
+    }
+  }
+  for (std::size_t g = 0; g < glue_count; ++g) {
+    if (!s_.first_additional(glue[g].target)) continue;
+    Owner owner{glue[g].target, glue[g].offset};
+    s_.writer.put_rrset(Section::additional, owner, glue[g].node->a);
+    s_.writer.put_rrset(Section::additional, owner, glue[g].node->aaaa);
+  }
+}
+
+}  // namespace
+
+bool lookup_registry(AnswerState& state, const Zone& zone, std::string_view name,
+                     Owner& owner) noexcept {
+  const registry::RegistryView* view = state.snapshot.registry();
+  if (view == nullptr || zone.find(name) != nullptr) return false;  // static names first
+  Relative relative;
+  if (!split_relative(name, zone.origin().size(), relative)) return false;
+  RegistryLookup lookup(state, zone, *view, owner);
+  return lookup.run(relative);
+}
+
+}  // namespace signpost::dns::answer

@@ -1,0 +1,155 @@
+// The answer function: validation ladder, then the registry or static zone lookup.
+#include "dns/answer/responder.hpp"
+
+#include <random>
+
+#include "dns/answer/answer_state.hpp"
+#include "dns/answer/query.hpp"
+#include "dns/answer/response_writer.hpp"
+#include "dns/wire/types.hpp"
+
+namespace signpost::dns::answer {
+
+namespace {
+
+namespace rrtype = wire::rrtype;
+namespace rcode = wire::rcode;
+
+// The most records one answer can hold: a 64 KiB message of 16-octet A records.
+constexpr std::size_t kMaxOrdered = 65536 / 16;
+constexpr std::size_t kMaxScratch = 65536;
+
+std::size_t udp_limit(const Query& query, const AnswerOptions& options) noexcept {
+  if (!query.edns_valid) return wire::kClassicUdpSize;
+  // Sizes below 512 are treated as 512 (RFC 6891 §6.2.5).
+  const std::size_t size = std::min<std::size_t>(query.edns.udp_size, options.udp_payload);
+  return std::max(size, wire::kClassicUdpSize);
+}
+
+std::uint16_t response_flags(const Query& query) noexcept {
+  // Opcode, RD and CD are copied; RA stays clear: we do not recurse.
+  const std::uint16_t copied = query.header.flags & (wire::flag::kRd | wire::flag::kCd | 0x7800);
+  return static_cast<std::uint16_t>(wire::flag::kQr | copied);
+}
+
+std::uint16_t error_rcode(Verdict verdict, AnswerCounters& counters) noexcept {
+  switch (verdict) {
+    case Verdict::notimp: ++counters.notimp; return rcode::kNotImp;
+    case Verdict::formerr: ++counters.formerr; return rcode::kFormErr;
+    case Verdict::badvers: ++counters.badvers; return rcode::kBadVers;
+    default: ++counters.refused; return rcode::kRefused;
+  }
+}
+
+// The node label of `<node>.node.<domain>`, or empty.
+std::string_view node_label(std::string_view target, std::string_view domain) noexcept {
+  if (target.empty()) return {};
+  const std::size_t length = static_cast<std::uint8_t>(target[0]);
+  const std::string_view rest = target.substr(length + 1);
+  if (rest.size() != domain.size() + 5 || rest.substr(0, 5) != std::string_view("\4node", 5)) return {};
+  if (rest.substr(5) != domain) return {};
+  return target.substr(1, length);
+}
+
+}  // namespace
+
+AnswerContext::AnswerContext(const AnswerOptions& opts, std::size_t worker_index, std::uint64_t seed)
+    : options(opts), worker(worker_index), weights_(kMaxScratch), indexes_(kMaxScratch),
+      keys_(kMaxScratch), order_(kMaxOrdered) {
+  random.reseed(seed == 0 ? std::random_device{}() : seed * 0x9E3779B97F4A7C15ULL + worker_index);
+  scratch = OrderScratch{weights_, indexes_, keys_};
+  order = order_;
+}
+
+bool AnswerState::put(Section section, Owner& owner, const zone::RRset& rrset) noexcept {
+  if (writer.put_rrset(section, owner, rrset)) return true;
+  truncated = true;  // no partial RRset in answer or authority (RFC 2181 §9)
+  return false;
+}
+
+void AnswerState::negative(const zone::Zone& zone, std::uint16_t code) noexcept {
+  rcode = code;
+  Owner owner{zone.origin(), 0};
+  if (!writer.put_record_with_ttl(Section::authority, owner, zone.soa(), 0, zone.negative_ttl())) {
+    truncated = true;
+  }
+}
+
+void AnswerState::add_additional(const zone::RRset& rrset) noexcept {
+  for (const std::string& target : rrset.targets) {
+    if (!target.empty()) add_addresses(target);
+  }
+}
+
+bool AnswerState::first_additional(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < added_count_; ++i) {
+    if (added_[i] == name) return false;
+  }
+  if (added_count_ == kMaxAdditional) return false;
+  added_[added_count_++] = name;
+  return true;
+}
+
+// Adds the A and AAAA of `target` when served here; a set that does not fit is left out,
+// without TC (RFC 2181 §9).
+void AnswerState::add_addresses(std::string_view target) noexcept {
+  if (!first_additional(target)) return;
+  const zone::Zone* zone = snapshot.find_zone(target);
+  if (zone == nullptr) return;
+  Owner owner{target, 0};
+  const registry::RegistryView* view = snapshot.registry();
+  if (zone == snapshot.registry_zone() && view != nullptr) {
+    const std::string_view label = node_label(target, zone->origin());
+    if (const registry::NodeRecords* node = label.empty() ? nullptr : view->find_node(label)) {
+      writer.put_rrset(Section::additional, owner, node->a);
+      writer.put_rrset(Section::additional, owner, node->aaaa);
+      return;
+    }
+  }
+  const zone::Node* node = zone->find(target);
+  if (node == nullptr) return;
+  for (const std::uint16_t type : {rrtype::kA, rrtype::kAaaa}) {
+    if (const zone::RRset* rrset = node->find(type); rrset != nullptr) {
+      writer.put_rrset(Section::additional, owner, *rrset);
+    }
+  }
+}
+
+std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std::uint8_t> query,
+                         std::span<std::uint8_t> out, Transport transport,
+                         AnswerContext& context) noexcept {
+  AnswerCounters& counters = context.counters;
+  ++counters.queries;
+  Query q;
+  const Verdict verdict = parse_query(query, q);
+  if (verdict == Verdict::drop || out.size() < wire::kClassicUdpSize) {
+    ++counters.dropped;
+    return 0;
+  }
+  const std::size_t limit =
+      transport == Transport::tcp ? wire::kMaxMessageSize : udp_limit(q, context.options);
+  if (verdict == Verdict::notimp) q.has_question = false;  // not parsed past the header
+  ResponseWriter writer(out, limit, q);
+  const std::uint16_t flags = response_flags(q);
+  const zone::Zone* zone = verdict == Verdict::answer ? snapshot.find_zone(q.key) : nullptr;
+  if (zone == nullptr) {
+    // Names outside every served zone are refused, as NSD and Knot do.
+    const Verdict error = verdict == Verdict::answer ? Verdict::refused : verdict;
+    return writer.finish(flags, error_rcode(error, counters), context.options.udp_payload);
+  }
+  AnswerState state(snapshot, q, writer, context);
+  Owner owner{q.key.key(), wire::kHeaderSize};
+  if (zone != snapshot.registry_zone() || !lookup_registry(state, *zone, q.key.key(), owner)) {
+    lookup_zone(state, *zone, q.key.key(), owner);
+  }
+  std::uint16_t result_flags = flags;
+  if (state.authoritative) result_flags |= wire::flag::kAa;
+  if (state.truncated) {
+    result_flags |= wire::flag::kTc;
+    ++counters.truncated;
+  }
+  ++(state.rcode == rcode::kNxDomain ? counters.nxdomain : counters.noerror);
+  return writer.finish(result_flags, state.rcode, context.options.udp_payload);
+}
+
+}  // namespace signpost::dns::answer

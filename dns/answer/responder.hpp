@@ -1,0 +1,73 @@
+// The answer function: one query in, one response out, from a snapshot.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "dns/answer/order.hpp"
+#include "registry/snapshot.hpp"
+
+namespace signpost::dns::answer {
+
+/// How the query arrived; decides the size limit (RFC 1035 §4.2, RFC 6891 §6.2.5, RFC 7766).
+enum class Transport : std::uint8_t { udp, tcp };
+
+/// How registry answers are ordered (`dns.order`).
+enum class OrderMode : std::uint8_t { weighted, round_robin };
+
+/// Fixed settings of the answer path, taken from `[dns]` at start-up.
+struct AnswerOptions {
+  std::uint16_t udp_payload = 1232;  // our EDNS payload size
+  OrderMode order = OrderMode::weighted;
+};
+
+/// Per-worker counters: plain integers, owned and written by one worker thread.
+struct AnswerCounters {
+  std::uint64_t queries = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t noerror = 0;
+  std::uint64_t nxdomain = 0;
+  std::uint64_t formerr = 0;
+  std::uint64_t notimp = 0;
+  std::uint64_t refused = 0;
+  std::uint64_t badvers = 0;
+  std::uint64_t truncated = 0;
+};
+
+/// What one worker keeps between queries: options, counters, its random generator and
+/// the ordering scratch, all allocated once here. Owned and used by one worker thread.
+class AnswerContext {
+ public:
+  /// `worker` indexes the per-worker round-robin state; `seed` 0 picks a random seed,
+  /// otherwise the generator is seeded from seed and worker so orders are reproducible.
+  AnswerContext(const AnswerOptions& options, std::size_t worker, std::uint64_t seed);
+  AnswerContext(const AnswerContext&) = delete;
+  AnswerContext& operator=(const AnswerContext&) = delete;
+
+  AnswerOptions options;
+  AnswerCounters counters;
+  Random random;
+  OrderScratch scratch;
+  std::size_t worker;
+  std::span<std::uint16_t> order;  // one answer's record order
+
+ private:
+  std::vector<std::uint64_t> weights_;
+  std::vector<std::uint16_t> indexes_;
+  std::vector<double> keys_;
+  std::vector<std::uint16_t> order_;
+};
+
+/// Answers the DNS message in `query` from `snapshot`, writing the response into `out`
+/// (at least 65,535 octets for TCP; at least the EDNS payload size for UDP). Returns the
+/// response length, or 0 when the message must be dropped (shorter than a header, or a
+/// response). Validation follows the ladder in query.hpp; lookup follows RFC 1034 §4.3.2
+/// for static zones and DESIGN.md's names for the registry.
+/// The worker that owns `context`; noexcept; never allocates, locks or logs.
+std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std::uint8_t> query,
+                         std::span<std::uint8_t> out, Transport transport,
+                         AnswerContext& context) noexcept;
+
+}  // namespace signpost::dns::answer

@@ -1,0 +1,103 @@
+// Builds a response in place: header, echoed question, whole RRsets per section, OPT.
+//
+// Design. Records come pre-encoded from the snapshot (everything after the owner), so
+// writing one is an owner plus one memcpy. Owners are compressed against names already
+// in the message: the question name sits uncompressed at offset 12, so an owner equal to
+// the question (the common case) is the two octets C0 0C, and any owner sharing a suffix
+// with it (the zone apex, SRV targets' nodes) is its leading labels plus a pointer. Names
+// written out in full are remembered in a small fixed table so that later owners can point
+// at them too. Counts are raised only once a whole RRset fits; a set that does not fit is
+// rolled back, so the message never carries a partial RRset (RFC 2181 §9). Room for the
+// OPT record is held back from the start, so the EDNS answer always fits.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "dns/answer/query.hpp"
+#include "dns/wire/writer.hpp"
+#include "dns/zone/zone.hpp"
+
+namespace signpost::dns::answer {
+
+/// The three record sections of a response (RFC 1035 §4.1).
+enum class Section : std::uint8_t { answer = 0, authority = 1, additional = 2 };
+
+/// An owner name to write: a lower-case wire name, and once known, where it already stands
+/// in full in the message (0 = not yet).
+struct Owner {
+  std::string_view key;
+  std::uint16_t offset = 0;
+};
+
+/// Writes one response into a caller buffer. Per query, on the stack; noexcept; no
+/// allocation.
+class ResponseWriter {
+ public:
+  /// Starts a response to `query`, limited to `limit` octets. Writes the question when the
+  /// query had one that parsed, and holds back room for OPT when it had EDNS.
+  ResponseWriter(std::span<std::uint8_t> out, std::size_t limit, const Query& query) noexcept;
+
+  /// Appends every record of `rrset` in stored order, owned by `owner`. All or nothing:
+  /// false (and nothing written) when they do not all fit.
+  bool put_rrset(Section section, Owner& owner, const zone::RRset& rrset) noexcept;
+
+  /// Appends the records of `rrset` in the order given by `order` (indexes into rrset).
+  bool put_records(Section section, Owner& owner, const zone::RRset& rrset,
+                   std::span<const std::uint16_t> order) noexcept;
+
+  /// Appends record `index` of `rrset` with its TTL replaced by `ttl`.
+  bool put_record_with_ttl(Section section, Owner& owner, const zone::RRset& rrset,
+                           std::size_t index, std::uint32_t ttl) noexcept;
+
+  /// Offset where the RDATA of the last record written starts.
+  std::size_t last_rdata_offset() const noexcept { return last_rdata_offset_; }
+
+  /// Octets still free for records (room for OPT already held back).
+  std::size_t room() const noexcept { return writer_.room(); }
+
+  /// Adds an Extended DNS Error (RFC 8914) to the OPT record: INFO-CODE `code` and
+  /// EXTRA-TEXT `text` followed by `detail`. Only with EDNS and when it fits.
+  void set_extended_error(std::uint16_t code, std::string_view text, std::string_view detail) noexcept;
+
+  std::uint16_t count(Section section) const noexcept {
+    return counts_[static_cast<std::size_t>(section)];
+  }
+
+  /// Closes the message: OPT (when the query had EDNS) and the header with `flags` and
+  /// `rcode` (extended bits go into OPT, RFC 6891 §6.1.3). Returns the message length.
+  std::size_t finish(std::uint16_t flags, std::uint16_t rcode, std::uint16_t udp_payload) noexcept;
+
+ private:
+  bool put_sequence(Section section, Owner& owner, const zone::RRset& rrset,
+                    const std::uint16_t* order, std::size_t count) noexcept;
+  bool put_owner(Owner& owner) noexcept;
+  bool put_name(std::string_view key, std::uint16_t& written_at) noexcept;
+  std::uint16_t find_name(std::string_view key) const noexcept;
+  void remember(std::string_view key, std::size_t offset) noexcept;
+
+  static constexpr std::size_t kOptSize = 11;
+  static constexpr std::size_t kNameSlots = 24;
+
+  wire::Writer writer_;
+  const Query& query_;
+  std::array<std::uint16_t, 3> counts_{};
+  std::size_t last_rdata_offset_ = 0;
+  std::size_t reserved_ = 0;
+  static constexpr std::size_t kMaxErrorText = 96;
+  std::array<char, kMaxErrorText> error_text_{};
+  std::size_t error_text_length_ = 0;
+  std::uint16_t error_code_ = 0;
+  bool has_error_ = false;
+  struct NameSlot {
+    std::string_view key;
+    std::uint16_t offset;
+  };
+  std::array<NameSlot, kNameSlots> names_{};
+  std::size_t name_count_ = 0;
+};
+
+}  // namespace signpost::dns::answer

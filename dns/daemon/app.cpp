@@ -1,0 +1,347 @@
+// signpostd's wiring and signal handling.
+#include "dns/daemon/app.hpp"
+
+#include <arpa/inet.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "dns/daemon/default_config.hpp"
+#include "dns/wire/name.hpp"
+#include "dns/zone/zone_loader.hpp"
+
+namespace signpost::dns::daemon {
+
+namespace {
+
+std::string timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", text, static_cast<int>(millis));
+  return out;
+}
+
+std::string_view level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::info: return "info";
+    case LogLevel::warning: return "warning";
+    default: return "error";
+  }
+}
+
+std::size_t worker_count(const Config& config) {
+  if (config.threads != 0) return config.threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+registry::BuildSettings build_settings(const Config& config) {
+  registry::BuildSettings settings;
+  settings.domain = config.domain_wire;
+  settings.ttl = config.ttl;
+  settings.answer_limit = config.answer_limit;
+  settings.warning_weight = config.warning_weight;
+  settings.panic_threshold = config.panic_threshold;
+  settings.workers = worker_count(config);
+  return settings;
+}
+
+// The registry zone's SOA and NS; ns.<domain> gets the first listen address that a client
+// can reach (a wildcard address cannot be handed out).
+registry::RegistryZoneSettings apex_settings(const Config& config) {
+  registry::RegistryZoneSettings apex;
+  apex.domain = config.domain_wire;
+  apex.ttl = config.ttl;
+  apex.negative_ttl = config.negative_ttl;
+  // Unix time as the first serial keeps serials growing across restarts (RFC 1982).
+  apex.serial = static_cast<std::uint32_t>(std::time(nullptr));
+  for (const ListenAddress& listen : config.listen) {
+    if (listen.unspecified()) continue;
+    std::vector<std::uint8_t> address(listen.ipv6 ? 16 : 4);
+    inet_pton(listen.ipv6 ? AF_INET6 : AF_INET, listen.address.c_str(), address.data());
+    apex.ns_addresses.push_back(std::move(address));
+    break;
+  }
+  return apex;
+}
+
+// The static zones. A zones_dir that does not exist is an error naming the key, except for
+// the embedded default config, which then serves the registry zone alone.
+registry::Publisher::Settings publisher_settings(const Config& config) {
+  registry::Publisher::Settings settings;  // with the publisher's own batch delay
+  settings.build = build_settings(config);
+  settings.apex = apex_settings(config);
+  return settings;
+}
+
+std::vector<std::shared_ptr<const zone::Zone>> load_zones(const Config& config) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(config.zones_dir, error)) {
+    std::string where = "'" + config.zones_dir + "'";
+    if (std::filesystem::path(config.zones_dir).is_relative()) {
+      where += " (in " + std::filesystem::current_path(error).string() + ")";
+    }
+    if (config.source == kDefaultConfigSource) {
+      log_line(LogLevel::warning, "no zone directory " + where + ": serving no static zones");
+      return {};
+    }
+    throw ConfigError(config.source + ": key 'dns.zones_dir': " + where + " is not a directory");
+  }
+  return zone::load_zone_directory(config.zones_dir);
+}
+
+std::string zone_list(const std::vector<std::shared_ptr<const zone::Zone>>& zones) {
+  std::string out;
+  for (const auto& zone : zones) {
+    out += (out.empty() ? "" : ", ") + wire::name_to_text(zone->origin());
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string plural(std::size_t count, std::string_view noun) {
+  return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
+}
+
+void apply_registrations(registry::Publisher& publisher, const Config& config) {
+  publisher.apply([services = config.services, instances = config.instances](
+                      registry::Store& store) mutable {
+    store.replace_source(registry::Source::config, std::move(services), std::move(instances));
+  });
+}
+
+// The options that differ between two configurations but only take effect at start-up.
+std::string sealed_changes(const Config& running, const Config& next) {
+  std::string out;
+  for (const auto& [key, value] : next.sealed) {
+    const auto it = running.sealed.find(key);
+    if (it == running.sealed.end() || it->second != value) out += (out.empty() ? "" : ", ") + key;
+  }
+  return out;
+}
+
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+}  // namespace
+
+void log_line(LogLevel level, std::string_view message) {
+  static std::mutex mutex;
+  const std::string line =
+      timestamp() + " " + std::string(level_name(level)) + ": " + std::string(message) + "\n";
+  std::lock_guard lock(mutex);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+std::string check_config(const Config& config) {
+  auto zones = load_zones(config);
+  const std::string names = zone_list(zones);
+  // The start-up path itself, minus the sockets: the first snapshot, then the
+  // registrations, each of which throws on a conflict.
+  registry::Publisher publisher(publisher_settings(config), std::move(zones), nullptr, nullptr);
+  publisher.start();
+  apply_registrations(publisher, config);
+  publisher.stop();
+  return config.source + ": OK (static zones: " + names + "; " +
+         plural(config.services.size(), "service") + ", " +
+         plural(config.instances.size(), "instance") + ")";
+}
+
+App::App(Config config, std::string config_path)
+    : config_(std::move(config)),
+      config_path_(std::move(config_path)),
+      tcp_limit_(config_.tcp_max_clients) {
+  // Signals are taken with sigtimedwait on the main thread; every thread started from here
+  // on inherits the mask, so none of them is interrupted.
+  const sigset_t signals = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A client that closes its TCP connection early must not kill the server.
+  signal(SIGPIPE, SIG_IGN);
+  log_line(LogLevel::info, "signpostd " SIGNPOST_VERSION " starting with " + config_.source);
+  start_publisher();
+  bind_workers();
+}
+
+App::~App() { stop(); }
+
+void App::start_publisher() {
+  auto zones = load_zones(config_);
+  log_line(LogLevel::info, "static zones from '" + config_.zones_dir + "': " + zone_list(zones));
+  for (const auto& zone : zones) {
+    if (zone->origin() == config_.domain_wire) {
+      log_line(LogLevel::info, "the registry zone's apex records come from its zone file");
+    }
+  }
+  registry::Publisher::Settings settings = publisher_settings(config_);
+  if (settings.apex.ns_addresses.empty()) {
+    log_line(LogLevel::warning, "ns." + config_.domain + " has no address record: every "
+                                "server.listen address is a wildcard");
+  }
+  publisher_ = std::make_unique<registry::Publisher>(
+      std::move(settings), std::move(zones),
+      [this](registry::SnapshotPtr snapshot) { deliver(snapshot); },
+      [](const std::string& message) { log_line(LogLevel::warning, message); });
+  publisher_->start();
+  apply_registrations(*publisher_, config_);
+  log_line(LogLevel::info, "registry zone " + config_.domain + ": " +
+                               plural(config_.services.size(), "static service") + ", " +
+                               plural(config_.instances.size(), "instance"));
+}
+
+void App::bind_workers() {
+  const std::size_t count = worker_count(config_);
+  std::lock_guard lock(workers_mutex_);
+  for (std::size_t i = 0; i < count; ++i) {
+    net::WorkerSettings settings;
+    settings.index = i;
+    settings.answer.udp_payload = config_.udp_payload;
+    settings.answer.order = config_.order;
+    settings.seed = config_.seed;
+    settings.tcp_idle_timeout = std::chrono::seconds(config_.tcp_idle_timeout);
+    workers_.push_back(std::make_unique<net::Worker>(
+        settings, publisher_->current(), tcp_limit_,
+        [this](registry::SnapshotPtr old) { reclaim(std::move(old)); },
+        [](const std::string& message) { log_line(LogLevel::warning, message); }));
+  }
+  for (const ListenAddress& listen : config_.listen) {
+    net::ListenEndpoint endpoint{listen.address, listen.port};
+    endpoint.port = net::reserve_port(endpoint);
+    for (auto& worker : workers_) worker->listen(endpoint);
+    endpoints_.push_back(endpoint);
+  }
+}
+
+void App::announce() const {
+  std::string where;
+  for (const auto& endpoint : endpoints_) {
+    where += (where.empty() ? "" : ", ") + net::endpoint_text(endpoint);
+  }
+  log_line(LogLevel::info, "serving DNS over UDP and TCP on " + where + " with " +
+                               plural(workers_.size(), "worker thread"));
+  const net::ListenEndpoint& first = endpoints_.front();
+  std::string server = first.address;
+  if (server == "0.0.0.0") server = "127.0.0.1";
+  if (server == "::") server = "::1";
+  std::string zone = config_.domain;
+  zone.pop_back();  // dig takes the name without the final dot
+  log_line(LogLevel::info, "try: dig @" + server + " -p " + std::to_string(first.port) + " " +
+                               zone + " SOA");
+}
+
+int App::run() {
+  for (auto& worker : workers_) worker->start();
+  announce();
+  const sigset_t signals = handled_signals();
+  for (;;) {
+    const timespec tick{1, 0};
+    const int received = sigtimedwait(&signals, nullptr, &tick);
+    free_reclaimed();
+    if (received == SIGHUP) {
+      reload();
+    } else if (received == SIGINT || received == SIGTERM) {
+      log_line(LogLevel::info,
+               std::string("stopping on ") + (received == SIGINT ? "SIGINT" : "SIGTERM"));
+      break;
+    }
+  }
+  stop();
+  log_counters();
+  log_line(LogLevel::info, "stopped");
+  return 0;
+}
+
+// Re-reads the configuration. Everything is loaded and checked before anything changes,
+// so a bad file keeps the running data.
+void App::reload() {
+  const std::string source = config_path_.empty() ? config_.source : config_path_;
+  log_line(LogLevel::info, "SIGHUP: reloading " + source);
+  try {
+    Config next = config_path_.empty() ? default_config() : load_config_file(config_path_);
+    auto zones = load_zones(next);
+    const registry::Snapshot conflicts(zones, 0);  // two files with one zone: throws
+    apply_registrations(*publisher_, next);
+    publisher_->replace_zones(zones);
+    if (const std::string sealed = sealed_changes(config_, next); !sealed.empty()) {
+      log_line(LogLevel::warning, "changes to " + sealed + " take effect only after a restart");
+    }
+    config_.zones_dir = next.zones_dir;
+    config_.services = std::move(next.services);
+    config_.instances = std::move(next.instances);
+    log_line(LogLevel::info, "reloaded: static zones " + zone_list(zones) + "; " +
+                                 plural(config_.services.size(), "static service") + ", " +
+                                 plural(config_.instances.size(), "instance"));
+  } catch (const std::exception& e) {
+    log_line(LogLevel::error, std::string("reload failed, keeping the running data: ") + e.what());
+  }
+}
+
+void App::deliver(const registry::SnapshotPtr& snapshot) {
+  std::lock_guard lock(workers_mutex_);
+  for (auto& worker : workers_) worker->publish(snapshot);
+}
+
+void App::reclaim(registry::SnapshotPtr snapshot) {
+  std::lock_guard lock(reclaimed_mutex_);
+  reclaimed_.push_back(std::move(snapshot));
+}
+
+void App::free_reclaimed() {
+  std::vector<registry::SnapshotPtr> old;
+  {
+    std::lock_guard lock(reclaimed_mutex_);
+    old.swap(reclaimed_);
+  }
+  // `old` goes out of scope here, outside the lock, on the main thread.
+}
+
+void App::stop() {
+  if (publisher_) publisher_->stop();
+  for (auto& worker : workers_) worker->stop();
+}
+
+void App::log_counters() const {
+  answer::AnswerCounters answers;
+  net::NetCounters net;
+  for (const auto& worker : workers_) {
+    const answer::AnswerCounters& a = worker->answer_counters();
+    answers.queries += a.queries;
+    answers.dropped += a.dropped;
+    answers.nxdomain += a.nxdomain;
+    answers.refused += a.refused;
+    answers.truncated += a.truncated;
+    const net::NetCounters& n = worker->net_counters();
+    net.udp_received += n.udp_received;
+    net.udp_send_failed += n.udp_send_failed;
+    net.tcp_accepted += n.tcp_accepted;
+    net.tcp_refused += n.tcp_refused;
+    net.tcp_idle_closed += n.tcp_idle_closed;
+  }
+  log_line(LogLevel::info,
+           "served " + std::to_string(answers.queries) + " queries (" +
+               std::to_string(answers.nxdomain) + " nxdomain, " +
+               std::to_string(answers.refused) + " refused, " +
+               std::to_string(answers.truncated) + " truncated, " +
+               std::to_string(answers.dropped) + " dropped); UDP: " +
+               std::to_string(net.udp_received) + " received, " +
+               std::to_string(net.udp_send_failed) + " unsent; TCP: " +
+               std::to_string(net.tcp_accepted) + " connections, " +
+               std::to_string(net.tcp_refused) + " refused at the limit, " +
+               std::to_string(net.tcp_idle_closed) + " closed idle");
+}
+
+}  // namespace signpost::dns::daemon

@@ -1,0 +1,73 @@
+// signpostd's wiring: zones, the registry publisher and the DNS workers, and the signals
+// that stop and reload them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dns/daemon/config.hpp"
+#include "dns/net/worker.hpp"
+#include "registry/publisher.hpp"
+
+namespace signpost::dns::daemon {
+
+enum class LogLevel : std::uint8_t { info, warning, error };
+
+/// Writes one line to stderr: "2026-05-01T10:00:00.123Z warning: message". Any thread;
+/// never called per packet.
+void log_line(LogLevel level, std::string_view message);
+
+/// Checks `config` as start-up would, without opening sockets: loads its zones and builds a
+/// snapshot with its static registrations. Returns a one-line summary. Throws ConfigError,
+/// ZoneError or RegistryError. Control thread.
+std::string check_config(const Config& config);
+
+/// The running server. The constructor does all of start-up; run() serves until SIGINT or
+/// SIGTERM. SIGHUP re-reads the configuration and reloads what may change at run time
+/// (zones_dir and [[service]]); a reload that fails keeps the old data and logs why.
+/// Create, run and destroy it on one thread (the main thread).
+class App {
+ public:
+  /// Blocks the handled signals (before any thread starts, so that all threads inherit
+  /// that), loads the zones, starts the registry thread and binds every listen address in
+  /// every worker. `config_path` is re-read on SIGHUP; empty means the embedded default.
+  /// Throws ConfigError, ZoneError, RegistryError or NetError.
+  App(Config config, std::string config_path);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  /// Starts the workers and waits for signals. Returns the exit status (0 after SIGINT or
+  /// SIGTERM).
+  int run();
+
+ private:
+  void start_publisher();
+  void bind_workers();
+  void announce() const;
+  void reload();
+  void deliver(const registry::SnapshotPtr& snapshot);
+  void reclaim(registry::SnapshotPtr snapshot);
+  void free_reclaimed();
+  void stop();
+  void log_counters() const;
+
+  Config config_;
+  std::string config_path_;
+  net::ConnectionLimit tcp_limit_;
+  std::vector<net::ListenEndpoint> endpoints_;  // as bound, ports resolved
+
+  std::mutex workers_mutex_;  // guards workers_ against deliver() on the registry thread
+  std::vector<std::unique_ptr<net::Worker>> workers_;
+  std::unique_ptr<registry::Publisher> publisher_;
+
+  // Snapshots the workers have let go of, freed on the main thread.
+  std::mutex reclaimed_mutex_;
+  std::vector<registry::SnapshotPtr> reclaimed_;
+};
+
+}  // namespace signpost::dns::daemon

@@ -1,0 +1,86 @@
+// signpostd's configuration: the TOML file, validated against one table of options.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dns/answer/responder.hpp"
+#include "registry/model.hpp"
+
+namespace signpost::dns::daemon {
+
+/// A configuration that cannot be used. The message names the file, the line and the key:
+/// "signpostd.toml:7: key 'dns.ttl': must be between 1 and 86400, not 0".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One `server.listen` entry: a numeric address and a port, served over UDP and TCP.
+struct ListenAddress {
+  std::string address;  // numeric, without brackets: "127.0.0.1", "::1"
+  std::uint16_t port = 0;  // 0 picks a free port at start-up
+  bool ipv6 = false;
+
+  /// "127.0.0.1:8053" or "[::1]:8053".
+  std::string text() const;
+  /// True for 0.0.0.0 and ::.
+  bool unspecified() const;
+  bool operator==(const ListenAddress&) const = default;
+};
+
+/// The effective configuration: every option set, either from the file or by its default.
+/// Built on the control thread; plain data afterwards.
+struct Config {
+  std::string source;  // the file it came from, or "<default config>"
+
+  // [server]: sealed at start-up.
+  std::vector<ListenAddress> listen;
+  std::uint32_t threads = 0;  // 0 = one per core
+  std::uint32_t tcp_idle_timeout = 0;  // seconds
+  std::uint32_t tcp_max_clients = 0;
+
+  // [dns]: sealed, except zones_dir.
+  std::string domain;       // presentation form with the final dot
+  std::string domain_wire;  // lower-case wire form
+  std::uint32_t ttl = 0;
+  std::uint32_t negative_ttl = 0;
+  std::uint32_t answer_limit = 0;
+  std::uint16_t udp_payload = 0;
+  std::uint64_t seed = 0;
+  answer::OrderMode order = answer::OrderMode::weighted;
+  std::string zones_dir;
+
+  // [health]: sealed.
+  double warning_weight = 0;
+  double panic_threshold = 0;
+
+  // [[service]] and [[service.instance]]: static registrations, reloadable.
+  std::vector<registry::Service> services;
+  std::vector<registry::Instance> instances;
+
+  /// Every option that only takes effect at start-up, as "table.key" -> its value as text,
+  /// so that a reload can tell which of them changed.
+  std::map<std::string, std::string> sealed;
+};
+
+/// Parses TOML `text`; `source` names it in errors. Unknown tables and keys, wrong types and
+/// values out of range are errors; options not given take their defaults. Throws ConfigError.
+/// Control thread; allocates.
+Config parse_config(std::string_view text, const std::string& source);
+
+/// Reads and parses the file at `path`. Throws ConfigError (also when it cannot be read).
+Config load_config_file(const std::string& path);
+
+/// The embedded default configuration (default_config.hpp), parsed.
+Config default_config();
+
+/// The reference of every option as a Markdown table: key, type, default, allowed values,
+/// whether SIGHUP reloads it, and what it does. Printed by `signpostd --help-config`.
+std::string config_reference();
+
+}  // namespace signpost::dns::daemon

@@ -1,0 +1,44 @@
+// The configuration signpostd runs on when it is started without --config.
+#pragma once
+
+#include <string_view>
+
+namespace signpost::dns::daemon {
+
+/// A small demonstration setup: DNS on 127.0.0.1:8053 (UDP and TCP), the registry zone
+/// svc.internal. with one static service, and the static zones in ./zones. Options not set
+/// here take their defaults (`signpostd --help-config`).
+inline constexpr std::string_view kDefaultConfig = R"toml(
+# signpostd's built-in configuration.
+
+[server]
+listen = ["127.0.0.1:8053"]
+
+[dns]
+domain = "svc.internal."
+zones_dir = "zones"
+
+# A static service, so that web.svc.internal and _web._tcp.svc.internal answer
+# something before any agent has registered.
+[[service]]
+name = "web"
+protocol = "tcp"
+port = 8080
+
+[[service.instance]]
+id = "web-1"
+node = "node-1"
+addresses = ["192.0.2.21", "2001:db8::21"]
+weight = 3
+
+[[service.instance]]
+id = "web-2"
+node = "node-2"
+addresses = ["192.0.2.22"]
+weight = 1
+)toml";
+
+/// How errors in the embedded configuration name it.
+inline constexpr std::string_view kDefaultConfigSource = "<default config>";
+
+}  // namespace signpost::dns::daemon

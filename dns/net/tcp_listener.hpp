@@ -1,0 +1,42 @@
+// DNS over TCP on one address for one worker: accepts connections within the limit.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "dns/net/worker.hpp"
+
+namespace signpost::dns::net {
+
+/// One SO_REUSEPORT TCP acceptor of one worker. Each accepted connection becomes a
+/// TcpSession, while the server-wide tcp_max_clients allows; connections beyond it are
+/// closed at once (RFC 7766 §6.2.2). The worker's thread only.
+class TcpListener {
+ public:
+  /// Opens, binds and listens. Control thread; throws NetError.
+  TcpListener(boost::asio::io_context& io, WorkerState& state, const ListenEndpoint& endpoint);
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+
+  /// Starts accepting.
+  void start() { do_accept(); }
+
+ private:
+  void do_accept();
+  void on_accept(const boost::system::error_code& error, boost::asio::ip::tcp::socket socket);
+  void on_retry(const boost::system::error_code& error);
+  // Logs at most once a minute, so a flood of connections cannot flood the log.
+  void warn(const std::string& message);
+
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_;
+  WorkerState& state_;
+  std::string name_;
+  std::chrono::steady_clock::time_point next_warning_{};
+};
+
+}  // namespace signpost::dns::net

@@ -1,0 +1,168 @@
+// One DNS-over-TCP connection.
+#include "dns/net/tcp_session.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
+
+namespace signpost::dns::net {
+
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+// Room for several small queries; grows to 2 + 65,535 octets for the largest message.
+constexpr std::size_t kInitialBuffer = 4096;
+// Framed answers a client may leave unread before we stop reading its queries.
+constexpr std::size_t kMaxPending = 256 * 1024;
+
+std::size_t frame_length(const std::uint8_t* at) noexcept {
+  return static_cast<std::size_t>(at[0]) << 8 | at[1];
+}
+
+}  // namespace
+
+TcpSession::TcpSession(tcp::socket socket, WorkerState& state)
+    : socket_(std::move(socket)),
+      idle_timer_(socket_.get_executor()),
+      state_(state),
+      in_(kInitialBuffer) {}
+
+TcpSession::~TcpSession() { state_.tcp_limit.release(); }
+
+void TcpSession::start() {
+  boost::system::error_code ignored;
+  // Answers are written whole; do not hold them back waiting for more (Nagle).
+  socket_.set_option(tcp::no_delay(true), ignored);
+  touch();
+  do_idle_wait();
+  do_read();
+}
+
+void TcpSession::do_read() {
+  if (closed_ || eof_ || reading_ || pending_.size() >= kMaxPending) return;
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
+                          [self = shared_from_this()](const boost::system::error_code& error,
+                                                      std::size_t length) {
+                            self->on_read(error, length);
+                          });
+}
+
+void TcpSession::on_read(const boost::system::error_code& error, std::size_t length) {
+  reading_ = false;
+  if (closed_) return;
+  if (error == asio::error::eof) {
+    eof_ = true;  // the client is done sending; answer what it sent, then close
+    finish_if_done();
+    return;
+  }
+  if (error) {
+    close();
+    return;
+  }
+  in_used_ += length;
+  touch();
+  if (!answer_frames()) {
+    ++state_.counters.tcp_bad_framing;
+    close();
+    return;
+  }
+  do_write();
+  do_read();
+}
+
+bool TcpSession::answer_frames() {
+  std::size_t start = 0;
+  while (in_used_ - start >= 2 && pending_.size() < kMaxPending) {
+    const std::size_t length = frame_length(in_.data() + start);
+    if (length == 0) return false;
+    if (in_used_ - start < 2 + length) break;
+    const std::size_t answer =
+        state_.respond({in_.data() + start + 2, length}, state_.tcp_tx, answer::Transport::tcp);
+    // A query that must be dropped gets no answer; the connection carries on.
+    if (answer != 0) {
+      pending_.push_back(static_cast<std::uint8_t>(answer >> 8));
+      pending_.push_back(static_cast<std::uint8_t>(answer));
+      pending_.insert(pending_.end(), state_.tcp_tx.begin(),
+                      state_.tcp_tx.begin() + static_cast<std::ptrdiff_t>(answer));
+    }
+    start += 2 + length;
+  }
+  if (start != 0) {
+    std::memmove(in_.data(), in_.data() + start, in_used_ - start);
+    in_used_ -= start;
+  }
+  // Make room for the whole of a frame that has only begun to arrive.
+  if (in_used_ >= 2) {
+    const std::size_t needed = 2 + frame_length(in_.data());
+    if (needed > in_.size()) in_.resize(needed);
+  }
+  return true;
+}
+
+void TcpSession::do_write() {
+  if (closed_ || !writing_.empty() || pending_.empty()) return;
+  writing_.swap(pending_);
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self = shared_from_this()](const boost::system::error_code& error,
+                                                std::size_t) { self->on_write(error); });
+}
+
+void TcpSession::on_write(const boost::system::error_code& error) {
+  if (closed_) return;
+  if (error) {
+    close();
+    return;
+  }
+  writing_.clear();
+  touch();
+  // Queries held back while answers piled up can go now.
+  if (!answer_frames()) {
+    ++state_.counters.tcp_bad_framing;
+    close();
+    return;
+  }
+  do_write();
+  do_read();
+  finish_if_done();
+}
+
+void TcpSession::do_idle_wait() {
+  idle_timer_.expires_at(deadline_);
+  idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    self->on_idle(error);
+  });
+}
+
+// One timer per connection, re-armed only when it fires: every read and write just moves
+// the deadline, which costs no timer operation.
+void TcpSession::on_idle(const boost::system::error_code& error) {
+  if (closed_ || error == asio::error::operation_aborted) return;
+  if (std::chrono::steady_clock::now() >= deadline_) {
+    ++state_.counters.tcp_idle_closed;
+    close();
+    return;
+  }
+  do_idle_wait();
+}
+
+void TcpSession::finish_if_done() {
+  if (!eof_ || closed_ || !writing_.empty() || !pending_.empty()) return;
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  close();
+}
+
+void TcpSession::close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  idle_timer_.cancel();
+}
+
+}  // namespace signpost::dns::net

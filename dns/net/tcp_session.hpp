@@ -1,0 +1,61 @@
+// One DNS-over-TCP connection: framed, pipelined queries answered in order.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "dns/net/worker.hpp"
+
+namespace signpost::dns::net {
+
+/// A client connection (RFC 7766). Every message is preceded by its two-octet length
+/// (RFC 1035 §4.2.2). The client may send several queries without waiting (pipelining,
+/// RFC 7766 §6.2.1.1); they are answered in the order they arrived. The connection is
+/// closed after `tcp_idle_timeout` without traffic (§6.2.3), on a zero-length frame, on a
+/// read error, and once the client has closed its side and every answer is sent.
+/// Owns one slot of the worker's ConnectionLimit, released when it is destroyed. Lives
+/// as long as one of its asynchronous operations holds it; the worker's thread only.
+class TcpSession : public std::enable_shared_from_this<TcpSession> {
+ public:
+  TcpSession(boost::asio::ip::tcp::socket socket, WorkerState& state);
+  ~TcpSession();
+  TcpSession(const TcpSession&) = delete;
+  TcpSession& operator=(const TcpSession&) = delete;
+
+  /// Starts reading queries and the idle timer.
+  void start();
+
+ private:
+  void do_read();
+  void on_read(const boost::system::error_code& error, std::size_t length);
+  // Answers the complete frames read so far; false when the framing is malformed.
+  bool answer_frames();
+  void do_write();
+  void on_write(const boost::system::error_code& error);
+  void do_idle_wait();
+  void on_idle(const boost::system::error_code& error);
+  void touch() { deadline_ = std::chrono::steady_clock::now() + state_.tcp_idle_timeout; }
+  // Closes once the client has finished sending and every answer is written.
+  void finish_if_done();
+  void close();
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer idle_timer_;
+  WorkerState& state_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::vector<std::uint8_t> in_;       // received octets; in_[0, in_used_) are unprocessed
+  std::size_t in_used_ = 0;
+  std::vector<std::uint8_t> pending_;  // framed answers waiting for the write in flight
+  std::vector<std::uint8_t> writing_;  // framed answers being written
+  bool reading_ = false;
+  bool eof_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace signpost::dns::net

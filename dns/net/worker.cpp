@@ -1,0 +1,175 @@
+// A DNS worker: its thread, io_context, listeners and snapshot swap.
+#include "dns/net/worker.hpp"
+
+#include <sys/socket.h>
+
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+
+#include "dns/net/tcp_listener.hpp"
+#include "dns/net/udp_listener.hpp"
+
+namespace signpost::dns::net {
+
+namespace {
+
+namespace asio = boost::asio;
+
+// Largest DNS message, and so the largest TCP answer (RFC 1035 §4.2.2).
+constexpr std::size_t kMaxMessage = 65535;
+// Attempts at finding a port that is free for both UDP and TCP when port 0 is asked for.
+constexpr int kPortAttempts = 8;
+
+// Binds a plain UDP socket and a plain TCP socket on `endpoint`, then lets both go.
+std::uint16_t try_port(const ListenEndpoint& endpoint, const asio::ip::address& address,
+                       boost::system::error_code& error, const char*& transport) {
+  asio::io_context io;
+  asio::ip::udp::socket udp(io);
+  transport = "UDP";
+  udp.open(address.is_v6() ? asio::ip::udp::v6() : asio::ip::udp::v4(), error);
+  if (!error && address.is_v6()) udp.set_option(asio::ip::v6_only(true), error);
+  if (!error) udp.bind({address, endpoint.port}, error);
+  if (error) return 0;
+  const std::uint16_t port = udp.local_endpoint().port();
+  asio::ip::tcp::acceptor tcp(io);
+  transport = "TCP";
+  tcp.open(address.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), error);
+  if (!error && address.is_v6()) tcp.set_option(asio::ip::v6_only(true), error);
+  if (!error) tcp.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) tcp.bind({address, port}, error);
+  return error ? 0 : port;
+}
+
+}  // namespace
+
+std::string endpoint_text(const ListenEndpoint& endpoint) {
+  const bool ipv6 = endpoint.address.find(':') != std::string::npos;
+  return (ipv6 ? "[" + endpoint.address + "]" : endpoint.address) + ":" +
+         std::to_string(endpoint.port);
+}
+
+NetError listen_error(const ListenEndpoint& endpoint, std::string_view transport,
+                      const std::string& reason) {
+  return NetError("cannot listen on " + endpoint_text(endpoint) + " (" + std::string(transport) +
+                  "): " + reason);
+}
+
+int enable_socket_option(int fd, int level, int name) noexcept {
+  const int on = 1;
+  return setsockopt(fd, level, name, &on, sizeof on) == 0 ? 0 : errno;
+}
+
+std::uint16_t reserve_port(const ListenEndpoint& endpoint) {
+  boost::system::error_code error;
+  const asio::ip::address address = asio::ip::make_address(endpoint.address, error);
+  if (error) throw listen_error(endpoint, "UDP", error.message());
+  const char* transport = "UDP";
+  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+    const std::uint16_t port = try_port(endpoint, address, error, transport);
+    if (port != 0) return port;
+    // With port 0 the UDP port the kernel picked may be taken for TCP: pick again.
+    if (endpoint.port != 0 || std::string_view(transport) == "UDP") break;
+  }
+  throw listen_error(endpoint, transport, error.message());
+}
+
+bool ConnectionLimit::try_acquire() noexcept {
+  std::size_t open = open_.load(std::memory_order_relaxed);
+  do {
+    if (open >= max_) return false;
+  } while (!open_.compare_exchange_weak(open, open + 1, std::memory_order_relaxed));
+  return true;
+}
+
+WorkerState::WorkerState(const WorkerSettings& settings, registry::SnapshotPtr initial,
+                         ConnectionLimit& limit, NetLog net_log)
+    : snapshot(std::move(initial)),
+      context(settings.answer, settings.index, settings.seed),
+      tcp_limit(limit),
+      tcp_idle_timeout(settings.tcp_idle_timeout),
+      log(std::move(net_log)),
+      udp_rx(kUdpBatch * kUdpSlot),
+      udp_tx(kUdpBatch * kUdpSlot),
+      tcp_tx(kMaxMessage) {}
+
+// Members are destroyed in reverse: the listeners close their sockets first, then the
+// io_context destroys the handlers still queued (and with them any TCP sessions, which
+// use `state`), and the state goes last.
+struct Worker::Impl {
+  Impl(const WorkerSettings& settings, registry::SnapshotPtr snapshot, ConnectionLimit& limit,
+       Reclaim give_back, NetLog net_log)
+      : state(settings, std::move(snapshot), limit, std::move(net_log)),
+        index(settings.index),
+        reclaim(std::move(give_back)) {}
+
+  void run();
+
+  WorkerState state;
+  std::size_t index;
+  Reclaim reclaim;
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  std::vector<std::unique_ptr<UdpListener>> udp;
+  std::vector<std::unique_ptr<TcpListener>> tcp;
+  std::thread thread;
+};
+
+void Worker::Impl::run() {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      // Handlers do not throw on the query path; this is a bug or memory exhaustion. Keep
+      // serving: the handlers that did not throw are still queued.
+      state.log("worker " + std::to_string(index) + ": " + e.what());
+    }
+  }
+}
+
+Worker::Worker(const WorkerSettings& settings, registry::SnapshotPtr snapshot,
+               ConnectionLimit& tcp_limit, Reclaim reclaim, NetLog log)
+    : impl_(std::make_unique<Impl>(settings, std::move(snapshot), tcp_limit, std::move(reclaim),
+                                   std::move(log))) {}
+
+Worker::~Worker() { stop(); }
+
+void Worker::listen(const ListenEndpoint& endpoint) {
+  impl_->udp.push_back(std::make_unique<UdpListener>(impl_->io, impl_->state, endpoint));
+  impl_->tcp.push_back(std::make_unique<TcpListener>(impl_->io, impl_->state, endpoint));
+}
+
+void Worker::start() {
+  if (impl_->thread.joinable()) return;
+  for (auto& listener : impl_->udp) listener->start();
+  for (auto& listener : impl_->tcp) listener->start();
+  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+void Worker::stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  impl_->io.stop();
+  impl_->thread.join();
+}
+
+void Worker::publish(registry::SnapshotPtr snapshot) {
+  asio::post(impl_->io, [impl = impl_.get(), next = std::move(snapshot)]() mutable {
+    impl->state.snapshot.swap(next);
+    // `next` now holds the previous snapshot; its last reference may be costly to drop.
+    if (impl->reclaim) impl->reclaim(std::move(next));
+  });
+}
+
+const answer::AnswerCounters& Worker::answer_counters() const noexcept {
+  return impl_->state.context.counters;
+}
+
+const NetCounters& Worker::net_counters() const noexcept { return impl_->state.counters; }
+
+}  // namespace signpost::dns::net

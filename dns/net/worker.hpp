@@ -1,0 +1,154 @@
+// A DNS worker: one thread, one io_context, its own sockets, buffers and snapshot pointer.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dns/answer/responder.hpp"
+#include "registry/snapshot.hpp"
+
+namespace signpost::dns::net {
+
+/// A socket that could not be set up; the message names the address and the OS reason.
+class NetError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Where to serve: a numeric IPv4 or IPv6 address (no brackets) and a port.
+struct ListenEndpoint {
+  std::string address;
+  std::uint16_t port = 0;
+};
+
+/// "127.0.0.1:53" or "[::1]:53", for messages.
+std::string endpoint_text(const ListenEndpoint& endpoint);
+
+/// The NetError for a socket on `endpoint` that could not be set up:
+/// "cannot listen on 127.0.0.1:53 (UDP): Address already in use".
+NetError listen_error(const ListenEndpoint& endpoint, std::string_view transport,
+                      const std::string& reason);
+
+/// Sets the integer socket option `level`/`name` of `fd` to 1. Returns 0, or the errno.
+int enable_socket_option(int fd, int level, int name) noexcept;
+
+/// Checks that nothing else serves `endpoint` over UDP or TCP, and picks a free port when its
+/// port is 0 (the same one for both). Returns the port. Binding with SO_REUSEPORT alone would
+/// silently share the port with another running server; this plain bind refuses instead.
+/// Control thread, before the workers bind; throws NetError.
+std::uint16_t reserve_port(const ListenEndpoint& endpoint);
+
+/// The server-wide count of open TCP connections, shared by every worker (RFC 7766 §6.2.2
+/// lets a server limit them). Any thread; lock-free.
+class ConnectionLimit {
+ public:
+  explicit ConnectionLimit(std::size_t max) noexcept : max_(max) {}
+  /// Takes a slot; false when all are in use.
+  bool try_acquire() noexcept;
+  void release() noexcept { open_.fetch_sub(1, std::memory_order_relaxed); }
+  std::size_t max() const noexcept { return max_; }
+
+ private:
+  std::atomic<std::size_t> open_{0};
+  std::size_t max_;
+};
+
+/// What the network code counts; plain integers written by one worker thread.
+struct NetCounters {
+  std::uint64_t udp_received = 0;
+  std::uint64_t udp_sent = 0;
+  std::uint64_t udp_send_failed = 0;   // dropped: the socket buffer was full or send failed
+  std::uint64_t udp_oversized = 0;     // queries longer than a receive slot, dropped
+  std::uint64_t tcp_accepted = 0;
+  std::uint64_t tcp_refused = 0;       // closed at once: tcp_max_clients reached
+  std::uint64_t tcp_idle_closed = 0;
+  std::uint64_t tcp_bad_framing = 0;   // zero-length frames
+};
+
+/// Fixed settings of one worker.
+struct WorkerSettings {
+  std::size_t index = 0;  // 0-based; also the row of per-worker round-robin state
+  answer::AnswerOptions answer;
+  std::uint64_t seed = 0;  // dns.seed; 0 = random
+  std::chrono::seconds tcp_idle_timeout{10};
+};
+
+/// Logs one line (a warning); never called per packet.
+using NetLog = std::function<void(const std::string&)>;
+
+/// What one worker's listeners and sessions share. Owned by its Worker and used only on
+/// that worker's thread, so nothing here is locked.
+struct WorkerState {
+  /// Octets per UDP receive and transmit slot: the largest udp_payload we allow.
+  static constexpr std::size_t kUdpSlot = 4096;
+  /// Datagrams read and answered per recvmmsg/sendmmsg call.
+  static constexpr std::size_t kUdpBatch = 32;
+
+  WorkerState(const WorkerSettings& settings, registry::SnapshotPtr snapshot,
+              ConnectionLimit& tcp_limit, NetLog log);
+
+  /// Answers one query from the current snapshot into `out` (see answer::answer_query).
+  /// Returns the response length, 0 to drop. noexcept; no allocation.
+  std::size_t respond(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
+                      answer::Transport transport) noexcept {
+    return answer::answer_query(*snapshot, query, out, transport, context);
+  }
+
+  registry::SnapshotPtr snapshot;  // swapped by Worker::publish on this thread
+  answer::AnswerContext context;
+  NetCounters counters;
+  ConnectionLimit& tcp_limit;
+  std::chrono::seconds tcp_idle_timeout;
+  NetLog log;
+  std::vector<std::uint8_t> udp_rx;  // kUdpBatch slots of kUdpSlot octets
+  std::vector<std::uint8_t> udp_tx;
+  std::vector<std::uint8_t> tcp_tx;  // one TCP response, up to 65,535 octets
+};
+
+/// One DNS worker thread. Each worker binds its own UDP socket and TCP acceptor on every
+/// listen address with SO_REUSEPORT, so the kernel spreads queries over the workers and they
+/// share nothing on the query path.
+class Worker {
+ public:
+  /// Called on the worker thread with a snapshot the worker no longer uses, so that the last
+  /// reference can be dropped on another thread, off the query path.
+  using Reclaim = std::function<void(registry::SnapshotPtr)>;
+
+  /// Control thread; allocates the worker's buffers and answer context.
+  Worker(const WorkerSettings& settings, registry::SnapshotPtr snapshot,
+         ConnectionLimit& tcp_limit, Reclaim reclaim, NetLog log);
+  /// Stops the thread if it runs.
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Binds a UDP socket and a TCP acceptor on `endpoint` (whose port must not be 0).
+  /// Control thread, before start(); throws NetError naming the address and the OS reason.
+  void listen(const ListenEndpoint& endpoint);
+  /// Starts the worker thread.
+  void start();
+  /// Stops the thread and waits for it; open TCP connections are dropped. Idempotent.
+  void stop();
+  /// Hands the worker a new snapshot: posted to its thread, which swaps it in between
+  /// queries. Any thread.
+  void publish(registry::SnapshotPtr snapshot);
+
+  /// Counters; read them only after stop().
+  const answer::AnswerCounters& answer_counters() const noexcept;
+  const NetCounters& net_counters() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace signpost::dns::net

@@ -1,0 +1,169 @@
+// The registry thread.
+#include "registry/publisher.hpp"
+
+#include "dns/wire/reader.hpp"
+#include "dns/wire/types.hpp"
+
+namespace signpost::registry {
+
+std::shared_ptr<const dns::zone::Zone> build_apex_zone(const RegistryZoneSettings& settings,
+                                                      const dns::zone::Zone* from_file,
+                                                      std::uint32_t serial) {
+  if (from_file == nullptr) {
+    RegistryZoneSettings with_serial = settings;
+    with_serial.serial = serial;
+    return build_registry_zone(with_serial);
+  }
+  dns::zone::ZoneBuilder builder(from_file->origin());
+  from_file->for_each_node([&](std::string_view owner, const dns::zone::Node& node) {
+    for (const dns::zone::RRset& rrset : node.rrsets) {
+      for (std::size_t i = 0; i < rrset.size(); ++i) {
+        std::vector<std::uint8_t> rdata(rrset.rdata(i).begin(), rrset.rdata(i).end());
+        if (rrset.type == dns::wire::rrtype::kSoa) {
+          // SERIAL sits 20 octets before the end of SOA RDATA (RFC 1035 §3.3.13).
+          dns::wire::store_u32(rdata.data() + rdata.size() - 20, serial);
+        }
+        builder.add(owner, rrset.type, rrset.ttl, rdata);
+      }
+    }
+  });
+  return builder.build();
+}
+
+Publisher::Publisher(Settings settings, std::vector<std::shared_ptr<const dns::zone::Zone>> static_zones,
+                     Deliver deliver, Log log)
+    : settings_(std::move(settings)),
+      deliver_(std::move(deliver)),
+      log_(std::move(log)),
+      store_(settings_.build),
+      static_zones_(std::move(static_zones)),
+      view_(std::make_shared<RegistryView>()),
+      serial_(settings_.apex.serial) {
+  view_ = store_.build_view(*view_);
+  publish();
+}
+
+Publisher::~Publisher() { stop(); }
+
+void Publisher::start() {
+  std::lock_guard lock(mutex_);
+  if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
+}
+
+void Publisher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Publisher::post(std::function<void(Store&)> change) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(Task{std::move(change), nullptr});
+  }
+  wake_.notify_one();
+}
+
+void Publisher::apply(std::function<void(Store&)> change) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto future = done->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(Task{std::move(change), done});
+  }
+  wake_.notify_one();
+  future.get();
+}
+
+void Publisher::replace_zones(std::vector<std::shared_ptr<const dns::zone::Zone>> zones) {
+  apply([this, zones = std::move(zones)](Store&) mutable {
+    // Check the new set builds before taking it, so a bad reload keeps the old zones.
+    const std::vector<std::shared_ptr<const dns::zone::Zone>> candidate = zones;
+    Snapshot check(candidate, 0);
+    static_zones_ = std::move(zones);
+    zones_changed_ = true;
+  });
+}
+
+SnapshotPtr Publisher::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+std::uint64_t Publisher::generation() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
+void Publisher::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty() && stopping_) return;
+    // Coalesce: let the rest of a burst arrive, then apply and publish once.
+    if (!stopping_) wake_.wait_for(lock, settings_.batch_delay, [this] { return stopping_; });
+    std::deque<Task> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    run_batch(batch);
+    lock.lock();
+  }
+}
+
+void Publisher::run_batch(std::deque<Task>& batch) {
+  std::vector<std::pair<std::shared_ptr<std::promise<void>>, std::exception_ptr>> results;
+  for (Task& task : batch) {
+    std::exception_ptr error;
+    try {
+      task.change(store_);
+    } catch (const std::exception& e) {
+      error = std::current_exception();
+      if (!task.done && log_) log_(std::string("registry change rejected: ") + e.what());
+    }
+    if (task.done) results.emplace_back(task.done, error);
+  }
+  try {
+    if (store_.dirty() || zones_changed_) {
+      view_ = store_.build_view(*view_);
+      zones_changed_ = false;
+      publish();
+    }
+  } catch (const std::exception& e) {
+    if (log_) log_(std::string("publishing failed, keeping the previous snapshot: ") + e.what());
+  }
+  for (auto& [done, error] : results) {
+    if (error) {
+      done->set_exception(error);
+    } else {
+      done->set_value();
+    }
+  }
+}
+
+void Publisher::publish() {
+  const std::string& domain = settings_.apex.domain;
+  std::vector<std::shared_ptr<const dns::zone::Zone>> zones;
+  const dns::zone::Zone* from_file = nullptr;
+  for (const auto& zone : static_zones_) {
+    if (zone->origin() == domain) {
+      from_file = zone.get();
+    } else {
+      zones.push_back(zone);
+    }
+  }
+  zones.push_back(build_apex_zone(settings_.apex, from_file, serial_));
+  SnapshotPtr snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    snapshot = std::make_shared<const Snapshot>(std::move(zones), generation_ + 1, view_);
+    ++generation_;
+    current_ = snapshot;
+  }
+  ++serial_;  // the next publish gets a higher serial (RFC 1982 arithmetic wraps)
+  if (deliver_) deliver_(std::move(snapshot));
+}
+
+}  // namespace signpost::registry

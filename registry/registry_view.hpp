@@ -1,0 +1,52 @@
+// The registry part of a snapshot: every service's and node's pre-encoded records.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "dns/zone/zone.hpp"
+#include "registry/service_records.hpp"
+#include "registry/sharded_map.hpp"
+
+namespace signpost::registry {
+
+class Store;
+
+/// Immutable view of the registry, shared by snapshots. Unchanged services and nodes are
+/// shared between consecutive views, so publishing costs what changed. Lookups: any
+/// thread, no allocation.
+class RegistryView {
+ public:
+  /// The service with this lower-case label, or nullptr.
+  const ServiceRecords* find_service(std::string_view name) const noexcept {
+    return services_.find(name);
+  }
+  /// The node with this lower-case label, or nullptr.
+  const NodeRecords* find_node(std::string_view name) const noexcept { return nodes_.find(name); }
+  /// _services._dns-sd._udp.<domain> PTR: one record per service (RFC 6763 §9).
+  const dns::zone::RRset& service_types() const noexcept { return *service_types_; }
+  std::size_t service_count() const noexcept { return services_.size(); }
+  std::size_t node_count() const noexcept { return nodes_.size(); }
+  const BuildSettings& settings() const noexcept { return *settings_; }
+
+  /// Visits every service (control plane: listings, zone transfer).
+  template <typename Visit>
+  void for_each_service(Visit&& visit) const {
+    services_.for_each(visit);
+  }
+  template <typename Visit>
+  void for_each_node(Visit&& visit) const {
+    nodes_.for_each(visit);
+  }
+
+ private:
+  friend class Store;
+  ShardedMap<ServiceRecords> services_;
+  ShardedMap<NodeRecords, 64> nodes_;
+  std::shared_ptr<const dns::zone::RRset> service_types_ = std::make_shared<dns::zone::RRset>();
+  std::shared_ptr<const BuildSettings> settings_ = std::make_shared<BuildSettings>();
+};
+
+}  // namespace signpost::registry

@@ -1,0 +1,190 @@
+// The registry store.
+#include "registry/store.hpp"
+
+#include "dns/wire/types.hpp"
+#include "dns/zone/zone.hpp"
+
+namespace signpost::registry {
+
+Store::Store(BuildSettings settings) : settings_(std::move(settings)) {}
+
+Store::ServiceEntry& Store::entry_for(const std::string& name, Protocol protocol) {
+  auto [it, added] = services_.try_emplace(name);
+  if (added) {
+    it->second.service.name = name;
+    it->second.service.protocol = protocol;
+    types_dirty_ = true;
+    dirty_services_.insert(name);
+  } else if (it->second.service.protocol != protocol) {
+    throw RegistryError("service '" + name + "' is registered as " +
+                        std::string(to_string(it->second.service.protocol)) + ", not " +
+                        std::string(to_string(protocol)));
+  }
+  return it->second;
+}
+
+void Store::touch_instance(const Instance& instance) {
+  dirty_services_.insert(instance.service);
+  dirty_nodes_.insert(instance.node);
+}
+
+void Store::put_service(Service service) {
+  validate(service);
+  const auto it = services_.find(service.name);
+  if (it != services_.end() && it->second.service.protocol != service.protocol) {
+    types_dirty_ = true;
+  }
+  ServiceEntry& entry = services_[service.name];
+  if (entry.service.name.empty()) types_dirty_ = true;
+  entry.service = std::move(service);
+  entry.declared = true;
+  dirty_services_.insert(entry.service.name);
+}
+
+bool Store::put_instance(Instance instance, std::optional<Protocol> protocol) {
+  validate(instance);
+  if (!protocol) {
+    const auto existing = services_.find(instance.service);
+    protocol = existing != services_.end() ? existing->second.service.protocol : Protocol::tcp;
+  }
+  ServiceEntry& entry = entry_for(instance.service, *protocol);
+  auto it = entry.instances.find(instance.id);
+  if (it != entry.instances.end()) {
+    if (it->second == instance) return false;
+    if (it->second.node != instance.node) {
+      nodes_[it->second.node].erase({instance.service, instance.id});
+      dirty_nodes_.insert(it->second.node);
+    }
+    it->second = std::move(instance);
+  } else {
+    ++instance_count_;
+    it = entry.instances.emplace(instance.id, std::move(instance)).first;
+  }
+  nodes_[it->second.node].insert({it->second.service, it->second.id});
+  touch_instance(it->second);
+  return true;
+}
+
+void Store::drop_if_unused(const std::string& service) {
+  const auto it = services_.find(service);
+  if (it != services_.end() && it->second.instances.empty() && !it->second.declared) {
+    services_.erase(it);
+    types_dirty_ = true;
+  }
+}
+
+bool Store::remove_instance(const std::string& service, const std::string& id) {
+  const auto entry = services_.find(service);
+  if (entry == services_.end()) return false;
+  const auto it = entry->second.instances.find(id);
+  if (it == entry->second.instances.end()) return false;
+  touch_instance(it->second);
+  auto& on_node = nodes_[it->second.node];
+  on_node.erase({service, id});
+  if (on_node.empty()) nodes_.erase(it->second.node);
+  entry->second.instances.erase(it);
+  --instance_count_;
+  drop_if_unused(service);
+  return true;
+}
+
+bool Store::set_health(const std::string& service, const std::string& id, Health health) {
+  const auto entry = services_.find(service);
+  if (entry == services_.end()) return false;
+  const auto it = entry->second.instances.find(id);
+  if (it == entry->second.instances.end() || it->second.health == health) return false;
+  it->second.health = health;
+  dirty_services_.insert(service);
+  return true;
+}
+
+void Store::replace_source(Source source, std::vector<Service> services,
+                           std::vector<Instance> instances) {
+  for (Service& s : services) validate(s);
+  for (Instance& i : instances) {
+    validate(i);
+    i.source = source;
+  }
+  std::vector<std::pair<std::string, std::string>> stale;
+  for (const auto& [name, entry] : services_) {
+    for (const auto& [id, instance] : entry.instances) {
+      if (instance.source == source) stale.emplace_back(name, id);
+    }
+  }
+  for (auto& [name, entry] : services_) {
+    if (source == Source::config && entry.declared) {
+      entry.declared = false;
+      dirty_services_.insert(name);
+    }
+  }
+  for (const auto& [service, id] : stale) remove_instance(service, id);
+  for (Service& s : services) put_service(std::move(s));
+  for (Instance& i : instances) put_instance(std::move(i));
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : services_) names.push_back(name);
+  for (const std::string& name : names) drop_if_unused(name);
+}
+
+const Instance* Store::find_instance(const std::string& service, const std::string& id) const {
+  const auto entry = services_.find(service);
+  if (entry == services_.end()) return nullptr;
+  const auto it = entry->second.instances.find(id);
+  return it == entry->second.instances.end() ? nullptr : &it->second;
+}
+
+const Service* Store::find_service(const std::string& name) const {
+  const auto it = services_.find(name);
+  return it == services_.end() ? nullptr : &it->second.service;
+}
+
+std::vector<std::pair<Service, std::vector<Instance>>> Store::list() const {
+  std::vector<std::pair<Service, std::vector<Instance>>> out;
+  for (const auto& [name, entry] : services_) {
+    std::vector<Instance> instances;
+    for (const auto& [id, instance] : entry.instances) instances.push_back(instance);
+    out.emplace_back(entry.service, std::move(instances));
+  }
+  return out;
+}
+
+std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previous) {
+  auto view = std::make_shared<RegistryView>(previous);
+  view->settings_ = std::make_shared<const BuildSettings>(settings_);
+  for (const std::string& name : dirty_services_) {
+    const auto it = services_.find(name);
+    if (it == services_.end()) {
+      view->services_ = view->services_.without(name);
+      continue;
+    }
+    std::vector<const Instance*> instances;
+    for (const auto& [id, instance] : it->second.instances) instances.push_back(&instance);
+    view->services_ = view->services_.with(name, build_service_records(it->second.service, instances, settings_));
+  }
+  for (const std::string& node : dirty_nodes_) {
+    const auto it = nodes_.find(node);
+    if (it == nodes_.end() || it->second.empty()) {
+      view->nodes_ = view->nodes_.without(node);
+      continue;
+    }
+    std::vector<const Instance*> instances;
+    for (const auto& [service, id] : it->second) instances.push_back(find_instance(service, id));
+    view->nodes_ = view->nodes_.with(node, build_node_records(instances, settings_));
+  }
+  if (types_dirty_) {
+    // Only adding or removing a service touches this O(services) set.
+    auto types = std::make_shared<dns::zone::RRset>();
+    types->type = dns::wire::rrtype::kPtr;
+    for (const auto& [name, entry] : services_) {
+      const std::string target = service_type_name(name, entry.service.protocol, settings_);
+      dns::zone::append_record(*types, settings_.ttl,
+                               {reinterpret_cast<const std::uint8_t*>(target.data()), target.size()});
+    }
+    view->service_types_ = std::move(types);
+  }
+  dirty_services_.clear();
+  dirty_nodes_.clear();
+  types_dirty_ = false;
+  return view;
+}
+
+}  // namespace signpost::registry

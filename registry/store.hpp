@@ -1,0 +1,71 @@
+// The registry store: the one mutable copy of every service and instance.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "registry/model.hpp"
+#include "registry/registry_view.hpp"
+#include "registry/service_records.hpp"
+
+namespace signpost::registry {
+
+/// Services and instances, changed only on the registry thread (single writer). It
+/// remembers which services and nodes changed, so that `build_view` rebuilds only those.
+/// Registry thread only; allocates; throws RegistryError on invalid input.
+class Store {
+ public:
+  explicit Store(BuildSettings settings);
+
+  /// Adds or replaces a declared service (it then exists even without instances).
+  void put_service(Service service);
+  /// Adds or replaces an instance; creates its service when unknown (with `protocol`, tcp
+  /// when not given). A protocol that differs from the known service's is an error.
+  /// Returns true when anything changed.
+  bool put_instance(Instance instance, std::optional<Protocol> protocol = std::nullopt);
+  /// Removes an instance; a service that was only created for its instances goes with
+  /// its last one. Returns true when it existed.
+  bool remove_instance(const std::string& service, const std::string& id);
+  /// Changes an instance's health. Returns true when it changed.
+  bool set_health(const std::string& service, const std::string& id, Health health);
+  /// Replaces every service and instance that came from `source` with the given ones
+  /// (config reload). Validates everything first: on error nothing changes.
+  void replace_source(Source source, std::vector<Service> services, std::vector<Instance> instances);
+
+  const Instance* find_instance(const std::string& service, const std::string& id) const;
+  const Service* find_service(const std::string& name) const;
+  std::size_t instance_count() const noexcept { return instance_count_; }
+  /// Services and their instances, in name order (control plane listings).
+  std::vector<std::pair<Service, std::vector<Instance>>> list() const;
+
+  /// True when something changed since the last build_view.
+  bool dirty() const noexcept { return !dirty_services_.empty() || !dirty_nodes_.empty(); }
+  /// The next view: `previous` with only the changed services and nodes rebuilt.
+  std::shared_ptr<const RegistryView> build_view(const RegistryView& previous);
+  const BuildSettings& settings() const noexcept { return settings_; }
+
+ private:
+  struct ServiceEntry {
+    Service service;
+    bool declared = false;  // from put_service, kept without instances
+    std::map<std::string, Instance> instances;
+  };
+  ServiceEntry& entry_for(const std::string& name, Protocol protocol);
+  void touch_instance(const Instance& instance);
+  void drop_if_unused(const std::string& service);
+
+  BuildSettings settings_;
+  std::map<std::string, ServiceEntry> services_;
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> nodes_;
+  std::set<std::string> dirty_services_;
+  std::set<std::string> dirty_nodes_;
+  bool types_dirty_ = true;
+  std::size_t instance_count_ = 0;
+};
+
+}  // namespace signpost::registry

@@ -1,0 +1,103 @@
+// Micro benchmarks of the answer path and of publishing a snapshot.
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "dns/answer/query.hpp"
+#include "dns/answer/responder.hpp"
+#include "dns/wire/types.hpp"
+#include "registry/registry_zone.hpp"
+#include "registry/snapshot.hpp"
+#include "registry/store.hpp"
+#include "tests/unit/support/test_registry.hpp"
+#include "tests/unit/support/test_zone.hpp"
+
+namespace {
+
+using namespace signpost;
+namespace rrtype = dns::wire::rrtype;
+
+void BM_ParseQuery(benchmark::State& state) {
+  testing::QueryOptions o;
+  o.edns = true;
+  const auto query = testing::make_query("_web._tcp.svc.internal.", rrtype::kSrv, o);
+  dns::answer::Query parsed;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(dns::answer::parse_query(query, parsed));
+  }
+}
+BENCHMARK(BM_ParseQuery);
+
+// A registry of `services` services with 10 instances each, like the load benchmark's.
+registry::SnapshotPtr registry_snapshot(testing::TestRegistry& r, int services) {
+  for (int s = 0; s < services; ++s) {
+    for (int i = 0; i < 10; ++i) {
+      auto inst = testing::instance("svc" + std::to_string(s), "i" + std::to_string(i),
+                                    "node" + std::to_string((s * 10 + i) % 5000),
+                                    static_cast<std::uint8_t>(i + 1),
+                                    static_cast<std::uint16_t>(1 + i % 4));
+      r.store.put_instance(inst);
+    }
+  }
+  return r.publish();
+}
+
+void answer_loop(benchmark::State& state, const registry::Snapshot& snapshot,
+                 const std::vector<std::uint8_t>& query) {
+  std::vector<std::uint8_t> out(65535);
+  dns::answer::AnswerContext context(dns::answer::AnswerOptions{}, 0, 1);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        dns::answer::answer_query(snapshot, query, out, dns::answer::Transport::udp, context));
+  }
+}
+
+void BM_AnswerStaticA(benchmark::State& state) {
+  const registry::Snapshot snapshot({testing::example_zone()}, 1);
+  answer_loop(state, snapshot, testing::make_query("www.example.test.", rrtype::kA));
+}
+BENCHMARK(BM_AnswerStaticA);
+
+void BM_AnswerRegistryA(benchmark::State& state) {
+  testing::TestRegistry r(0);
+  const auto snapshot = registry_snapshot(r, 1000);
+  answer_loop(state, *snapshot, testing::make_query("svc517.svc.internal.", rrtype::kA));
+}
+BENCHMARK(BM_AnswerRegistryA);
+
+void BM_AnswerRegistrySrv(benchmark::State& state) {
+  testing::TestRegistry r(0);
+  const auto snapshot = registry_snapshot(r, 1000);
+  testing::QueryOptions o;
+  o.edns = true;
+  answer_loop(state, *snapshot, testing::make_query("_svc517._tcp.svc.internal.", rrtype::kSrv, o));
+}
+BENCHMARK(BM_AnswerRegistrySrv);
+
+// One instance changes health; the next view and snapshot are built. The cost must not
+// grow with the registry: compare /10 (100 instances) with /10000 (100,000 instances).
+void BM_PublishOneChange(benchmark::State& state) {
+  testing::TestRegistry r(8);
+  registry_snapshot(r, static_cast<int>(state.range(0)));
+  registry::RegistryZoneSettings apex;
+  apex.domain = r.store.settings().domain;
+  auto view = r.store.build_view(registry::RegistryView{});
+  bool warning = false;
+  std::uint32_t serial = 1;
+  for (auto _ : state) {
+    warning = !warning;
+    r.store.set_health("svc3", "i3", warning ? registry::Health::warning : registry::Health::passing);
+    view = r.store.build_view(*view);
+    apex.serial = ++serial;
+    auto snapshot = std::make_shared<const registry::Snapshot>(
+        std::vector<std::shared_ptr<const dns::zone::Zone>>{registry::build_registry_zone(apex)}, serial,
+        view);
+    benchmark::DoNotOptimize(snapshot);
+  }
+}
+BENCHMARK(BM_PublishOneChange)->Arg(10)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,654 @@
+"""Shared helpers of the system tests.
+
+They start the real signpostd on a free loopback port with a temporary config, query it
+with real clients (dig, kdig, c-ares, unbound) and with raw packets built by dnspython,
+and stop it by pid. Every subprocess runs under a timeout, every wait is bounded, and
+nothing binds or sends anywhere but 127.0.0.1.
+
+Environment (set by CTest, see CMakeLists.txt):
+  SIGNPOSTD            path of the signpostd binary
+  CARES_QUERY          path of the cares_query client
+  SIGNPOST_SOURCE_DIR  the source tree; its zones/ holds the fixture zone example.test.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+from dataclasses import dataclass, field
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+
+LOOPBACK = "127.0.0.1"
+SOURCE_DIR = os.environ.get(
+    "SIGNPOST_SOURCE_DIR",
+    os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+ZONES_DIR = os.path.join(SOURCE_DIR, "zones")
+CLIENT_TIMEOUT = 15      # seconds any one client process may take
+START_TIMEOUT = 10       # seconds signpostd may take to answer its first query
+STOP_TIMEOUT = 5         # seconds between SIGTERM and SIGKILL
+REGISTRY_DOMAIN = "svc.internal."
+
+
+def signpostd_path():
+    """The signpostd binary under test; fails the test clearly when it is not there."""
+    path = os.environ.get("SIGNPOSTD")
+    if not path or not os.access(path, os.X_OK):
+        raise AssertionError(f"SIGNPOSTD does not name an executable: {path!r}")
+    return path
+
+
+def cares_query_path():
+    path = os.environ.get("CARES_QUERY")
+    if not path or not os.access(path, os.X_OK):
+        raise AssertionError(f"CARES_QUERY does not name an executable: {path!r}")
+    return path
+
+
+def free_port():
+    """A loopback port that is free for both UDP and TCP right now."""
+    for _ in range(100):
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            tcp.bind((LOOPBACK, 0))
+            port = tcp.getsockname()[1]
+            try:
+                udp.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+        finally:
+            tcp.close()
+            udp.close()
+    raise RuntimeError("no loopback port free for both UDP and TCP")
+
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are valid TOML basic strings
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def render_config(sections, extra=""):
+    """TOML text from {"server": {...}, "dns": {...}} plus raw `extra` text at the end."""
+    lines = []
+    for section, options in sections.items():
+        lines.append(f"[{section}]")
+        for key, value in options.items():
+            lines.append(f"{key} = {toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines) + extra
+
+
+def make_zones_dir(parent, extra_zones=None, with_fixture=True):
+    """A zones directory under `parent`: copies of the zone files in zones/ (unless
+    with_fixture is False) plus {file name: text} from extra_zones."""
+    path = os.path.join(parent, "zones")
+    os.makedirs(path, exist_ok=True)
+    if with_fixture:
+        for name in sorted(os.listdir(ZONES_DIR)):
+            if name.endswith(".zone"):
+                shutil.copy(os.path.join(ZONES_DIR, name), path)
+    for name, text in (extra_zones or {}).items():
+        with open(os.path.join(path, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    return path
+
+
+class Server:
+    """signpostd on a free loopback port with a temporary config.
+
+    `server` and `dns` add or override keys of those tables; `extra_zones` adds zone files
+    next to a copy of the fixture zone; `extra` is appended to the config verbatim.
+    Use as a context manager, or call start() and stop().
+    """
+
+    def __init__(self, server=None, dns=None, extra_zones=None, extra="", zones_dir=None):
+        self.server_options = dict(server or {})
+        self.dns_options = dict(dns or {})
+        self.extra_zones = extra_zones
+        self.extra = extra
+        self.zones_dir = zones_dir
+        self.port = None
+        self.process = None
+        self.workdir = tempfile.mkdtemp(prefix="signpost-system-")
+        self.config_path = os.path.join(self.workdir, "signpostd.toml")
+        self.log_path = os.path.join(self.workdir, "signpostd.log")
+        self._log_file = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.cleanup()
+        return False
+
+    def write_config(self):
+        zones = self.zones_dir
+        if zones is None:
+            zones = ZONES_DIR
+            if self.extra_zones:
+                zones = make_zones_dir(self.workdir, self.extra_zones)
+        server = {"listen": [f"{LOOPBACK}:{self.port}"], "threads": 2}
+        server.update(self.server_options)
+        dns_options = {"zones_dir": zones}
+        dns_options.update(self.dns_options)
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(render_config({"server": server, "dns": dns_options}, self.extra))
+
+    def start(self):
+        """Starts signpostd and waits until it answers a SOA query for the registry apex.
+        A port taken between choosing it and binding it is retried on another port."""
+        binary = signpostd_path()
+        for attempt in range(3):
+            self.port = free_port()
+            self.write_config()
+            self._log_file = open(self.log_path, "wb")
+            self.process = subprocess.Popen(
+                [binary, "--config", self.config_path],
+                stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=self._log_file)
+            if self.wait_ready():
+                return self
+            code = self.stop()
+            log = self.log()
+            if code is not None and "in use" in log.lower() and attempt < 2:
+                continue
+            raise AssertionError(
+                f"signpostd did not answer on port {self.port} within {START_TIMEOUT}s "
+                f"(exit status {code}); config:\n{self.config_text()}\nlog:\n{log}")
+        raise AssertionError("unreachable")
+
+    def wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        query = dns.message.make_query(REGISTRY_DOMAIN, "SOA")
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            response = udp_exchange(self.port, query.to_wire(), timeout=0.2)
+            if response is not None:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit status."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return self.process.returncode
+
+    def cleanup(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def config_text(self):
+        try:
+            with open(self.config_path, encoding="utf-8") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class ServerTestCase(unittest.TestCase):
+    """One signpostd for the whole class; subclasses set SERVER_ARGS."""
+
+    SERVER_ARGS = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(**cls.SERVER_ARGS)
+        try:
+            cls.server.start()
+        except BaseException:
+            cls.server.cleanup()
+            raise
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        # Whatever the tests did, SIGTERM must still stop the server cleanly.
+        code = cls.server.stop()
+        log = cls.server.log()
+        cls.server.cleanup()
+        if code != 0:
+            raise AssertionError(f"signpostd exited with status {code} on SIGTERM; log:\n"
+                                 + log[-4000:])
+
+
+def run(args, timeout=CLIENT_TIMEOUT, check=False):
+    """Runs a client program; returns the CompletedProcess (text mode)."""
+    return subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout, check=check)
+
+
+# ---------------------------------------------------------------------------------------
+# Raw DNS I/O with dnspython messages.
+
+def udp_exchange(port, wire, timeout=2.0, host=LOOPBACK):
+    """Sends one datagram and returns the first reply from the server, or None."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.connect((host, port))
+        s.send(wire)
+        try:
+            return s.recv(65535)
+        except (socket.timeout, ConnectionRefusedError):
+            return None
+
+
+def recv_exact(sock, count, deadline):
+    """Reads exactly `count` octets before `deadline` (monotonic); None on EOF or time."""
+    data = bytearray()
+    while len(data) < count:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(count - len(data))
+        except socket.timeout:
+            return None
+        except (ConnectionResetError, BrokenPipeError):
+            return None
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def read_framed(sock, timeout=3.0):
+    """One length-prefixed DNS message from a TCP stream (RFC 1035 §4.2.2), or None."""
+    deadline = time.monotonic() + timeout
+    prefix = recv_exact(sock, 2, deadline)
+    if prefix is None:
+        return None
+    (length,) = struct.unpack("!H", prefix)
+    return recv_exact(sock, length, deadline)
+
+
+def frame(wire):
+    return struct.pack("!H", len(wire)) + wire
+
+
+def tcp_connect(port, timeout=3.0, host=LOOPBACK):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    return s
+
+
+def tcp_exchange(port, wire, timeout=3.0):
+    with tcp_connect(port, timeout) as s:
+        s.sendall(frame(wire))
+        return read_framed(s, timeout)
+
+
+def query_message(name, rdtype="A", rdclass="IN", use_edns=None, payload=1232, want_rd=True,
+                  **kwargs):
+    """A dnspython query; use_edns None means no OPT record."""
+    if use_edns is not None:
+        kwargs["payload"] = payload
+    q = dns.message.make_query(name, rdtype, rdclass, use_edns=use_edns, **kwargs)
+    if not want_rd:
+        q.flags &= ~dns.flags.RD
+    return q
+
+
+def ask_udp(port, message, timeout=2.0):
+    """Sends a dnspython message over UDP; returns the parsed response or None."""
+    wire = udp_exchange(port, message.to_wire(), timeout)
+    if wire is None:
+        return None
+    return dns.message.from_wire(wire, ignore_trailing=False)
+
+
+def ask_tcp(port, message, timeout=3.0):
+    wire = tcp_exchange(port, message.to_wire(), timeout)
+    if wire is None:
+        return None
+    return dns.message.from_wire(wire)
+
+
+def header_of(wire):
+    """(id, flags, qdcount, ancount, nscount, arcount) of a raw message."""
+    return struct.unpack("!HHHHHH", wire[:12])
+
+
+# ---------------------------------------------------------------------------------------
+# dig and kdig, parsed into one shape.
+
+@dataclass
+class Record:
+    name: str
+    ttl: int
+    rclass: str
+    rtype: str
+    rdata: str
+
+
+@dataclass
+class Result:
+    """A client's view of one response. `status` is None when no response came."""
+    status: str = None
+    id: int = None
+    flags: set = field(default_factory=set)
+    counts: dict = field(default_factory=dict)
+    question: list = field(default_factory=list)  # (name, class, type) as printed
+    answer: list = field(default_factory=list)
+    authority: list = field(default_factory=list)
+    additional: list = field(default_factory=list)
+    edns: dict = None  # {"version": int, "udp": int} when an OPT came back
+    text: str = ""
+    returncode: int = None
+
+    def rdata(self, section="answer", rtype=None):
+        """The rdata strings of one section, optionally of one type."""
+        return [r.rdata for r in getattr(self, section)
+                if rtype is None or r.rtype == rtype]
+
+    def types(self, section="answer"):
+        return [r.rtype for r in getattr(self, section)]
+
+
+DIG_SECTIONS = {
+    ";; QUESTION SECTION:": "question",
+    ";; ANSWER SECTION:": "answer",
+    ";; AUTHORITY SECTION:": "authority",
+    ";; ADDITIONAL SECTION:": "additional",
+    ";; OPT PSEUDOSECTION:": "opt",
+}
+
+
+def parse_dig(text):
+    """Parses `dig +noall +comments +question +answer +authority +additional` output of
+    one response."""
+    result = Result(text=text)
+    section = None
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line:
+            section = None
+            continue
+        if line in DIG_SECTIONS:
+            section = DIG_SECTIONS[line]
+            continue
+        if line.startswith(";; ->>HEADER<<-"):
+            for part in line.split("->>HEADER<<-", 1)[1].split(","):
+                key, _, value = part.strip().partition(":")
+                if key == "status":
+                    result.status = value.strip()
+                elif key == "id":
+                    result.id = int(value)
+            continue
+        if line.startswith(";; flags:"):
+            flags_part, _, counts_part = line[len(";; flags:"):].partition(";")
+            result.flags = set(flags_part.split())
+            for part in counts_part.split(","):
+                key, _, value = part.strip().partition(":")
+                if value.strip():
+                    result.counts[key.strip()] = int(value)
+            continue
+        if section == "opt":
+            if line.startswith("; EDNS:"):
+                edns = {}
+                for part in line[len("; EDNS:"):].split(","):
+                    part = part.strip()
+                    if part.startswith("version:"):
+                        edns["version"] = int(part.split(":")[1].split(";")[0])
+                    elif part.startswith("udp:"):
+                        edns["udp"] = int(part.split(":")[1])
+                    elif part.startswith("flags:"):
+                        flags_text, _, rest = part[len("flags:"):].partition(";")
+                        edns["flags"] = flags_text.split()
+                        if rest.strip().startswith("udp:"):
+                            edns["udp"] = int(rest.split(":")[1])
+                result.edns = edns
+            continue
+        if section == "question":
+            parts = line.lstrip(";").split()
+            result.question.append(tuple(parts))
+            continue
+        if line.startswith(";"):
+            continue
+        if section in ("answer", "authority", "additional"):
+            parts = line.split(None, 4)
+            if len(parts) < 4:
+                continue
+            rdata = parts[4] if len(parts) > 4 else ""
+            getattr(result, section).append(
+                Record(parts[0], int(parts[1]), parts[2], parts[3], rdata))
+    return result
+
+
+def dig(port, name, rtype="A", *options, rclass="IN", timeout=CLIENT_TIMEOUT, server=LOOPBACK):
+    """Runs dig against the server and parses the response. `options` are dig options
+    such as "+tcp", "+norec", "+bufsize=4096". dig gives up after one try of 3 s."""
+    args = ["dig", f"@{server}", "-p", str(port), "-q", name, "-t", rtype, "-c", rclass,
+            "+time=3", "+tries=1", "+noall", "+comments", "+question", "+answer",
+            "+authority", "+additional", *options]
+    completed = run(args, timeout=timeout)
+    result = parse_dig(completed.stdout)
+    result.returncode = completed.returncode
+    result.text = completed.stdout + completed.stderr
+    return result
+
+
+def _kdig_records(records):
+    out = []
+    for rr in records or []:
+        rdata = None
+        for key, value in rr.items():
+            if key.startswith("rdata"):
+                rdata = value if isinstance(value, str) else json.dumps(value)
+        if rdata is None:
+            rdata = f"\\# {rr.get('RDLENGTH', 0)} {rr.get('RDATAHEX', '')}".strip()
+        out.append(Record(rr["NAME"], rr.get("TTL", 0), rr.get("CLASSname", str(rr.get("CLASS"))),
+                          rr.get("TYPEname", str(rr.get("TYPE"))), rdata))
+    return out
+
+
+def kdig(port, name, rtype="A", *options, rclass="IN", timeout=CLIENT_TIMEOUT, server=LOOPBACK):
+    """Runs kdig +json (RFC 8427) and converts it to a Result. Options like "+tcp"."""
+    args = ["kdig", f"@{server}", "-p", str(port), "-q", name, "-t", rtype, "-c", rclass,
+            "+json", "+time=3", "+retry=0", *options]
+    completed = run(args, timeout=timeout)
+    result = Result(text=completed.stdout + completed.stderr, returncode=completed.returncode)
+    try:
+        data = json.loads(completed.stdout)
+    except ValueError:
+        return result
+    result.status = dns.rcode.to_text(data["RCODE"])
+    result.id = data["ID"]
+    result.flags = {f.lower() for f in ("QR", "AA", "TC", "RD", "RA", "AD", "CD") if data.get(f)}
+    result.counts = {"QUERY": data.get("QDCOUNT"), "ANSWER": data.get("ANCOUNT"),
+                     "AUTHORITY": data.get("NSCOUNT"), "ADDITIONAL": data.get("ARCOUNT")}
+    if "QNAME" in data:
+        result.question.append((data["QNAME"], data.get("QCLASSname"), data.get("QTYPEname")))
+    result.answer = _kdig_records(data.get("answerRRs"))
+    result.authority = _kdig_records(data.get("authorityRRs"))
+    additional = _kdig_records(data.get("additionalRRs"))
+    for rr in data.get("additionalRRs") or []:
+        if rr.get("TYPE") == 41:
+            result.edns = {"udp": rr.get("CLASS"), "version": (rr.get("TTL", 0) >> 16) & 0xFF}
+    result.additional = [r for r in additional if r.rtype != "OPT"]
+    return result
+
+
+def cares_query(port, name, rtype, *options, timeout=CLIENT_TIMEOUT):
+    """Runs tests/system/cares_query; returns (exit status, output lines)."""
+    completed = run([cares_query_path(), LOOPBACK, str(port), name, rtype, *options],
+                    timeout=timeout)
+    return completed.returncode, completed.stdout.splitlines()
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    """Polls predicate() until it is true or `timeout` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+def name_lower(name):
+    return name.lower().rstrip(".") + "."
+
+
+# ---------------------------------------------------------------------------------------
+# unbound as a recursive resolver in front of signpostd.
+
+UNBOUND_CONFIG = """server:
+    interface: {address}
+    port: {port}
+    do-ip4: yes
+    do-ip6: no
+    do-udp: yes
+    do-tcp: yes
+    do-daemonize: no
+    use-syslog: no
+    logfile: ""
+    verbosity: 1
+    username: ""
+    chroot: ""
+    directory: "{workdir}"
+    pidfile: "{workdir}/unbound.pid"
+    root-hints: ""
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    outgoing-interface: {address}
+    module-config: "iterator"
+    num-threads: 1
+    outgoing-range: 64
+    so-reuseport: no
+    qname-minimisation: no
+    harden-referral-path: no
+    prefetch: no
+    local-zone: "test." nodefault
+    domain-insecure: "example.test."
+    domain-insecure: "{domain}"
+remote-control:
+    control-enable: no
+{stubs}"""
+
+
+class Unbound:
+    """unbound on a free loopback port with stub zones pointing at signpostd; no DNSSEC
+    validation and no trust anchors, so it works without a network."""
+
+    def __init__(self, upstream_port, zones=("example.test.", REGISTRY_DOMAIN), tcp_upstream=False):
+        self.upstream_port = upstream_port
+        self.zones = zones
+        self.tcp_upstream = tcp_upstream
+        self.port = None
+        self.process = None
+        self.workdir = tempfile.mkdtemp(prefix="signpost-unbound-")
+        self.config_path = os.path.join(self.workdir, "unbound.conf")
+        self.log_path = os.path.join(self.workdir, "unbound.log")
+        self._log_file = None
+
+    def config(self):
+        stubs = "".join(
+            f'stub-zone:\n    name: "{zone}"\n    stub-addr: {LOOPBACK}@{self.upstream_port}\n'
+            for zone in self.zones)
+        text = UNBOUND_CONFIG.format(address=LOOPBACK, port=self.port, workdir=self.workdir,
+                                     domain=REGISTRY_DOMAIN, stubs=stubs)
+        if self.tcp_upstream:
+            text = text.replace("server:\n", "server:\n    tcp-upstream: yes\n", 1)
+        return text
+
+    def start(self):
+        for attempt in range(3):
+            self.port = free_port()
+            with open(self.config_path, "w", encoding="utf-8") as f:
+                f.write(self.config())
+            check = run(["unbound-checkconf", self.config_path])
+            if check.returncode != 0:
+                raise AssertionError("unbound-checkconf: " + check.stdout + check.stderr)
+            self._log_file = open(self.log_path, "wb")
+            self.process = subprocess.Popen(
+                ["unbound", "-d", "-c", self.config_path], stdin=subprocess.DEVNULL,
+                stdout=self._log_file, stderr=self._log_file)
+            if self.wait_ready():
+                return self
+            code = self.stop()
+            if attempt < 2 and code is not None:
+                continue
+            raise AssertionError(f"unbound did not start (exit status {code}):\n{self.log()}")
+        raise AssertionError("unreachable")
+
+    def wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        query = dns.message.make_query(REGISTRY_DOMAIN, "SOA")
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            if udp_exchange(self.port, query.to_wire(), timeout=0.3) is not None:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return self.process.returncode
+
+    def cleanup(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""

@@ -1,0 +1,240 @@
+// The answer function on raw bytes: header bits, sections, counts, truncation; every
+// response is also parsed by ldns to prove it is well formed.
+#include "dns/answer/responder.hpp"
+
+#include <gtest/gtest.h>
+#include <ldns/ldns.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dns/wire/types.hpp"
+#include "registry/snapshot.hpp"
+#include "tests/unit/support/test_zone.hpp"
+
+namespace signpost::dns::answer {
+namespace {
+
+namespace rrtype = wire::rrtype;
+using testing::make_query;
+using testing::QueryOptions;
+
+struct PacketDeleter {
+  void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
+};
+using Packet = std::unique_ptr<ldns_pkt, PacketDeleter>;
+
+class ResponderTest : public ::testing::Test {
+ protected:
+  ResponderTest() : snapshot_({testing::example_zone()}, 1), out_(65535) {}
+
+  std::vector<std::uint8_t> raw(const std::vector<std::uint8_t>& query,
+                                Transport transport = Transport::udp) {
+    const std::size_t n = answer_query(snapshot_, query, out_, transport, context_);
+    return {out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(n)};
+  }
+
+  Packet ask(std::string_view name, std::uint16_t qtype, const QueryOptions& o = {},
+             Transport transport = Transport::udp) {
+    const auto response = raw(make_query(name, qtype, o), transport);
+    ldns_pkt* pkt = nullptr;
+    EXPECT_EQ(ldns_wire2pkt(&pkt, response.data(), response.size()), LDNS_STATUS_OK);
+    return Packet(pkt);
+  }
+
+  static std::string owner(ldns_rr_list* list, std::size_t i) {
+    char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(list, i)));
+    std::string text(s);
+    free(s);
+    return text;
+  }
+
+  registry::Snapshot snapshot_;
+  std::vector<std::uint8_t> out_;
+  AnswerContext context_{AnswerOptions{}, 0, 42};
+  AnswerCounters& counters_ = context_.counters;
+};
+
+TEST_F(ResponderTest, PositiveAnswerHasHeaderBitsAndQuestionEcho) {
+  const auto response = raw(make_query("WwW.ExAmple.test.", rrtype::kA));
+  ASSERT_GE(response.size(), 12u);
+  EXPECT_EQ(response[0], 0x12);
+  EXPECT_EQ(response[1], 0x34);
+  // QR, opcode 0, AA, RD copied; RA clear; rcode 0.
+  EXPECT_EQ(response[2], 0x85);
+  EXPECT_EQ(response[3], 0x00);
+  // The question comes back in the client's letter case.
+  EXPECT_EQ(std::string(response.begin() + 13, response.begin() + 16), "WwW");
+  // The first answer owner is a pointer to the question.
+  const std::size_t question_end = 12 + 18 + 4;
+  EXPECT_EQ(response[question_end], 0xC0);
+  EXPECT_EQ(response[question_end + 1], 0x0C);
+  Packet p = ask("www.example.test.", rrtype::kA);
+  EXPECT_EQ(ldns_pkt_ancount(p.get()), 2);
+  EXPECT_EQ(ldns_pkt_nscount(p.get()), 0);
+  EXPECT_FALSE(ldns_pkt_ra(p.get()));
+}
+
+TEST_F(ResponderTest, RecursionDesiredIsCopiedOnlyWhenSet) {
+  QueryOptions o;
+  o.flags = 0;
+  Packet p = ask("www.example.test.", rrtype::kA, o);
+  EXPECT_FALSE(ldns_pkt_rd(p.get()));
+  EXPECT_TRUE(ldns_pkt_aa(p.get()));
+}
+
+TEST_F(ResponderTest, NxdomainCarriesSoaWithNegativeTtl) {
+  Packet p = ask("nope.example.test.", rrtype::kA);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+  EXPECT_TRUE(ldns_pkt_aa(p.get()));
+  ASSERT_EQ(ldns_pkt_nscount(p.get()), 1);
+  ldns_rr* soa = ldns_rr_list_rr(ldns_pkt_authority(p.get()), 0);
+  EXPECT_EQ(ldns_rr_get_type(soa), LDNS_RR_TYPE_SOA);
+  EXPECT_EQ(ldns_rr_ttl(soa), 300u);  // min(SOA TTL 3600, MINIMUM 300)
+  EXPECT_EQ(owner(ldns_pkt_authority(p.get()), 0), "example.test.");
+}
+
+TEST_F(ResponderTest, NodataAndEmptyNonTerminal) {
+  for (const char* name : {"www.example.test.", "b.example.test."}) {
+    Packet p = ask(name, rrtype::kMx);
+    EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR) << name;
+    EXPECT_EQ(ldns_pkt_ancount(p.get()), 0) << name;
+    EXPECT_EQ(ldns_pkt_nscount(p.get()), 1) << name;
+  }
+}
+
+TEST_F(ResponderTest, CnameChainIsFollowed) {
+  Packet p = ask("chain1.example.test.", rrtype::kA);
+  ASSERT_EQ(ldns_pkt_ancount(p.get()), 4);
+  ldns_rr_list* answer = ldns_pkt_answer(p.get());
+  EXPECT_EQ(owner(answer, 0), "chain1.example.test.");
+  EXPECT_EQ(owner(answer, 1), "Alias.example.test.");  // as written in the CNAME
+  EXPECT_EQ(owner(answer, 2), "www.example.test.");
+  EXPECT_EQ(ldns_rr_get_type(ldns_rr_list_rr(answer, 3)), LDNS_RR_TYPE_A);
+}
+
+TEST_F(ResponderTest, CnameOutOfZoneStopsAtTheCname) {
+  Packet p = ask("outside.example.test.", rrtype::kA);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(ldns_pkt_ancount(p.get()), 1);
+}
+
+TEST_F(ResponderTest, WildcardIsSynthesizedAtTheQname) {
+  Packet p = ask("Anything.Wild.example.test.", rrtype::kA);
+  ASSERT_EQ(ldns_pkt_ancount(p.get()), 1);
+  EXPECT_EQ(owner(ldns_pkt_answer(p.get()), 0), "Anything.Wild.example.test.");
+  Packet deeper = ask("x.y.wild.example.test.", rrtype::kA);
+  EXPECT_EQ(ldns_pkt_ancount(deeper.get()), 1);
+  Packet nodata = ask("x.wild.example.test.", rrtype::kTxt);
+  EXPECT_EQ(ldns_pkt_get_rcode(nodata.get()), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(ldns_pkt_ancount(nodata.get()), 0);
+}
+
+TEST_F(ResponderTest, DelegationGivesReferralWithGlue) {
+  Packet p = ask("host.sub.example.test.", rrtype::kA);
+  EXPECT_FALSE(ldns_pkt_aa(p.get()));
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(ldns_pkt_ancount(p.get()), 0);
+  ASSERT_EQ(ldns_pkt_nscount(p.get()), 1);
+  EXPECT_EQ(owner(ldns_pkt_authority(p.get()), 0), "sub.example.test.");
+  ASSERT_EQ(ldns_pkt_arcount(p.get()), 1);
+  EXPECT_EQ(owner(ldns_pkt_additional(p.get()), 0), "ns.sub.example.test.");
+}
+
+TEST_F(ResponderTest, MxAndNsAnswersCarryAddressesInAdditional) {
+  Packet mx = ask("mx.example.test.", rrtype::kMx);
+  ASSERT_EQ(ldns_pkt_arcount(mx.get()), 1);
+  EXPECT_EQ(owner(ldns_pkt_additional(mx.get()), 0), "mail.example.test.");
+  Packet ns = ask("example.test.", rrtype::kNs);
+  EXPECT_EQ(ldns_pkt_ancount(ns.get()), 1);
+  EXPECT_EQ(ldns_pkt_arcount(ns.get()), 1);
+}
+
+TEST_F(ResponderTest, AnyGetsOneRrset) {
+  Packet p = ask("www.example.test.", rrtype::kAny);
+  EXPECT_EQ(ldns_pkt_ancount(p.get()), 2);  // the A RRset only (RFC 8482)
+}
+
+TEST_F(ResponderTest, OutsideZonesAndOtherClassesAreRefused) {
+  Packet outside = ask("www.example.org.", rrtype::kA);
+  EXPECT_EQ(ldns_pkt_get_rcode(outside.get()), LDNS_RCODE_REFUSED);
+  EXPECT_FALSE(ldns_pkt_aa(outside.get()));
+  QueryOptions chaos;
+  chaos.qclass = 3;
+  Packet ch = ask("www.example.test.", rrtype::kA, chaos);
+  EXPECT_EQ(ldns_pkt_get_rcode(ch.get()), LDNS_RCODE_REFUSED);
+}
+
+TEST_F(ResponderTest, LadderDropsShortPacketsAndResponses) {
+  EXPECT_TRUE(raw({0x12, 0x34, 0x01}).empty());
+  QueryOptions response;
+  response.flags = 0x8100;
+  EXPECT_TRUE(raw(make_query("www.example.test.", rrtype::kA, response)).empty());
+}
+
+TEST_F(ResponderTest, LadderRcodes) {
+  QueryOptions status;
+  status.flags = 2 << 11;
+  EXPECT_EQ(raw(make_query("www.example.test.", rrtype::kA, status))[3] & 0x0F, 4);  // NOTIMP
+  auto two = make_query("www.example.test.", rrtype::kA);
+  two[5] = 2;
+  EXPECT_EQ(raw(two)[3] & 0x0F, 1);  // FORMERR
+  auto trailing = make_query("www.example.test.", rrtype::kA);
+  trailing.push_back(0);
+  EXPECT_EQ(raw(trailing)[3] & 0x0F, 1);
+  QueryOptions edns;
+  edns.edns = true;
+  auto double_opt = make_query("www.example.test.", rrtype::kA, edns);
+  double_opt.insert(double_opt.end(), double_opt.end() - 11, double_opt.end());
+  double_opt[11] = 2;
+  EXPECT_EQ(raw(double_opt)[3] & 0x0F, 1);
+  auto loop = make_query("www.example.test.", rrtype::kA);
+  loop[12] = 0xC0;
+  loop[13] = 12;  // points at itself
+  EXPECT_EQ(raw(loop)[3] & 0x0F, 1);
+}
+
+TEST_F(ResponderTest, EdnsIsEchoedAndBadVersionGetsBadvers) {
+  QueryOptions o;
+  o.edns = true;
+  o.udp_size = 4096;
+  Packet p = ask("www.example.test.", rrtype::kA, o);
+  EXPECT_EQ(ldns_pkt_edns_udp_size(p.get()), 1232);
+  o.edns_version = 1;
+  Packet bad = ask("www.example.test.", rrtype::kA, o);
+  EXPECT_EQ(ldns_pkt_edns_extended_rcode(bad.get()), 1);  // 16 >> 4
+  EXPECT_EQ(ldns_pkt_get_rcode(bad.get()), 0);
+  EXPECT_EQ(ldns_pkt_ancount(bad.get()), 0);
+}
+
+TEST_F(ResponderTest, UdpTruncationCarriesNoPartialRrset) {
+  Packet plain = ask("big.example.test.", rrtype::kA);
+  EXPECT_TRUE(ldns_pkt_tc(plain.get()));
+  EXPECT_EQ(ldns_pkt_ancount(plain.get()), 0);
+  QueryOptions o;
+  o.edns = true;
+  o.udp_size = 4096;  // capped at our 1232
+  const auto response = raw(make_query("big.example.test.", rrtype::kA, o));
+  EXPECT_LE(response.size(), 1232u);
+  Packet capped = ask("big.example.test.", rrtype::kA, o);
+  EXPECT_TRUE(ldns_pkt_tc(capped.get()));
+  EXPECT_EQ(ldns_pkt_ancount(capped.get()), 0);
+  EXPECT_EQ(ldns_pkt_edns_udp_size(capped.get()), 1232);
+  Packet tcp = ask("big.example.test.", rrtype::kA, {}, Transport::tcp);
+  EXPECT_FALSE(ldns_pkt_tc(tcp.get()));
+  EXPECT_EQ(ldns_pkt_ancount(tcp.get()), 100);
+}
+
+TEST_F(ResponderTest, CountersFollowOutcomes) {
+  ask("www.example.test.", rrtype::kA);
+  ask("nope.example.test.", rrtype::kA);
+  ask("www.example.org.", rrtype::kA);
+  EXPECT_EQ(counters_.queries, 3u);
+  EXPECT_EQ(counters_.noerror, 1u);
+  EXPECT_EQ(counters_.nxdomain, 1u);
+  EXPECT_EQ(counters_.refused, 1u);
+}
+
+}  // namespace
+}  // namespace signpost::dns::answer

@@ -1,0 +1,112 @@
+// The store: validation, change tracking, and views that share what did not change.
+#include "registry/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/support/test_registry.hpp"
+
+namespace signpost::registry {
+namespace {
+
+using testing::instance;
+
+TEST(Model, LabelsAreValidatedAndLowerCased) {
+  EXPECT_EQ(normalize_label("service name", "Web-API"), "web-api");
+  EXPECT_THROW(normalize_label("service name", ""), RegistryError);
+  EXPECT_THROW(normalize_label("service name", "has.dot"), RegistryError);
+  EXPECT_THROW(normalize_label("service name", "-lead"), RegistryError);
+  EXPECT_THROW(normalize_label("service name", std::string(64, 'a')), RegistryError);
+  try {
+    normalize_label("tag", "under_score");
+    FAIL();
+  } catch (const RegistryError& e) {
+    EXPECT_NE(std::string(e.what()).find("tag 'under_score'"), std::string::npos);
+  }
+  Service reserved;
+  reserved.name = "node";
+  EXPECT_THROW(validate(reserved), RegistryError);
+  Instance no_address = instance("web", "w1", "n1", 1);
+  no_address.ipv4.clear();
+  EXPECT_THROW(validate(no_address), RegistryError);
+}
+
+TEST(Model, AddressesParse) {
+  Instance i;
+  EXPECT_TRUE(parse_address("192.0.2.1", i));
+  EXPECT_TRUE(parse_address("2001:db8::1", i));
+  EXPECT_FALSE(parse_address("192.0.2.256", i));
+  EXPECT_FALSE(parse_address("web", i));
+  EXPECT_EQ(i.ipv4.size(), 1u);
+  EXPECT_EQ(i.ipv6.size(), 1u);
+}
+
+TEST(Store, TracksChangesAndSkipsNoOps) {
+  Store store(testing::registry_settings());
+  EXPECT_TRUE(store.put_instance(instance("web", "w1", "n1", 1)));
+  EXPECT_TRUE(store.dirty());
+  auto view = store.build_view(RegistryView{});
+  EXPECT_FALSE(store.dirty());
+  EXPECT_FALSE(store.put_instance(instance("web", "w1", "n1", 1)));  // a renewal
+  EXPECT_FALSE(store.dirty());
+  EXPECT_TRUE(store.set_health("web", "w1", Health::warning));
+  EXPECT_FALSE(store.set_health("web", "w1", Health::warning));
+  EXPECT_EQ(store.instance_count(), 1u);
+  EXPECT_TRUE(store.remove_instance("web", "w1"));
+  EXPECT_FALSE(store.remove_instance("web", "w1"));
+  view = store.build_view(*view);
+  EXPECT_EQ(view->find_service("web"), nullptr);  // created by its instance, gone with it
+  EXPECT_EQ(view->find_node("n1"), nullptr);
+}
+
+TEST(Store, ProtocolConflictIsAnError) {
+  Store store(testing::registry_settings());
+  store.put_instance(instance("dns", "d1", "n1", 1), Protocol::udp);
+  Service tcp;
+  tcp.name = "other";
+  store.put_service(tcp);
+  EXPECT_THROW(store.put_instance(instance("dns", "d2", "n1", 2), Protocol::tcp), RegistryError);
+  EXPECT_NO_THROW(store.put_instance(instance("dns", "d2", "n1", 2)));  // joins as udp
+  EXPECT_EQ(store.find_service("dns")->protocol, Protocol::udp);
+  EXPECT_NE(store.find_instance("dns", "d2"), nullptr);
+}
+
+TEST(Store, ViewsShareUnchangedServices) {
+  Store store(testing::registry_settings());
+  for (int s = 0; s < 50; ++s) {
+    store.put_instance(instance("svc" + std::to_string(s), "i", "n" + std::to_string(s), 1));
+  }
+  const auto first = store.build_view(RegistryView{});
+  store.set_health("svc7", "i", Health::warning);
+  const auto second = store.build_view(*first);
+  EXPECT_EQ(first->find_service("svc8"), second->find_service("svc8"));
+  EXPECT_NE(first->find_service("svc7"), second->find_service("svc7"));
+  EXPECT_EQ(&first->service_types(), &second->service_types());  // no service added
+  EXPECT_EQ(second->service_count(), 50u);
+  EXPECT_EQ(second->service_types().size(), 50u);
+}
+
+TEST(Store, ReplaceSourceSwapsConfigInstancesAndKeepsOthers) {
+  Store store(testing::registry_settings());
+  auto beat = instance("web", "dyn", "n1", 1);
+  beat.source = Source::heartbeat;
+  store.put_instance(beat);
+  Service declared;
+  declared.name = "db";
+  store.replace_source(Source::config, {declared}, {instance("web", "static", "n2", 2)});
+  auto view = store.build_view(RegistryView{});
+  ASSERT_NE(view->find_service("db"), nullptr);
+  EXPECT_EQ(view->find_service("web")->instance_count, 2u);
+  store.replace_source(Source::config, {}, {});
+  view = store.build_view(*view);
+  EXPECT_EQ(view->find_service("db"), nullptr);
+  EXPECT_EQ(view->find_service("web")->instance_count, 1u);
+  EXPECT_NE(store.find_instance("web", "dyn"), nullptr);
+  // A bad registration rejects the whole reload and changes nothing.
+  auto bad = instance("web", "bad id!", "n3", 3);
+  EXPECT_THROW(store.replace_source(Source::config, {}, {instance("web", "ok", "n2", 2), bad}),
+               RegistryError);
+  EXPECT_EQ(store.instance_count(), 1u);
+}
+
+}  // namespace
+}  // namespace signpost::registry
