@@ -55,6 +55,9 @@ struct Instance {
   std::vector<std::pair<std::string, std::string>> meta;
   Health health = Health::passing;
   Source source = Source::config;
+  /// Highest TTL for records of this instance; 0 = none. Heartbeat instances get a third of
+  /// their lease, so that no cached answer outlives a lease that is being renewed.
+  std::uint32_t max_ttl = 0;
 
   bool operator==(const Instance&) const = default;
 };

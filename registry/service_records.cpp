@@ -163,6 +163,14 @@ void add_instances(ServiceRecords& records, const std::vector<Eligible>& eligibl
   }
 }
 
+// `ttl`, lowered to the smallest cap of the instances (heartbeat leases).
+std::uint32_t capped_ttl(std::uint32_t ttl, std::span<const Instance* const> instances) {
+  for (const Instance* i : instances) {
+    if (i->max_ttl != 0) ttl = std::min(ttl, i->max_ttl);
+  }
+  return ttl;
+}
+
 }  // namespace
 
 std::string node_name(std::string_view node, const BuildSettings& settings) {
@@ -186,7 +194,7 @@ std::shared_ptr<const ServiceRecords> build_service_records(
   auto records = std::make_shared<ServiceRecords>();
   records->name = service.name;
   records->protocol = service.protocol;
-  records->ttl = service.ttl.value_or(settings.ttl);
+  records->ttl = capped_ttl(service.ttl.value_or(settings.ttl), instances);
   records->answer_limit = service.answer_limit.value_or(settings.answer_limit);
   records->instance_count = instances.size();
   const std::vector<Eligible> eligible = eligible_instances(instances, settings);
@@ -220,8 +228,9 @@ std::shared_ptr<const NodeRecords> build_node_records(std::span<const Instance* 
     v4.insert(i->ipv4.begin(), i->ipv4.end());
     v6.insert(i->ipv6.begin(), i->ipv6.end());
   }
-  for (const Ipv4& a : v4) dns::zone::append_record(records->a, settings.ttl, a);
-  for (const Ipv6& a : v6) dns::zone::append_record(records->aaaa, settings.ttl, a);
+  const std::uint32_t ttl = capped_ttl(settings.ttl, instances);
+  for (const Ipv4& a : v4) dns::zone::append_record(records->a, ttl, a);
+  for (const Ipv6& a : v6) dns::zone::append_record(records->aaaa, ttl, a);
   return records;
 }
 

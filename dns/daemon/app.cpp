@@ -174,6 +174,7 @@ App::App(Config config, std::string config_path)
   signal(SIGPIPE, SIG_IGN);
   log_line(LogLevel::info, "signpostd " SIGNPOST_VERSION " starting with " + config_.source);
   start_publisher();
+  start_receiver();
   bind_workers();
 }
 
@@ -203,6 +204,40 @@ void App::start_publisher() {
                                plural(config_.instances.size(), "instance"));
 }
 
+namespace {
+
+health::LeaseSettings lease_settings(const Config& config) {
+  health::LeaseSettings leases;
+  leases.min_lease = std::chrono::seconds(config.min_lease);
+  leases.max_lease = std::chrono::seconds(config.max_lease);
+  leases.deregister_after = std::chrono::seconds(config.deregister_after);
+  leases.flap_half_life = std::chrono::seconds(config.flap_half_life);
+  leases.preservation_threshold = config.preservation_threshold;
+  leases.preservation_window = std::chrono::seconds(config.preservation_window);
+  leases.preservation_max = std::chrono::seconds(config.preservation_max);
+  leases.preservation_min_instances = config.preservation_min_instances;
+  return leases;
+}
+
+}  // namespace
+
+void App::start_receiver() {
+  std::vector<health::TsigKey> keys;
+  for (const KeyConfig& key : config_.keys) {
+    keys.push_back(health::make_tsig_key(key.name, key.algorithm, key.secret, key.allow));
+  }
+  health::ReceiverSettings settings;
+  settings.domain = config_.domain;
+  settings.leases = lease_settings(config_);
+  receiver_ = std::make_unique<health::HeartbeatReceiver>(
+      std::move(settings), std::move(keys), *publisher_,
+      [](const std::string& message) { log_line(LogLevel::warning, message); });
+  receiver_->start();
+  if (config_.keys.empty()) {
+    log_line(LogLevel::info, "no [[key]]: heartbeat UPDATEs will be refused");
+  }
+}
+
 void App::bind_workers() {
   const std::size_t count = worker_count(config_);
   std::lock_guard lock(workers_mutex_);
@@ -217,6 +252,7 @@ void App::bind_workers() {
         settings, publisher_->current(), tcp_limit_,
         [this](registry::SnapshotPtr old) { reclaim(std::move(old)); },
         [](const std::string& message) { log_line(LogLevel::warning, message); }));
+    workers_.back()->set_update_handler(receiver_.get());
   }
   for (const ListenAddress& listen : config_.listen) {
     net::ListenEndpoint endpoint{listen.address, listen.port};
@@ -310,6 +346,7 @@ void App::free_reclaimed() {
 }
 
 void App::stop() {
+  if (receiver_) receiver_->stop();
   if (publisher_) publisher_->stop();
   for (auto& worker : workers_) worker->stop();
 }

@@ -11,6 +11,7 @@
 
 #include "dns/daemon/config.hpp"
 #include "dns/net/worker.hpp"
+#include "health/heartbeat_receiver.hpp"
 #include "registry/publisher.hpp"
 
 namespace signpost::dns::daemon {
@@ -47,6 +48,7 @@ class App {
 
  private:
   void start_publisher();
+  void start_receiver();
   void bind_workers();
   void announce() const;
   void reload();
@@ -64,6 +66,7 @@ class App {
   std::mutex workers_mutex_;  // guards workers_ against deliver() on the registry thread
   std::vector<std::unique_ptr<net::Worker>> workers_;
   std::unique_ptr<registry::Publisher> publisher_;
+  std::unique_ptr<health::HeartbeatReceiver> receiver_;  // stopped before the workers
 
   // Snapshots the workers have let go of, freed on the main thread.
   std::mutex reclaimed_mutex_;

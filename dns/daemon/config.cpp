@@ -14,312 +14,17 @@
 
 #include <toml++/toml.h>
 
+#include "dns/daemon/config_schema.hpp"
 #include "dns/daemon/default_config.hpp"
 #include "dns/wire/name.hpp"
+#include "health/tsig.hpp"
 
 namespace signpost::dns::daemon {
 
+
+using namespace schema;
+
 namespace {
-
-using StringList = std::vector<std::string>;
-using StringMap = std::vector<std::pair<std::string, std::string>>;
-using Value =
-    std::variant<std::monostate, std::int64_t, double, std::string, StringList, StringMap>;
-
-enum class Kind : std::uint8_t { integer, real, string, string_list, string_map };
-
-// Thrown by setters with the reason alone; the reader adds the file, line and key.
-class Invalid : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
-
-struct ServiceDraft {
-  registry::Service service;
-  std::uint16_t port = 0;  // default port of its instances; 0 = not given
-};
-
-// What a setter writes to: the config, or the [[service]] / [[service.instance]] being read.
-struct Target {
-  Config* config = nullptr;
-  ServiceDraft* service = nullptr;
-  registry::Instance* instance = nullptr;
-};
-
-using Setter = void (*)(Target&, const Value&);
-
-// One option, declared once: its type, default, range and help drive validation, the
-// defaults and the reference (`--help-config`).
-struct Option {
-  std::string_view section;  // "server", "dns", "health", "service", "service.instance"
-  std::string_view key;
-  Kind kind = Kind::integer;
-  Value fallback{};  // the default; monostate when there is none
-  std::int64_t min = 0;
-  std::int64_t max = 0;
-  double real_min = 0;
-  double real_max = 0;
-  bool reloadable = false;
-  bool required = false;
-  std::string_view shown_default{};  // printed instead of `fallback` when set
-  std::string_view allowed{};        // printed instead of the range when set
-  std::string_view help{};
-  Setter set = nullptr;
-};
-
-template <typename T>
-T as(const Value& value) {
-  return static_cast<T>(std::get<std::int64_t>(value));
-}
-
-const std::string& text_of(const Value& value) { return std::get<std::string>(value); }
-
-// Checks a label the way the registry will, so that the error can name the key and line.
-std::string label_of(std::string_view what, const Value& value) {
-  try {
-    return registry::normalize_label(what, text_of(value));
-  } catch (const registry::RegistryError& e) {
-    throw Invalid(e.what());
-  }
-}
-
-StringList labels_of(std::string_view what, const Value& value) {
-  StringList out;
-  for (const std::string& label : std::get<StringList>(value)) {
-    out.push_back(label_of(what, Value{label}));
-  }
-  return out;
-}
-
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-  unsigned port = 0;
-  const char* end = text.data() + text.size();
-  const auto [stop, error] = std::from_chars(text.data(), end, port);
-  if (text.empty() || error != std::errc() || stop != end || port > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(port);
-}
-
-// "192.0.2.1:53" or "[2001:db8::1]:53", numeric only: a name would need a resolver.
-ListenAddress parse_listen(const std::string& text) {
-  const auto bad = [&](std::string_view why) -> Invalid {
-    return Invalid("'" + text + "' " + std::string(why));
-  };
-  ListenAddress out;
-  std::string host;
-  std::string_view port_text;
-  if (!text.empty() && text.front() == '[') {
-    const std::size_t close = text.find(']');
-    if (close == std::string::npos || text.compare(close, 2, "]:") != 0) {
-      throw bad("must look like \"[2001:db8::1]:53\"");
-    }
-    host = text.substr(1, close - 1);
-    port_text = std::string_view(text).substr(close + 2);
-    out.ipv6 = true;
-  } else {
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string::npos) throw bad("needs a port, like \"127.0.0.1:53\"");
-    host = text.substr(0, colon);
-    port_text = std::string_view(text).substr(colon + 1);
-    if (host.find(':') != std::string::npos) {
-      throw bad("looks like an IPv6 address: write it in brackets, like \"[::1]:53\"");
-    }
-  }
-  unsigned char bytes[16];
-  if (inet_pton(out.ipv6 ? AF_INET6 : AF_INET, host.c_str(), bytes) != 1) {
-    throw bad(out.ipv6 ? "does not hold a numeric IPv6 address"
-                       : "is not a numeric IPv4 address and port, like \"127.0.0.1:53\"");
-  }
-  char canonical[INET6_ADDRSTRLEN];
-  inet_ntop(out.ipv6 ? AF_INET6 : AF_INET, bytes, canonical, sizeof canonical);
-  out.address = canonical;
-  const std::optional<std::uint16_t> port = parse_port(port_text);
-  if (!port) throw bad("has no valid port (0-65535)");
-  out.port = *port;
-  return out;
-}
-
-void set_listen(Target& target, const Value& value) {
-  std::vector<ListenAddress> list;
-  for (const std::string& text : std::get<StringList>(value)) {
-    ListenAddress address = parse_listen(text);
-    if (std::find(list.begin(), list.end(), address) != list.end()) {
-      throw Invalid("lists '" + address.text() + "' twice");
-    }
-    list.push_back(std::move(address));
-  }
-  if (list.empty()) throw Invalid("must name at least one address");
-  target.config->listen = std::move(list);
-}
-
-void set_domain(Target& target, const Value& value) {
-  std::string text = text_of(value);
-  if (!text.empty() && text.back() != '.') text += '.';
-  std::string wire;
-  if (text.size() < 2 || !wire::name_from_text(text, wire)) {
-    throw Invalid("'" + text_of(value) + "' is not a domain name such as \"svc.internal.\"");
-  }
-  wire::fold_name({reinterpret_cast<std::uint8_t*>(wire.data()), wire.size()});
-  target.config->domain = wire::name_to_text(wire);
-  target.config->domain_wire = std::move(wire);
-}
-
-void set_order(Target& target, const Value& value) {
-  const std::string& text = text_of(value);
-  if (text == "weighted") {
-    target.config->order = answer::OrderMode::weighted;
-  } else if (text == "round-robin") {
-    target.config->order = answer::OrderMode::round_robin;
-  } else {
-    throw Invalid("must be \"weighted\" or \"round-robin\", not \"" + text + "\"");
-  }
-}
-
-void set_protocol(Target& target, const Value& value) {
-  const auto protocol = registry::parse_protocol(text_of(value));
-  if (!protocol) throw Invalid("must be \"tcp\" or \"udp\", not \"" + text_of(value) + "\"");
-  target.service->service.protocol = *protocol;
-}
-
-void set_addresses(Target& target, const Value& value) {
-  registry::Instance& instance = *target.instance;
-  instance.ipv4.clear();
-  instance.ipv6.clear();
-  for (const std::string& text : std::get<StringList>(value)) {
-    if (!registry::parse_address(text, instance)) {
-      throw Invalid("'" + text + "' is not an IPv4 or IPv6 address");
-    }
-  }
-  if (instance.ipv4.empty() && instance.ipv6.empty()) {
-    throw Invalid("must hold at least one address");
-  }
-}
-
-constexpr std::int64_t kMaxTtl = 86400;
-constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
-
-const std::vector<Option>& options() {
-  static const std::vector<Option> table{
-      // [server]
-      {.section = "server", .key = "listen", .kind = Kind::string_list,
-       .fallback = StringList{"127.0.0.1:8053"},
-       .help = "Addresses DNS is served on, each over UDP and TCP: `\"192.0.2.1:53\"` or "
-               "`\"[2001:db8::1]:53\"`. Port 0 picks a free port, logged at start-up.",
-       .set = set_listen},
-      {.section = "server", .key = "threads", .fallback = std::int64_t{0}, .min = 0, .max = 1024,
-       .help = "DNS worker threads, each with its own sockets; 0 = one per CPU core.",
-       .set = [](Target& t, const Value& v) { t.config->threads = as<std::uint32_t>(v); }},
-      {.section = "server", .key = "tcp_idle_timeout", .fallback = std::int64_t{10}, .min = 1,
-       .max = 3600,
-       .help = "Seconds a TCP connection may stay idle before it is closed (RFC 7766 §6.2.3).",
-       .set = [](Target& t, const Value& v) { t.config->tcp_idle_timeout = as<std::uint32_t>(v); }},
-      {.section = "server", .key = "tcp_max_clients", .fallback = std::int64_t{1000}, .min = 1,
-       .max = 1000000,
-       .help = "Open TCP connections allowed in total; further ones are closed at once.",
-       .set = [](Target& t, const Value& v) { t.config->tcp_max_clients = as<std::uint32_t>(v); }},
-      // [dns]
-      {.section = "dns", .key = "domain", .kind = Kind::string,
-       .fallback = std::string("svc.internal."),
-       .help = "The registry zone: services are answered as `<service>.<domain>`.",
-       .set = set_domain},
-      {.section = "dns", .key = "ttl", .fallback = std::int64_t{5}, .min = 0, .max = kMaxTtl,
-       .help = "TTL in seconds of registry answers, and of the registry zone's SOA and NS.",
-       .set = [](Target& t, const Value& v) { t.config->ttl = as<std::uint32_t>(v); }},
-      {.section = "dns", .key = "negative_ttl", .fallback = std::int64_t{5}, .min = 0,
-       .max = kMaxTtl,
-       .help = "SOA MINIMUM of the registry zone: how long NXDOMAIN and NODATA are cached "
-               "(RFC 2308).",
-       .set = [](Target& t, const Value& v) { t.config->negative_ttl = as<std::uint32_t>(v); }},
-      {.section = "dns", .key = "answer_limit", .fallback = std::int64_t{8}, .min = 0,
-       .max = 65535,
-       .help = "Most records in one A, AAAA or SRV answer of a service; 0 = all.",
-       .set = [](Target& t, const Value& v) { t.config->answer_limit = as<std::uint32_t>(v); }},
-      {.section = "dns", .key = "udp_payload", .fallback = std::int64_t{1232}, .min = 512,
-       .max = 4096,
-       .help = "EDNS UDP payload size we advertise and answer within (RFC 6891); 1232 avoids "
-               "IP fragmentation.",
-       .set = [](Target& t, const Value& v) { t.config->udp_payload = as<std::uint16_t>(v); }},
-      {.section = "dns", .key = "seed", .fallback = std::int64_t{0}, .min = 0, .max = kMaxInt,
-       .help = "Seed of the answer-order generators; 0 = random. Fix it for reproducible orders.",
-       .set = [](Target& t, const Value& v) { t.config->seed = as<std::uint64_t>(v); }},
-      {.section = "dns", .key = "order", .kind = Kind::string, .fallback = std::string("weighted"),
-       .allowed = "\"weighted\", \"round-robin\"",
-       .help = "Answer order: weighted random permutation, or smooth weighted round robin.",
-       .set = set_order},
-      {.section = "dns", .key = "zones_dir", .kind = Kind::string,
-       .fallback = std::string("zones"), .reloadable = true,
-       .help = "Directory of static zone files (`*.zone`), relative to the working directory.",
-       .set = [](Target& t, const Value& v) { t.config->zones_dir = text_of(v); }},
-      // [health]
-      {.section = "health", .key = "warning_weight", .kind = Kind::real, .fallback = 0.25,
-       .real_min = 0, .real_max = 1,
-       .help = "Fraction of its weight an instance in warning state keeps.",
-       .set = [](Target& t, const Value& v) { t.config->warning_weight = std::get<double>(v); }},
-      {.section = "health", .key = "panic_threshold", .kind = Kind::real, .fallback = 0.0,
-       .real_min = 0, .real_max = 1,
-       .help = "When the healthy fraction of a service falls below this, all its instances "
-               "are handed out; 0 = off.",
-       .set = [](Target& t, const Value& v) { t.config->panic_threshold = std::get<double>(v); }},
-      // [[service]]
-      {.section = "service", .key = "name", .kind = Kind::string, .reloadable = true,
-       .required = true, .help = "Service name, one DNS label: `<name>.<domain>`.",
-       .set = [](Target& t, const Value& v) {
-         t.service->service.name = label_of("service name", v);
-       }},
-      {.section = "service", .key = "protocol", .kind = Kind::string,
-       .fallback = std::string("tcp"), .reloadable = true, .allowed = "\"tcp\", \"udp\"",
-       .help = "The `_<proto>` label of its SRV name (RFC 2782).", .set = set_protocol},
-      {.section = "service", .key = "port", .min = 1, .max = 65535, .reloadable = true,
-       .shown_default = "none",
-       .help = "Port of its instances (the SRV port), unless an instance sets its own.",
-       .set = [](Target& t, const Value& v) { t.service->port = as<std::uint16_t>(v); }},
-      {.section = "service", .key = "tags", .kind = Kind::string_list, .fallback = StringList{},
-       .reloadable = true, .help = "Tags of the service.",
-       .set = [](Target& t, const Value& v) { t.service->service.tags = labels_of("tag", v); }},
-      {.section = "service", .key = "ttl", .min = 0, .max = kMaxTtl, .reloadable = true,
-       .shown_default = "dns.ttl", .help = "TTL of this service's answers.",
-       .set = [](Target& t, const Value& v) { t.service->service.ttl = as<std::uint32_t>(v); }},
-      {.section = "service", .key = "answer_limit", .min = 0, .max = 65535, .reloadable = true,
-       .shown_default = "dns.answer_limit", .help = "Most records in one answer; 0 = all.",
-       .set = [](Target& t, const Value& v) {
-         t.service->service.answer_limit = as<std::uint32_t>(v);
-       }},
-      // [[service.instance]]
-      {.section = "service.instance", .key = "id", .kind = Kind::string, .reloadable = true,
-       .required = true, .help = "Instance name, one DNS label, unique within the service.",
-       .set = [](Target& t, const Value& v) { t.instance->id = label_of("instance id", v); }},
-      {.section = "service.instance", .key = "node", .kind = Kind::string, .reloadable = true,
-       .required = true, .help = "Node it runs on, one DNS label: `<node>.node.<domain>`.",
-       .set = [](Target& t, const Value& v) { t.instance->node = label_of("node name", v); }},
-      {.section = "service.instance", .key = "addresses", .kind = Kind::string_list,
-       .reloadable = true, .required = true, .help = "Its IPv4 and IPv6 addresses.",
-       .set = set_addresses},
-      {.section = "service.instance", .key = "port", .min = 1, .max = 65535, .reloadable = true,
-       .shown_default = "service.port", .help = "Its port.",
-       .set = [](Target& t, const Value& v) { t.instance->port = as<std::uint16_t>(v); }},
-      {.section = "service.instance", .key = "weight", .fallback = std::int64_t{1}, .min = 0,
-       .max = 65535, .reloadable = true, .help = "Share of the answers; 0 = drained.",
-       .set = [](Target& t, const Value& v) { t.instance->weight = as<std::uint16_t>(v); }},
-      {.section = "service.instance", .key = "priority", .fallback = std::int64_t{0}, .min = 0,
-       .max = 65535, .reloadable = true, .help = "SRV priority; lower is preferred.",
-       .set = [](Target& t, const Value& v) { t.instance->priority = as<std::uint16_t>(v); }},
-      {.section = "service.instance", .key = "tags", .kind = Kind::string_list,
-       .fallback = StringList{}, .reloadable = true,
-       .help = "Tags: `<tag>.<service>.<domain>` answers with the instances carrying it.",
-       .set = [](Target& t, const Value& v) { t.instance->tags = labels_of("tag", v); }},
-      {.section = "service.instance", .key = "meta", .kind = Kind::string_map,
-       .fallback = StringMap{}, .reloadable = true,
-       .help = "Metadata strings, served as key=value in its DNS-SD TXT record.",
-       .set = [](Target& t, const Value& v) { t.instance->meta = std::get<StringMap>(v); }},
-  };
-  return table;
-}
-
-const Option* find_option(std::string_view section, std::string_view key) {
-  for (const Option& option : options()) {
-    if (option.section == section && option.key == key) return &option;
-  }
-  return nullptr;
-}
 
 std::string full_name(std::string_view section, std::string_view key) {
   return std::string(section) + "." + std::string(key);
@@ -465,7 +170,7 @@ std::string top_level_hint(std::string_view name) {
              std::string(option.section) + "]?)";
     }
   }
-  for (std::string_view section : {"server", "dns", "health", "service"}) {
+  for (std::string_view section : {"server", "dns", "health", "key", "service"}) {
     if (distance(section, name) <= 2) return " (did you mean '" + std::string(section) + "'?)";
   }
   return "";
@@ -486,6 +191,7 @@ class Reader {
                   std::string_view nested = {});
   void read_services(const toml::node& node);
   void read_instances(const toml::node& node, const ServiceDraft& draft);
+  void read_keys(const toml::node& node);
   [[noreturn]] void fail(std::size_t line, const std::string& message) const {
     throw ConfigError(source_ + ":" + std::to_string(line) + ": " + message);
   }
@@ -503,13 +209,14 @@ Config Reader::read(const toml::table& root) {
     read_table(table != nullptr ? *table : empty, section, Target{&config_, nullptr, nullptr});
   }
   if (const toml::node* services = root.get("service")) read_services(*services);
+  if (const toml::node* keys = root.get("key")) read_keys(*keys);
   return std::move(config_);
 }
 
 void Reader::check_top_level(const toml::table& root) const {
   for (const auto& [key, node] : root) {
     const std::string name(key.str());
-    if (name == "service") continue;  // read_services checks its shape
+    if (name == "service" || name == "key") continue;  // read_services, read_keys check them
     if (!is_plain_section(name)) {
       fail(key.source().begin.line, "unknown table or key '" + name + "'" + top_level_hint(name));
     }
@@ -620,6 +327,28 @@ void Reader::read_instances(const toml::node& node, const ServiceDraft& draft) {
       fail(line_of(table), "[[service.instance]] '" + instance.id + "': " + e.what());
     }
     config_.instances.push_back(std::move(instance));
+  }
+}
+
+void Reader::read_keys(const toml::node& node) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr || !array->is_array_of_tables()) {
+    fail(line_of(node), "'key' must be an array of tables: [[key]]");
+  }
+  std::set<std::string> names;
+  for (const toml::node& item : *array) {
+    const toml::table& table = *item.as_table();
+    KeyConfig key;
+    read_table(table, "key", Target{&config_, nullptr, nullptr, &key});
+    try {
+      const health::TsigKey checked = health::make_tsig_key(key.name, key.algorithm, key.secret, key.allow);
+      if (!names.insert(checked.name_wire).second) {
+        fail(line_of(table), "key 'key.name': key '" + key.name + "' is declared twice");
+      }
+    } catch (const health::KeyError& e) {
+      fail(line_of(table), "[[key]] '" + key.name + "': " + e.what());
+    }
+    config_.keys.push_back(std::move(key));
   }
 }
 

@@ -33,6 +33,14 @@ struct ListenAddress {
   bool operator==(const ListenAddress&) const = default;
 };
 
+/// One `[[key]]`: a TSIG key (RFC 8945) that may sign UPDATEs.
+struct KeyConfig {
+  std::string name;
+  std::string algorithm;
+  std::string secret;              // base64
+  std::vector<std::string> allow;  // service-name patterns; empty = all
+};
+
 /// The effective configuration: every option set, either from the file or by its default.
 /// Built on the control thread; plain data afterwards.
 struct Config {
@@ -58,6 +66,17 @@ struct Config {
   // [health]: sealed.
   double warning_weight = 0;
   double panic_threshold = 0;
+  std::uint32_t min_lease = 0;         // seconds; heartbeat leases are clamped to
+  std::uint32_t max_lease = 0;         // [min_lease, max_lease]
+  std::uint32_t deregister_after = 0;  // seconds an expired or critical instance is kept
+  std::uint32_t flap_half_life = 0;    // seconds
+  double preservation_threshold = 0;
+  std::uint32_t preservation_window = 0;  // seconds
+  std::uint32_t preservation_max = 0;     // seconds
+  std::uint32_t preservation_min_instances = 0;
+
+  // [[key]]: TSIG keys for heartbeats (DNS UPDATE); sealed.
+  std::vector<KeyConfig> keys;
 
   // [[service]] and [[service.instance]]: static registrations, reloadable.
   std::vector<registry::Service> services;

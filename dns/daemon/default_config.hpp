@@ -6,7 +6,7 @@
 namespace signpost::dns::daemon {
 
 /// A small demonstration setup: DNS on 127.0.0.1:8053 (UDP and TCP), the registry zone
-/// svc.internal. with one static service, and the static zones in ./zones. Options not set
+/// svc.internal. with one static service and a demonstration heartbeat key, and the static zones in ./zones. Options not set
 /// here take their defaults (`signpostd --help-config`).
 inline constexpr std::string_view kDefaultConfig = R"toml(
 # signpostd's built-in configuration.
@@ -36,6 +36,13 @@ id = "web-2"
 node = "node-2"
 addresses = ["192.0.2.22"]
 weight = 1
+
+# A demonstration key for heartbeats (DNS UPDATE with TSIG), as in the README's nsupdate
+# example. The server listens on loopback only; use your own secret anywhere else.
+[[key]]
+name = "demo-key"
+algorithm = "hmac-sha256"
+secret = "c2lnbnBvc3QgZGVtbyBrZXksIGxvb3BiYWNrIG9ubHk="
 )toml";
 
 /// How errors in the embedded configuration name it.

@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
+#include <utility>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 namespace signpost::dns::net {
@@ -43,7 +46,10 @@ void TcpSession::start() {
 }
 
 void TcpSession::do_read() {
-  if (closed_ || eof_ || reading_ || pending_.size() >= kMaxPending) return;
+  // A full buffer holds whole frames waiting for an UPDATE's response: read on after it.
+  if (closed_ || eof_ || reading_ || pending_.size() >= kMaxPending || in_used_ == in_.size()) {
+    return;
+  }
   reading_ = true;
   socket_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
                           [self = shared_from_this()](const boost::system::error_code& error,
@@ -77,20 +83,27 @@ void TcpSession::on_read(const boost::system::error_code& error, std::size_t len
 
 bool TcpSession::answer_frames() {
   std::size_t start = 0;
-  while (in_used_ - start >= 2 && pending_.size() < kMaxPending) {
+  while (!awaiting_update_ && in_used_ - start >= 2 && pending_.size() < kMaxPending) {
     const std::size_t length = frame_length(in_.data() + start);
     if (length == 0) return false;
     if (in_used_ - start < 2 + length) break;
-    const std::size_t answer =
-        state_.respond({in_.data() + start + 2, length}, state_.tcp_tx, answer::Transport::tcp);
-    // A query that must be dropped gets no answer; the connection carries on.
-    if (answer != 0) {
-      pending_.push_back(static_cast<std::uint8_t>(answer >> 8));
-      pending_.push_back(static_cast<std::uint8_t>(answer));
-      pending_.insert(pending_.end(), state_.tcp_tx.begin(),
-                      state_.tcp_tx.begin() + static_cast<std::ptrdiff_t>(answer));
-    }
+    const std::span<const std::uint8_t> message(in_.data() + start + 2, length);
     start += 2 + length;
+    if (state_.update_handler != nullptr && is_update(message)) {
+      // Answers stay in order (RFC 7766 §7 allows otherwise, clients rarely expect it).
+      awaiting_update_ = true;
+      state_.update_handler->handle(
+          std::vector<std::uint8_t>(message.begin(), message.end()), answer::Transport::tcp,
+          [self = shared_from_this()](std::vector<std::uint8_t> response) {
+            asio::post(self->socket_.get_executor(), [self, bytes = std::move(response)]() mutable {
+              self->on_update_reply(std::move(bytes));
+            });
+          });
+      break;
+    }
+    const std::size_t answer = state_.respond(message, state_.tcp_tx, answer::Transport::tcp);
+    // A query that must be dropped gets no answer; the connection carries on.
+    if (answer != 0) append_frame(state_.tcp_tx.data(), answer);
   }
   if (start != 0) {
     std::memmove(in_.data(), in_.data() + start, in_used_ - start);
@@ -102,6 +115,26 @@ bool TcpSession::answer_frames() {
     if (needed > in_.size()) in_.resize(needed);
   }
   return true;
+}
+
+void TcpSession::append_frame(const std::uint8_t* data, std::size_t length) {
+  pending_.push_back(static_cast<std::uint8_t>(length >> 8));
+  pending_.push_back(static_cast<std::uint8_t>(length));
+  pending_.insert(pending_.end(), data, data + length);
+}
+
+void TcpSession::on_update_reply(std::vector<std::uint8_t> response) {
+  awaiting_update_ = false;
+  if (closed_) return;
+  if (!response.empty()) append_frame(response.data(), response.size());
+  if (!answer_frames()) {
+    ++state_.counters.tcp_bad_framing;
+    close();
+    return;
+  }
+  do_write();
+  do_read();
+  finish_if_done();
 }
 
 void TcpSession::do_write() {
@@ -151,7 +184,7 @@ void TcpSession::on_idle(const boost::system::error_code& error) {
 }
 
 void TcpSession::finish_if_done() {
-  if (!eof_ || closed_ || !writing_.empty() || !pending_.empty()) return;
+  if (!eof_ || closed_ || awaiting_update_ || !writing_.empty() || !pending_.empty()) return;
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
   close();

@@ -36,6 +36,9 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   void on_read(const boost::system::error_code& error, std::size_t length);
   // Answers the complete frames read so far; false when the framing is malformed.
   bool answer_frames();
+  // Queues the response to an UPDATE handed to the UpdateHandler and carries on.
+  void on_update_reply(std::vector<std::uint8_t> response);
+  void append_frame(const std::uint8_t* data, std::size_t length);
   void do_write();
   void on_write(const boost::system::error_code& error);
   void do_idle_wait();
@@ -56,6 +59,7 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   bool reading_ = false;
   bool eof_ = false;
   bool closed_ = false;
+  bool awaiting_update_ = false;  // an UPDATE is being handled; later frames wait for it
 };
 
 }  // namespace signpost::dns::net

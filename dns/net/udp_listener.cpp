@@ -3,6 +3,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 
@@ -110,6 +112,10 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
                                            rx_[i].msg_len);
     const std::span<std::uint8_t> out(state_.udp_tx.data() + i * WorkerState::kUdpSlot,
                                       WorkerState::kUdpSlot);
+    if (state_.update_handler != nullptr && is_update(in)) {
+      forward_update(i, in);
+      continue;
+    }
     const std::size_t length = state_.respond(in, out, answer::Transport::udp);
     if (length == 0) continue;
     tx_iov_[count] = {out.data(), length};
@@ -147,6 +153,42 @@ void UdpListener::send_batch(std::size_t count) noexcept {
       ++sent;
     }
   }
+}
+
+// UPDATEs are rare next to queries and take a trip to the heartbeat thread, so they leave the
+// batch: the response goes out with its own sendmsg when the handler has it.
+void UdpListener::forward_update(std::size_t slot, std::span<const std::uint8_t> message) {
+  struct Destination {
+    sockaddr_storage peer;
+    socklen_t peer_length;
+    Control control;
+    std::size_t control_length;
+  };
+  auto destination = std::make_shared<Destination>();
+  destination->peer = peers_[slot];
+  destination->peer_length = rx_[slot].msg_hdr.msg_namelen;
+  destination->control_length = reply_control(slot, destination->control);
+  state_.update_handler->handle(
+      std::vector<std::uint8_t>(message.begin(), message.end()), answer::Transport::udp,
+      [this, destination](std::vector<std::uint8_t> response) {
+        if (response.empty()) return;
+        asio::post(io_, [this, destination, bytes = std::move(response)]() mutable {
+          iovec data{bytes.data(), bytes.size()};
+          msghdr reply{};
+          reply.msg_name = &destination->peer;
+          reply.msg_namelen = destination->peer_length;
+          reply.msg_iov = &data;
+          reply.msg_iovlen = 1;
+          reply.msg_control =
+              destination->control_length != 0 ? destination->control.bytes : nullptr;
+          reply.msg_controllen = destination->control_length;
+          if (sendmsg(socket_.native_handle(), &reply, MSG_DONTWAIT) < 0) {
+            ++state_.counters.udp_send_failed;
+          } else {
+            ++state_.counters.udp_sent;
+          }
+        });
+      });
 }
 
 std::size_t UdpListener::reply_control(std::size_t slot, Control& out) noexcept {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <span>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -44,6 +45,8 @@ class UdpListener {
   // Answers the received datagrams and sends the responses.
   void answer_batch(std::size_t received) noexcept;
   void send_batch(std::size_t count) noexcept;
+  // Hands an UPDATE to the worker's UpdateHandler; its response is sent on its own later.
+  void forward_update(std::size_t slot, std::span<const std::uint8_t> message);
   // Copies the query's destination address into the reply's control data; returns its size.
   std::size_t reply_control(std::size_t slot, Control& out) noexcept;
 

@@ -79,6 +79,13 @@ std::uint16_t reserve_port(const ListenEndpoint& endpoint) {
   throw listen_error(endpoint, transport, error.message());
 }
 
+bool is_update(std::span<const std::uint8_t> message) noexcept {
+  constexpr std::uint8_t kQr = 0x80;
+  constexpr std::uint8_t kOpcodeUpdate = 5;
+  return message.size() >= 12 && (message[2] & kQr) == 0 &&
+         ((message[2] >> 3) & 0x0f) == kOpcodeUpdate;
+}
+
 bool ConnectionLimit::try_acquire() noexcept {
   std::size_t open = open_.load(std::memory_order_relaxed);
   do {
@@ -143,6 +150,10 @@ Worker::~Worker() { stop(); }
 void Worker::listen(const ListenEndpoint& endpoint) {
   impl_->udp.push_back(std::make_unique<UdpListener>(impl_->io, impl_->state, endpoint));
   impl_->tcp.push_back(std::make_unique<TcpListener>(impl_->io, impl_->state, endpoint));
+}
+
+void Worker::set_update_handler(UpdateHandler* handler) noexcept {
+  impl_->state.update_handler = handler;
 }
 
 void Worker::start() {

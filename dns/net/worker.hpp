@@ -82,6 +82,22 @@ struct WorkerSettings {
   std::chrono::seconds tcp_idle_timeout{10};
 };
 
+/// Takes the messages that are not queries but DNS UPDATEs (RFC 2136) off the worker
+/// thread. Implemented by the heartbeat receiver; dns/net only moves the bytes.
+class UpdateHandler {
+ public:
+  /// Receives the response to send (empty: send nothing). Called exactly once, from any
+  /// thread; it posts the sending to the worker's thread.
+  using Reply = std::function<void(std::vector<std::uint8_t>)>;
+  virtual ~UpdateHandler() = default;
+  /// Takes one UPDATE message as received. Worker thread; must not block.
+  virtual void handle(std::vector<std::uint8_t> message, answer::Transport transport,
+                      Reply reply) = 0;
+};
+
+/// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.
+bool is_update(std::span<const std::uint8_t> message) noexcept;
+
 /// Logs one line (a warning); never called per packet.
 using NetLog = std::function<void(const std::string&)>;
 
@@ -104,6 +120,7 @@ struct WorkerState {
   }
 
   registry::SnapshotPtr snapshot;  // swapped by Worker::publish on this thread
+  UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none
   answer::AnswerContext context;
   NetCounters counters;
   ConnectionLimit& tcp_limit;
@@ -134,6 +151,9 @@ class Worker {
   /// Binds a UDP socket and a TCP acceptor on `endpoint` (whose port must not be 0).
   /// Control thread, before start(); throws NetError naming the address and the OS reason.
   void listen(const ListenEndpoint& endpoint);
+  /// Sends DNS UPDATE messages to `handler` (which must outlive the worker's thread) instead of
+  /// answering them NOTIMP. Control thread, before start().
+  void set_update_handler(UpdateHandler* handler) noexcept;
   /// Starts the worker thread.
   void start();
   /// Stops the thread and waits for it; open TCP connections are dropped. Idempotent.

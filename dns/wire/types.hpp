@@ -51,8 +51,17 @@ inline constexpr std::uint16_t kServFail = 2;
 inline constexpr std::uint16_t kNxDomain = 3;
 inline constexpr std::uint16_t kNotImp = 4;
 inline constexpr std::uint16_t kRefused = 5;
+inline constexpr std::uint16_t kYxDomain = 6;   // RFC 2136 §2.2
+inline constexpr std::uint16_t kYxRrset = 7;
+inline constexpr std::uint16_t kNxRrset = 8;
 inline constexpr std::uint16_t kNotAuth = 9;
+inline constexpr std::uint16_t kNotZone = 10;
 inline constexpr std::uint16_t kBadVers = 16;
+// TSIG error field values (RFC 8945 §5.3); the message's rcode is then NOTAUTH.
+inline constexpr std::uint16_t kBadSig = 16;
+inline constexpr std::uint16_t kBadKey = 17;
+inline constexpr std::uint16_t kBadTime = 18;
+inline constexpr std::uint16_t kBadTrunc = 22;
 }  // namespace rcode
 
 /// Header flag bits in the 16-bit flags word (RFC 1035 §4.1.1, RFC 4035 §3.2).

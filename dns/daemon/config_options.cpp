@@ -1,0 +1,321 @@
+// signpostd's options, each declared once with its type, default, range and help.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <optional>
+
+#include "dns/daemon/config_schema.hpp"
+#include "dns/wire/name.hpp"
+
+namespace signpost::dns::daemon::schema {
+
+namespace {
+
+template <typename T>
+T as(const Value& value) {
+  return static_cast<T>(std::get<std::int64_t>(value));
+}
+
+const std::string& text_of(const Value& value) { return std::get<std::string>(value); }
+
+// Checks a label the way the registry will, so that the error can name the key and line.
+std::string label_of(std::string_view what, const Value& value) {
+  try {
+    return registry::normalize_label(what, text_of(value));
+  } catch (const registry::RegistryError& e) {
+    throw Invalid(e.what());
+  }
+}
+
+StringList labels_of(std::string_view what, const Value& value) {
+  StringList out;
+  for (const std::string& label : std::get<StringList>(value)) {
+    out.push_back(label_of(what, Value{label}));
+  }
+  return out;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned port = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, port);
+  if (text.empty() || error != std::errc() || stop != end || port > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(port);
+}
+
+// "192.0.2.1:53" or "[2001:db8::1]:53", numeric only: a name would need a resolver.
+ListenAddress parse_listen(const std::string& text) {
+  const auto bad = [&](std::string_view why) -> Invalid {
+    return Invalid("'" + text + "' " + std::string(why));
+  };
+  ListenAddress out;
+  std::string host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string::npos || text.compare(close, 2, "]:") != 0) {
+      throw bad("must look like \"[2001:db8::1]:53\"");
+    }
+    host = text.substr(1, close - 1);
+    port_text = std::string_view(text).substr(close + 2);
+    out.ipv6 = true;
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string::npos) throw bad("needs a port, like \"127.0.0.1:53\"");
+    host = text.substr(0, colon);
+    port_text = std::string_view(text).substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      throw bad("looks like an IPv6 address: write it in brackets, like \"[::1]:53\"");
+    }
+  }
+  unsigned char bytes[16];
+  if (inet_pton(out.ipv6 ? AF_INET6 : AF_INET, host.c_str(), bytes) != 1) {
+    throw bad(out.ipv6 ? "does not hold a numeric IPv6 address"
+                       : "is not a numeric IPv4 address and port, like \"127.0.0.1:53\"");
+  }
+  char canonical[INET6_ADDRSTRLEN];
+  inet_ntop(out.ipv6 ? AF_INET6 : AF_INET, bytes, canonical, sizeof canonical);
+  out.address = canonical;
+  const std::optional<std::uint16_t> port = parse_port(port_text);
+  if (!port) throw bad("has no valid port (0-65535)");
+  out.port = *port;
+  return out;
+}
+
+void set_listen(Target& target, const Value& value) {
+  std::vector<ListenAddress> list;
+  for (const std::string& text : std::get<StringList>(value)) {
+    ListenAddress address = parse_listen(text);
+    if (std::find(list.begin(), list.end(), address) != list.end()) {
+      throw Invalid("lists '" + address.text() + "' twice");
+    }
+    list.push_back(std::move(address));
+  }
+  if (list.empty()) throw Invalid("must name at least one address");
+  target.config->listen = std::move(list);
+}
+
+void set_domain(Target& target, const Value& value) {
+  std::string text = text_of(value);
+  if (!text.empty() && text.back() != '.') text += '.';
+  std::string wire;
+  if (text.size() < 2 || !wire::name_from_text(text, wire)) {
+    throw Invalid("'" + text_of(value) + "' is not a domain name such as \"svc.internal.\"");
+  }
+  wire::fold_name({reinterpret_cast<std::uint8_t*>(wire.data()), wire.size()});
+  target.config->domain = wire::name_to_text(wire);
+  target.config->domain_wire = std::move(wire);
+}
+
+void set_order(Target& target, const Value& value) {
+  const std::string& text = text_of(value);
+  if (text == "weighted") {
+    target.config->order = answer::OrderMode::weighted;
+  } else if (text == "round-robin") {
+    target.config->order = answer::OrderMode::round_robin;
+  } else {
+    throw Invalid("must be \"weighted\" or \"round-robin\", not \"" + text + "\"");
+  }
+}
+
+void set_protocol(Target& target, const Value& value) {
+  const auto protocol = registry::parse_protocol(text_of(value));
+  if (!protocol) throw Invalid("must be \"tcp\" or \"udp\", not \"" + text_of(value) + "\"");
+  target.service->service.protocol = *protocol;
+}
+
+void set_addresses(Target& target, const Value& value) {
+  registry::Instance& instance = *target.instance;
+  instance.ipv4.clear();
+  instance.ipv6.clear();
+  for (const std::string& text : std::get<StringList>(value)) {
+    if (!registry::parse_address(text, instance)) {
+      throw Invalid("'" + text + "' is not an IPv4 or IPv6 address");
+    }
+  }
+  if (instance.ipv4.empty() && instance.ipv6.empty()) {
+    throw Invalid("must hold at least one address");
+  }
+}
+
+constexpr std::int64_t kMaxTtl = 86400;
+
+}  // namespace
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> table{
+      // [server]
+      {.section = "server", .key = "listen", .kind = Kind::string_list,
+       .fallback = StringList{"127.0.0.1:8053"},
+       .help = "Addresses DNS is served on, each over UDP and TCP: `\"192.0.2.1:53\"` or "
+               "`\"[2001:db8::1]:53\"`. Port 0 picks a free port, logged at start-up.",
+       .set = set_listen},
+      {.section = "server", .key = "threads", .fallback = std::int64_t{0}, .min = 0, .max = 1024,
+       .help = "DNS worker threads, each with its own sockets; 0 = one per CPU core.",
+       .set = [](Target& t, const Value& v) { t.config->threads = as<std::uint32_t>(v); }},
+      {.section = "server", .key = "tcp_idle_timeout", .fallback = std::int64_t{10}, .min = 1,
+       .max = 3600,
+       .help = "Seconds a TCP connection may stay idle before it is closed (RFC 7766 §6.2.3).",
+       .set = [](Target& t, const Value& v) { t.config->tcp_idle_timeout = as<std::uint32_t>(v); }},
+      {.section = "server", .key = "tcp_max_clients", .fallback = std::int64_t{1000}, .min = 1,
+       .max = 1000000,
+       .help = "Open TCP connections allowed in total; further ones are closed at once.",
+       .set = [](Target& t, const Value& v) { t.config->tcp_max_clients = as<std::uint32_t>(v); }},
+      // [dns]
+      {.section = "dns", .key = "domain", .kind = Kind::string,
+       .fallback = std::string("svc.internal."),
+       .help = "The registry zone: services are answered as `<service>.<domain>`.",
+       .set = set_domain},
+      {.section = "dns", .key = "ttl", .fallback = std::int64_t{5}, .min = 0, .max = kMaxTtl,
+       .help = "TTL in seconds of registry answers, and of the registry zone's SOA and NS.",
+       .set = [](Target& t, const Value& v) { t.config->ttl = as<std::uint32_t>(v); }},
+      {.section = "dns", .key = "negative_ttl", .fallback = std::int64_t{5}, .min = 0,
+       .max = kMaxTtl,
+       .help = "SOA MINIMUM of the registry zone: how long NXDOMAIN and NODATA are cached "
+               "(RFC 2308).",
+       .set = [](Target& t, const Value& v) { t.config->negative_ttl = as<std::uint32_t>(v); }},
+      {.section = "dns", .key = "answer_limit", .fallback = std::int64_t{8}, .min = 0,
+       .max = 65535,
+       .help = "Most records in one A, AAAA or SRV answer of a service; 0 = all.",
+       .set = [](Target& t, const Value& v) { t.config->answer_limit = as<std::uint32_t>(v); }},
+      {.section = "dns", .key = "udp_payload", .fallback = std::int64_t{1232}, .min = 512,
+       .max = 4096,
+       .help = "EDNS UDP payload size we advertise and answer within (RFC 6891); 1232 avoids "
+               "IP fragmentation.",
+       .set = [](Target& t, const Value& v) { t.config->udp_payload = as<std::uint16_t>(v); }},
+      {.section = "dns", .key = "seed", .fallback = std::int64_t{0}, .min = 0, .max = kMaxInt,
+       .help = "Seed of the answer-order generators; 0 = random. Fix it for reproducible orders.",
+       .set = [](Target& t, const Value& v) { t.config->seed = as<std::uint64_t>(v); }},
+      {.section = "dns", .key = "order", .kind = Kind::string, .fallback = std::string("weighted"),
+       .allowed = "\"weighted\", \"round-robin\"",
+       .help = "Answer order: weighted random permutation, or smooth weighted round robin.",
+       .set = set_order},
+      {.section = "dns", .key = "zones_dir", .kind = Kind::string,
+       .fallback = std::string("zones"), .reloadable = true,
+       .help = "Directory of static zone files (`*.zone`), relative to the working directory.",
+       .set = [](Target& t, const Value& v) { t.config->zones_dir = text_of(v); }},
+      // [health]
+      {.section = "health", .key = "warning_weight", .kind = Kind::real, .fallback = 0.25,
+       .real_min = 0, .real_max = 1,
+       .help = "Fraction of its weight an instance in warning state keeps.",
+       .set = [](Target& t, const Value& v) { t.config->warning_weight = std::get<double>(v); }},
+      {.section = "health", .key = "panic_threshold", .kind = Kind::real, .fallback = 0.0,
+       .real_min = 0, .real_max = 1,
+       .help = "When the healthy fraction of a service falls below this, all its instances "
+               "are handed out; 0 = off.",
+       .set = [](Target& t, const Value& v) { t.config->panic_threshold = std::get<double>(v); }},
+      {.section = "health", .key = "min_lease", .fallback = std::int64_t{2}, .min = 1,
+       .max = 86400, .help = "Shortest heartbeat lease granted, in seconds.",
+       .set = [](Target& t, const Value& v) { t.config->min_lease = as<std::uint32_t>(v); }},
+      {.section = "health", .key = "max_lease", .fallback = std::int64_t{3600}, .min = 1,
+       .max = 604800, .help = "Longest heartbeat lease granted, in seconds.",
+       .set = [](Target& t, const Value& v) { t.config->max_lease = as<std::uint32_t>(v); }},
+      {.section = "health", .key = "deregister_after", .fallback = std::int64_t{600}, .min = 1,
+       .max = 604800,
+       .help = "Seconds after which an expired or critical instance is forgotten.",
+       .set = [](Target& t, const Value& v) { t.config->deregister_after = as<std::uint32_t>(v); }},
+      {.section = "health", .key = "flap_half_life", .fallback = std::int64_t{60}, .min = 1,
+       .max = 86400,
+       .help = "Half-life in seconds of the flap penalty; an instance that keeps flapping "
+               "between healthy and critical stays out of answers until it is stable.",
+       .set = [](Target& t, const Value& v) { t.config->flap_half_life = as<std::uint32_t>(v); }},
+      {.section = "health", .key = "preservation_threshold", .kind = Kind::real,
+       .fallback = 0.5, .real_min = 0, .real_max = 1,
+       .help = "Fraction of instances expiring within `preservation_window` that makes the "
+               "server assume a partition on its side and stop expiring; 0 = off.",
+       .set = [](Target& t, const Value& v) {
+         t.config->preservation_threshold = std::get<double>(v);
+       }},
+      {.section = "health", .key = "preservation_window", .fallback = std::int64_t{15},
+       .min = 1, .max = 3600, .help = "Seconds over which mass expiry is measured.",
+       .set = [](Target& t, const Value& v) {
+         t.config->preservation_window = as<std::uint32_t>(v);
+       }},
+      {.section = "health", .key = "preservation_max", .fallback = std::int64_t{300}, .min = 1,
+       .max = 86400, .help = "Longest self-preservation, in seconds; expiry then resumes.",
+       .set = [](Target& t, const Value& v) { t.config->preservation_max = as<std::uint32_t>(v); }},
+      {.section = "health", .key = "preservation_min_instances", .fallback = std::int64_t{10},
+       .min = 1, .max = 1000000,
+       .help = "Below this many heartbeat instances, self-preservation never starts.",
+       .set = [](Target& t, const Value& v) {
+         t.config->preservation_min_instances = as<std::uint32_t>(v);
+       }},
+      // [[key]]
+      {.section = "key", .key = "name", .kind = Kind::string, .required = true,
+       .help = "Key name, as the TSIG record carries it (`nsupdate -y hmac-sha256:NAME:SECRET`).",
+       .set = [](Target& t, const Value& v) { t.key->name = text_of(v); }},
+      {.section = "key", .key = "algorithm", .kind = Kind::string,
+       .fallback = std::string("hmac-sha256"), .allowed = "\"hmac-sha256\", \"hmac-sha512\"",
+       .help = "HMAC algorithm (RFC 8945 §6).",
+       .set = [](Target& t, const Value& v) { t.key->algorithm = text_of(v); }},
+      {.section = "key", .key = "secret", .kind = Kind::string, .required = true,
+       .help = "The shared secret, base64.",
+       .set = [](Target& t, const Value& v) { t.key->secret = text_of(v); }},
+      {.section = "key", .key = "allow", .kind = Kind::string_list, .fallback = StringList{},
+       .help = "Services the key may register: names, `prefix*` or `*`; empty = all.",
+       .set = [](Target& t, const Value& v) { t.key->allow = std::get<StringList>(v); }},
+      // [[service]]
+      {.section = "service", .key = "name", .kind = Kind::string, .reloadable = true,
+       .required = true, .help = "Service name, one DNS label: `<name>.<domain>`.",
+       .set = [](Target& t, const Value& v) {
+         t.service->service.name = label_of("service name", v);
+       }},
+      {.section = "service", .key = "protocol", .kind = Kind::string,
+       .fallback = std::string("tcp"), .reloadable = true, .allowed = "\"tcp\", \"udp\"",
+       .help = "The `_<proto>` label of its SRV name (RFC 2782).", .set = set_protocol},
+      {.section = "service", .key = "port", .min = 1, .max = 65535, .reloadable = true,
+       .shown_default = "none",
+       .help = "Port of its instances (the SRV port), unless an instance sets its own.",
+       .set = [](Target& t, const Value& v) { t.service->port = as<std::uint16_t>(v); }},
+      {.section = "service", .key = "tags", .kind = Kind::string_list, .fallback = StringList{},
+       .reloadable = true, .help = "Tags of the service.",
+       .set = [](Target& t, const Value& v) { t.service->service.tags = labels_of("tag", v); }},
+      {.section = "service", .key = "ttl", .min = 0, .max = kMaxTtl, .reloadable = true,
+       .shown_default = "dns.ttl", .help = "TTL of this service's answers.",
+       .set = [](Target& t, const Value& v) { t.service->service.ttl = as<std::uint32_t>(v); }},
+      {.section = "service", .key = "answer_limit", .min = 0, .max = 65535, .reloadable = true,
+       .shown_default = "dns.answer_limit", .help = "Most records in one answer; 0 = all.",
+       .set = [](Target& t, const Value& v) {
+         t.service->service.answer_limit = as<std::uint32_t>(v);
+       }},
+      // [[service.instance]]
+      {.section = "service.instance", .key = "id", .kind = Kind::string, .reloadable = true,
+       .required = true, .help = "Instance name, one DNS label, unique within the service.",
+       .set = [](Target& t, const Value& v) { t.instance->id = label_of("instance id", v); }},
+      {.section = "service.instance", .key = "node", .kind = Kind::string, .reloadable = true,
+       .required = true, .help = "Node it runs on, one DNS label: `<node>.node.<domain>`.",
+       .set = [](Target& t, const Value& v) { t.instance->node = label_of("node name", v); }},
+      {.section = "service.instance", .key = "addresses", .kind = Kind::string_list,
+       .reloadable = true, .required = true, .help = "Its IPv4 and IPv6 addresses.",
+       .set = set_addresses},
+      {.section = "service.instance", .key = "port", .min = 1, .max = 65535, .reloadable = true,
+       .shown_default = "service.port", .help = "Its port.",
+       .set = [](Target& t, const Value& v) { t.instance->port = as<std::uint16_t>(v); }},
+      {.section = "service.instance", .key = "weight", .fallback = std::int64_t{1}, .min = 0,
+       .max = 65535, .reloadable = true, .help = "Share of the answers; 0 = drained.",
+       .set = [](Target& t, const Value& v) { t.instance->weight = as<std::uint16_t>(v); }},
+      {.section = "service.instance", .key = "priority", .fallback = std::int64_t{0}, .min = 0,
+       .max = 65535, .reloadable = true, .help = "SRV priority; lower is preferred.",
+       .set = [](Target& t, const Value& v) { t.instance->priority = as<std::uint16_t>(v); }},
+      {.section = "service.instance", .key = "tags", .kind = Kind::string_list,
+       .fallback = StringList{}, .reloadable = true,
+       .help = "Tags: `<tag>.<service>.<domain>` answers with the instances carrying it.",
+       .set = [](Target& t, const Value& v) { t.instance->tags = labels_of("tag", v); }},
+      {.section = "service.instance", .key = "meta", .kind = Kind::string_map,
+       .fallback = StringMap{}, .reloadable = true,
+       .help = "Metadata strings, served as key=value in its DNS-SD TXT record.",
+       .set = [](Target& t, const Value& v) { t.instance->meta = std::get<StringMap>(v); }},
+  };
+  return table;
+}
+
+const Option* find_option(std::string_view section, std::string_view key) {
+  for (const Option& option : options()) {
+    if (option.section == section && option.key == key) return &option;
+  }
+  return nullptr;
+}
+
+}  // namespace signpost::dns::daemon::schema

@@ -1,0 +1,125 @@
+// The heartbeat receiver: DNS UPDATEs to the registry zone, verified, turned into leases and
+// registry changes, answered.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "dns/net/worker.hpp"
+#include "health/lease_tracker.hpp"
+#include "health/tsig.hpp"
+#include "health/update_plan.hpp"
+#include "registry/publisher.hpp"
+
+namespace signpost::health {
+
+/// Fixed settings of the receiver.
+struct ReceiverSettings {
+  std::string domain;  // the registry zone, text ("svc.internal.")
+  LeaseSettings leases;
+  std::chrono::milliseconds tick{250};  // how often leases are checked; instances leave
+                                        // within one tick of their lease running out
+};
+
+/// What the receiver counts; written on the heartbeat thread, read from any (relaxed).
+struct ReceiverCounters {
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> accepted{0};       // NOERROR
+  std::atomic<std::uint64_t> unchanged{0};      // renewals that published nothing
+  std::atomic<std::uint64_t> rejected{0};       // any other rcode
+  std::atomic<std::uint64_t> bad_signature{0};  // BADKEY, BADSIG, BADTIME or unsigned
+};
+
+/// Takes UPDATE messages from the DNS workers (dns::net::UpdateHandler) and handles them one
+/// at a time on its own thread, the heartbeat thread, which owns the leases: TSIG verification
+/// (RFC 8945), prerequisites (RFC 2136 §3.2), the update (§3.4) read as registrations, the
+/// Update Lease (RFC 9664), then a signed response. Registry changes are posted to the
+/// Publisher; a renewal that changes nothing posts nothing. Expired and critical instances
+/// leave the answers through the same path.
+class HeartbeatReceiver : public dns::net::UpdateHandler {
+ public:
+  using Log = std::function<void(const std::string&)>;
+  /// Wall clock in seconds since the epoch, for TSIG; the lease clock is steady_clock.
+  using WallClock = std::function<std::uint64_t()>;
+
+  /// Control thread; throws KeyError for unusable keys.
+  HeartbeatReceiver(ReceiverSettings settings, std::vector<TsigKey> keys,
+                    registry::Publisher& publisher, Log log, WallClock wall_clock = {});
+  ~HeartbeatReceiver() override;
+  HeartbeatReceiver(const HeartbeatReceiver&) = delete;
+  HeartbeatReceiver& operator=(const HeartbeatReceiver&) = delete;
+
+  /// Starts the heartbeat thread and its lease ticks.
+  void start();
+  /// Stops it; UPDATEs not yet handled get no answer. Idempotent.
+  void stop();
+
+  /// Queues one UPDATE for the heartbeat thread. Any thread.
+  void handle(std::vector<std::uint8_t> message, dns::answer::Transport transport,
+              Reply reply) override;
+
+  /// Handles one UPDATE at once and returns the response (empty: none). Heartbeat thread
+  /// only (tests and benchmarks may call it while the thread is not running).
+  std::vector<std::uint8_t> process(std::span<const std::uint8_t> message);
+  /// Checks the leases now. Heartbeat thread only (as process).
+  void tick();
+
+  const ReceiverCounters& counters() const noexcept { return counters_; }
+  const LeaseTracker& tracker() const noexcept { return tracker_; }
+
+ private:
+  struct Outcome {
+    std::uint16_t rcode = 0;
+    std::uint32_t lease = 0;  // granted, 0 when nothing was registered
+  };
+  Outcome apply_request(const UpdateRequest& request, const TsigKey& key);
+  std::uint16_t check_prerequisites(const UpdateRequest& request) const;
+  // Renews the lease and posts the instance when it changed; returns the granted lease.
+  std::uint32_t register_instance(Registration registration, std::uint32_t requested,
+                                  std::chrono::steady_clock::time_point now);
+  void note_refusal(const std::string& reason);
+  void deregister_instance(const InstanceKey& key);
+  void publish_changes();
+  std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message,
+                                    const TsigCheck& check, std::size_t zone_end,
+                                    const Outcome& outcome, bool edns);
+  void do_tick();
+  // The records the registered instances make at `owner` of `type` (ANY: all), as
+  // (type, rdata) pairs, for the prerequisites.
+  std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>> records_at(
+      const std::string& owner, std::uint16_t type) const;
+
+  ReceiverSettings settings_;
+  std::string domain_wire_;
+  TsigSigner signer_;
+  LeaseTracker tracker_;
+  registry::Publisher& publisher_;
+  Log log_;
+  WallClock wall_clock_;
+  RegisteredInstances lookup_;
+  std::map<InstanceKey, Registration> registered_;  // as reported; health in the store may differ
+  std::map<std::string, std::set<InstanceKey>> by_node_;
+  ReceiverCounters counters_;
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+  std::uint64_t refusals_not_logged_ = 0;
+
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+  boost::asio::steady_timer timer_{io_};
+  std::thread thread_;
+};
+
+}  // namespace signpost::health

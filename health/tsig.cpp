@@ -1,0 +1,361 @@
+// TSIG (RFC 8945) with OpenSSL's HMAC.
+#include "health/tsig.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <array>
+#include <cstring>
+
+#include "dns/wire/message.hpp"
+#include "dns/wire/name.hpp"
+#include "dns/wire/reader.hpp"
+#include "dns/wire/types.hpp"
+
+namespace signpost::health {
+
+namespace {
+
+namespace wire = dns::wire;
+
+constexpr std::uint16_t kDefaultFudge = 300;  // seconds, RFC 8945 §10
+
+std::string_view algorithm_wire(TsigAlgorithm algorithm) noexcept {
+  using namespace std::string_view_literals;
+  return algorithm == TsigAlgorithm::hmac_sha256 ? "\x0bhmac-sha256\x00"sv
+                                                 : "\x0bhmac-sha512\x00"sv;
+}
+
+const char* digest_name(TsigAlgorithm algorithm) noexcept {
+  return algorithm == TsigAlgorithm::hmac_sha256 ? "SHA256" : "SHA512";
+}
+
+EVP_MAC* hmac_method() {
+  static EVP_MAC* const method = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (method == nullptr) throw KeyError("OpenSSL offers no HMAC");
+  return method;
+}
+
+void put_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
+  out.push_back(static_cast<std::uint8_t>(value >> 8));
+  out.push_back(static_cast<std::uint8_t>(value));
+}
+
+void put_u48(std::vector<std::uint8_t>& out, std::uint64_t value) {
+  for (int shift = 40; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(value >> shift));
+}
+
+void put_bytes(std::vector<std::uint8_t>& out, std::string_view bytes) {
+  out.insert(out.end(), bytes.begin(), bytes.end());
+}
+
+// The TSIG variables that follow the message in the digest (RFC 8945 §4.3.3).
+std::vector<std::uint8_t> tsig_variables(std::string_view key_name, std::string_view algorithm,
+                                         std::uint64_t time, std::uint16_t fudge,
+                                         std::uint16_t error,
+                                         std::span<const std::uint8_t> other) {
+  std::vector<std::uint8_t> out;
+  out.reserve(key_name.size() + algorithm.size() + 24 + other.size());
+  put_bytes(out, key_name);
+  put_u16(out, wire::rrclass::kAny);
+  put_u16(out, 0);  // TTL, 32 bits
+  put_u16(out, 0);
+  put_bytes(out, algorithm);
+  put_u48(out, time);
+  put_u16(out, fudge);
+  put_u16(out, error);
+  put_u16(out, static_cast<std::uint16_t>(other.size()));
+  out.insert(out.end(), other.begin(), other.end());
+  return out;
+}
+
+// Appends the TSIG resource record and raises ARCOUNT.
+void append_tsig_record(std::vector<std::uint8_t>& message, std::string_view key_name,
+                        std::string_view algorithm, std::uint64_t time, std::uint16_t fudge,
+                        std::span<const std::uint8_t> mac, std::uint16_t original_id,
+                        std::uint16_t error, std::span<const std::uint8_t> other) {
+  put_bytes(message, key_name);
+  put_u16(message, wire::rrtype::kTsig);
+  put_u16(message, wire::rrclass::kAny);
+  put_u16(message, 0);
+  put_u16(message, 0);
+  const std::size_t rdlength_at = message.size();
+  put_u16(message, 0);
+  put_bytes(message, algorithm);
+  put_u48(message, time);
+  put_u16(message, fudge);
+  put_u16(message, static_cast<std::uint16_t>(mac.size()));
+  message.insert(message.end(), mac.begin(), mac.end());
+  put_u16(message, original_id);
+  put_u16(message, error);
+  put_u16(message, static_cast<std::uint16_t>(other.size()));
+  message.insert(message.end(), other.begin(), other.end());
+  wire::store_u16(message.data() + rdlength_at,
+                  static_cast<std::uint16_t>(message.size() - rdlength_at - 2));
+  wire::store_u16(message.data() + 10, static_cast<std::uint16_t>(wire::load_u16(message.data() + 10) + 1));
+}
+
+std::string folded_name(std::span<const std::uint8_t> message, std::size_t& position,
+                        bool& ok) {
+  wire::Name name;
+  ok = wire::parse_name(message, position, name, true) == wire::NameError::ok;
+  return ok ? std::string(name.key()) : std::string();
+}
+
+}  // namespace
+
+TsigAlgorithm parse_tsig_algorithm(std::string_view text) {
+  if (text == "hmac-sha256") return TsigAlgorithm::hmac_sha256;
+  if (text == "hmac-sha512") return TsigAlgorithm::hmac_sha512;
+  throw KeyError("unknown TSIG algorithm \"" + std::string(text) +
+                 "\" (expected hmac-sha256 or hmac-sha512)");
+}
+
+std::string_view to_string(TsigAlgorithm algorithm) noexcept {
+  return algorithm == TsigAlgorithm::hmac_sha256 ? "hmac-sha256" : "hmac-sha512";
+}
+
+std::vector<std::uint8_t> decode_base64(std::string_view text, std::string_view what) {
+  std::vector<std::uint8_t> out;
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  std::size_t padding = 0;
+  for (const char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    int value;
+    if (c >= 'A' && c <= 'Z') value = c - 'A';
+    else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') value = c - '0' + 52;
+    else if (c == '+') value = 62;
+    else if (c == '/') value = 63;
+    else if (c == '=') { ++padding; continue; }
+    else throw KeyError(std::string(what) + " is not base64");
+    if (padding != 0) throw KeyError(std::string(what) + " is not base64 (data after '=')");
+    buffer = buffer << 6 | static_cast<std::uint32_t>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<std::uint8_t>(buffer >> bits));
+    }
+  }
+  if (padding > 2 || bits >= 6) throw KeyError(std::string(what) + " is not base64 (bad length)");
+  return out;
+}
+
+bool TsigKey::allows(std::string_view service) const noexcept {
+  if (allow.empty()) return true;
+  for (const std::string& pattern : allow) {
+    if (pattern == "*" || pattern == service) return true;
+    // "prefix*": every service whose name starts with prefix.
+    if (!pattern.empty() && pattern.back() == '*' &&
+        service.substr(0, pattern.size() - 1) == std::string_view(pattern).substr(0, pattern.size() - 1)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TsigKey make_tsig_key(std::string_view name, std::string_view algorithm,
+                      std::string_view secret_base64, std::vector<std::string> allow) {
+  TsigKey key;
+  key.name = std::string(name);
+  if (name.empty() || !wire::name_from_text(name, key.name_wire)) {
+    throw KeyError("key name \"" + std::string(name) + "\" is not a domain name");
+  }
+  wire::fold_name({reinterpret_cast<std::uint8_t*>(key.name_wire.data()), key.name_wire.size()});
+  key.algorithm = parse_tsig_algorithm(algorithm);
+  key.secret = decode_base64(secret_base64, "secret of key \"" + std::string(name) + "\"");
+  if (key.secret.empty()) throw KeyError("secret of key \"" + std::string(name) + "\" is empty");
+  key.allow = std::move(allow);
+  return key;
+}
+
+// One key's HMAC: initialised with the key once, re-initialised per message.
+struct TsigSigner::Hmac {
+  explicit Hmac(const TsigKey& key) {
+    ctx = EVP_MAC_CTX_new(hmac_method());
+    std::array<OSSL_PARAM, 2> params{
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                         const_cast<char*>(digest_name(key.algorithm)), 0),
+        OSSL_PARAM_construct_end()};
+    if (ctx == nullptr || EVP_MAC_init(ctx, key.secret.data(), key.secret.size(), params.data()) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      throw KeyError("cannot set up HMAC for key \"" + key.name + "\"");
+    }
+    size = EVP_MAC_CTX_get_mac_size(ctx);
+  }
+  ~Hmac() { EVP_MAC_CTX_free(ctx); }
+  Hmac(const Hmac&) = delete;
+  Hmac& operator=(const Hmac&) = delete;
+
+  void begin() const { EVP_MAC_init(ctx, nullptr, 0, nullptr); }
+  void update(const std::uint8_t* data, std::size_t length) const {
+    EVP_MAC_update(ctx, data, length);
+  }
+  std::vector<std::uint8_t> finish() const {
+    std::vector<std::uint8_t> mac(size);
+    std::size_t length = 0;
+    EVP_MAC_final(ctx, mac.data(), &length, mac.size());
+    mac.resize(length);
+    return mac;
+  }
+
+  EVP_MAC_CTX* ctx = nullptr;
+  std::size_t size = 0;
+};
+
+TsigSigner::TsigSigner(std::vector<TsigKey> keys) : keys_(std::move(keys)) {
+  for (const TsigKey& key : keys_) hmacs_.push_back(std::make_unique<Hmac>(key));
+}
+
+TsigSigner::~TsigSigner() = default;
+
+const TsigKey* TsigSigner::find(std::string_view name_wire) const noexcept {
+  for (const TsigKey& key : keys_) {
+    if (key.name_wire == name_wire) return &key;
+  }
+  return nullptr;
+}
+
+TsigCheck TsigSigner::verify(std::span<const std::uint8_t> message, std::uint64_t now) const {
+  TsigCheck check;
+  wire::Header header;
+  if (!wire::parse_header(message, header)) {
+    check.status = TsigCheck::Status::malformed;
+    return check;
+  }
+  // Find the last record; a TSIG anywhere but there is an error (RFC 8945 §5.1).
+  std::size_t position = 12;
+  for (std::uint16_t i = 0; i < header.qdcount; ++i) {
+    if (wire::skip_name(message, position) != wire::NameError::ok || position + 4 > message.size()) {
+      check.status = TsigCheck::Status::malformed;
+      return check;
+    }
+    position += 4;
+  }
+  const std::size_t records = std::size_t{header.ancount} + header.nscount + header.arcount;
+  wire::RecordView record;
+  std::size_t last_start = 0;
+  for (std::size_t i = 0; i < records; ++i) {
+    last_start = position;
+    wire::NameError name_error;
+    if (wire::parse_record(message, position, record, name_error) != wire::MessageError::ok ||
+        (record.type == wire::rrtype::kTsig && i + 1 != records)) {
+      check.status = TsigCheck::Status::malformed;
+      return check;
+    }
+  }
+  if (records == 0 || record.type != wire::rrtype::kTsig) return check;
+  if (header.arcount == 0 || record.rrclass != wire::rrclass::kAny || record.ttl != 0) {
+    check.status = TsigCheck::Status::malformed;
+    return check;
+  }
+  check.tsig_offset = last_start;
+  bool ok = true;
+  std::size_t at = last_start;
+  check.key_name_wire = folded_name(message, at, ok);
+  at = record.rdata_offset;
+  const std::size_t end = record.rdata_offset + record.rdlength;
+  if (ok) check.algorithm_wire = folded_name(message, at, ok);
+  if (!ok || at + 10 > end) {
+    check.status = TsigCheck::Status::malformed;
+    return check;
+  }
+  const std::uint8_t* p = message.data() + at;
+  check.time_signed = std::uint64_t{wire::load_u16(p)} << 32 | wire::load_u32(p + 2);
+  check.fudge = wire::load_u16(p + 6);
+  const std::size_t mac_size = wire::load_u16(p + 8);
+  at += 10;
+  if (at + mac_size + 6 > end) {
+    check.status = TsigCheck::Status::malformed;
+    return check;
+  }
+  check.mac.assign(message.data() + at, message.data() + at + mac_size);
+  at += mac_size;
+  check.original_id = wire::load_u16(message.data() + at);
+  const std::size_t other_length = wire::load_u16(message.data() + at + 4);
+  if (at + 6 + other_length != end) {
+    check.status = TsigCheck::Status::malformed;
+    return check;
+  }
+  const std::span<const std::uint8_t> other(message.data() + at + 6, other_length);
+
+  check.key = find(check.key_name_wire);
+  if (check.key == nullptr || algorithm_wire(check.key->algorithm) != check.algorithm_wire) {
+    check.key = nullptr;
+    check.status = TsigCheck::Status::bad_key;
+    return check;
+  }
+  const Hmac& hmac = *hmacs_[static_cast<std::size_t>(check.key - keys_.data())];
+  // RFC 8945 §5.2.2.1: a truncated MAC must keep at least half, and 10 octets.
+  if (mac_size > hmac.size || mac_size < std::max<std::size_t>(10, hmac.size / 2)) {
+    check.status = TsigCheck::Status::bad_sig;
+    return check;
+  }
+  // The digest covers the message as it was before TSIG was added: original ID, ARCOUNT
+  // one less (§4.3.1), then the TSIG variables (§4.3.3).
+  std::array<std::uint8_t, 12> original_header;
+  std::memcpy(original_header.data(), message.data(), 12);
+  wire::store_u16(original_header.data(), check.original_id);
+  wire::store_u16(original_header.data() + 10, static_cast<std::uint16_t>(header.arcount - 1));
+  const std::vector<std::uint8_t> variables =
+      tsig_variables(check.key_name_wire, check.algorithm_wire, check.time_signed, check.fudge,
+                     wire::load_u16(message.data() + at + 2), other);
+  hmac.begin();
+  hmac.update(original_header.data(), original_header.size());
+  hmac.update(message.data() + 12, last_start - 12);
+  hmac.update(variables.data(), variables.size());
+  const std::vector<std::uint8_t> expected = hmac.finish();
+  if (CRYPTO_memcmp(expected.data(), check.mac.data(), mac_size) != 0) {
+    check.status = TsigCheck::Status::bad_sig;
+    return check;
+  }
+  // Time is checked only after the MAC (§5.2.3).
+  const std::uint64_t distance = now > check.time_signed ? now - check.time_signed : check.time_signed - now;
+  check.status = distance > check.fudge ? TsigCheck::Status::bad_time : TsigCheck::Status::ok;
+  return check;
+}
+
+void TsigSigner::sign_response(std::vector<std::uint8_t>& response, const TsigCheck& request,
+                               std::uint16_t error, std::uint64_t now) const {
+  const std::uint16_t id = wire::load_u16(response.data());
+  if (request.key == nullptr || request.status == TsigCheck::Status::bad_sig) {
+    // Unsigned error response: the request's key and algorithm, empty MAC (§5.3.2).
+    append_tsig_record(response, request.key_name_wire, request.algorithm_wire, now,
+                       request.fudge, {}, id, error, {});
+    return;
+  }
+  const Hmac& hmac = *hmacs_[static_cast<std::size_t>(request.key - keys_.data())];
+  std::vector<std::uint8_t> other;
+  if (error == wire::rcode::kBadTime) put_u48(other, now);  // our clock, for the client
+  std::vector<std::uint8_t> prefix;
+  put_u16(prefix, static_cast<std::uint16_t>(request.mac.size()));
+  const std::vector<std::uint8_t> variables = tsig_variables(
+      request.key_name_wire, request.algorithm_wire, now, request.fudge, error, other);
+  hmac.begin();
+  hmac.update(prefix.data(), prefix.size());
+  hmac.update(request.mac.data(), request.mac.size());
+  hmac.update(response.data(), response.size());
+  hmac.update(variables.data(), variables.size());
+  const std::vector<std::uint8_t> mac = hmac.finish();
+  append_tsig_record(response, request.key_name_wire, request.algorithm_wire, now,
+                     request.fudge, mac, id, error, other);
+}
+
+void TsigSigner::sign_request(std::vector<std::uint8_t>& message, const TsigKey& key,
+                              std::uint64_t now) const {
+  const Hmac& hmac = *hmacs_[static_cast<std::size_t>(&key - keys_.data())];
+  const std::string_view algorithm = algorithm_wire(key.algorithm);
+  const std::vector<std::uint8_t> variables =
+      tsig_variables(key.name_wire, algorithm, now, kDefaultFudge, 0, {});
+  hmac.begin();
+  hmac.update(message.data(), message.size());
+  hmac.update(variables.data(), variables.size());
+  const std::vector<std::uint8_t> mac = hmac.finish();
+  append_tsig_record(message, key.name_wire, algorithm, now, kDefaultFudge, mac,
+                     wire::load_u16(message.data()), 0, {});
+}
+
+}  // namespace signpost::health

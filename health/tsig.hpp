@@ -1,0 +1,102 @@
+// TSIG (RFC 8945): verifying signed requests and signing their responses.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace signpost::health {
+
+/// A key that cannot be used: bad name, unknown algorithm, secret not base64.
+class KeyError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// The HMAC algorithms we accept (RFC 8945 §6).
+enum class TsigAlgorithm : std::uint8_t { hmac_sha256, hmac_sha512 };
+
+/// "hmac-sha256" -> TsigAlgorithm; throws KeyError for anything else.
+TsigAlgorithm parse_tsig_algorithm(std::string_view text);
+/// The algorithm's name in text ("hmac-sha256").
+std::string_view to_string(TsigAlgorithm algorithm) noexcept;
+
+/// Decodes RFC 4648 base64 (whitespace ignored); throws KeyError naming `what` when it is not.
+std::vector<std::uint8_t> decode_base64(std::string_view text, std::string_view what);
+
+/// A shared secret and what it may touch.
+struct TsigKey {
+  std::string name;           // text, as configured ("agent-key")
+  std::string name_wire;      // lower-case uncompressed wire form, the lookup key
+  TsigAlgorithm algorithm = TsigAlgorithm::hmac_sha256;
+  std::vector<std::uint8_t> secret;
+  std::vector<std::string> allow;  // service-name patterns ("web", "db-*", "*"); empty = all
+
+  /// True when the key may register instances of `service` (lower case).
+  bool allows(std::string_view service) const noexcept;
+};
+
+/// Builds a key from its configuration; throws KeyError naming the problem.
+TsigKey make_tsig_key(std::string_view name, std::string_view algorithm,
+                      std::string_view secret_base64, std::vector<std::string> allow);
+
+/// What verification found. For every status but `unsigned_message` and `malformed`, the
+/// request's TSIG fields are kept for the response.
+struct TsigCheck {
+  enum class Status : std::uint8_t {
+    unsigned_message,  // no TSIG record
+    ok,
+    bad_key,           // unknown key or algorithm (RFC 8945 §5.2.1)
+    bad_sig,           // MAC does not verify (§5.2.2)
+    bad_time,          // outside the fudge window (§5.2.3)
+    malformed,         // TSIG not last, repeated, or its fields run out: FORMERR (§5.2)
+  };
+  Status status = Status::unsigned_message;
+  const TsigKey* key = nullptr;
+  std::size_t tsig_offset = 0;      // the message without its TSIG is [0, tsig_offset)
+  std::string key_name_wire;        // as sent (lower case)
+  std::string algorithm_wire;       // as sent (lower case)
+  std::vector<std::uint8_t> mac;    // the request's MAC
+  std::uint16_t original_id = 0;
+  std::uint64_t time_signed = 0;
+  std::uint16_t fudge = 300;
+};
+
+/// Verifies TSIG on requests and signs responses with a set of keys. Keeps one HMAC context
+/// per key, so it is used by one thread at a time (the heartbeat thread); allocates.
+class TsigSigner {
+ public:
+  explicit TsigSigner(std::vector<TsigKey> keys);
+  ~TsigSigner();
+  TsigSigner(const TsigSigner&) = delete;
+  TsigSigner& operator=(const TsigSigner&) = delete;
+
+  /// Checks the TSIG record of `message` at time `now` (seconds since the epoch), RFC 8945
+  /// §5.2: key, then MAC, then time.
+  TsigCheck verify(std::span<const std::uint8_t> message, std::uint64_t now) const;
+
+  /// Appends a TSIG record to `response` (a complete message; its ARCOUNT is raised) that
+  /// answers `request`: signed with the request's MAC for ok and bad_time (§5.3, §5.3.2;
+  /// bad_time carries our time in other data), unsigned with an empty MAC for bad_key and
+  /// bad_sig (§5.3.2). `error` goes in the TSIG error field.
+  void sign_response(std::vector<std::uint8_t>& response, const TsigCheck& request,
+                     std::uint16_t error, std::uint64_t now) const;
+
+  /// Signs a request (tests and tools): appends TSIG with `key`, time `now`.
+  void sign_request(std::vector<std::uint8_t>& message, const TsigKey& key,
+                    std::uint64_t now) const;
+
+  const std::vector<TsigKey>& keys() const noexcept { return keys_; }
+  const TsigKey* find(std::string_view name_wire) const noexcept;
+
+ private:
+  struct Hmac;
+  std::vector<TsigKey> keys_;
+  std::vector<std::unique_ptr<Hmac>> hmacs_;  // one per key, same order
+};
+
+}  // namespace signpost::health

@@ -1,0 +1,170 @@
+// TSIG verification and signing, checked against ldns in both directions.
+#include "health/tsig.hpp"
+
+#include <gtest/gtest.h>
+#include <ldns/ldns.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "dns/wire/types.hpp"
+
+namespace signpost::health {
+namespace {
+
+constexpr const char* kSecret = "c2lnbnBvc3QgdGVzdCBrZXkgMDEyMzQ1Njc4OWFiY2RlZg==";
+constexpr const char* kOtherSecret = "b3RoZXIgc2VjcmV0IDAxMjM0NTY3ODlhYmNkZWYwMTIzNDU=";
+
+std::uint64_t now() { return static_cast<std::uint64_t>(std::time(nullptr)); }
+
+// An UPDATE for svc.internal. adding one A record, as ldns builds it.
+ldns_pkt* make_update() {
+  ldns_rdf* zone = ldns_dname_new_frm_str("svc.internal.");
+  ldns_rr_list* updates = ldns_rr_list_new();
+  ldns_rr* rr = nullptr;
+  ldns_rr_new_frm_str(&rr, "host-1.node.svc.internal. 30 IN A 127.0.0.10", 0, nullptr, nullptr);
+  ldns_rr_list_push_rr(updates, rr);
+  ldns_pkt* packet = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, nullptr, updates, nullptr);
+  ldns_pkt_set_id(packet, 4242);
+  return packet;
+}
+
+std::vector<std::uint8_t> to_wire(ldns_pkt* packet) {
+  std::uint8_t* bytes = nullptr;
+  std::size_t size = 0;
+  EXPECT_EQ(ldns_pkt2wire(&bytes, packet, &size), LDNS_STATUS_OK);
+  std::vector<std::uint8_t> out(bytes, bytes + size);
+  std::free(bytes);
+  return out;
+}
+
+std::vector<std::uint8_t> signed_by_ldns(const char* key_name, const char* secret,
+                                         const char* algorithm) {
+  ldns_pkt* packet = make_update();
+  EXPECT_EQ(ldns_pkt_tsig_sign(packet, key_name, secret, 300, algorithm, nullptr), LDNS_STATUS_OK);
+  std::vector<std::uint8_t> out = to_wire(packet);
+  ldns_pkt_free(packet);
+  return out;
+}
+
+TsigSigner signer() {
+  std::vector<TsigKey> keys;
+  keys.push_back(make_tsig_key("agent-key", "hmac-sha256", kSecret, {}));
+  keys.push_back(make_tsig_key("big-key.", "hmac-sha512", kOtherSecret, {"web", "db-*"}));
+  return TsigSigner(std::move(keys));
+}
+
+TEST(TsigTest, VerifiesWhatLdnsSigned) {
+  const TsigSigner tsig = signer();
+  const auto message = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.");
+  const TsigCheck check = tsig.verify(message, now());
+  EXPECT_EQ(check.status, TsigCheck::Status::ok);
+  ASSERT_NE(check.key, nullptr);
+  EXPECT_EQ(check.key->name, "agent-key");
+  EXPECT_EQ(check.mac.size(), 32u);
+  EXPECT_EQ(check.original_id, 4242);
+  EXPECT_LT(check.tsig_offset, message.size());
+
+  const auto sha512 = signed_by_ldns("BIG-key.", kOtherSecret, "hmac-sha512.");
+  EXPECT_EQ(tsig.verify(sha512, now()).status, TsigCheck::Status::ok);
+}
+
+TEST(TsigTest, RejectsWrongSecretTamperingUnknownKeyAndTime) {
+  const TsigSigner tsig = signer();
+  EXPECT_EQ(tsig.verify(signed_by_ldns("agent-key.", kOtherSecret, "hmac-sha256."), now()).status,
+            TsigCheck::Status::bad_sig);
+  EXPECT_EQ(tsig.verify(signed_by_ldns("nobody.", kSecret, "hmac-sha256."), now()).status,
+            TsigCheck::Status::bad_key);
+  // The right key name with another algorithm is an unknown key too (RFC 8945 §5.2.1).
+  EXPECT_EQ(tsig.verify(signed_by_ldns("agent-key.", kSecret, "hmac-sha512."), now()).status,
+            TsigCheck::Status::bad_key);
+
+  auto tampered = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.");
+  tampered[40] ^= 0x01;  // inside the update section's A record
+  EXPECT_EQ(tsig.verify(tampered, now()).status, TsigCheck::Status::bad_sig);
+
+  const auto message = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.");
+  EXPECT_EQ(tsig.verify(message, now() + 301).status, TsigCheck::Status::bad_time);
+  EXPECT_EQ(tsig.verify(message, now() - 301).status, TsigCheck::Status::bad_time);
+}
+
+TEST(TsigTest, UnsignedAndMalformed) {
+  const TsigSigner tsig = signer();
+  ldns_pkt* packet = make_update();
+  const auto plain = to_wire(packet);
+  ldns_pkt_free(packet);
+  EXPECT_EQ(tsig.verify(plain, now()).status, TsigCheck::Status::unsigned_message);
+
+  auto cut = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.");
+  cut.resize(cut.size() - 3);
+  EXPECT_EQ(tsig.verify(cut, now()).status, TsigCheck::Status::malformed);
+  EXPECT_EQ(tsig.verify(std::vector<std::uint8_t>(5, 0), now()).status,
+            TsigCheck::Status::malformed);
+}
+
+TEST(TsigTest, LdnsVerifiesOurRequestAndResponseSignatures) {
+  const TsigSigner tsig = signer();
+  ldns_pkt* packet = make_update();
+  std::vector<std::uint8_t> request = to_wire(packet);
+  ldns_pkt_free(packet);
+  tsig.sign_request(request, tsig.keys()[0], now());
+
+  ldns_pkt* parsed = nullptr;
+  ASSERT_EQ(ldns_wire2pkt(&parsed, request.data(), request.size()), LDNS_STATUS_OK);
+  EXPECT_TRUE(ldns_pkt_tsig_verify(parsed, request.data(), request.size(), "agent-key.", kSecret,
+                                   nullptr));
+  ldns_pkt_free(parsed);
+
+  const TsigCheck check = tsig.verify(request, now());
+  ASSERT_EQ(check.status, TsigCheck::Status::ok);
+  // A response: the request's header with QR set, signed with the request's MAC.
+  std::vector<std::uint8_t> response(request.begin(), request.begin() + 12);
+  response[2] |= 0x80;
+  for (std::size_t i = 4; i < 12; ++i) response[i] = 0;
+  tsig.sign_response(response, check, 0, now());
+  ASSERT_EQ(ldns_wire2pkt(&parsed, response.data(), response.size()), LDNS_STATUS_OK);
+  // ldns takes the request MAC as its TSIG rdata field: two-octet length, then the MAC.
+  std::vector<std::uint8_t> mac_field{static_cast<std::uint8_t>(check.mac.size() >> 8),
+                                      static_cast<std::uint8_t>(check.mac.size())};
+  mac_field.insert(mac_field.end(), check.mac.begin(), check.mac.end());
+  ldns_rdf* mac = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, mac_field.size(), mac_field.data());
+  EXPECT_TRUE(ldns_pkt_tsig_verify(parsed, response.data(), response.size(), "agent-key.",
+                                   kSecret, mac));
+  ldns_rdf_deep_free(mac);
+  ldns_pkt_free(parsed);
+}
+
+TEST(TsigTest, ErrorResponsesCarryTheErrorAndAnEmptyMacWhenUnsigned) {
+  const TsigSigner tsig = signer();
+  const auto message = signed_by_ldns("agent-key.", kOtherSecret, "hmac-sha256.");
+  const TsigCheck check = tsig.verify(message, now());
+  ASSERT_EQ(check.status, TsigCheck::Status::bad_sig);
+  std::vector<std::uint8_t> response(message.begin(), message.begin() + 12);
+  for (std::size_t i = 4; i < 12; ++i) response[i] = 0;
+  tsig.sign_response(response, check, dns::wire::rcode::kBadSig, now());
+  // The TSIG record ends with: MAC size 0, original ID, error 16, other length 0.
+  const std::size_t n = response.size();
+  EXPECT_EQ(response[11], 1);  // ARCOUNT
+  EXPECT_EQ(response[n - 2], 0);
+  EXPECT_EQ(response[n - 1], 0);
+  EXPECT_EQ(response[n - 4] << 8 | response[n - 3], dns::wire::rcode::kBadSig);
+  EXPECT_EQ(response[n - 8] << 8 | response[n - 7], 0);  // MAC size
+}
+
+TEST(TsigTest, KeysValidateAndAllowPatterns) {
+  EXPECT_THROW(make_tsig_key("k", "hmac-md5", kSecret, {}), KeyError);
+  EXPECT_THROW(make_tsig_key("k", "hmac-sha256", "not base64!", {}), KeyError);
+  EXPECT_THROW(make_tsig_key("k", "hmac-sha256", "", {}), KeyError);
+  const TsigKey key = make_tsig_key("k", "hmac-sha256", kSecret, {"web", "db-*"});
+  EXPECT_TRUE(key.allows("web"));
+  EXPECT_TRUE(key.allows("db-main"));
+  EXPECT_FALSE(key.allows("webx"));
+  EXPECT_FALSE(key.allows("cache"));
+  EXPECT_TRUE(make_tsig_key("k", "hmac-sha256", kSecret, {}).allows("anything"));
+  EXPECT_EQ(decode_base64("aGVsbG8=", "x"), (std::vector<std::uint8_t>{'h', 'e', 'l', 'l', 'o'}));
+}
+
+}  // namespace
+}  // namespace signpost::health
