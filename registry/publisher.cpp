@@ -1,6 +1,8 @@
 // The registry thread.
 #include "registry/publisher.hpp"
 
+#include <algorithm>
+
 #include "dns/wire/reader.hpp"
 #include "dns/wire/types.hpp"
 
@@ -104,11 +106,18 @@ void Publisher::run() {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty() && stopping_) return;
     // Coalesce: let the rest of a burst arrive, then apply and publish once.
-    if (!stopping_) wake_.wait_for(lock, settings_.batch_delay, [this] { return stopping_; });
+    // Under a burst (many agents registering at once) a publish costs more than the
+    // delay: waiting as long as the last one took keeps publishing to half of this thread
+    // and lets batches grow with the load.
+    const auto delay = std::max<std::chrono::steady_clock::duration>(settings_.batch_delay,
+                                                                     last_batch_cost_);
+    if (!stopping_) wake_.wait_for(lock, delay, [this] { return stopping_; });
     std::deque<Task> batch;
     batch.swap(queue_);
     lock.unlock();
+    const auto started = std::chrono::steady_clock::now();
     run_batch(batch);
+    last_batch_cost_ = std::chrono::steady_clock::now() - started;
     lock.lock();
   }
 }

@@ -93,6 +93,7 @@ class Publisher {
   SnapshotPtr current_;
   std::uint64_t generation_ = 0;
   std::uint32_t serial_;
+  std::chrono::steady_clock::duration last_batch_cost_{};  // registry thread only
   std::thread thread_;
 };
 

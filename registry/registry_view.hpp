@@ -44,7 +44,7 @@ class RegistryView {
  private:
   friend class Store;
   ShardedMap<ServiceRecords> services_;
-  ShardedMap<NodeRecords, 64> nodes_;
+  ShardedMap<NodeRecords> nodes_;
   std::shared_ptr<const dns::zone::RRset> service_types_ = std::make_shared<dns::zone::RRset>();
   std::shared_ptr<const BuildSettings> settings_ = std::make_shared<BuildSettings>();
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -13,10 +14,10 @@
 
 namespace signpost::registry {
 
-/// Immutable map from a string key to shared values. `with`/`without` return a new map
-/// that shares every shard but the one touched. Lookups: any thread, no allocation.
+/// Map from a string key to shared values whose copies share their shards. A copy edited
+/// with `set`/`erase` shares every shard but those it touched. Lookups: any thread, no allocation.
 /// Updates: control plane, allocate O(size / kShards).
-template <typename Value, std::size_t kShards = 256>
+template <typename Value, std::size_t kShards = 1024>
 class ShardedMap {
  public:
   using Shard = std::unordered_map<std::string, std::shared_ptr<const Value>, dns::zone::NameHash,
@@ -33,27 +34,21 @@ class ShardedMap {
     return it == shard.end() ? nullptr : it->second.get();
   }
 
-  /// A copy with `key` set to `value`.
-  ShardedMap with(const std::string& key, std::shared_ptr<const Value> value) const {
-    ShardedMap copy = *this;
-    auto& slot = copy.shards_[shard_of(key)];
-    auto shard = std::make_shared<Shard>(*slot);
-    const bool added = shard->insert_or_assign(key, std::move(value)).second;
-    slot = std::move(shard);
-    if (added) ++copy.size_;
-    return copy;
+  /// Which shards an edit has already copied; one per build of a new map.
+  using Owned = std::bitset<kShards>;
+
+  /// Sets `key` to `value` in place. The first change to a shard in an edit copies it, so
+  /// maps that share the old shard keep it unchanged.
+  void set(const std::string& key, std::shared_ptr<const Value> value, Owned& owned) {
+    if (own(shard_of(key), owned).insert_or_assign(key, std::move(value)).second) ++size_;
   }
 
-  /// A copy without `key`.
-  ShardedMap without(const std::string& key) const {
-    ShardedMap copy = *this;
-    auto& slot = copy.shards_[shard_of(key)];
-    if (slot->find(key) == slot->end()) return copy;
-    auto shard = std::make_shared<Shard>(*slot);
-    shard->erase(key);
-    slot = std::move(shard);
-    --copy.size_;
-    return copy;
+  /// Removes `key` in place (copying its shard as `set` does).
+  void erase(const std::string& key, Owned& owned) {
+    const std::size_t index = shard_of(key);
+    if (shards_[index]->find(key) == shards_[index]->end()) return;
+    own(index, owned).erase(key);
+    --size_;
   }
 
   std::size_t size() const noexcept { return size_; }
@@ -70,6 +65,15 @@ class ShardedMap {
   static std::size_t shard_of(std::string_view key) noexcept {
     // The top bits of the hash pick the shard; the shard's table uses the low ones.
     return (dns::zone::NameHash{}(key) >> 24) % kShards;
+  }
+
+  Shard& own(std::size_t index, Owned& owned) {
+    if (!owned[index]) {
+      shards_[index] = std::make_shared<const Shard>(*shards_[index]);
+      owned[index] = true;
+    }
+    // The shard was made by this edit and is not shared yet.
+    return const_cast<Shard&>(*shards_[index]);
   }
 
   std::array<std::shared_ptr<const Shard>, kShards> shards_;

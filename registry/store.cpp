@@ -150,25 +150,28 @@ std::vector<std::pair<Service, std::vector<Instance>>> Store::list() const {
 std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previous) {
   auto view = std::make_shared<RegistryView>(previous);
   view->settings_ = std::make_shared<const BuildSettings>(settings_);
+  decltype(view->services_)::Owned own_services;
+  decltype(view->nodes_)::Owned own_nodes;
   for (const std::string& name : dirty_services_) {
     const auto it = services_.find(name);
     if (it == services_.end()) {
-      view->services_ = view->services_.without(name);
+      view->services_.erase(name, own_services);
       continue;
     }
     std::vector<const Instance*> instances;
     for (const auto& [id, instance] : it->second.instances) instances.push_back(&instance);
-    view->services_ = view->services_.with(name, build_service_records(it->second.service, instances, settings_));
+    view->services_.set(name, build_service_records(it->second.service, instances, settings_),
+                        own_services);
   }
   for (const std::string& node : dirty_nodes_) {
     const auto it = nodes_.find(node);
     if (it == nodes_.end() || it->second.empty()) {
-      view->nodes_ = view->nodes_.without(node);
+      view->nodes_.erase(node, own_nodes);
       continue;
     }
     std::vector<const Instance*> instances;
     for (const auto& [service, id] : it->second) instances.push_back(find_instance(service, id));
-    view->nodes_ = view->nodes_.with(node, build_node_records(instances, settings_));
+    view->nodes_.set(node, build_node_records(instances, settings_), own_nodes);
   }
   if (types_dirty_) {
     // Only adding or removing a service touches this O(services) set.
