@@ -223,13 +223,15 @@ const std::vector<Option>& options() {
        .set = [](Target& t, const Value& v) { t.config->flap_half_life = as<std::uint32_t>(v); }},
       {.section = "health", .key = "preservation_threshold", .kind = Kind::real,
        .fallback = 0.5, .real_min = 0, .real_max = 1,
-       .help = "Fraction of instances expiring within `preservation_window` that makes the "
-               "server assume a partition on its side and stop expiring; 0 = off.",
+       .help = "Self-preservation: when more than this fraction of the heartbeat instances "
+               "are about to expire (lease running out within `preservation_window` with a "
+               "renewal missed), the server assumes a partition on its side and stops "
+               "expiring; 0 = off.",
        .set = [](Target& t, const Value& v) {
          t.config->preservation_threshold = std::get<double>(v);
        }},
       {.section = "health", .key = "preservation_window", .fallback = std::int64_t{15},
-       .min = 1, .max = 3600, .help = "Seconds over which mass expiry is measured.",
+       .min = 1, .max = 3600, .help = "How far ahead self-preservation looks for expiring leases.",
        .set = [](Target& t, const Value& v) {
          t.config->preservation_window = as<std::uint32_t>(v);
        }},
