@@ -3,7 +3,7 @@
 //
 //   cares_query SERVER PORT NAME TYPE [--tcp] [--edns]
 //
-// TYPE is A, AAAA, SRV, TXT, MX or SOA. Output:
+// TYPE is A, AAAA, SRV, TXT, MX, SOA or PTR. Output:
 //   rcode NOERROR
 //   flags qr aa rd
 //   A 192.0.2.10 300            (address, TTL)
@@ -13,6 +13,7 @@
 //   TXT "v=demo1" "second string"
 //   MX 10 mail.example.test
 //   SOA ns.example.test hostmaster.example.test 2026112801 3600 600 86400 300
+//   PTR web-1._web._tcp.svc.internal  (one line per record, e.g. a DNS-SD browse)
 // Exit status: 0 answer, 2 NODATA, 3 NXDOMAIN, 4 REFUSED, 5 SERVFAIL, 6 another error
 // rcode (FORMERR, NOTIMP), 7 no response (timeout, connection refused), 1 usage or a
 // parse error.
@@ -39,7 +40,7 @@ constexpr int kExitServfail = 5;
 constexpr int kExitOtherRcode = 6;
 constexpr int kExitNoResponse = 7;
 
-constexpr int kMaxAddresses = 256;
+constexpr int kMaxAddresses = 1024;
 constexpr auto kOverallLimit = std::chrono::seconds(10);
 
 struct Outcome {
@@ -158,6 +159,25 @@ int print_soa(const unsigned char* abuf, int alen) {
   return ARES_SUCCESS;
 }
 
+// PTR records of any owner, e.g. DNS-SD browse answers (RFC 6763 §4). c-ares parses them
+// as a reverse lookup, so it gets a placeholder address. Every PTR target is listed among
+// the aliases, in answer order, and the last one is also the host name.
+int print_ptr(const unsigned char* abuf, int alen) {
+  const unsigned char placeholder[4] = {};
+  hostent* host = nullptr;
+  const int status =
+      ares_parse_ptr_reply(abuf, alen, placeholder, sizeof placeholder, AF_INET, &host);
+  if (status != ARES_SUCCESS) return status;
+  bool any_alias = false;
+  for (char** alias = host->h_aliases; alias != nullptr && *alias != nullptr; ++alias) {
+    std::printf("PTR %s\n", *alias);
+    any_alias = true;
+  }
+  if (!any_alias) std::printf("PTR %s\n", host->h_name);
+  ares_free_hostent(host);
+  return ARES_SUCCESS;
+}
+
 int exit_code_for(int status) {
   switch (status) {
     case ARES_SUCCESS: return kExitAnswer;
@@ -192,6 +212,7 @@ void on_response(void* arg, int status, int /*timeouts*/, unsigned char* abuf, i
     case ns_t_txt: parsed = print_txt(abuf, alen); break;
     case ns_t_mx: parsed = print_mx(abuf, alen); break;
     case ns_t_soa: parsed = print_soa(abuf, alen); break;
+    case ns_t_ptr: parsed = print_ptr(abuf, alen); break;
     default: break;
   }
   if (parsed != ARES_SUCCESS) {
@@ -207,6 +228,7 @@ int type_of(std::string_view text) {
   if (text == "TXT") return ns_t_txt;
   if (text == "MX") return ns_t_mx;
   if (text == "SOA") return ns_t_soa;
+  if (text == "PTR") return ns_t_ptr;
   return 0;
 }
 
@@ -230,7 +252,7 @@ void run(ares_channel channel, const Outcome& outcome) {
 
 int usage() {
   std::fprintf(stderr, "usage: cares_query SERVER PORT NAME TYPE [--tcp] [--edns]\n"
-                       "  TYPE: A, AAAA, SRV, TXT, MX or SOA\n");
+                       "  TYPE: A, AAAA, SRV, TXT, MX, SOA or PTR\n");
   return kExitUsage;
 }
 

@@ -13,6 +13,7 @@ Environment (set by CTest, see CMakeLists.txt):
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -652,3 +653,112 @@ class Unbound:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+
+# ---------------------------------------------------------------------------------------
+# Static registrations and fast raw queries for the registry tests.
+
+def toml_inline_table(table):
+    """A TOML inline table of strings, e.g. meta = { version = "15" }."""
+    return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in table.items()) + " }"
+
+
+def render_services(services):
+    """[[service]] and [[service.instance]] tables from a list of dicts. Each service dict
+    holds the service keys plus "instances", a list of instance dicts; "meta" is rendered as
+    an inline table."""
+    lines = []
+    for service in services:
+        lines.append("[[service]]")
+        for key, value in service.items():
+            if key != "instances":
+                lines.append(f"{key} = {toml_value(value)}")
+        lines.append("")
+        for instance in service.get("instances", ()):
+            lines.append("[[service.instance]]")
+            for key, value in instance.items():
+                text = toml_inline_table(value) if key == "meta" else toml_value(value)
+                lines.append(f"{key} = {text}")
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def soa_serial(port, zone=REGISTRY_DOMAIN):
+    """The SOA serial of `zone`, asked over UDP; None without an answer."""
+    response = ask_udp(port, query_message(zone, "SOA"))
+    if response is None or not response.answer:
+        return None
+    return response.answer[0][0].serial
+
+
+def ede_options(message):
+    """(info code, text) of each Extended DNS Error option (RFC 8914) in a dnspython
+    response."""
+    out = []
+    for option in message.options:
+        if option.otype == 15:
+            data = option.to_wire()
+            out.append((struct.unpack("!H", data[:2])[0], data[2:].decode("utf-8", "replace")))
+    return out
+
+
+def udp_stream(port, wires, window=8, timeout=1.0, retries=3):
+    """Sends each query wire over one UDP socket with up to `window` queries in flight and
+    returns the responses in query order. Query i goes out with ID i % 65536, which is how
+    its response is matched (at most 65536 wires); a query without a response within
+    `timeout` is sent again up to `retries` times, then its response is None."""
+    if len(wires) > 65536:
+        raise ValueError("udp_stream matches responses by ID: at most 65536 queries")
+    responses = [None] * len(wires)
+    pending = {}  # id -> (deadline, tries)
+    next_index = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((LOOPBACK, port))
+        s.setblocking(False)
+
+        def send(index, tries):
+            s.send(struct.pack("!H", index) + wires[index][2:])
+            pending[index] = (time.monotonic() + timeout, tries)
+
+        while next_index < len(wires) or pending:
+            while len(pending) < window and next_index < len(wires):
+                send(next_index, 0)
+                next_index += 1
+            now = time.monotonic()
+            soonest = min(deadline for deadline, _ in pending.values())
+            ready, _, _ = select.select([s], [], [], max(0.0, soonest - now))
+            if ready:
+                try:
+                    wire = s.recv(65535)
+                except (BlockingIOError, ConnectionRefusedError):
+                    continue
+                index = struct.unpack("!H", wire[:2])[0]
+                if index in pending:
+                    del pending[index]
+                    responses[index] = wire
+                continue
+            now = time.monotonic()
+            for index, (deadline, tries) in list(pending.items()):
+                if deadline <= now:
+                    if tries < retries:
+                        send(index, tries + 1)
+                    else:
+                        del pending[index]
+    return responses
+
+
+def answer_rdata(query_wire, response_wire):
+    """The RDATA of each answer record of a response to `query_wire` (a query without
+    OPT), read straight from the wire: the question is echoed and every answer owner must be
+    a pointer to it (RFC 1035 §4.1.4), otherwise this raises. Much faster than a full parse,
+    for tests that read tens of thousands of answers."""
+    ancount = struct.unpack("!H", response_wire[6:8])[0]
+    at = len(query_wire)
+    out = []
+    for _ in range(ancount):
+        if response_wire[at:at + 2] != b"\xc0\x0c":
+            raise AssertionError(f"answer owner at offset {at} is not a pointer to the question")
+        (length,) = struct.unpack("!H", response_wire[at + 10:at + 12])
+        out.append(response_wire[at + 12:at + 12 + length])
+        at += 12 + length
+    return out
