@@ -1,0 +1,137 @@
+"""The benchmark's data: the registry as signpostd static registrations, the same names
+and records as a zone file for Knot DNS and NSD, and the dnsperf query files.
+
+Service `sNNNN` has instances i0..i9, each on its own node of the service, so that an A
+question gets ten addresses and an SRV question ten SRV records with ten A records of
+glue. Nodes are shared between services (1,000 nodes, 100 instances each), and an
+instance's address is its node's. Weights vary from 1 to 10; every priority is 0.
+"""
+
+import os
+import random
+
+DOMAIN = "svc.internal."
+SERVICES = 10_000
+INSTANCES = 10
+NODES = 1_000
+TTL = 5
+NEGATIVE_TTL = 5
+SOA_RDATA = f"ns.{DOMAIN} hostmaster.{DOMAIN} 1 3600 600 86400 {NEGATIVE_TTL}"
+SEED = 20240605
+
+
+def service_name(service):
+    return f"s{service:04d}"
+
+
+def node_of(service, instance):
+    """The node of an instance: ten distinct nodes per service, spread over all nodes."""
+    return (service + instance * (NODES // INSTANCES)) % NODES
+
+
+def node_name(node):
+    return f"n{node:03d}"
+
+
+def node_address(node):
+    return f"10.1.{node >> 8}.{node & 0xFF}"
+
+
+def weight_of(service, instance):
+    return 1 + (service * 3 + instance) % 10
+
+
+def port_of(service):
+    return 20_000 + service
+
+
+def signpost_config(port, zones_dir, services=SERVICES):
+    """signpostd.toml text: one worker, all records in every answer, the registry given
+    as static registrations."""
+    lines = [
+        "[server]",
+        f'listen = ["127.0.0.1:{port}"]',
+        "threads = 1",
+        "",
+        "[dns]",
+        f'domain = "{DOMAIN}"',
+        f'zones_dir = "{zones_dir}"',
+        "answer_limit = 0",
+        f"ttl = {TTL}",
+        f"negative_ttl = {NEGATIVE_TTL}",
+        "",
+    ]
+    for s in range(services):
+        lines += ["[[service]]", f'name = "{service_name(s)}"', f"port = {port_of(s)}", ""]
+        for i in range(INSTANCES):
+            node = node_of(s, i)
+            lines += [
+                "[[service.instance]]",
+                f'id = "i{i}"',
+                f'node = "{node_name(node)}"',
+                f'addresses = ["{node_address(node)}"]',
+                f"weight = {weight_of(s, i)}",
+                "",
+            ]
+    return "\n".join(lines)
+
+
+def zone_text(services=SERVICES):
+    """The registry's A and SRV names with their glue, as an RFC 1035 zone file."""
+    lines = [
+        f"$ORIGIN {DOMAIN}",
+        f"$TTL {TTL}",
+        f"@ SOA {SOA_RDATA}",
+        f"@ NS ns.{DOMAIN}",
+        "ns A 127.0.0.1",
+    ]
+    for node in range(NODES):
+        lines.append(f"{node_name(node)}.node A {node_address(node)}")
+    for s in range(services):
+        name = service_name(s)
+        for i in range(INSTANCES):
+            lines.append(f"{name} A {node_address(node_of(s, i))}")
+        for i in range(INSTANCES):
+            target = f"{node_name(node_of(s, i))}.node.{DOMAIN}"
+            lines.append(f"_{name}._tcp SRV 0 {weight_of(s, i)} {port_of(s)} {target}")
+    return "\n".join(lines) + "\n"
+
+
+def query_lines(kind, count=SERVICES, seed=SEED):
+    """dnsperf input lines ("name type"): kind is "a", "srv", or "mix" (47.5% A, 47.5%
+    SRV, 5% names that do not exist), over every service in a shuffled order."""
+    rng = random.Random(seed)
+    lines = []
+    for q in range(count):
+        s = rng.randrange(SERVICES)
+        if kind == "a":
+            lines.append(f"{service_name(s)}.{DOMAIN} A")
+        elif kind == "srv":
+            lines.append(f"_{service_name(s)}._tcp.{DOMAIN} SRV")
+        elif q % 20 == 0:
+            lines.append(f"x{s:04d}.{DOMAIN} A")
+        elif q % 2 == 0:
+            lines.append(f"{service_name(s)}.{DOMAIN} A")
+        else:
+            lines.append(f"_{service_name(s)}._tcp.{DOMAIN} SRV")
+    if kind == "mix":
+        rng.shuffle(lines)
+    return lines
+
+
+def write(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def generate(workdir):
+    """Writes the zone file and the query files under `workdir`; returns their paths.
+    signpostd's config is written by the caller, once its port is known."""
+    paths = {"zone": os.path.join(workdir, "svc.internal.zone"),
+             "empty_zones": os.path.join(workdir, "empty-zones")}
+    os.makedirs(paths["empty_zones"], exist_ok=True)
+    write(paths["zone"], zone_text())
+    for kind in ("a", "srv", "mix"):
+        paths[kind] = os.path.join(workdir, f"queries-{kind}.txt")
+        write(paths[kind], "\n".join(query_lines(kind)) + "\n")
+    return paths
