@@ -36,6 +36,8 @@ struct Service {
   std::vector<std::string> tags;
   std::optional<std::uint32_t> ttl;           // overrides dns.ttl
   std::optional<std::uint32_t> answer_limit;  // overrides dns.answer_limit (0 = all)
+
+  bool operator==(const Service&) const = default;
 };
 
 using Ipv4 = std::array<std::uint8_t, 4>;

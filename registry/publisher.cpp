@@ -81,10 +81,17 @@ void Publisher::apply(std::function<void(Store&)> change) {
 }
 
 void Publisher::replace_zones(std::vector<std::shared_ptr<const dns::zone::Zone>> zones) {
-  apply([this, zones = std::move(zones)](Store&) mutable {
-    // Check the new set builds before taking it, so a bad reload keeps the old zones.
+  reload(std::move(zones), [](Store&) {});
+}
+
+void Publisher::reload(std::vector<std::shared_ptr<const dns::zone::Zone>> zones,
+                       std::function<void(Store&)> change) {
+  apply([this, zones = std::move(zones), change = std::move(change)](Store& store) mutable {
+    // Check the new set builds before taking anything, so a bad reload keeps the old data;
+    // the change validates everything before it changes the store (replace_source).
     const std::vector<std::shared_ptr<const dns::zone::Zone>> candidate = zones;
     Snapshot check(candidate, 0);
+    change(store);
     static_zones_ = std::move(zones);
     zones_changed_ = true;
   });

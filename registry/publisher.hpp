@@ -63,6 +63,11 @@ class Publisher {
   /// Replaces the static zones (reload) and waits for the publish. Throws ZoneError when
   /// they conflict; the old zones then stay.
   void replace_zones(std::vector<std::shared_ptr<const dns::zone::Zone>> zones);
+  /// A reload: replaces the static zones and runs `change` in one batch, so that one
+  /// snapshot carries both. When the zones conflict (ZoneError) or `change` throws, neither
+  /// takes effect. Waits for the publish; rethrows.
+  void reload(std::vector<std::shared_ptr<const dns::zone::Zone>> zones,
+              std::function<void(Store&)> change);
 
   /// The snapshot most recently published.
   SnapshotPtr current() const;

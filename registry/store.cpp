@@ -105,20 +105,28 @@ void Store::replace_source(Source source, std::vector<Service> services,
     validate(i);
     i.source = source;
   }
+  // Only what differs is touched, so that a reload that changes nothing rebuilds nothing.
+  std::set<std::pair<std::string, std::string>> kept;
+  for (const Instance& i : instances) kept.emplace(i.service, i.id);
+  std::set<std::string> declared;
+  for (const Service& s : services) declared.insert(s.name);
   std::vector<std::pair<std::string, std::string>> stale;
-  for (const auto& [name, entry] : services_) {
-    for (const auto& [id, instance] : entry.instances) {
-      if (instance.source == source) stale.emplace_back(name, id);
-    }
-  }
   for (auto& [name, entry] : services_) {
-    if (source == Source::config && entry.declared) {
+    for (const auto& [id, instance] : entry.instances) {
+      if (instance.source == source && !kept.contains({name, id})) stale.emplace_back(name, id);
+    }
+    if (source == Source::config && entry.declared && !declared.contains(name)) {
       entry.declared = false;
       dirty_services_.insert(name);
     }
   }
   for (const auto& [service, id] : stale) remove_instance(service, id);
-  for (Service& s : services) put_service(std::move(s));
+  for (Service& s : services) {
+    const auto it = services_.find(s.name);
+    if (it == services_.end() || !it->second.declared || !(it->second.service == s)) {
+      put_service(std::move(s));
+    }
+  }
   for (Instance& i : instances) put_instance(std::move(i));
   std::vector<std::string> names;
   for (const auto& [name, entry] : services_) names.push_back(name);

@@ -310,8 +310,10 @@ void App::reload() {
     Config next = config_path_.empty() ? default_config() : load_config_file(config_path_);
     auto zones = load_zones(next);
     const registry::Snapshot conflicts(zones, 0);  // two files with one zone: throws
-    apply_registrations(*publisher_, next);
-    publisher_->replace_zones(zones);
+    publisher_->reload(zones, [services = next.services, instances = next.instances](
+                                  registry::Store& store) mutable {
+      store.replace_source(registry::Source::config, std::move(services), std::move(instances));
+    });
     if (const std::string sealed = sealed_changes(config_, next); !sealed.empty()) {
       log_line(LogLevel::warning, "changes to " + sealed + " take effect only after a restart");
     }

@@ -108,5 +108,27 @@ TEST(Store, ReplaceSourceSwapsConfigInstancesAndKeepsOthers) {
   EXPECT_EQ(store.instance_count(), 1u);
 }
 
+TEST(Store, ReplaceSourceWithTheSameDataChangesNothing) {
+  Store store(testing::registry_settings());
+  Service declared;
+  declared.name = "db";
+  const auto load = [&] {
+    store.replace_source(Source::config, {declared},
+                         {instance("web", "a", "n1", 1), instance("web", "b", "n2", 2)});
+  };
+  load();
+  auto view = store.build_view(RegistryView{});
+  load();
+  EXPECT_FALSE(store.dirty());
+  // One weight changed: only that service and node are rebuilt.
+  store.replace_source(Source::config, {declared},
+                       {instance("web", "a", "n1", 5), instance("web", "b", "n2", 2)});
+  EXPECT_TRUE(store.dirty());
+  const auto next = store.build_view(*view);
+  EXPECT_EQ(next->find_service("db"), view->find_service("db"));
+  EXPECT_NE(next->find_service("web"), view->find_service("web"));
+  EXPECT_EQ(next->find_node("n2"), view->find_node("n2"));
+}
+
 }  // namespace
 }  // namespace signpost::registry
