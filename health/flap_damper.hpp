@@ -44,6 +44,7 @@ class FlapDamper {
   /// Ends suppression when `now` has reached `reuse_at`. Returns true when it just ended.
   bool try_reuse(FlapState& state, Clock::time_point now) const noexcept;
 
+  /// The settings in force.
   const FlapSettings& settings() const noexcept { return settings_; }
 
  private:

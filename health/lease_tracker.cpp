@@ -28,7 +28,7 @@ std::string whole_seconds(Clock::duration duration) {
 
 }  // namespace
 
-std::size_t InstanceKeyHash::operator()(const InstanceKey& key) const noexcept {
+std::size_t InstanceKeyHash::operator()(const InstanceKey& key) const {
   const std::size_t service = std::hash<std::string>{}(key.service);
   const std::size_t id = std::hash<std::string>{}(key.id);
   return service ^ (id + 0x9e3779b97f4a7c15ULL + (service << 6) + (service >> 2));

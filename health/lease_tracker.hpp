@@ -49,9 +49,11 @@ struct InstanceKey {
   auto operator<=>(const InstanceKey&) const = default;
 };
 
-/// Hash of an InstanceKey for unordered containers. Any thread; no allocation.
+/// Hash of an InstanceKey for unordered containers. Any thread; no allocation. Deliberately
+/// not noexcept: libstdc++ then caches the hash in each node, so that walking a bucket does
+/// not hash every key in it again.
 struct InstanceKeyHash {
-  std::size_t operator()(const InstanceKey& key) const noexcept;
+  std::size_t operator()(const InstanceKey& key) const;
 };
 
 /// Lease settings (config `health.*`); the defaults are the config's defaults.
@@ -164,6 +166,7 @@ class LeaseTracker {
   /// nullopt when nothing is scheduled.
   std::optional<Clock::time_point> next_event() const noexcept;
 
+  /// The settings in force.
   const LeaseSettings& settings() const noexcept { return settings_; }
 
  private:

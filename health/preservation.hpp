@@ -63,6 +63,7 @@ class Preservation {
   /// Whether an end by `max` keeps it from starting until the condition clears.
   bool blocked() const noexcept { return blocked_; }
 
+  /// The settings in force.
   const PreservationSettings& settings() const noexcept { return settings_; }
 
  private:

@@ -208,6 +208,13 @@ Config Reader::read(const toml::table& root) {
     const toml::table* table = root[section].as_table();
     read_table(table != nullptr ? *table : empty, section, Target{&config_, nullptr, nullptr});
   }
+  if (config_.min_lease > config_.max_lease) {
+    const toml::node* at = root.at_path("health.max_lease").node();
+    if (at == nullptr) at = root.at_path("health.min_lease").node();
+    fail(at != nullptr ? line_of(*at) : 1,
+         "key 'health.max_lease': must not be below health.min_lease (" +
+             std::to_string(config_.min_lease) + " > " + std::to_string(config_.max_lease) + ")");
+  }
   if (const toml::node* services = root.get("service")) read_services(*services);
   if (const toml::node* keys = root.get("key")) read_keys(*keys);
   return std::move(config_);

@@ -49,6 +49,43 @@ TEST(Config, EmptyFileTakesEveryDefault) {
   EXPECT_TRUE(config.instances.empty());
 }
 
+TEST(Config, HeartbeatKeysAndLeases) {
+  const Config config = parse_config(R"(
+[health]
+min_lease = 3
+max_lease = 90
+
+[[key]]
+name = "agent-key"
+secret = "c2lnbnBvc3QgdGVzdCBrZXkgMDEyMzQ1Njc4OWFiY2RlZg=="
+allow = ["web", "api-*"]
+
+[[key]]
+name = "other"
+algorithm = "hmac-sha512"
+secret = "b3RoZXIgc2VjcmV0IDAxMjM0NTY3ODlhYmNkZWYwMTIzNDU="
+)", "test.toml");
+  EXPECT_EQ(config.min_lease, 3u);
+  EXPECT_EQ(config.max_lease, 90u);
+  ASSERT_EQ(config.keys.size(), 2u);
+  EXPECT_EQ(config.keys[0].name, "agent-key");
+  EXPECT_EQ(config.keys[0].algorithm, "hmac-sha256");
+  EXPECT_EQ(config.keys[0].allow, (std::vector<std::string>{"web", "api-*"}));
+  EXPECT_EQ(config.keys[1].algorithm, "hmac-sha512");
+
+  EXPECT_EQ(error_of("[health]\nmin_lease = 100\nmax_lease = 50\n"),
+            "test.toml:3: key 'health.max_lease': must not be below health.min_lease (100 > 50)");
+  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"!!\"\n"),
+            "test.toml:1: [[key]] 'k': secret of key \"k\" is not base64");
+  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret = \"aGVsbG8=\"\n"),
+            "test.toml:1: [[key]] 'k': unknown TSIG algorithm \"hmac-md5\" (expected hmac-sha256 or "
+            "hmac-sha512)");
+  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\n"), "test.toml:1: key 'key.secret' is required");
+  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"aGVsbG8=\"\n[[key]]\nname = \"K.\"\n"
+                     "secret = \"aGVsbG8=\"\n"),
+            "test.toml:4: key 'key.name': key 'K.' is declared twice");
+}
+
 TEST(Config, EmbeddedDefaultServesLoopbackAndDemoService) {
   const Config config = default_config();
   EXPECT_EQ(config.source, "<default config>");
