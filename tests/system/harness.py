@@ -762,3 +762,169 @@ def answer_rdata(query_wire, response_wire):
         out.append(response_wire[at + 12:at + 12 + length])
         at += 12 + length
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# signpost-agent, and what its tests need around it.
+
+def signpost_agent_path():
+    """The signpost-agent binary under test (SIGNPOST_AGENT); fails the test clearly."""
+    path = os.environ.get("SIGNPOST_AGENT")
+    if not path or not os.access(path, os.X_OK):
+        raise AssertionError(f"SIGNPOST_AGENT does not name an executable: {path!r}")
+    return path
+
+
+class FixedPortServer(Server):
+    """signpostd on a port chosen by the caller, so that it can be stopped and started again
+    where its clients expect it."""
+
+    def __init__(self, port, **kwargs):
+        super().__init__(**kwargs)
+        self.fixed_port = port
+
+    def start(self):
+        self.port = self.fixed_port
+        self.write_config()
+        self._log_file = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [signpostd_path(), "--config", self.config_path],
+            stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=self._log_file)
+        if not self.wait_ready():
+            code = self.stop()
+            raise AssertionError(f"signpostd did not answer on port {self.port} "
+                                 f"(exit status {code}); log:\n{self.log()}")
+        return self
+
+
+class AgentProcess:
+    """signpost-agent with `config_text` as its agent.toml, in a temporary directory; its
+    stderr (the event log) goes to a file. Stopped by pid."""
+
+    def __init__(self, config_text):
+        self.workdir = tempfile.mkdtemp(prefix="signpost-agent-")
+        self.config_path = os.path.join(self.workdir, "agent.toml")
+        self.log_path = os.path.join(self.workdir, "agent.log")
+        self.process = None
+        self._log_file = None
+        self.write_config(config_text)
+
+    def write_config(self, text):
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def start(self):
+        self._log_file = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [signpost_agent_path(), "--config", self.config_path],
+            stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=self._log_file)
+        return self
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, number):
+        self.process.send_signal(number)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        """Waits for the agent to exit; returns its status, or None if it still runs."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        """SIGTERM (the agent deregisters), then SIGKILL after STOP_TIMEOUT."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            if self.wait() is None:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return self.process.returncode
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_count(self, text):
+        return self.log().count(text)
+
+    def cleanup(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+HTTP_HEALTH_SCRIPT = r"""
+import http.server, sys
+port, status_file = int(sys.argv[1]), sys.argv[2]
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        try:
+            with open(status_file) as f:
+                status = int(f.read().strip() or "200")
+        except (OSError, ValueError):
+            status = 200
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer.allow_reuse_address = True
+server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+print("ready", flush=True)
+server.serve_forever()
+"""
+
+
+class HttpHealthServer:
+    """A small HTTP server (python http.server in a subprocess) on a fixed loopback port that
+    answers every GET with the status written by set_status() (200 at first). stop() and
+    start() take it away and bring it back on the same port."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.workdir = tempfile.mkdtemp(prefix="signpost-http-")
+        self.status_path = os.path.join(self.workdir, "status")
+        self.process = None
+
+    def set_status(self, status):
+        with open(self.status_path, "w", encoding="utf-8") as f:
+            f.write(str(status))
+
+    def url(self, path="/health"):
+        return f"http://{LOOPBACK}:{self.port}{path}"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["python3", "-c", HTTP_HEALTH_SCRIPT, str(self.port), self.status_path],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
+        if not ready or self.process.stdout.readline().strip() != b"ready":
+            self.stop()
+            raise AssertionError(f"the HTTP health server did not start on port {self.port}")
+        return self
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+        if self.process is not None:
+            self.process.stdout.close()
+        self.process = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,382 @@
+// The running agent: registration rounds per server, health changes, failover, reload and
+// deregistration.
+#include "health/agent/agent.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace signpost::health::agent {
+
+namespace {
+
+std::uint64_t wall_seconds() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::string health_text(registry::Health health) {
+  return std::string(registry::to_string(health));
+}
+
+// Short deregistration exchanges: a clean stop must not hang on a server that is down.
+constexpr ExchangeLimits kDeregisterLimits{std::chrono::milliseconds(400), 2};
+
+std::string instance_name_of(const AgentConfig& config, const ServiceConfig& service) {
+  return make_instance_records(config, service, registry::Health::passing).instance_name();
+}
+
+}  // namespace
+
+/// One instance on one server.
+struct Agent::Lane {
+  enum class State : std::uint8_t { unknown, registered, failed };
+  std::optional<std::uint16_t> pending;  // id of the UPDATE in flight
+  bool resend = false;                   // the instance changed while an UPDATE was in flight
+  State state = State::unknown;
+  std::string failure;        // the last failure logged
+  std::uint32_t granted = 0;  // lease the server granted, seconds; 0 = none yet
+};
+
+/// One server: its link, round timer, reachability and lanes.
+struct Agent::ServerState {
+  enum class Reach : std::uint8_t { unknown, up, down };
+  ServerState(boost::asio::io_context& io, std::shared_ptr<ServerLink> server_link,
+              const AgentTiming& timing)
+      : link(std::move(server_link)),
+        timer(io),
+        backoff(timing.backoff_initial, timing.backoff_max) {}
+  std::shared_ptr<ServerLink> link;
+  boost::asio::steady_timer timer;
+  Reach reach = Reach::unknown;
+  bool first_round_done = false;  // health changes before it are carried by it
+  Backoff backoff;
+  std::map<std::string, Lane> lanes;  // by instance name
+  std::string text() const { return link->server().text(); }
+};
+
+Agent::Agent(boost::asio::io_context& io, AgentConfig config, Log log, AgentTiming timing,
+             std::uint32_t seed)
+    : io_(io),
+      config_(std::move(config)),
+      log_(std::move(log)),
+      timing_(timing),
+      random_(seed),
+      shutdown_timer_(io) {}
+
+Agent::~Agent() {
+  for (auto& [name, runner] : services_) runner->stop();
+  for (auto& server : servers_) {
+    server->timer.cancel();
+    server->link->close();
+  }
+  for (const auto& retired : retired_links_) {
+    if (auto link = retired.lock()) link->close();
+  }
+  shutdown_timer_.cancel();
+}
+
+void Agent::start() {
+  for (const ServiceConfig& service : config_.services) add_service(service);
+  for (const ServerAddress& address : config_.servers) add_server(address);
+  log_(LogLevel::info, "signpost-agent " SIGNPOST_VERSION " started: node " + config_.node + ", " +
+                           std::to_string(services_.size()) + " service(s), " +
+                           std::to_string(servers_.size()) + " server(s)");
+}
+
+void Agent::add_service(const ServiceConfig& service) {
+  const std::string name = instance_name_of(config_, service);
+  auto runner = std::make_shared<ServiceRunner>(
+      io_, service, name, log_,
+      [this, name](const std::string& reason) { on_health_changed(name, reason); });
+  services_[name] = runner;
+  runner->start();
+}
+
+void Agent::add_server(const ServerAddress& address) {
+  auto link = std::make_shared<ServerLink>(io_, address);
+  link->open();
+  servers_.push_back(std::make_unique<ServerState>(io_, std::move(link), timing_));
+  schedule_round(*servers_.back(), first_delay(config_.lease, timing_.first_delay_cap, random_));
+}
+
+void Agent::schedule_round(ServerState& server, std::chrono::milliseconds delay) {
+  server.timer.expires_after(delay);
+  ServerState* target = &server;
+  server.timer.async_wait([this, target](const boost::system::error_code& error) {
+    if (!error && !stopping_) do_round(*target);
+  });
+}
+
+void Agent::do_round(ServerState& server) {
+  server.first_round_done = true;
+  for (const auto& [name, runner] : services_) send_registration(server, name);
+  const auto heartbeat = heartbeat_delay(granted_lease(server), random_);
+  // Retries of a server that is down back off, but never wait longer than a heartbeat, so
+  // that a server that returns hears from us as soon as it would have anyway.
+  schedule_round(server, server.reach == ServerState::Reach::down
+                             ? std::min(server.backoff.next(), heartbeat)
+                             : heartbeat);
+}
+
+void Agent::send_registration(ServerState& server, const std::string& name) {
+  const auto service = services_.find(name);
+  if (service == services_.end() || stopping_) return;
+  Lane& lane = server.lanes[name];
+  if (lane.pending) {
+    lane.resend = true;
+    return;
+  }
+  SignedUpdate request;
+  try {
+    request = encode_registration(records_of(*service->second), config_.lease, config_.key,
+                                  new_id(*server.link));
+  } catch (const UpdateError& e) {
+    log_(LogLevel::error, "cannot build the UPDATE of " + name + ": " + e.what());
+    return;
+  }
+  lane.pending = request.id;
+  lane.resend = false;
+  ServerState* target = &server;
+  // The link drops its callbacks when it is closed or the request cancelled, which happens
+  // before `server` goes away; so the raw pointer stays valid here.
+  server.link->send(request.wire, exchange_limits(config_.lease),
+                    [this, target, name, request](Exchange exchange) {
+                      on_registration_reply(*target, name, request, exchange);
+                    });
+}
+
+void Agent::on_registration_reply(ServerState& server, const std::string& name,
+                                  const SignedUpdate& request, const Exchange& exchange) {
+  Lane& lane = server.lanes[name];
+  lane.pending.reset();
+  if (!exchange.answered) {
+    lane.state = Lane::State::unknown;  // "registered" is logged again once it is back
+    on_unreachable(server, exchange.failure);
+    return;
+  }
+  const UpdateReply reply =
+      parse_update_reply(exchange.reply, request, config_.key, wall_seconds());
+  if (reply.accepted()) {
+    lane.granted = reply.lease.value_or(config_.lease);
+    if (lane.state != Lane::State::registered) {
+      const auto service = services_.find(name);
+      log_(LogLevel::info,
+           "registered " + name + " with " + server.text() + " (health " +
+               (service == services_.end() ? "?" : health_text(service->second->health())) +
+               ", lease " + std::to_string(lane.granted) + " s)");
+    }
+    lane.state = Lane::State::registered;
+    lane.failure.clear();
+  } else {
+    const std::string failure = reply.describe();
+    if (lane.state != Lane::State::failed || lane.failure != failure) {
+      log_(LogLevel::error,
+           "registration of " + name + " with " + server.text() + " failed: " + failure);
+    }
+    lane.state = Lane::State::failed;
+    lane.failure = failure;
+  }
+  on_reachable(server);
+  if (lane.resend) send_registration(server, name);
+}
+
+void Agent::on_reachable(ServerState& server) {
+  const bool was_down = server.reach == ServerState::Reach::down;
+  server.reach = ServerState::Reach::up;
+  server.backoff.reset();
+  if (was_down) {
+    log_(LogLevel::info, "server " + server.text() + " is back");
+    do_round(server);  // re-register everything there at once
+  }
+}
+
+void Agent::on_unreachable(ServerState& server, const std::string& why) {
+  if (server.reach == ServerState::Reach::down) return;
+  server.reach = ServerState::Reach::down;
+  server.backoff.reset();
+  log_(LogLevel::warning,
+       "server " + server.text() + " is down (" + why + "); retrying with backoff");
+  schedule_round(server, server.backoff.next());
+}
+
+void Agent::on_health_changed(const std::string& name, const std::string& reason) {
+  const auto service = services_.find(name);
+  if (service == services_.end() || stopping_) return;
+  log_(LogLevel::info,
+       name + " is " + health_text(service->second->health()) + " (" + reason + ")");
+  // At once, not at the next heartbeat. A server that is down gets it with its next retry.
+  for (auto& server : servers_) {
+    if (server->first_round_done && server->reach != ServerState::Reach::down) {
+      send_registration(*server, name);
+    }
+  }
+}
+
+InstanceRecords Agent::records_of(const ServiceRunner& runner) const {
+  return make_instance_records(config_, runner.config(), runner.health());
+}
+
+std::uint32_t Agent::granted_lease(const ServerState& server) const {
+  std::uint32_t lease = 0;
+  for (const auto& [name, lane] : server.lanes) {
+    if (lane.granted != 0 && (lease == 0 || lane.granted < lease)) lease = lane.granted;
+  }
+  return lease != 0 ? lease : config_.lease;
+}
+
+std::uint16_t Agent::new_id(const ServerLink& link) {
+  std::uniform_int_distribution<int> pick(0, 0xffff);
+  std::uint16_t id = 0;
+  do {
+    id = static_cast<std::uint16_t>(pick(random_));
+  } while (link.pending(id));
+  return id;
+}
+
+std::optional<registry::Health> Agent::health(const std::string& instance_name) const {
+  const auto found = services_.find(instance_name);
+  if (found == services_.end()) return std::nullopt;
+  return found->second->health();
+}
+
+void Agent::deregister(const std::shared_ptr<ServerLink>& link, const InstanceRecords& records,
+                       const KeyConfig& key, std::function<void()> done) {
+  SignedUpdate request;
+  try {
+    request = encode_deregistration(records, key, new_id(*link));
+  } catch (const UpdateError& e) {
+    log_(LogLevel::error,
+         "cannot build the deregistration of " + records.instance_name() + ": " + e.what());
+    done();
+    return;
+  }
+  const std::string what = records.instance_name() + " from " + link->server().text();
+  // The callback holds the link, so that a server removed by a reload stays open for it.
+  link->send(
+      request.wire, kDeregisterLimits,
+      [this, link, request, key, what, done](const Exchange& exchange) {
+        if (!exchange.answered) {
+          log_(LogLevel::warning, "deregistration of " + what + " failed: " + exchange.failure);
+        } else {
+          const UpdateReply reply =
+              parse_update_reply(exchange.reply, request, key, wall_seconds());
+          if (reply.accepted()) {
+            log_(LogLevel::info, "deregistered " + what);
+          } else {
+            log_(LogLevel::warning, "deregistration of " + what + " failed: " + reply.describe());
+          }
+        }
+        done();
+      });
+}
+
+void Agent::drop_lanes(ServerState& server, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    const auto lane = server.lanes.find(name);
+    if (lane == server.lanes.end()) continue;
+    if (lane->second.pending) server.link->cancel(*lane->second.pending);
+    server.lanes.erase(lane);
+  }
+}
+
+void Agent::shutdown(std::function<void()> done) {
+  stopping_ = true;
+  auto remaining = std::make_shared<std::size_t>(0);
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  const auto one_done = [this, remaining, finish]() {
+    if (*remaining > 0) --*remaining;
+    if (*remaining != 0 || !*finish) return;
+    shutdown_timer_.cancel();
+    std::exchange(*finish, nullptr)();
+  };
+  std::vector<std::string> names;
+  for (auto& [name, runner] : services_) {
+    runner->stop();
+    names.push_back(name);
+  }
+  for (auto& server : servers_) {
+    server->timer.cancel();
+    drop_lanes(*server, names);  // no late heartbeat may re-register after the delete
+    for (const auto& [name, runner] : services_) {
+      ++*remaining;
+      deregister(server->link, records_of(*runner), config_.key, one_done);
+    }
+  }
+  if (*remaining == 0) {
+    ++*remaining;
+    one_done();
+    return;
+  }
+  shutdown_timer_.expires_after(timing_.deregister_limit);
+  shutdown_timer_.async_wait([remaining, one_done](const boost::system::error_code& error) {
+    if (error) return;
+    *remaining = 1;  // give up on the servers that have not answered
+    one_done();
+  });
+}
+
+void Agent::reload(AgentConfig next) {
+  std::set<std::string> wanted;
+  for (const ServiceConfig& service : next.services) wanted.insert(instance_name_of(next, service));
+  std::set<std::string> next_servers;
+  for (const ServerAddress& address : next.servers) next_servers.insert(address.text());
+  std::vector<std::string> removed;
+  for (const auto& [name, runner] : services_) {
+    if (wanted.count(name) == 0) removed.push_back(name);
+  }
+  retire(removed, next_servers);
+  const std::size_t removed_count = removed.size();
+  for (const std::string& name : removed) {
+    services_.at(name)->stop();
+    services_.erase(name);
+  }
+  config_ = std::move(next);
+  std::size_t added = 0;
+  std::size_t changed = 0;
+  for (const ServiceConfig& service : config_.services) {
+    const auto found = services_.find(instance_name_of(config_, service));
+    if (found != services_.end() && found->second->config() == service) continue;
+    if (found != services_.end()) {
+      found->second->stop();
+      services_.erase(found);
+      ++changed;
+    } else {
+      ++added;
+    }
+    add_service(service);
+  }
+  std::set<std::string> kept;
+  for (auto& server : servers_) kept.insert(server->text());
+  for (auto& server : servers_) do_round(*server);  // the new settings go out at once
+  for (const ServerAddress& address : config_.servers) {
+    if (kept.count(address.text()) == 0) add_server(address);
+  }
+  log_(LogLevel::info, "reloaded " + config_.source + ": " + std::to_string(added) + " added, " +
+                           std::to_string(removed_count) + " removed, " + std::to_string(changed) +
+                           " changed");
+}
+
+// Deregisters, with the running key, the instances in `removed` from every server, and every
+// instance from the servers not in `next_servers`, which are then dropped.
+void Agent::retire(const std::vector<std::string>& removed,
+                   const std::set<std::string>& next_servers) {
+  std::vector<std::string> all;
+  for (const auto& [name, runner] : services_) all.push_back(name);
+  for (auto& server : servers_) {
+    const bool server_kept = next_servers.count(server->text()) != 0;
+    const std::vector<std::string>& leaving = server_kept ? removed : all;
+    drop_lanes(*server, leaving);
+    for (const std::string& name : leaving) {
+      deregister(server->link, records_of(*services_.at(name)), config_.key, [] {});
+    }
+  }
+  std::erase_if(servers_, [&](const std::unique_ptr<ServerState>& server) {
+    if (next_servers.count(server->text()) != 0) return false;
+    server->timer.cancel();
+    retired_links_.push_back(server->link);  // open until its deregistrations end
+    return true;
+  });
+}
+
+}  // namespace signpost::health::agent

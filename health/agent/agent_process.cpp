@@ -1,0 +1,83 @@
+// signpost-agent as a process: one io_context on the main thread, signals as events.
+#include "health/agent/agent_process.hpp"
+
+#include <signal.h>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "health/agent/agent.hpp"
+
+namespace signpost::health::agent {
+
+namespace {
+
+class Process {
+ public:
+  Process(AgentConfig config, std::string path)
+      : path_(std::move(path)),
+        signals_(io_, SIGTERM, SIGINT, SIGHUP),
+        agent_(io_, std::move(config), log_to_stderr) {}
+
+  int run() {
+    agent_.start();
+    do_wait();
+    io_.run();
+    return 0;
+  }
+
+ private:
+  void do_wait() {
+    signals_.async_wait([this](const boost::system::error_code& error, int number) {
+      if (error) return;
+      if (number == SIGHUP) {
+        reload();
+      } else if (!stopping_) {
+        stopping_ = true;
+        log_to_stderr(LogLevel::info, std::string("stopping on ") +
+                                          (number == SIGINT ? "SIGINT" : "SIGTERM") +
+                                          ": deregistering");
+        agent_.shutdown([this] {
+          log_to_stderr(LogLevel::info, "stopped");
+          io_.stop();
+        });
+      } else {
+        io_.stop();  // a second signal does not wait for the servers
+      }
+      do_wait();
+    });
+  }
+
+  void reload() {
+    if (stopping_) return;
+    try {
+      agent_.reload(load_agent_config(path_, read_host_facts()));
+    } catch (const std::exception& e) {
+      log_to_stderr(LogLevel::error, std::string("reload failed, running on: ") + e.what());
+    }
+  }
+
+  std::string path_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  Agent agent_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int run_agent(const std::string& config_path) {
+  // Writes to closed sockets fail with EPIPE instead of killing us; exec checks get default
+  // signal handling back (exec_check.cpp); we reap exec checks ourselves, so SIGCHLD must not
+  // be ignored.
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGCHLD, SIG_DFL);
+  try {
+    Process process(load_agent_config(config_path, read_host_facts()), config_path);
+    return process.run();
+  } catch (const std::exception& e) {
+    log_to_stderr(LogLevel::error, e.what());
+    return 1;
+  }
+}
+
+}  // namespace signpost::health::agent
