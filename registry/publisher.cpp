@@ -113,18 +113,21 @@ void Publisher::run() {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty() && stopping_) return;
     // Coalesce: let the rest of a burst arrive, then apply and publish once.
-    // Under a burst (many agents registering at once) a publish costs more than the
-    // delay: waiting as long as the last one took keeps publishing to half of this thread
-    // and lets batches grow with the load.
-    const auto delay = std::max<std::chrono::steady_clock::duration>(settings_.batch_delay,
-                                                                     last_batch_cost_);
+    // Under a burst (many agents registering at once) a publish may cost more than the
+    // delay: leaving at least as long as the last one took between two publishes keeps
+    // publishing to half of this thread and lets batches grow with the load, while a
+    // change after a quiet spell waits only the batch delay.
+    const auto now = std::chrono::steady_clock::now();
+    const auto spacing = last_batch_end_ + last_batch_cost_ - now;
+    const auto delay = std::max<std::chrono::steady_clock::duration>(settings_.batch_delay, spacing);
     if (!stopping_) wake_.wait_for(lock, delay, [this] { return stopping_; });
     std::deque<Task> batch;
     batch.swap(queue_);
     lock.unlock();
     const auto started = std::chrono::steady_clock::now();
     run_batch(batch);
-    last_batch_cost_ = std::chrono::steady_clock::now() - started;
+    last_batch_end_ = std::chrono::steady_clock::now();
+    last_batch_cost_ = last_batch_end_ - started;
     lock.lock();
   }
 }

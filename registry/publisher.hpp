@@ -98,7 +98,9 @@ class Publisher {
   SnapshotPtr current_;
   std::uint64_t generation_ = 0;
   std::uint32_t serial_;
-  std::chrono::steady_clock::duration last_batch_cost_{};  // registry thread only
+  // Registry thread only: when the last batch ended and how long it took.
+  std::chrono::steady_clock::time_point last_batch_end_{};
+  std::chrono::steady_clock::duration last_batch_cost_{};
   std::thread thread_;
 };
 
