@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <type_traits>
 
 #include "dns/wire/reader.hpp"
 #include "dns/wire/types.hpp"
@@ -20,9 +21,13 @@ using dns::zone::RRset;
 // integral (0.25 of weight 1 is 250).
 constexpr std::uint32_t kWeightScale = 1000;
 
+// The fixed part of a record after its owner: TYPE, CLASS, TTL, RDLENGTH (RFC 1035 §4.1.3).
+constexpr std::size_t kFixedSize = 10;
+
 struct Eligible {
   const Instance* instance;
   std::uint32_t weight;  // effective
+  std::uint32_t index;   // in ServiceRecords::instances
 };
 
 std::string label(std::string_view text) {
@@ -33,6 +38,27 @@ std::string label(std::string_view text) {
 
 std::span<const std::uint8_t> bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// Appends one IN-class record to `wire` and returns where it starts.
+RecordAt encode(std::vector<std::uint8_t>& wire, std::uint16_t type, std::uint32_t ttl,
+                std::span<const std::uint8_t> rdata) {
+  const auto at = static_cast<RecordAt>(wire.size());
+  std::uint8_t fixed[kFixedSize];
+  dns::wire::store_u16(fixed, type);
+  dns::wire::store_u16(fixed + 2, dns::wire::rrclass::kIn);
+  dns::wire::store_u32(fixed + 4, ttl);
+  dns::wire::store_u16(fixed + 8, static_cast<std::uint16_t>(rdata.size()));
+  wire.insert(wire.end(), fixed, fixed + kFixedSize);
+  wire.insert(wire.end(), rdata.begin(), rdata.end());
+  return at;
+}
+
+// Appends one record to an RRset kept on its own (node records). They have no
+// additional-section targets, so `targets` stays empty.
+void append(RRset& rrset, std::uint32_t ttl, std::span<const std::uint8_t> rdata) {
+  encode(rrset.wire, rrset.type, ttl, rdata);
+  rrset.offsets.push_back(static_cast<std::uint32_t>(rrset.wire.size()));
 }
 
 RRset typed(std::uint16_t type) {
@@ -61,28 +87,59 @@ std::vector<Eligible> eligible_instances(std::span<const Instance* const> instan
     if (i->weight == 0 || (i->health == Health::critical && !panic)) continue;
     const std::uint32_t scale = i->health == Health::warning ? warning_scale : kWeightScale;
     const std::uint32_t weight = i->weight * scale;
-    if (weight > 0) out.push_back({i, weight});
+    if (weight > 0) out.push_back({i, weight, 0});
   }
   std::sort(out.begin(), out.end(), [](const Eligible& a, const Eligible& b) {
     return a.instance->id < b.instance->id;
   });
+  for (std::size_t k = 0; k < out.size(); ++k) out[k].index = static_cast<std::uint32_t>(k);
   return out;
 }
 
-// Adds one address record per distinct address; instances sharing an address share its
-// record and add up their weights (an RRset has no duplicates, RFC 2181 §5).
-template <typename Address>
-void add_address(RRset& rrset, std::vector<std::uint32_t>& weights,
-                 std::map<Address, std::size_t>& seen, const Address& address,
-                 std::uint32_t weight, std::uint32_t ttl) {
-  const auto [it, added] = seen.emplace(address, rrset.size());
-  if (added) {
-    dns::zone::append_record(rrset, ttl, address);
-    weights.push_back(weight);
-  } else {
-    // Saturate rather than wrap when many instances share one address.
-    const std::uint64_t sum = std::uint64_t{weights[it->second]} + weight;
-    weights[it->second] = static_cast<std::uint32_t>(std::min<std::uint64_t>(sum, UINT32_MAX));
+// `ttl`, lowered to the smallest cap of the instances (heartbeat leases).
+std::uint32_t capped_ttl(std::uint32_t ttl, std::span<const Instance* const> instances) {
+  for (const Instance* i : instances) {
+    if (i->max_ttl != 0) ttl = std::min(ttl, i->max_ttl);
+  }
+  return ttl;
+}
+
+// Builds a service's records into `out`; the steps share the offsets of what they encoded.
+class ServiceBuilder {
+ public:
+  ServiceBuilder(ServiceRecords& out, const BuildSettings& settings) : out_(out), settings_(settings) {}
+
+  void encode_addresses(const std::vector<Eligible>& eligible);
+  void encode_instances(const std::vector<Eligible>& eligible, std::span<const Instance* const> all);
+  RecordGroup build_group(const std::vector<const Eligible*>& members) const;
+
+ private:
+  std::uint32_t glue_of(const std::string& node);
+  template <typename Address>
+  void add_address(std::vector<RecordAt>& records, std::vector<std::uint32_t>& weights,
+                   std::map<Address, std::size_t>& seen, const Address& address,
+                   std::uint32_t weight) const;
+
+  ServiceRecords& out_;
+  const BuildSettings& settings_;
+  std::map<Ipv4, RecordAt> a_;
+  std::map<Ipv6, RecordAt> aaaa_;
+  std::map<std::string_view, std::vector<const Instance*>> by_node_;  // every instance
+  std::map<std::string_view, std::uint32_t> glue_by_node_;
+};
+
+// One A and one AAAA record per distinct address an answer can carry (each instance's
+// first), so that every group refers to the same records.
+void ServiceBuilder::encode_addresses(const std::vector<Eligible>& eligible) {
+  for (const Eligible& e : eligible) {
+    const Instance& i = *e.instance;
+    if (i.ipv4.empty() || a_.contains(i.ipv4.front())) continue;
+    a_.emplace(i.ipv4.front(), encode(out_.wire, rrtype::kA, out_.ttl, i.ipv4.front()));
+  }
+  for (const Eligible& e : eligible) {
+    const Instance& i = *e.instance;
+    if (i.ipv6.empty() || aaaa_.contains(i.ipv6.front())) continue;
+    aaaa_.emplace(i.ipv6.front(), encode(out_.wire, rrtype::kAaaa, out_.ttl, i.ipv6.front()));
   }
 }
 
@@ -94,38 +151,6 @@ std::vector<std::uint8_t> srv_rdata(const Instance& instance, const BuildSetting
   const std::string target = node_name(instance.node, settings);
   rdata.insert(rdata.end(), target.begin(), target.end());
   return rdata;
-}
-
-RecordGroup build_group(const std::vector<const Eligible*>& members, std::uint32_t ttl,
-                        const BuildSettings& settings) {
-  RecordGroup group;
-  group.a = typed(rrtype::kA);
-  group.aaaa = typed(rrtype::kAaaa);
-  group.srv = typed(rrtype::kSrv);
-  std::map<Ipv4, std::size_t> seen4;
-  std::map<Ipv6, std::size_t> seen6;
-  for (const Eligible* e : members) {
-    const Instance& i = *e->instance;
-    if (!i.ipv4.empty()) add_address(group.a, group.a_weights, seen4, i.ipv4.front(), e->weight, ttl);
-    if (!i.ipv6.empty()) add_address(group.aaaa, group.aaaa_weights, seen6, i.ipv6.front(), e->weight, ttl);
-  }
-  // SRV: priorities ascending (RFC 2782); the order inside a group is drawn per answer.
-  std::vector<const Eligible*> by_priority = members;
-  std::stable_sort(by_priority.begin(), by_priority.end(), [](const Eligible* a, const Eligible* b) {
-    return a->instance->priority < b->instance->priority;
-  });
-  for (std::size_t k = 0; k < by_priority.size(); ++k) {
-    const Instance& i = *by_priority[k]->instance;
-    if (k == 0 || i.priority != by_priority[k - 1]->instance->priority) {
-      group.srv_groups.push_back(static_cast<std::uint32_t>(k));
-    }
-    dns::zone::append_record(group.srv, ttl, srv_rdata(i, settings));
-    group.srv_weights.push_back(by_priority[k]->weight);
-  }
-  group.srv_groups.push_back(static_cast<std::uint32_t>(by_priority.size()));
-  const std::size_t records = group.a.size() + group.aaaa.size() + group.srv.size();
-  group.round_robin.assign(records * settings.workers, 0);
-  return group;
 }
 
 std::vector<std::uint8_t> txt_rdata(const Instance& instance) {
@@ -148,30 +173,130 @@ std::vector<std::uint8_t> txt_rdata(const Instance& instance) {
   return rdata;
 }
 
-void add_instances(ServiceRecords& records, const std::vector<Eligible>& eligible,
-                   const Service& service, const BuildSettings& settings) {
-  records.ptr = typed(rrtype::kPtr);
+// The glue of `node`: the addresses of every instance of the service on it (as the node's
+// own records have them: all addresses, sorted, TTL capped by those instances' leases).
+std::uint32_t ServiceBuilder::glue_of(const std::string& node) {
+  const auto [it, added] = glue_by_node_.try_emplace(node, static_cast<std::uint32_t>(out_.glue.size()));
+  if (!added) return it->second;
+  const std::vector<const Instance*>& on_node = by_node_.at(node);
+  std::set<Ipv4> v4;
+  std::set<Ipv6> v6;
+  for (const Instance* i : on_node) {
+    v4.insert(i->ipv4.begin(), i->ipv4.end());
+    v6.insert(i->ipv6.begin(), i->ipv6.end());
+  }
+  const std::uint32_t ttl = capped_ttl(settings_.ttl, on_node);
+  Glue glue;
+  glue.first = static_cast<RecordAt>(out_.wire.size());
+  for (const Ipv4& a : v4) encode(out_.wire, rrtype::kA, ttl, a);
+  for (const Ipv6& a : v6) encode(out_.wire, rrtype::kAaaa, ttl, a);
+  glue.a_count = static_cast<std::uint32_t>(v4.size());
+  glue.aaaa_count = static_cast<std::uint32_t>(v6.size());
+  glue.octets = static_cast<std::uint32_t>(out_.wire.size() - glue.first +
+                                           2 * (v4.size() + v6.size()));
+  out_.glue.push_back(glue);
+  return it->second;
+}
+
+// Each eligible instance's SRV (shared by every SRV answer), its glue, PTR and TXT. The SRV
+// records come first and together: they are what SRV answers read.
+void ServiceBuilder::encode_instances(const std::vector<Eligible>& eligible,
+                                      std::span<const Instance* const> all) {
+  for (const Instance* i : all) by_node_[i->node].push_back(i);
+  out_.instances.resize(eligible.size());
   for (const Eligible& e : eligible) {
-    const Instance& i = *e.instance;
-    const std::string name = instance_name(i, service.protocol, settings);
-    dns::zone::append_record(records.ptr, records.ttl, bytes(name));
-    InstanceRecords& own = records.instances[i.id];
-    own.srv = typed(rrtype::kSrv);
-    own.txt = typed(rrtype::kTxt);
-    dns::zone::append_record(own.srv, records.ttl, srv_rdata(i, settings));
-    dns::zone::append_record(own.txt, records.ttl, txt_rdata(i));
+    out_.instances[e.index].srv = encode(out_.wire, rrtype::kSrv, out_.ttl, srv_rdata(*e.instance, settings_));
+  }
+  for (const Eligible& e : eligible) out_.instances[e.index].glue = glue_of(e.instance->node);
+  for (const Eligible& e : eligible) {
+    const std::string name = instance_name(*e.instance, out_.protocol, settings_);
+    out_.instances[e.index].ptr = encode(out_.wire, rrtype::kPtr, out_.ttl, bytes(name));
+  }
+  for (const Eligible& e : eligible) {
+    out_.instances[e.index].txt = encode(out_.wire, rrtype::kTxt, out_.ttl, txt_rdata(*e.instance));
   }
 }
 
-// `ttl`, lowered to the smallest cap of the instances (heartbeat leases).
-std::uint32_t capped_ttl(std::uint32_t ttl, std::span<const Instance* const> instances) {
-  for (const Instance* i : instances) {
-    if (i->max_ttl != 0) ttl = std::min(ttl, i->max_ttl);
+// Adds one address record per distinct address; instances sharing an address share its
+// record and add up their weights (an RRset has no duplicates, RFC 2181 §5).
+template <typename Address>
+void ServiceBuilder::add_address(std::vector<RecordAt>& records, std::vector<std::uint32_t>& weights,
+                                 std::map<Address, std::size_t>& seen, const Address& address,
+                                 std::uint32_t weight) const {
+  const auto [it, added] = seen.emplace(address, records.size());
+  if (added) {
+    if constexpr (std::is_same_v<Address, Ipv4>) {
+      records.push_back(a_.at(address));
+    } else {
+      records.push_back(aaaa_.at(address));
+    }
+    weights.push_back(weight);
+  } else {
+    // Saturate rather than wrap when many instances share one address.
+    const std::uint64_t sum = std::uint64_t{weights[it->second]} + weight;
+    weights[it->second] = static_cast<std::uint32_t>(std::min<std::uint64_t>(sum, UINT32_MAX));
   }
-  return ttl;
+}
+
+RecordGroup ServiceBuilder::build_group(const std::vector<const Eligible*>& members) const {
+  RecordGroup group;
+  std::map<Ipv4, std::size_t> seen4;
+  std::map<Ipv6, std::size_t> seen6;
+  for (const Eligible* e : members) {
+    const Instance& i = *e->instance;
+    if (!i.ipv4.empty()) add_address(group.a, group.a_weights, seen4, i.ipv4.front(), e->weight);
+    if (!i.ipv6.empty()) add_address(group.aaaa, group.aaaa_weights, seen6, i.ipv6.front(), e->weight);
+  }
+  // SRV: priorities ascending (RFC 2782); the order inside a group is drawn per answer.
+  std::vector<const Eligible*> by_priority = members;
+  std::stable_sort(by_priority.begin(), by_priority.end(), [](const Eligible* a, const Eligible* b) {
+    return a->instance->priority < b->instance->priority;
+  });
+  group.srv.reserve(by_priority.size());
+  group.srv_weights.reserve(by_priority.size());
+  for (std::size_t k = 0; k < by_priority.size(); ++k) {
+    const Instance& i = *by_priority[k]->instance;
+    if (k == 0 || i.priority != by_priority[k - 1]->instance->priority) {
+      group.srv_groups.push_back(static_cast<std::uint32_t>(k));
+    }
+    group.srv.push_back(by_priority[k]->index);
+    group.srv_weights.push_back(by_priority[k]->weight);
+  }
+  group.srv_groups.push_back(static_cast<std::uint32_t>(by_priority.size()));
+  group.round_robin.assign(group.record_count() * settings_.workers, 0);
+  // The address vectors grew one by one; give back what they over-reserved.
+  for (auto* v : {&group.a, &group.aaaa, &group.a_weights, &group.aaaa_weights, &group.srv_groups}) {
+    v->shrink_to_fit();
+  }
+  return group;
 }
 
 }  // namespace
+
+const InstanceRecords* ServiceRecords::find_instance(std::string_view id) const noexcept {
+  // Instances are sorted by id; an id is the first label of its PTR's RDATA.
+  const auto id_of = [this](const InstanceRecords& i) {
+    const std::uint8_t* rdata = wire.data() + i.ptr + kFixedSize;
+    return std::string_view(reinterpret_cast<const char*>(rdata + 1), rdata[0]);
+  };
+  const auto it = std::lower_bound(instances.begin(), instances.end(), id,
+                                   [&](const InstanceRecords& i, std::string_view key) {
+                                     return id_of(i) < key;
+                                   });
+  return it != instances.end() && id_of(*it) == id ? &*it : nullptr;
+}
+
+const RecordGroup* ServiceRecords::find_tag(std::string_view tag) const noexcept {
+  const auto it = std::lower_bound(by_tag.begin(), by_tag.end(), tag,
+                                   [](const TagGroup& g, std::string_view key) { return g.tag < key; });
+  return it != by_tag.end() && it->tag == tag ? &it->group : nullptr;
+}
+
+std::string_view ServiceRecords::target(const InstanceRecords& instance) const noexcept {
+  // SRV RDATA: PRIORITY, WEIGHT, PORT, then the uncompressed target (RFC 2782).
+  const auto srv = record(instance.srv).subspan(kFixedSize + 6);
+  return {reinterpret_cast<const char*>(srv.data()), srv.size()};
+}
 
 std::string node_name(std::string_view node, const BuildSettings& settings) {
   return label(node) + std::string("\4node", 5) + settings.domain;
@@ -198,12 +323,18 @@ std::shared_ptr<const ServiceRecords> build_service_records(
   records->answer_limit = service.answer_limit.value_or(settings.answer_limit);
   records->instance_count = instances.size();
   const std::vector<Eligible> eligible = eligible_instances(instances, settings);
+  ServiceBuilder builder(*records, settings);
+  builder.encode_addresses(eligible);
+  builder.encode_instances(eligible, instances);
+  records->wire.shrink_to_fit();
+  records->glue.shrink_to_fit();
   std::vector<const Eligible*> all;
   for (const Eligible& e : eligible) all.push_back(&e);
-  records->all = build_group(all, records->ttl, settings);
+  records->all = builder.build_group(all);
   // Every tag any instance carries is a name; it answers with its eligible instances.
   std::set<std::string> tags(service.tags.begin(), service.tags.end());
   for (const Instance* i : instances) tags.insert(i->tags.begin(), i->tags.end());
+  records->by_tag.reserve(tags.size());
   for (const std::string& tag : tags) {
     const bool service_wide = std::binary_search(service.tags.begin(), service.tags.end(), tag);
     std::vector<const Eligible*> members;
@@ -211,9 +342,8 @@ std::shared_ptr<const ServiceRecords> build_service_records(
       const auto& t = e.instance->tags;
       if (service_wide || std::binary_search(t.begin(), t.end(), tag)) members.push_back(&e);
     }
-    records->by_tag.emplace(tag, build_group(members, records->ttl, settings));
+    records->by_tag.push_back(TagGroup{tag, builder.build_group(members)});
   }
-  add_instances(*records, eligible, service, settings);
   return records;
 }
 
@@ -229,8 +359,8 @@ std::shared_ptr<const NodeRecords> build_node_records(std::span<const Instance* 
     v6.insert(i->ipv6.begin(), i->ipv6.end());
   }
   const std::uint32_t ttl = capped_ttl(settings.ttl, instances);
-  for (const Ipv4& a : v4) dns::zone::append_record(records->a, ttl, a);
-  for (const Ipv6& a : v6) dns::zone::append_record(records->aaaa, ttl, a);
+  for (const Ipv4& a : v4) append(records->a, ttl, a);
+  for (const Ipv6& a : v6) append(records->aaaa, ttl, a);
   return records;
 }
 

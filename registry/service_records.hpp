@@ -1,11 +1,21 @@
 // Pre-encoded answers of one service and of one node, built once per change.
+//
+// Design. A service keeps every record it can answer with in one byte buffer, each encoded
+// once as it follows its owner on the wire (type, class, TTL, RDLENGTH, RDATA). Everything
+// else refers to records by their offset in that buffer: the address and SRV records of
+// the service and of each tag, the DNS-SD PTR, SRV and TXT of each instance, and the glue
+// of each SRV target. So a tag costs its offsets and weights, not a copy of its records,
+// and an instance costs a few integers besides its encoded records. An SRV record is
+// linked, at build time, to its target node's A/AAAA records (the glue), so that answering
+// SRV needs no lookup by name. Glue carries the addresses of the service's own instances
+// on that node, so a service is rebuilt exactly when its glue changes.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 #include "dns/zone/zone.hpp"
@@ -23,13 +33,35 @@ struct BuildSettings {
   std::size_t workers = 1;            // DNS workers, for per-worker round-robin state
 };
 
+/// Where a record starts in its ServiceRecords::wire.
+using RecordAt = std::uint32_t;
+
+/// The A and AAAA records of one SRV target, `<node>.node.<domain>`, for the additional
+/// section: `a_count` A records, then `aaaa_count` AAAA records, back to back from `first`.
+struct Glue {
+  RecordAt first = 0;
+  std::uint32_t a_count = 0;
+  std::uint32_t aaaa_count = 0;
+  /// Octets they take in a message, each owner compressed to a 2-octet pointer.
+  std::uint32_t octets = 0;
+};
+
+/// The DNS-SD records of one eligible instance: <instance>._<service>._<proto>.<domain>.
+struct InstanceRecords {
+  RecordAt ptr = 0;     // its PTR at _<service>._<proto>; the RDATA starts with the id label
+  RecordAt srv = 0;     // its SRV, also used by the service's and its tags' SRV answers
+  RecordAt txt = 0;     // its TXT (RFC 6763 §6)
+  std::uint32_t glue = 0;  // index of its node's glue in ServiceRecords::glue
+};
+
 /// The A, AAAA and SRV records of one set of instances, each with the effective weight
-/// that orders it. SRV records are sorted by priority; `srv_groups` holds the start of
-/// each priority group and, last, the record count.
+/// that orders it. A and AAAA hold record offsets; SRV holds indexes into
+/// ServiceRecords::instances, sorted by priority, and `srv_groups` the start of each
+/// priority group and, last, the record count.
 struct RecordGroup {
-  dns::zone::RRset a;
-  dns::zone::RRset aaaa;
-  dns::zone::RRset srv;
+  std::vector<RecordAt> a;
+  std::vector<RecordAt> aaaa;
+  std::vector<std::uint32_t> srv;
   std::vector<std::uint32_t> a_weights;
   std::vector<std::uint32_t> aaaa_weights;
   std::vector<std::uint32_t> srv_weights;
@@ -38,27 +70,41 @@ struct RecordGroup {
   /// SRV); each worker writes only its own row.
   mutable std::vector<std::int64_t> round_robin;
 
-  bool empty() const noexcept { return a.size() == 0 && aaaa.size() == 0 && srv.size() == 0; }
+  std::size_t record_count() const noexcept { return a.size() + aaaa.size() + srv.size(); }
+  bool empty() const noexcept { return record_count() == 0; }
 };
 
-/// The DNS-SD records of one instance: <instance>._<service>._<proto>.<domain>.
-struct InstanceRecords {
-  dns::zone::RRset srv;
-  dns::zone::RRset txt;
+/// The instances carrying one tag: <tag>.<service>.<domain>.
+struct TagGroup {
+  std::string tag;
+  RecordGroup group;
 };
 
 /// Everything one service answers with (DESIGN.md, "DNS names"). Immutable once built;
-/// shared between snapshots until the service changes.
+/// shared between snapshots until the service changes. Lookups: any thread, no allocation.
 struct ServiceRecords {
   std::string name;
   Protocol protocol = Protocol::tcp;
   std::uint32_t ttl = 0;
   std::uint32_t answer_limit = 0;
-  std::size_t instance_count = 0;  // registered, eligible or not
-  RecordGroup all;                 // eligible instances
-  std::unordered_map<std::string, RecordGroup, dns::zone::NameHash, std::equal_to<>> by_tag;
-  dns::zone::RRset ptr;            // _<service>._<proto> PTR to the instance names
-  std::unordered_map<std::string, InstanceRecords, dns::zone::NameHash, std::equal_to<>> instances;
+  std::size_t instance_count = 0;        // registered, eligible or not
+  std::vector<std::uint8_t> wire;        // every record below, encoded once
+  std::vector<InstanceRecords> instances;  // eligible instances, by id
+  std::vector<Glue> glue;                // one per node of the eligible instances
+  RecordGroup all;                       // eligible instances
+  std::vector<TagGroup> by_tag;          // sorted by tag
+
+  /// The encoded record at `at` (everything after the owner).
+  std::span<const std::uint8_t> record(RecordAt at) const noexcept {
+    const std::size_t rdlength = (std::size_t{wire[at + 8]} << 8) | wire[at + 9];
+    return {wire.data() + at, 10 + rdlength};
+  }
+  /// The eligible instance with this lower-case id, or nullptr.
+  const InstanceRecords* find_instance(std::string_view id) const noexcept;
+  /// The group of this lower-case tag, or nullptr.
+  const RecordGroup* find_tag(std::string_view tag) const noexcept;
+  /// The lower-case wire name an instance's SRV points at: its node.
+  std::string_view target(const InstanceRecords& instance) const noexcept;
 };
 
 /// The address records of one node: <node>.node.<domain>.

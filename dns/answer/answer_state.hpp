@@ -40,8 +40,14 @@ class AnswerState {
  private:
   void add_addresses(std::string_view target) noexcept;
 
+  // Names, as plain pointer and size: an answer state lives per query, and only the first
+  // `added_count_` entries are ever read, so the table is left uninitialized.
+  struct Added {
+    const char* data;
+    std::size_t size;
+  };
   static constexpr std::size_t kMaxAdditional = 64;
-  std::array<std::string_view, kMaxAdditional> added_{};
+  std::array<Added, kMaxAdditional> added_;
   std::size_t added_count_ = 0;
 };
 

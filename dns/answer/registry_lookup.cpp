@@ -11,7 +11,10 @@ namespace {
 
 namespace rrtype = wire::rrtype;
 namespace rcode = wire::rcode;
+using registry::Glue;
+using registry::InstanceRecords;
 using registry::NodeRecords;
+using registry::RecordAt;
 using registry::RecordGroup;
 using registry::ServiceRecords;
 using zone::RRset;
@@ -20,6 +23,16 @@ using zone::Zone;
 constexpr std::size_t kMaxRelativeLabels = 4;
 constexpr std::size_t kMaxGlueNodes = 64;
 constexpr std::uint16_t kEdeOther = 0;  // RFC 8914 §4.1
+// Encoded sizes after the owner: 10 fixed octets and the address.
+constexpr std::size_t kARecordSize = 10 + 4;
+constexpr std::size_t kAaaaRecordSize = 10 + 16;
+
+// Where the target of the SRV record just written stands: after PRIORITY, WEIGHT and PORT,
+// uncompressed (RFC 2782). 0 when a compression pointer cannot reach it.
+std::uint16_t srv_target_offset(const ResponseWriter& writer) noexcept {
+  const std::size_t at = writer.last_rdata_offset() + 6;
+  return static_cast<std::uint16_t>(at <= 0x3FFF ? at : 0);
+}
 
 // The labels of a name below the registry domain, leftmost first, without length octets.
 struct Relative {
@@ -57,9 +70,13 @@ class RegistryLookup {
   void answer_group(const ServiceRecords& service, const RecordGroup& group) noexcept;
   void answer_service_type(const ServiceRecords& service) noexcept;
   void answer_node(const NodeRecords& node) noexcept;
-  void answer_addresses(const ServiceRecords& service, const RecordGroup& group, const RRset& rrset,
-                        std::span<const std::uint32_t> weights, std::size_t state_offset) noexcept;
+  void answer_addresses(const ServiceRecords& service, const RecordGroup& group,
+                        std::span<const RecordAt> records, std::span<const std::uint32_t> weights,
+                        std::size_t state_offset) noexcept;
   void answer_srv(const ServiceRecords& service, const RecordGroup& group) noexcept;
+  void answer_instance(const ServiceRecords& service, const InstanceRecords& instance) noexcept;
+  void put_glue(const ServiceRecords& service, const InstanceRecords& instance,
+                std::uint16_t target_offset) noexcept;
   std::size_t order_srv(const ServiceRecords& service, const RecordGroup& group) noexcept;
   std::size_t order(std::span<const std::uint32_t> weights, std::size_t limit, const RecordGroup& group,
                     std::size_t state_offset, std::span<std::uint16_t> out) noexcept;
@@ -113,9 +130,9 @@ bool RegistryLookup::two_labels(std::string_view first, std::string_view second)
   }
   const ServiceRecords* service = view_.find_service(second);
   if (service == nullptr) return false;
-  const auto tag = service->by_tag.find(first);
-  if (tag == service->by_tag.end()) return false;
-  answer_group(*service, tag->second);
+  const RecordGroup* tag = service->find_tag(first);
+  if (tag == nullptr) return false;
+  answer_group(*service, *tag);
   return true;
 }
 
@@ -132,17 +149,22 @@ bool RegistryLookup::three_labels(const Relative& name) noexcept {
   if (l[1].size() < 2 || l[1][0] != '_') return false;
   const ServiceRecords* service = view_.find_service(l[1].substr(1));
   if (service == nullptr || !is_protocol_label(l[2], service->protocol)) return false;
-  const auto instance = service->instances.find(l[0]);
-  if (instance == service->instances.end()) return false;
-  const std::uint16_t qtype = s_.query.qtype;
-  if (qtype == rrtype::kSrv || qtype == rrtype::kAny) {
-    if (s_.put(Section::answer, owner_, instance->second.srv)) s_.add_additional(instance->second.srv);
-  } else if (qtype == rrtype::kTxt) {
-    s_.put(Section::answer, owner_, instance->second.txt);
-  } else {
-    nodata();
-  }
+  const InstanceRecords* instance = service->find_instance(l[0]);
+  if (instance == nullptr) return false;
+  answer_instance(*service, *instance);
   return true;
+}
+
+void RegistryLookup::answer_instance(const ServiceRecords& service,
+                                     const InstanceRecords& instance) noexcept {
+  const std::uint16_t qtype = s_.query.qtype;
+  const bool srv = qtype == rrtype::kSrv || qtype == rrtype::kAny;
+  if (!srv && qtype != rrtype::kTxt) return nodata();
+  if (!s_.writer.put_record(Section::answer, owner_, service.record(srv ? instance.srv : instance.txt))) {
+    s_.truncated = true;  // no partial RRset (RFC 2181 §9)
+    return;
+  }
+  if (srv) put_glue(service, instance, srv_target_offset(s_.writer));
 }
 
 void RegistryLookup::put_whole(const RRset& rrset) noexcept { s_.put(Section::answer, owner_, rrset); }
@@ -171,8 +193,12 @@ void RegistryLookup::answer_group(const ServiceRecords& service, const RecordGro
 void RegistryLookup::answer_service_type(const ServiceRecords& service) noexcept {
   const std::uint16_t qtype = s_.query.qtype;
   if (qtype == rrtype::kPtr) {
-    if (service.ptr.size() == 0) return no_healthy(service);
-    return put_whole(service.ptr);
+    // DNS-SD browse: one PTR per eligible instance, as one RRset (RFC 6763 §4.1).
+    const auto& instances = service.instances;
+    if (instances.empty()) return no_healthy(service);
+    const auto ptr = [&](std::size_t i) { return service.record(instances[i].ptr); };
+    if (!s_.writer.put_each(Section::answer, owner_, instances.size(), ptr)) s_.truncated = true;
+    return;
   }
   if (qtype != rrtype::kSrv && qtype != rrtype::kAny) return nodata();
   if (service.all.srv.size() == 0) return no_healthy(service);
@@ -195,7 +221,7 @@ std::size_t RegistryLookup::order(std::span<const std::uint32_t> weights, std::s
                                   std::span<std::uint16_t> out) noexcept {
   AnswerContext& c = s_.context;
   const std::size_t n = weights.size();
-  const std::size_t records = group.a.size() + group.aaaa.size() + group.srv.size();
+  const std::size_t records = group.record_count();
   const std::size_t row = c.worker * records + state_offset;
   if (c.options.order == OrderMode::round_robin && row + n <= group.round_robin.size()) {
     std::size_t k = limit == 0 ? n : std::min(limit, n);
@@ -209,14 +235,16 @@ std::size_t RegistryLookup::order(std::span<const std::uint32_t> weights, std::s
 }
 
 void RegistryLookup::answer_addresses(const ServiceRecords& service, const RecordGroup& group,
-                                      const RRset& rrset, std::span<const std::uint32_t> weights,
+                                      std::span<const RecordAt> records,
+                                      std::span<const std::uint32_t> weights,
                                       std::size_t state_offset) noexcept {
-  if (rrset.size() == 0) return nodata();
+  if (records.empty()) return nodata();
   const std::size_t k = order(weights, service.answer_limit, group, state_offset, s_.context.order);
   // As many records as fit, in the weighted order; TC only when not even one fits.
   std::size_t written = 0;
   for (std::size_t i = 0; i < k; ++i) {
-    if (!s_.writer.put_records(Section::answer, owner_, rrset, {&s_.context.order[i], 1})) break;
+    const auto record = service.record(records[s_.context.order[i]]);
+    if (!s_.writer.put_record(Section::answer, owner_, record)) break;
     ++written;
   }
   if (written == 0) s_.truncated = true;
@@ -240,63 +268,70 @@ std::size_t RegistryLookup::order_srv(const ServiceRecords& service, const Recor
   return total;
 }
 
-std::size_t glue_size(const NodeRecords& node) noexcept {
-  std::size_t size = 0;
-  for (const RRset* rrset : {&node.a, &node.aaaa}) {
-    for (std::size_t i = 0; i < rrset->size(); ++i) size += 2 + rrset->record(i).size();
-  }
-  return size;
-}
-
-// SRV answers carry their targets' addresses in the additional section. When records and
-// glue do not all fit, fewer records go out, in the same order; TC only if none fits.
+// SRV answers carry their targets' addresses in the additional section, once per target.
+// Each SRV record links to its target's glue, whose size is known, so fitting the answer
+// needs no lookup. When records and glue do not all fit, fewer records go out, in the same
+// order; TC only if none fits. The registry answer is the first to add to the additional
+// section, so only its own targets can repeat.
 void RegistryLookup::answer_srv(const ServiceRecords& service, const RecordGroup& group) noexcept {
-  struct Glue {
-    std::string_view target;
-    const NodeRecords* node;
-    std::uint16_t offset;
+  struct Chosen {
+    std::uint32_t glue;      // index into service.glue
+    std::uint32_t instance;  // the first instance with it, whose SRV record is ...
+    std::uint32_t record;    // ... the record-th of the answer
+    std::uint16_t offset;    // where its target then stands in the message, 0 = not yet
   };
-  std::array<Glue, kMaxGlueNodes> glue{};
+  std::array<Chosen, kMaxGlueNodes> glue;  // the first glue_count are set
   std::size_t glue_count = 0;
   const std::size_t k = order_srv(service, group);
   const auto order_of = s_.context.order;
-  const RRset& srv = group.srv;
   const std::size_t room = s_.writer.room();
   std::size_t used = 0;
   std::size_t m = 0;
   for (; m < k; ++m) {
-    const std::string_view target = srv.targets[order_of[m]];
+    const std::uint32_t index = group.srv[order_of[m]];
+    const InstanceRecords& instance = service.instances[index];
     bool known = false;
-    for (std::size_t g = 0; g < glue_count && !known; ++g) known = glue[g].target == target;
-    const NodeRecords* node = nullptr;
-    if (!known && glue_count < kMaxGlueNodes && target.size() > 1) {
-      node = view_.find_node(target.substr(1, static_cast<std::uint8_t>(target[0])));
-    }
-    const std::size_t size = 2 + srv.record(order_of[m]).size() + (node ? glue_size(*node) : 0);
+    for (std::size_t g = 0; g < glue_count && !known; ++g) known = glue[g].glue == instance.glue;
+    const bool add = !known && glue_count < kMaxGlueNodes;
+    const std::size_t size = 2 + service.record(instance.srv).size() +
+                             (add ? service.glue[instance.glue].octets : 0);
     if (used + size > room) break;
     used += size;
-    if (node != nullptr) glue[glue_count++] = Glue{target, node, 0};
+    if (add) glue[glue_count++] = Chosen{instance.glue, index, static_cast<std::uint32_t>(m), 0};
   }
   if (m == 0) {
     s_.truncated = true;
     return;
   }
+  // Records go out in the order they were fitted, so glue entries meet their first
+  // record in turn.
+  std::size_t next = 0;
   for (std::size_t i = 0; i < m; ++i) {
-    if (!s_.writer.put_records(Section::answer, owner_, srv, {&order_of[i], 1})) break;
-    // The target stands uncompressed in the SRV RDATA (RFC 2782): glue owners point there.
-    const std::size_t at = s_.writer.last_rdata_offset() + 6;
-    for (std::size_t g = 0; g < glue_count; ++g) {
-      if (glue[g].offset == 0 && glue[g].target == srv.targets[order_of[i]] && at <= 0x3FFF) {
-        glue[g].offset = static_cast<std::uint16_t>(at);
-      }
-    }
+    const InstanceRecords& instance = service.instances[group.srv[order_of[i]]];
+    if (!s_.writer.put_record(Section::answer, owner_, service.record(instance.srv))) break;
+    if (next < glue_count && glue[next].record == i) glue[next++].offset = srv_target_offset(s_.writer);
   }
   for (std::size_t g = 0; g < glue_count; ++g) {
-    if (!s_.first_additional(glue[g].target)) continue;
-    Owner owner{glue[g].target, glue[g].offset};
-    s_.writer.put_rrset(Section::additional, owner, glue[g].node->a);
-    s_.writer.put_rrset(Section::additional, owner, glue[g].node->aaaa);
+    put_glue(service, service.instances[glue[g].instance], glue[g].offset);
   }
+}
+
+// The A and AAAA of an instance's SRV target, owned by the target where it stands in the
+// SRV RDATA (`target_offset`, or 0 to write the name). Each set that does not fit is left
+// out, without TC (RFC 2181 §9).
+void RegistryLookup::put_glue(const ServiceRecords& service, const InstanceRecords& instance,
+                              std::uint16_t target_offset) noexcept {
+  const Glue& glue = service.glue[instance.glue];
+  Owner owner{service.target(instance), target_offset};
+  // The records are back to back and of fixed size: A records, then AAAA records.
+  const std::span<const std::uint8_t> wire(service.wire);
+  const std::size_t aaaa = glue.first + glue.a_count * kARecordSize;
+  s_.writer.put_each(Section::additional, owner, glue.a_count, [&](std::size_t i) {
+    return wire.subspan(glue.first + i * kARecordSize, kARecordSize);
+  });
+  s_.writer.put_each(Section::additional, owner, glue.aaaa_count, [&](std::size_t i) {
+    return wire.subspan(aaaa + i * kAaaaRecordSize, kAaaaRecordSize);
+  });
 }
 
 }  // namespace

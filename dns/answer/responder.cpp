@@ -6,6 +6,7 @@
 #include "dns/answer/answer_state.hpp"
 #include "dns/answer/query.hpp"
 #include "dns/answer/response_writer.hpp"
+#include "dns/wire/reader.hpp"
 #include "dns/wire/types.hpp"
 
 namespace signpost::dns::answer {
@@ -62,7 +63,11 @@ AnswerContext::AnswerContext(const AnswerOptions& opts, std::size_t worker_index
 }
 
 bool AnswerState::put(Section section, Owner& owner, const zone::RRset& rrset) noexcept {
-  if (writer.put_rrset(section, owner, rrset)) return true;
+  // An SOA (one per zone) goes out with its names compressed, at its own TTL.
+  const bool fits = rrset.type == rrtype::kSoa && rrset.size() == 1
+                        ? writer.put_soa(section, owner, rrset, wire::load_u32(rrset.record(0).data() + 4))
+                        : writer.put_rrset(section, owner, rrset);
+  if (fits) return true;
   truncated = true;  // no partial RRset in answer or authority (RFC 2181 §9)
   return false;
 }
@@ -70,7 +75,7 @@ bool AnswerState::put(Section section, Owner& owner, const zone::RRset& rrset) n
 void AnswerState::negative(const zone::Zone& zone, std::uint16_t code) noexcept {
   rcode = code;
   Owner owner{zone.origin(), 0};
-  if (!writer.put_record_with_ttl(Section::authority, owner, zone.soa(), 0, zone.negative_ttl())) {
+  if (!writer.put_soa(Section::authority, owner, zone.soa(), zone.negative_ttl())) {
     truncated = true;
   }
 }
@@ -83,10 +88,10 @@ void AnswerState::add_additional(const zone::RRset& rrset) noexcept {
 
 bool AnswerState::first_additional(std::string_view name) noexcept {
   for (std::size_t i = 0; i < added_count_; ++i) {
-    if (added_[i] == name) return false;
+    if (std::string_view(added_[i].data, added_[i].size) == name) return false;
   }
   if (added_count_ == kMaxAdditional) return false;
-  added_[added_count_++] = name;
+  added_[added_count_++] = Added{name.data(), name.size()};
   return true;
 }
 

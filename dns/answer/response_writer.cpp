@@ -38,13 +38,17 @@ ResponseWriter::ResponseWriter(std::span<std::uint8_t> out, std::size_t limit,
 
 void ResponseWriter::remember(std::string_view key, std::size_t offset) noexcept {
   if (name_count_ < kNameSlots && offset <= kPointerLimit) {
-    names_[name_count_++] = NameSlot{key, static_cast<std::uint16_t>(offset)};
+    names_[name_count_++] =
+        NameSlot{key.data(), static_cast<std::uint16_t>(key.size()), static_cast<std::uint16_t>(offset)};
   }
 }
 
 std::uint16_t ResponseWriter::find_name(std::string_view key) const noexcept {
   for (std::size_t i = 0; i < name_count_; ++i) {
-    if (names_[i].key.size() == key.size() && names_[i].key == key) return names_[i].offset;
+    const NameSlot& slot = names_[i];
+    if (slot.size == key.size() && std::memcmp(slot.key, key.data(), key.size()) == 0) {
+      return slot.offset;
+    }
   }
   return 0;
 }
@@ -87,48 +91,56 @@ bool ResponseWriter::put_owner(Owner& owner) noexcept {
   return true;
 }
 
-bool ResponseWriter::put_sequence(Section section, Owner& owner, const zone::RRset& rrset,
-                                  const std::uint16_t* order, std::size_t count) noexcept {
-  const std::size_t mark = writer_.size();
-  const std::size_t names = name_count_;
-  const Owner saved = owner;
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto record = rrset.record(order != nullptr ? order[i] : i);
-    if (!put_owner(owner) || !writer_.put_bytes(record)) {
-      writer_.rewind(mark);
-      name_count_ = names;
-      owner = saved;
-      return false;
-    }
-    last_rdata_offset_ = writer_.size() - record.size() + 10;
-  }
-  counts_[static_cast<std::size_t>(section)] += static_cast<std::uint16_t>(count);
-  return true;
-}
-
 bool ResponseWriter::put_rrset(Section section, Owner& owner, const zone::RRset& rrset) noexcept {
-  return put_sequence(section, owner, rrset, nullptr, rrset.size());
+  return put_each(section, owner, rrset.size(), [&rrset](std::size_t i) { return rrset.record(i); });
 }
 
 bool ResponseWriter::put_records(Section section, Owner& owner, const zone::RRset& rrset,
                                  std::span<const std::uint16_t> order) noexcept {
-  return put_sequence(section, owner, rrset, order.data(), order.size());
+  return put_each(section, owner, order.size(),
+                  [&rrset, order](std::size_t i) { return rrset.record(order[i]); });
 }
 
-bool ResponseWriter::put_record_with_ttl(Section section, Owner& owner, const zone::RRset& rrset,
-                                         std::size_t index, std::uint32_t ttl) noexcept {
+bool ResponseWriter::put_soa(Section section, Owner& owner, const zone::RRset& rrset,
+                             std::uint32_t ttl) noexcept {
   const std::size_t mark = writer_.size();
   const std::size_t names = name_count_;
-  const auto record = rrset.record(index);
-  if (!put_owner(owner) || !writer_.put_bytes(record)) {
-    writer_.rewind(mark);
-    name_count_ = names;
-    return false;
+  const Owner saved = owner;
+  const auto fixed = rrset.record(0).first(8);  // TYPE, CLASS, TTL
+  if (put_owner(owner) && writer_.put_bytes(fixed) && writer_.put_u16(0)) {
+    const std::size_t rdata_at = writer_.size();
+    if (put_soa_rdata(rrset.rdata(0))) {
+      wire::store_u32(writer_.data() + rdata_at - 6, ttl);
+      writer_.patch_u16(rdata_at - 2, static_cast<std::uint16_t>(writer_.size() - rdata_at));
+      last_rdata_offset_ = rdata_at;
+      counts_[static_cast<std::size_t>(section)] += 1;
+      return true;
+    }
   }
-  last_rdata_offset_ = writer_.size() - record.size() + 10;
-  wire::store_u32(writer_.data() + writer_.size() - record.size() + 4, ttl);
-  counts_[static_cast<std::size_t>(section)] += 1;
-  return true;
+  writer_.rewind(mark);
+  name_count_ = names;
+  owner = saved;
+  return false;
+}
+
+// MNAME and RNAME (stored uncompressed, RFC 1035 §3.3.13) go through the name compressor,
+// then the five 32-bit fields as they are. RDATA of another shape is copied unchanged.
+bool ResponseWriter::put_soa_rdata(std::span<const std::uint8_t> rdata) noexcept {
+  std::size_t position = 0;
+  std::array<std::string_view, 2> names{};
+  for (std::string_view& name : names) {
+    const std::size_t start = position;
+    while (position < rdata.size() && rdata[position] != 0 && rdata[position] < 64) {
+      position += rdata[position] + 1u;
+    }
+    if (position >= rdata.size() || rdata[position] != 0) return writer_.put_bytes(rdata);
+    ++position;
+    name = {reinterpret_cast<const char*>(rdata.data() + start), position - start};
+  }
+  if (rdata.size() - position != 20) return writer_.put_bytes(rdata);
+  std::uint16_t at = 0;
+  return put_name(names[0], at) && put_name(names[1], at) &&
+         writer_.put_bytes(rdata.subspan(position));
 }
 
 void ResponseWriter::set_extended_error(std::uint16_t code, std::string_view text,

@@ -49,9 +49,21 @@ class ResponseWriter {
   bool put_records(Section section, Owner& owner, const zone::RRset& rrset,
                    std::span<const std::uint16_t> order) noexcept;
 
-  /// Appends record `index` of `rrset` with its TTL replaced by `ttl`.
-  bool put_record_with_ttl(Section section, Owner& owner, const zone::RRset& rrset,
-                           std::size_t index, std::uint32_t ttl) noexcept;
+  /// Appends one pre-encoded record (type, class, TTL, RDLENGTH, RDATA), owned by `owner`.
+  /// False (and nothing written) when it does not fit.
+  bool put_record(Section section, Owner& owner, std::span<const std::uint8_t> record) noexcept {
+    return put_each(section, owner, 1, [record](std::size_t) { return record; });
+  }
+
+  /// Appends `count` pre-encoded records, record i being `record_at(i)`, all owned by
+  /// `owner`. All or nothing, as put_rrset.
+  template <typename RecordAt>
+  bool put_each(Section section, Owner& owner, std::size_t count, RecordAt&& record_at) noexcept;
+
+  /// Appends the SOA `rrset` (one record) with its TTL replaced by `ttl`, its MNAME and
+  /// RNAME compressed against the names already in the message (RFC 1035 §4.1.4 allows
+  /// compression in SOA RDATA, §3.3.13).
+  bool put_soa(Section section, Owner& owner, const zone::RRset& rrset, std::uint32_t ttl) noexcept;
 
   /// Offset where the RDATA of the last record written starts.
   std::size_t last_rdata_offset() const noexcept { return last_rdata_offset_; }
@@ -72,9 +84,8 @@ class ResponseWriter {
   std::size_t finish(std::uint16_t flags, std::uint16_t rcode, std::uint16_t udp_payload) noexcept;
 
  private:
-  bool put_sequence(Section section, Owner& owner, const zone::RRset& rrset,
-                    const std::uint16_t* order, std::size_t count) noexcept;
   bool put_owner(Owner& owner) noexcept;
+  bool put_soa_rdata(std::span<const std::uint8_t> rdata) noexcept;
   bool put_name(std::string_view key, std::uint16_t& written_at) noexcept;
   std::uint16_t find_name(std::string_view key) const noexcept;
   void remember(std::string_view key, std::size_t offset) noexcept;
@@ -88,16 +99,39 @@ class ResponseWriter {
   std::size_t last_rdata_offset_ = 0;
   std::size_t reserved_ = 0;
   static constexpr std::size_t kMaxErrorText = 96;
-  std::array<char, kMaxErrorText> error_text_{};
+  std::array<char, kMaxErrorText> error_text_;  // the first error_text_length_ are set
   std::size_t error_text_length_ = 0;
   std::uint16_t error_code_ = 0;
   bool has_error_ = false;
+  // A name written in full: its lower-case key and where it stands. Plain fields, so the
+  // table needs no initialization per message; only the first name_count_ are read.
   struct NameSlot {
-    std::string_view key;
+    const char* key;
+    std::uint16_t size;
     std::uint16_t offset;
   };
-  std::array<NameSlot, kNameSlots> names_{};
+  std::array<NameSlot, kNameSlots> names_;
   std::size_t name_count_ = 0;
 };
+
+template <typename RecordAt>
+bool ResponseWriter::put_each(Section section, Owner& owner, std::size_t count,
+                              RecordAt&& record_at) noexcept {
+  const std::size_t mark = writer_.size();
+  const std::size_t names = name_count_;
+  const Owner saved = owner;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::span<const std::uint8_t> record = record_at(i);
+    if (!put_owner(owner) || !writer_.put_bytes(record)) {
+      writer_.rewind(mark);
+      name_count_ = names;
+      owner = saved;
+      return false;
+    }
+    last_rdata_offset_ = writer_.size() - record.size() + 10;
+  }
+  counts_[static_cast<std::size_t>(section)] += static_cast<std::uint16_t>(count);
+  return true;
+}
 
 }  // namespace signpost::dns::answer

@@ -18,7 +18,7 @@ constexpr std::size_t kMaxChain = 8;  // CNAMEs followed before giving up
 
 // A name in wire form held on the stack: CNAME targets, wildcard names.
 struct NameBuffer {
-  std::array<char, wire::kMaxNameLength> bytes{};
+  std::array<char, wire::kMaxNameLength> bytes;  // the first `length` are set
   std::size_t length = 0;
   std::string_view view() const noexcept { return {bytes.data(), length}; }
 };
@@ -36,7 +36,7 @@ class ZoneLookup {
   void referral(std::string_view cut, const Node& node) noexcept;
 
   AnswerState& state_;
-  std::array<NameBuffer, kMaxChain> targets_{};
+  std::array<NameBuffer, kMaxChain> targets_;
   NameBuffer wildcard_;
 };
 

@@ -2,6 +2,7 @@
 #include "dns/daemon/app.hpp"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include <chrono>
@@ -199,6 +200,9 @@ void App::start_publisher() {
       [](const std::string& message) { log_line(LogLevel::warning, message); });
   publisher_->start();
   apply_registrations(*publisher_, config_);
+  // Parsing the config and building the first registry leave much freed heap behind;
+  // give it back to the system rather than keep it as resident memory.
+  malloc_trim(0);
   log_line(LogLevel::info, "registry zone " + config_.domain + ": " +
                                plural(config_.services.size(), "static service") + ", " +
                                plural(config_.instances.size(), "instance"));
@@ -326,6 +330,7 @@ void App::reload() {
   } catch (const std::exception& e) {
     log_line(LogLevel::error, std::string("reload failed, keeping the running data: ") + e.what());
   }
+  malloc_trim(0);  // what parsing the new config left behind (see start_publisher)
 }
 
 void App::deliver(const registry::SnapshotPtr& snapshot) {

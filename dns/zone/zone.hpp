@@ -37,7 +37,8 @@ struct RRset {
   std::vector<std::uint8_t> wire;
   std::vector<std::uint32_t> offsets{0};  // record i is wire[offsets[i], offsets[i + 1])
   /// Per record: the lower-case wire name whose A/AAAA belong in the additional section
-  /// (NS, MX, SRV targets), or empty.
+  /// (NS, MX, SRV targets), or empty. RRsets of types without targets may leave the whole
+  /// vector empty (the registry's node records do).
   std::vector<std::string> targets;
 
   std::size_t size() const noexcept { return offsets.size() - 1; }

@@ -1,5 +1,6 @@
 // Micro benchmarks of the answer path and of publishing a snapshot.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <string>
 #include <vector>
@@ -74,6 +75,51 @@ void BM_AnswerRegistrySrv(benchmark::State& state) {
   answer_loop(state, *snapshot, testing::make_query("_svc517._tcp.svc.internal.", rrtype::kSrv, o));
 }
 BENCHMARK(BM_AnswerRegistrySrv);
+
+void BM_AnswerRegistryNxdomain(benchmark::State& state) {
+  testing::TestRegistry r(0);
+  const auto snapshot = registry_snapshot(r, 1000);
+  testing::QueryOptions o;
+  o.edns = true;
+  answer_loop(state, *snapshot, testing::make_query("x517.svc.internal.", rrtype::kA, o));
+}
+BENCHMARK(BM_AnswerRegistryNxdomain);
+
+// Heap in use by this process, allocator bookkeeping included.
+std::size_t heap_in_use() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
+// Heap held per instance by the store and by one view, for the load benchmark's registry:
+// 10,000 services of 10 instances on 1,000 shared nodes, one address per node.
+void BM_RegistryMemory(benchmark::State& state) {
+  for (auto _ : state) {
+    const std::size_t before = heap_in_use();
+    testing::TestRegistry r(0);
+    constexpr int kServices = 10000;
+    constexpr int kNodes = 1000;
+    for (int s = 0; s < kServices; ++s) {
+      for (int i = 0; i < 10; ++i) {
+        const int node = (s + i * (kNodes / 10)) % kNodes;
+        auto inst = testing::instance("s" + std::to_string(s), "i" + std::to_string(i),
+                                      "n" + std::to_string(node), 1,
+                                      static_cast<std::uint16_t>(1 + (s * 3 + i) % 10));
+        inst.ipv4.front() = {10, 1, static_cast<std::uint8_t>(node >> 8),
+                             static_cast<std::uint8_t>(node & 0xFF)};
+        r.store.put_instance(inst);
+      }
+    }
+    const std::size_t stored = heap_in_use();
+    const auto snapshot = r.publish();
+    const std::size_t published = heap_in_use();
+    benchmark::DoNotOptimize(snapshot);
+    const double instances = kServices * 10.0;
+    state.counters["store_B_per_instance"] = static_cast<double>(stored - before) / instances;
+    state.counters["view_B_per_instance"] = static_cast<double>(published - stored) / instances;
+  }
+}
+BENCHMARK(BM_RegistryMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // One instance changes health; the next view and snapshot are built. The cost must not
 // grow with the registry: compare /10 (100 instances) with /10000 (100,000 instances).

@@ -10,6 +10,7 @@
 #include "dns/answer/responder.hpp"
 #include "dns/wire/types.hpp"
 #include "registry/snapshot.hpp"
+#include "tests/unit/support/test_registry.hpp"
 #include "tests/unit/support/test_zone.hpp"
 
 namespace {
@@ -54,6 +55,46 @@ TEST(AnswerAllocation, AnswerPathAllocatesNothing) {
   const std::size_t after = g_allocations.load();
   EXPECT_GT(bytes, 0u);
   EXPECT_EQ(after - before, 0u);
+}
+
+TEST(AnswerAllocation, RegistryAnswersAllocateNothing) {
+  testing::TestRegistry registry(0);
+  for (int i = 0; i < 40; ++i) {
+    auto inst = testing::instance("web", "web-" + std::to_string(i), "node-" + std::to_string(i % 7),
+                                  static_cast<std::uint8_t>(i + 1), 1, i % 2 == 0);
+    if (i % 3 == 0) inst.tags.emplace_back("blue");
+    inst.priority = static_cast<std::uint16_t>(i % 2);
+    registry.store.put_instance(inst);
+  }
+  const auto snapshot = registry.publish();
+  testing::QueryOptions edns;
+  edns.edns = true;
+  std::vector<std::vector<std::uint8_t>> queries;
+  for (const char* name : {"web.svc.internal.", "blue.web.svc.internal.", "_web._tcp.svc.internal.",
+                           "web-3._web._tcp.svc.internal.", "node-2.node.svc.internal.",
+                           "nothing.svc.internal.", "red.web.svc.internal.", "svc.internal.",
+                           "_services._dns-sd._udp.svc.internal."}) {
+    for (const std::uint16_t type : {rrtype::kA, rrtype::kAaaa, rrtype::kSrv, rrtype::kPtr,
+                                     rrtype::kTxt, rrtype::kAny, rrtype::kMx}) {
+      queries.push_back(testing::make_query(name, type));
+      queries.push_back(testing::make_query(name, type, edns));
+    }
+  }
+  std::vector<std::uint8_t> out(65535);
+  for (const OrderMode mode : {OrderMode::weighted, OrderMode::round_robin}) {
+    AnswerOptions options;
+    options.order = mode;
+    AnswerContext context(options, 0, 7);
+    const std::size_t before = g_allocations.load();
+    std::size_t bytes = 0;
+    for (const auto& q : queries) {
+      bytes += answer_query(*snapshot, q, out, Transport::udp, context);
+      bytes += answer_query(*snapshot, q, out, Transport::tcp, context);
+    }
+    const std::size_t after = g_allocations.load();
+    EXPECT_GT(bytes, 0u);
+    EXPECT_EQ(after - before, 0u);
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <ldns/ldns.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -100,6 +101,55 @@ TEST_F(RegistryAnswerTest, SrvTargetsNodesWithGlueWithoutDuplicates) {
   }
   Packet wrong = ask("_web._udp.svc.internal.", rrtype::kSrv);
   EXPECT_EQ(ldns_pkt_get_rcode(wrong.get()), LDNS_RCODE_NXDOMAIN);
+}
+
+// The glue of an SRV target is what the target's own A/AAAA answer says, TTL included.
+TEST_F(RegistryAnswerTest, SrvGlueMatchesTheTargetsNodeAnswer) {
+  auto leased = instance("api", "api-1", "host-d", 21, 1, true);
+  leased.max_ttl = 2;
+  auto second = instance("api", "api-2", "host-d", 22);
+  second.tags = {"blue"};
+  registry_.store.put_instance(leased);
+  registry_.store.put_instance(second);
+  publish();
+  const auto records_of = [](ldns_rr_list* list, ldns_rr_type type) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < ldns_rr_list_rr_count(list); ++i) {
+      ldns_rr* rr = ldns_rr_list_rr(list, i);
+      if (ldns_rr_get_type(rr) != type) continue;
+      char* s = ldns_rr2str(rr);
+      out.emplace_back(s);
+      free(s);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  Packet a = ask("host-d.node.svc.internal.", rrtype::kA);
+  Packet aaaa = ask("host-d.node.svc.internal.", rrtype::kAaaa);
+  const auto node_a = records_of(ldns_pkt_answer(a.get()), LDNS_RR_TYPE_A);
+  const auto node_aaaa = records_of(ldns_pkt_answer(aaaa.get()), LDNS_RR_TYPE_AAAA);
+  ASSERT_EQ(node_a.size(), 2u);
+  ASSERT_EQ(node_aaaa.size(), 1u);
+  EXPECT_NE(node_a[0].find("\t2\tIN"), std::string::npos) << node_a[0];
+  // The service, its SRV name, a tag with only one of the two instances, and an instance.
+  for (const char* name : {"api.svc.internal.", "_api._tcp.svc.internal.", "blue.api.svc.internal.",
+                           "api-1._api._tcp.svc.internal."}) {
+    Packet p = ask(name, rrtype::kSrv);
+    ldns_rr_list* additional = ldns_pkt_additional(p.get());
+    EXPECT_EQ(records_of(additional, LDNS_RR_TYPE_A), node_a) << name;
+    EXPECT_EQ(records_of(additional, LDNS_RR_TYPE_AAAA), node_aaaa) << name;
+  }
+}
+
+TEST_F(RegistryAnswerTest, NegativeAnswersCompressTheSoa) {
+  Packet p = ask("nothing.svc.internal.", rrtype::kA);
+  ASSERT_EQ(ldns_pkt_nscount(p.get()), 1);
+  // Header, question (22 + 4), SOA: owner pointer, 10 fixed, "ns" and "hostmaster" each
+  // with a pointer to the apex, 20 octets of numbers.
+  EXPECT_EQ(last_size_, 12u + 26 + 2 + 10 + (3 + 2) + (11 + 2) + 20);
+  ldns_rr* soa = ldns_rr_list_rr(ldns_pkt_authority(p.get()), 0);
+  EXPECT_EQ(text(ldns_rr_rdf(soa, 0)), "ns.svc.internal.");
+  EXPECT_EQ(text(ldns_rr_rdf(soa, 1)), "hostmaster.svc.internal.");
 }
 
 TEST_F(RegistryAnswerTest, DnsSdBrowseThenInstanceSrvAndTxt) {
@@ -222,6 +272,33 @@ TEST_F(RegistryAnswerTest, LargeServiceSendsFewerRecordsOverUdpAndAllOverTcp) {
   EXPECT_LE(last_size_, 1232u);
   Packet tcp = ask("big.svc.internal.", rrtype::kA, false, Transport::tcp);
   EXPECT_EQ(ldns_pkt_ancount(tcp.get()), 500);
+}
+
+// A target first named past offset 0x3FFF cannot be pointed at: its glue owner is written
+// out as a name (compressed against the rest of the message).
+TEST_F(RegistryAnswerTest, GlueOwnerBeyondPointerRangeIsWrittenOut) {
+  testing::TestRegistry large(0);
+  for (int h = 0; h < 600; ++h) {
+    large.store.put_instance(instance("wide", "w-" + std::to_string(h), "busy", 1, 60000));
+  }
+  large.store.put_instance(instance("wide", "z-last", "quiet", 2, 1));
+  snapshot_ = large.publish();
+  bool far = false;
+  for (int round = 0; round < 5 && !far; ++round) {
+    Packet p = ask("_wide._tcp.svc.internal.", rrtype::kSrv, false, Transport::tcp);
+    ASSERT_EQ(ldns_pkt_ancount(p.get()), 601);
+    ASSERT_EQ(ldns_pkt_arcount(p.get()), 2);
+    std::set<std::string> glue;
+    for (std::size_t i = 0; i < 2; ++i) {
+      ldns_rr* rr = ldns_rr_list_rr(ldns_pkt_additional(p.get()), i);
+      glue.insert(text(ldns_rr_owner(rr)) + " " + text(ldns_rr_rdf(rr, 0)));
+    }
+    EXPECT_EQ(glue, (std::set<std::string>{"busy.node.svc.internal. 10.0.0.1",
+                                           "quiet.node.svc.internal. 10.0.0.2"}));
+    const std::string last = text(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p.get()), 600), 3));
+    far = last == "quiet.node.svc.internal.";  // quiet's record (weight 1) came last
+  }
+  EXPECT_TRUE(far);
 }
 
 TEST_F(RegistryAnswerTest, SrvPrioritiesComeInOrder) {

@@ -95,6 +95,45 @@ TEST_F(ResponderTest, NxdomainCarriesSoaWithNegativeTtl) {
   EXPECT_EQ(owner(ldns_pkt_authority(p.get()), 0), "example.test.");
 }
 
+TEST_F(ResponderTest, NegativeSoaNamesAreCompressed) {
+  // The owner is the apex, a suffix of the question; MNAME and RNAME end in the apex too, so
+  // each is its first label and a pointer to "example.test" in the question (offset 17).
+  const auto response = raw(make_query("nope.example.test.", rrtype::kA));
+  const std::vector<std::uint8_t> soa = {
+      0xC0, 17, 0, 6, 0, 1, 0, 0, 0x01, 0x2C, 0, 38,                        // owner, SOA, IN, 300
+      2, 'n', 's', 0xC0, 17,                                                 // MNAME
+      10, 'h', 'o', 's', 't', 'm', 'a', 's', 't', 'e', 'r', 0xC0, 17,        // RNAME
+      0x78, 0xC4, 0x07, 0x21, 0, 0, 0x0E, 0x10, 0, 0, 0x02, 0x58,            // serial, refresh, retry
+      0, 0x01, 0x51, 0x80, 0, 0, 0x01, 0x2C};                                // expire, minimum
+  const std::size_t question_end = 12 + 19 + 4;
+  ASSERT_EQ(response.size(), question_end + soa.size());
+  EXPECT_EQ(std::vector<std::uint8_t>(response.begin() + question_end, response.end()), soa);
+  Packet p = ask("NOPE.Example.TEST.", rrtype::kA);
+  ldns_rr* rr = ldns_rr_list_rr(ldns_pkt_authority(p.get()), 0);
+  ASSERT_EQ(ldns_rr_rd_count(rr), 7u);
+  for (std::size_t field = 0; field < 2; ++field) {
+    char* text = ldns_rdf2str(ldns_rr_rdf(rr, field));
+    // Compressed against the question, the names take its letter case: still equal.
+    EXPECT_STRCASEEQ(text, field == 0 ? "ns.example.test." : "hostmaster.example.test.");
+    free(text);
+  }
+  EXPECT_EQ(ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)), 2026112801u);
+}
+
+TEST_F(ResponderTest, SoaAnswerIsCompressedAndKeepsItsTtl) {
+  const auto response = raw(make_query("example.test.", rrtype::kSoa));
+  // Header, question (14 + 4), then the owner pointer, 10 fixed octets, MNAME and RNAME as a
+  // label and a pointer to the question each, and the 20 octets of numbers.
+  EXPECT_EQ(response.size(), 12u + 18 + 2 + 10 + 5 + 13 + 20);
+  Packet p = ask("example.test.", rrtype::kSoa);
+  ASSERT_EQ(ldns_pkt_ancount(p.get()), 1);
+  ldns_rr* soa = ldns_rr_list_rr(ldns_pkt_answer(p.get()), 0);
+  EXPECT_EQ(ldns_rr_ttl(soa), 3600u);
+  char* text = ldns_rdf2str(ldns_rr_rdf(soa, 1));
+  EXPECT_STREQ(text, "hostmaster.example.test.");
+  free(text);
+}
+
 TEST_F(ResponderTest, NodataAndEmptyNonTerminal) {
   for (const char* name : {"www.example.test.", "b.example.test."}) {
     Packet p = ask(name, rrtype::kMx);
