@@ -7,8 +7,11 @@
 // of each SRV target. So a tag costs its offsets and weights, not a copy of its records,
 // and an instance costs a few integers besides its encoded records. An SRV record is
 // linked, at build time, to its target node's A/AAAA records (the glue), so that answering
-// SRV needs no lookup by name. Glue carries the addresses of the service's own instances
-// on that node, so a service is rebuilt exactly when its glue changes.
+// SRV needs no lookup by name. The glue is built from the addresses of the service's own
+// instances on that node (all of them, as the node's records are built), so it changes only
+// when the service does and a change to one service never rebuilds another. It equals the
+// node's own A/AAAA as long as instances of other services on that node register the same
+// addresses, as agents do (they send the node's addresses).
 #pragma once
 
 #include <cstdint>

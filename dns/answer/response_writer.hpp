@@ -6,9 +6,12 @@
 // the question (the common case) is the two octets C0 0C, and any owner sharing a suffix
 // with it (the zone apex, SRV targets' nodes) is its leading labels plus a pointer. Names
 // written out in full are remembered in a small fixed table so that later owners can point
-// at them too. Counts are raised only once a whole RRset fits; a set that does not fit is
-// rolled back, so the message never carries a partial RRset (RFC 2181 §9). Room for the
-// OPT record is held back from the start, so the EDNS answer always fits.
+// at them too. The one record whose RDATA is rewritten is the SOA: its MNAME and RNAME,
+// which in negative answers end in the apex like the question, go through the same
+// compression (24 octets fewer for a typical zone). Counts are raised only once a whole
+// RRset fits; a set that does not fit is rolled back, so the message never carries a
+// partial RRset (RFC 2181 §9). Room for the OPT record is held back from the start, so the
+// EDNS answer always fits.
 #pragma once
 
 #include <array>
@@ -61,8 +64,9 @@ class ResponseWriter {
   bool put_each(Section section, Owner& owner, std::size_t count, RecordAt&& record_at) noexcept;
 
   /// Appends the SOA `rrset` (one record) with its TTL replaced by `ttl`, its MNAME and
-  /// RNAME compressed against the names already in the message (RFC 1035 §4.1.4 allows
-  /// compression in SOA RDATA, §3.3.13).
+  /// RNAME compressed against the names already in the message (RFC 1035 §3.3.13, §4.1.4;
+  /// SOA is a well-known type whose RDATA names may be compressed, RFC 3597 §4). All or
+  /// nothing.
   bool put_soa(Section section, Owner& owner, const zone::RRset& rrset, std::uint32_t ttl) noexcept;
 
   /// Offset where the RDATA of the last record written starts.
@@ -103,8 +107,9 @@ class ResponseWriter {
   std::size_t error_text_length_ = 0;
   std::uint16_t error_code_ = 0;
   bool has_error_ = false;
-  // A name written in full: its lower-case key and where it stands. Plain fields, so the
-  // table needs no initialization per message; only the first name_count_ are read.
+  // A name written in full (its wire octets, as compared) and where it stands. Plain
+  // fields, so the table needs no initialization per message; only the first name_count_
+  // are read.
   struct NameSlot {
     const char* key;
     std::uint16_t size;
