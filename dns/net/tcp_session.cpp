@@ -127,14 +127,7 @@ void TcpSession::on_update_reply(std::vector<std::uint8_t> response) {
   awaiting_update_ = false;
   if (closed_) return;
   if (!response.empty()) append_frame(response.data(), response.size());
-  if (!answer_frames()) {
-    ++state_.counters.tcp_bad_framing;
-    close();
-    return;
-  }
-  do_write();
-  do_read();
-  finish_if_done();
+  resume();
 }
 
 void TcpSession::do_write() {
@@ -154,6 +147,10 @@ void TcpSession::on_write(const boost::system::error_code& error) {
   writing_.clear();
   touch();
   // Queries held back while answers piled up can go now.
+  resume();
+}
+
+void TcpSession::resume() {
   if (!answer_frames()) {
     ++state_.counters.tcp_bad_framing;
     close();

@@ -39,6 +39,9 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   // Queues the response to an UPDATE handed to the UpdateHandler and carries on.
   void on_update_reply(std::vector<std::uint8_t> response);
   void append_frame(const std::uint8_t* data, std::size_t length);
+  // Answers the frames held back (by a write in flight or an UPDATE), then writes, reads on
+  // and closes when done.
+  void resume();
   void do_write();
   void on_write(const boost::system::error_code& error);
   void do_idle_wait();
