@@ -263,7 +263,7 @@ RecordGroup ServiceBuilder::build_group(const std::vector<const Eligible*>& memb
     group.srv_weights.push_back(by_priority[k]->weight);
   }
   group.srv_groups.push_back(static_cast<std::uint32_t>(by_priority.size()));
-  group.round_robin.assign(group.record_count() * settings_.workers, 0);
+  group.round_robin.assign(group.record_count() * settings_.round_robin_workers, 0);
   // The address vectors grew one by one; give back what they over-reserved.
   for (auto* v : {&group.a, &group.aaaa, &group.a_weights, &group.aaaa_weights, &group.srv_groups}) {
     v->shrink_to_fit();

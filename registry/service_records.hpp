@@ -33,7 +33,9 @@ struct BuildSettings {
   std::uint32_t answer_limit = 8;     // dns.answer_limit (0 = all)
   double warning_weight = 0.25;       // health.warning_weight
   double panic_threshold = 0.0;       // health.panic_threshold (0 = off)
-  std::size_t workers = 1;            // DNS workers, for per-worker round-robin state
+  /// Rows of round-robin state per RRset: the DNS workers when dns.order is round_robin,
+  /// 0 otherwise (weighted order keeps no state).
+  std::size_t round_robin_workers = 1;
 };
 
 /// Where a record starts in its ServiceRecords::wire.

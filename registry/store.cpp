@@ -1,6 +1,9 @@
 // The registry store.
 #include "registry/store.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 #include "dns/wire/types.hpp"
 #include "dns/zone/zone.hpp"
 
@@ -51,18 +54,27 @@ bool Store::put_instance(Instance instance, std::optional<Protocol> protocol) {
   auto it = entry.instances.find(instance.id);
   if (it != entry.instances.end()) {
     if (it->second == instance) return false;
-    if (it->second.node != instance.node) {
-      nodes_[it->second.node].erase({instance.service, instance.id});
+    const bool moves = it->second.node != instance.node;
+    if (moves) {
       dirty_nodes_.insert(it->second.node);
+      leave_node(it->second);
     }
     it->second = std::move(instance);
+    if (moves) nodes_[it->second.node].push_back(&it->second);
   } else {
     ++instance_count_;
     it = entry.instances.emplace(instance.id, std::move(instance)).first;
+    nodes_[it->second.node].push_back(&it->second);
   }
-  nodes_[it->second.node].insert({it->second.service, it->second.id});
   touch_instance(it->second);
   return true;
+}
+
+void Store::leave_node(const Instance& instance) {
+  const auto on_node = nodes_.find(instance.node);
+  if (on_node == nodes_.end()) return;
+  std::erase(on_node->second, &instance);
+  if (on_node->second.empty()) nodes_.erase(on_node);
 }
 
 void Store::drop_if_unused(const std::string& service) {
@@ -79,9 +91,7 @@ bool Store::remove_instance(const std::string& service, const std::string& id) {
   const auto it = entry->second.instances.find(id);
   if (it == entry->second.instances.end()) return false;
   touch_instance(it->second);
-  auto& on_node = nodes_[it->second.node];
-  on_node.erase({service, id});
-  if (on_node.empty()) nodes_.erase(it->second.node);
+  leave_node(it->second);
   entry->second.instances.erase(it);
   --instance_count_;
   drop_if_unused(service);
@@ -177,8 +187,11 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
       view->nodes_.erase(node, own_nodes);
       continue;
     }
-    std::vector<const Instance*> instances;
-    for (const auto& [service, id] : it->second) instances.push_back(find_instance(service, id));
+    // In (service, id) order, so that the records do not depend on the order of changes.
+    std::vector<const Instance*> instances = it->second;
+    std::sort(instances.begin(), instances.end(), [](const Instance* a, const Instance* b) {
+      return std::tie(a->service, a->id) < std::tie(b->service, b->id);
+    });
     view->nodes_.set(node, build_node_records(instances, settings_), own_nodes);
   }
   if (types_dirty_) {

@@ -57,11 +57,14 @@ class Store {
   };
   ServiceEntry& entry_for(const std::string& name, Protocol protocol);
   void touch_instance(const Instance& instance);
+  void leave_node(const Instance& instance);
   void drop_if_unused(const std::string& service);
 
   BuildSettings settings_;
   std::map<std::string, ServiceEntry> services_;
-  std::map<std::string, std::set<std::pair<std::string, std::string>>> nodes_;
+  // The instances on each node. The pointers are into services_' maps, whose elements never
+  // move; an instance leaves its node's list before it is erased or moved to another node.
+  std::map<std::string, std::vector<const Instance*>> nodes_;
   std::set<std::string> dirty_services_;
   std::set<std::string> dirty_nodes_;
   bool types_dirty_ = true;

@@ -53,7 +53,8 @@ registry::BuildSettings build_settings(const Config& config) {
   settings.answer_limit = config.answer_limit;
   settings.warning_weight = config.warning_weight;
   settings.panic_threshold = config.panic_threshold;
-  settings.workers = worker_count(config);
+  settings.round_robin_workers =
+      config.order == answer::OrderMode::round_robin ? worker_count(config) : 0;
   return settings;
 }
 
@@ -113,11 +114,18 @@ std::string plural(std::size_t count, std::string_view noun) {
   return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
 }
 
-void apply_registrations(registry::Publisher& publisher, const Config& config) {
-  publisher.apply([services = config.services, instances = config.instances](
-                      registry::Store& store) mutable {
+std::string registration_counts(const Config& config, std::string_view services) {
+  return plural(config.services.size(), services) + ", " +
+         plural(config.instances.size(), "instance");
+}
+
+// A job that replaces the static registrations with the config's. It takes them out of
+// the config: once in the store, a second copy would only cost memory.
+auto take_registrations(Config& config) {
+  return [services = std::move(config.services), instances = std::move(config.instances)](
+             registry::Store& store) mutable {
     store.replace_source(registry::Source::config, std::move(services), std::move(instances));
-  });
+  };
 }
 
 // The options that differ between two configurations but only take effect at start-up.
@@ -149,18 +157,17 @@ void log_line(LogLevel level, std::string_view message) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-std::string check_config(const Config& config) {
+std::string check_config(Config config) {
   auto zones = load_zones(config);
   const std::string names = zone_list(zones);
+  const std::string counts = registration_counts(config, "service");
   // The start-up path itself, minus the sockets: the first snapshot, then the
   // registrations, each of which throws on a conflict.
   registry::Publisher publisher(publisher_settings(config), std::move(zones), nullptr, nullptr);
   publisher.start();
-  apply_registrations(publisher, config);
+  publisher.apply(take_registrations(config));
   publisher.stop();
-  return config.source + ": OK (static zones: " + names + "; " +
-         plural(config.services.size(), "service") + ", " +
-         plural(config.instances.size(), "instance") + ")";
+  return config.source + ": OK (static zones: " + names + "; " + counts + ")";
 }
 
 App::App(Config config, std::string config_path)
@@ -199,13 +206,12 @@ void App::start_publisher() {
       [this](registry::SnapshotPtr snapshot) { deliver(snapshot); },
       [](const std::string& message) { log_line(LogLevel::warning, message); });
   publisher_->start();
-  apply_registrations(*publisher_, config_);
+  const std::string counts = registration_counts(config_, "static service");
+  publisher_->apply(take_registrations(config_));
   // Parsing the config and building the first registry leave much freed heap behind;
   // give it back to the system rather than keep it as resident memory.
   malloc_trim(0);
-  log_line(LogLevel::info, "registry zone " + config_.domain + ": " +
-                               plural(config_.services.size(), "static service") + ", " +
-                               plural(config_.instances.size(), "instance"));
+  log_line(LogLevel::info, "registry zone " + config_.domain + ": " + counts);
 }
 
 namespace {
@@ -314,19 +320,13 @@ void App::reload() {
     Config next = config_path_.empty() ? default_config() : load_config_file(config_path_);
     auto zones = load_zones(next);
     const registry::Snapshot conflicts(zones, 0);  // two files with one zone: throws
-    publisher_->reload(zones, [services = next.services, instances = next.instances](
-                                  registry::Store& store) mutable {
-      store.replace_source(registry::Source::config, std::move(services), std::move(instances));
-    });
+    const std::string counts = registration_counts(next, "static service");
+    publisher_->reload(zones, take_registrations(next));
     if (const std::string sealed = sealed_changes(config_, next); !sealed.empty()) {
       log_line(LogLevel::warning, "changes to " + sealed + " take effect only after a restart");
     }
     config_.zones_dir = next.zones_dir;
-    config_.services = std::move(next.services);
-    config_.instances = std::move(next.instances);
-    log_line(LogLevel::info, "reloaded: static zones " + zone_list(zones) + "; " +
-                                 plural(config_.services.size(), "static service") + ", " +
-                                 plural(config_.instances.size(), "instance"));
+    log_line(LogLevel::info, "reloaded: static zones " + zone_list(zones) + "; " + counts);
   } catch (const std::exception& e) {
     log_line(LogLevel::error, std::string("reload failed, keeping the running data: ") + e.what());
   }

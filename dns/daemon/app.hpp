@@ -25,7 +25,7 @@ void log_line(LogLevel level, std::string_view message);
 /// Checks `config` as start-up would, without opening sockets: loads its zones and builds a
 /// snapshot with its static registrations. Returns a one-line summary. Throws ConfigError,
 /// ZoneError or RegistryError. Control thread.
-std::string check_config(const Config& config);
+std::string check_config(Config config);
 
 /// The running server. The constructor does all of start-up; run() serves until SIGINT or
 /// SIGTERM. SIGHUP re-reads the configuration and reloads what may change at run time

@@ -78,7 +78,8 @@ struct Config {
   // [[key]]: TSIG keys for heartbeats (DNS UPDATE); sealed.
   std::vector<KeyConfig> keys;
 
-  // [[service]] and [[service.instance]]: static registrations, reloadable.
+  // [[service]] and [[service.instance]]: static registrations, reloadable. Start-up and
+  // reload move them into the registry, leaving these empty.
   std::vector<registry::Service> services;
   std::vector<registry::Instance> instances;
 

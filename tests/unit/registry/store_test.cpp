@@ -130,5 +130,31 @@ TEST(Store, ReplaceSourceWithTheSameDataChangesNothing) {
   EXPECT_EQ(next->find_node("n2"), view->find_node("n2"));
 }
 
+TEST(Store, NodeRecordsFollowInstancesAcrossNodes) {
+  Store store(testing::registry_settings());
+  store.put_instance(instance("web", "a", "n1", 1));
+  store.put_instance(instance("api", "b", "n1", 2));
+  store.put_instance(instance("web", "c", "n2", 3));
+  auto view = store.build_view(RegistryView{});
+  ASSERT_NE(view->find_node("n1"), nullptr);
+  EXPECT_EQ(view->find_node("n1")->a.size(), 2u);
+  // "a" moves to n2: n1 keeps b's address only, n2 gets a's as well as c's.
+  store.put_instance(instance("web", "a", "n2", 1));
+  view = store.build_view(*view);
+  EXPECT_EQ(view->find_node("n1")->a.size(), 1u);
+  EXPECT_EQ(view->find_node("n2")->a.size(), 2u);
+  // A node goes with its last instance, also after a move.
+  store.remove_instance("api", "b");
+  view = store.build_view(*view);
+  EXPECT_EQ(view->find_node("n1"), nullptr);
+  store.put_instance(instance("web", "c", "n3", 3));
+  store.remove_instance("web", "a");
+  view = store.build_view(*view);
+  EXPECT_EQ(view->find_node("n2"), nullptr);
+  ASSERT_NE(view->find_node("n3"), nullptr);
+  EXPECT_EQ(view->find_node("n3")->a.size(), 1u);
+  EXPECT_EQ(store.instance_count(), 1u);
+}
+
 }  // namespace
 }  // namespace signpost::registry
