@@ -1,14 +1,23 @@
 // A persistent (copy-on-write) hash map split into shards, so that changing one entry of a
 // large immutable map copies one small shard, not the whole map.
+//
+// Design. A lookup is on the answer path of nearly every registry query, over a map too
+// large for the CPU caches, so it is laid out for few cache misses: the map holds each
+// shard's slot array directly (no hop through the shard object), and a shard is one open
+// addressing table (linear probing, at most half full) whose slot holds the key's hash,
+// the key itself (short names stay inside the std::string) and the value. A hit then reads
+// one slot line, then the value. Erasing shifts the following entries back, so that no
+// tombstones build up in long-lived shards.
 #pragma once
 
 #include <array>
 #include <bitset>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 #include "dns/zone/zone.hpp"
 
@@ -20,18 +29,21 @@ namespace signpost::registry {
 template <typename Value, std::size_t kShards = 1024>
 class ShardedMap {
  public:
-  using Shard = std::unordered_map<std::string, std::shared_ptr<const Value>, dns::zone::NameHash,
-                                   std::equal_to<>>;
-
   ShardedMap() {
     static const auto empty = std::make_shared<const Shard>();
     shards_.fill(empty);
+    tables_.fill(Table{});
   }
 
   const Value* find(std::string_view key) const noexcept {
-    const Shard& shard = *shards_[shard_of(key)];
-    const auto it = shard.find(key);
-    return it == shard.end() ? nullptr : it->second.get();
+    const std::size_t hash = hash_of(key);
+    const Table& table = tables_[shard_of(hash)];
+    if (table.slots == nullptr) return nullptr;
+    for (std::size_t i = hash & table.mask;; i = (i + 1) & table.mask) {
+      const Slot& slot = table.slots[i];
+      if (!slot.value) return nullptr;
+      if (slot.hash == hash && slot.key == key) return slot.value.get();
+    }
   }
 
   /// Which shards an edit has already copied; one per build of a new map.
@@ -40,14 +52,30 @@ class ShardedMap {
   /// Sets `key` to `value` in place. The first change to a shard in an edit copies it, so
   /// maps that share the old shard keep it unchanged.
   void set(const std::string& key, std::shared_ptr<const Value> value, Owned& owned) {
-    if (own(shard_of(key), owned).insert_or_assign(key, std::move(value)).second) ++size_;
+    const std::size_t hash = hash_of(key);
+    const std::size_t index = shard_of(hash);
+    Shard& shard = own(index, owned);
+    if ((shard.size + 1) * 2 > shard.slots.size()) grow(shard);
+    Slot& slot = shard.slots[shard.probe(hash, key)];
+    if (!slot.value) {
+      slot.hash = hash;
+      slot.key = key;
+      ++shard.size;
+      ++size_;
+    }
+    slot.value = std::move(value);
+    tables_[index] = shard.table();
   }
 
   /// Removes `key` in place (copying its shard as `set` does).
   void erase(const std::string& key, Owned& owned) {
-    const std::size_t index = shard_of(key);
-    if (shards_[index]->find(key) == shards_[index]->end()) return;
-    own(index, owned).erase(key);
+    const std::size_t hash = hash_of(key);
+    const std::size_t index = shard_of(hash);
+    if (shards_[index]->slots.empty()) return;
+    if (!shards_[index]->slots[shards_[index]->probe(hash, key)].value) return;
+    Shard& shard = own(index, owned);
+    shard.erase_at(shard.probe(hash, key));
+    --shard.size;
     --size_;
   }
 
@@ -57,19 +85,69 @@ class ShardedMap {
   template <typename Visit>
   void for_each(Visit&& visit) const {
     for (const auto& shard : shards_) {
-      for (const auto& [key, value] : *shard) visit(key, *value);
+      for (const Slot& slot : shard->slots) {
+        if (slot.value) visit(slot.key, *slot.value);
+      }
     }
   }
 
  private:
-  static std::size_t shard_of(std::string_view key) noexcept {
+  struct Slot {
+    std::size_t hash = 0;
+    std::string key;
+    std::shared_ptr<const Value> value;  // null: the slot is free
+  };
+  struct Table {
+    const Slot* slots = nullptr;  // null while the shard is empty
+    std::size_t mask = 0;
+  };
+  struct Shard {
+    std::vector<Slot> slots;  // a power of two in size, or empty
+    std::size_t size = 0;
+
+    std::size_t mask() const noexcept { return slots.size() - 1; }
+    Table table() const noexcept { return {slots.data(), mask()}; }
+    // The slot holding `key`, or the free slot where it would go. Needs a free slot.
+    std::size_t probe(std::size_t hash, std::string_view key) const noexcept {
+      std::size_t i = hash & mask();
+      while (slots[i].value && !(slots[i].hash == hash && slots[i].key == key)) {
+        i = (i + 1) & mask();
+      }
+      return i;
+    }
+    // Frees slot `hole`, moving back each following entry whose home lies at or before
+    // the hole (backward-shift deletion), so that every probe still finds its key.
+    void erase_at(std::size_t hole) noexcept {
+      for (std::size_t i = (hole + 1) & mask(); slots[i].value; i = (i + 1) & mask()) {
+        const std::size_t home = slots[i].hash & mask();
+        // Distance from home to i, and from home to the hole, along the probe direction.
+        if (((i - home) & mask()) >= ((hole - home) & mask())) {
+          slots[hole] = std::move(slots[i]);
+          hole = i;
+        }
+      }
+      slots[hole] = Slot{};
+    }
+  };
+
+  static std::size_t hash_of(std::string_view key) noexcept { return dns::zone::NameHash{}(key); }
+  static std::size_t shard_of(std::size_t hash) noexcept {
     // The top bits of the hash pick the shard; the shard's table uses the low ones.
-    return (dns::zone::NameHash{}(key) >> 24) % kShards;
+    return (hash >> 24) % kShards;
+  }
+
+  static void grow(Shard& shard) {
+    std::vector<Slot> old = std::move(shard.slots);
+    shard.slots.assign(old.empty() ? 4 : old.size() * 2, Slot{});
+    for (Slot& slot : old) {
+      if (slot.value) shard.slots[shard.probe(slot.hash, slot.key)] = std::move(slot);
+    }
   }
 
   Shard& own(std::size_t index, Owned& owned) {
     if (!owned[index]) {
       shards_[index] = std::make_shared<const Shard>(*shards_[index]);
+      tables_[index] = shards_[index]->table();
       owned[index] = true;
     }
     // The shard was made by this edit and is not shared yet.
@@ -77,6 +155,7 @@ class ShardedMap {
   }
 
   std::array<std::shared_ptr<const Shard>, kShards> shards_;
+  std::array<Table, kShards> tables_;  // shards_[i]'s slots, read by find without the hop
   std::size_t size_ = 0;
 };
 

@@ -5,8 +5,12 @@ Service `sNNNN` has instances i0..i9, each on its own node of the service, so th
 question gets ten addresses and an SRV question ten SRV records with ten A records of
 glue. Nodes are shared between services (1,000 nodes, 100 instances each), and an
 instance's address is its node's. Weights vary from 1 to 10; every priority is 0.
+
+signpostd also gets a TSIG key for the heartbeat load (signpost_bench_heartbeats), which
+registers instances of services h0000.. of its own by DNS UPDATE.
 """
 
+import base64
 import os
 import random
 
@@ -18,6 +22,15 @@ TTL = 5
 NEGATIVE_TTL = 5
 SOA_RDATA = f"ns.{DOMAIN} hostmaster.{DOMAIN} 1 3600 600 86400 {NEGATIVE_TTL}"
 SEED = 20240605
+
+# The heartbeat load: instances registered by UPDATE, renewals and changes per second, the
+# lease asked for (longer than the whole comparison, so that none expires), and the key.
+HEARTBEAT_INSTANCES = 30_000
+HEARTBEAT_RATE = 10_000
+HEARTBEAT_CHANGE_RATE = 100
+HEARTBEAT_LEASE = 3600
+HEARTBEAT_KEY_NAME = "bench-key"
+HEARTBEAT_SECRET = base64.b64encode(b"signpost benchmark key, loopback only").decode()
 
 
 def service_name(service):
@@ -45,13 +58,13 @@ def port_of(service):
     return 20_000 + service
 
 
-def signpost_config(port, zones_dir, services=SERVICES):
-    """signpostd.toml text: one worker, all records in every answer, the registry given
-    as static registrations."""
+def signpost_config(port, zones_dir, services=SERVICES, threads=1):
+    """signpostd.toml text: `threads` workers, all records in every answer, the heartbeat
+    key, the registry given as static registrations."""
     lines = [
         "[server]",
         f'listen = ["127.0.0.1:{port}"]',
-        "threads = 1",
+        f"threads = {threads}",
         "",
         "[dns]",
         f'domain = "{DOMAIN}"',
@@ -59,6 +72,14 @@ def signpost_config(port, zones_dir, services=SERVICES):
         "answer_limit = 0",
         f"ttl = {TTL}",
         f"negative_ttl = {NEGATIVE_TTL}",
+        "",
+        "[health]",
+        f"max_lease = {HEARTBEAT_LEASE}",
+        "",
+        "[[key]]",
+        f'name = "{HEARTBEAT_KEY_NAME}"',
+        'algorithm = "hmac-sha256"',
+        f'secret = "{HEARTBEAT_SECRET}"',
         "",
     ]
     for s in range(services):

@@ -1,12 +1,16 @@
 """Measurements of one benchmark run: the load (dnsperf or the batched generator, pinned to
-the client core) and the server's CPU time and memory read from /proc.
+the client core, with the heartbeat generator beside it for one test) and the server's CPU
+time and memory read from /proc.
 
 A server's figures are summed over its process tree, since NSD serves from a child
-process. CPU time is utime + stime of every process in the tree (all threads included).
+process. CPU time is utime + stime of every process in the tree (all threads included);
+each thread's own is read too (/proc/<pid>/task/<tid>/stat), for the busiest thread's
+share: a DNS worker's cost apart from the heartbeat and publisher threads.
 """
 
 import os
 import re
+import select
 import subprocess
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -37,17 +41,32 @@ def process_tree(pid):
     return tree
 
 
+def stat_cpu_seconds(path):
+    """utime + stime from a /proc stat file (fields 14, 15), in seconds; 0 when it is gone."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def cpu_seconds(pid):
     """utime + stime of the process tree of `pid`, in seconds (/proc/<pid>/stat 14, 15)."""
-    ticks = 0
+    return sum(stat_cpu_seconds(f"/proc/{p}/stat") for p in process_tree(pid))
+
+
+def thread_cpu_seconds(pid):
+    """utime + stime of every thread of the process tree of `pid`, by "pid/tid"."""
+    threads = {}
     for p in process_tree(pid):
         try:
-            with open(f"/proc/{p}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            tids = os.listdir(f"/proc/{p}/task")
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / CLOCK_TICKS
+        for tid in tids:
+            threads[f"{p}/{tid}"] = stat_cpu_seconds(f"/proc/{p}/task/{tid}/stat")
+    return threads
 
 
 def core_busy_seconds(core):
@@ -125,22 +144,43 @@ def dnsperf_command(port, queries, duration, rate=None, tcp=False):
     return command, parse_dnsperf
 
 
-def load_command(load_binary, port, queries, duration, rate=None):
+def load_command(load_binary, port, queries, duration, rate=None, sockets=1):
+    """The batched generator; `sockets` source ports, so that a server whose workers share
+    the port (SO_REUSEPORT) spreads the load over them."""
     command = [load_binary, "--server", "127.0.0.1", "--port", str(port), "--queries",
                queries, "--duration", f"{duration:g}", "--edns"]
     if rate:
         command += ["--rate", str(rate)]
+    if sockets > 1:
+        command += ["--sockets", str(sockets)]
     return command, parse_load
+
+
+def thread_figures(before, after, completed):
+    """The CPU of each thread over the run; the busiest one's per answered query, and how
+    busy the second busiest was next to it (two workers sharing the load evenly: 1)."""
+    threads = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    ranked = sorted(threads.items(), key=lambda item: item[1], reverse=True)
+    top = ranked[0] if ranked else ("", 0.0)
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    return {
+        "threads": threads,
+        "busiest_thread": top[0],
+        "busiest_thread_cpu_us_per_query": top[1] / completed * 1e6 if completed else None,
+        "thread_balance": second / top[1] if top[1] else None,
+    }
 
 
 def measure(server_pid, command, parse, server_core, client_core, timeout):
     """Runs the load pinned to `client_core` and returns its figures plus the server's CPU
     time over the run, per answered query, and the time the server's core spent on other
     processes (a noisy machine shows there)."""
+    threads_before = thread_cpu_seconds(server_pid)
     before, core_before = cpu_seconds(server_pid), core_busy_seconds(server_core)
     done = subprocess.run(pinned(client_core, command),
                           capture_output=True, text=True, timeout=timeout, check=False)
     cpu = cpu_seconds(server_pid) - before
+    threads_after = thread_cpu_seconds(server_pid)
     other = core_busy_seconds(server_core) - core_before - cpu
     if done.returncode != 0:
         raise RuntimeError(f"{command[0]} failed ({done.returncode}):\n"
@@ -150,4 +190,75 @@ def measure(server_pid, command, parse, server_core, client_core, timeout):
     figures["cpu_seconds"] = cpu
     figures["other_seconds"] = max(other, 0.0)
     figures["cpu_us_per_query"] = cpu / completed * 1e6 if completed else None
+    figures.update(thread_figures(threads_before, threads_after, completed))
     return figures
+
+
+def parse_heartbeats(text):
+    """The summary line of signpost_bench_heartbeats ("heartbeats: sent N answered N ..."),
+    as hb_sent, hb_answered, ..."""
+    for line in text.splitlines():
+        if line.startswith("heartbeats:"):
+            fields = line.split()[1:]
+            return {f"hb_{key}": float(value.removesuffix("/s"))
+                    for key, value in zip(fields[::2], fields[1::2])}
+    raise RuntimeError("no summary in the heartbeat generator's output:\n" + text[-2000:])
+
+
+class Heartbeats:
+    """signpost_bench_heartbeats against one signpostd, pinned to the client core: registers
+    its instances once, then sends renewals and changes in the background during a run."""
+
+    READY_TIMEOUT = 30  # seconds to sign the messages and start
+
+    def __init__(self, binary, port, core, key_name, secret, instances, rate, change_rate):
+        self.command = [binary, "--server", "127.0.0.1", "--port", str(port),
+                        "--key-name", key_name, "--secret", secret,
+                        "--instances", str(instances), "--rate", str(rate),
+                        "--changes", str(change_rate)]
+        self.core = core
+        self.changes = 0  # sent so far: the generator derives each instance's weight from it
+        self.process = None
+
+    def register(self):
+        """Registers every instance and waits; returns the seconds it took."""
+        done = subprocess.run(pinned(self.core, self.command + ["--register-only"]),
+                              capture_output=True, text=True, timeout=300, check=False)
+        m = re.search(r"registered: instances \d+ seconds ([\d.]+)", done.stdout)
+        if done.returncode != 0 or not m:
+            raise RuntimeError(f"heartbeat registration failed ({done.returncode}):\n"
+                               f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        return float(m.group(1))
+
+    def start(self, duration):
+        """Starts renewing for `duration` seconds; returns once the timed phase began."""
+        self.process = subprocess.Popen(
+            pinned(self.core, self.command + ["--renew-only", "--duration", f"{duration:g}",
+                                              "--change-offset", str(self.changes)]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self.process.stdout], [], [], self.READY_TIMEOUT)
+        line = self.process.stdout.readline() if ready else ""
+        if line.strip() != "renewing":
+            self.kill()
+            raise RuntimeError(f"the heartbeat generator did not start: {line!r}\n"
+                               f"{self.process.stderr.read()[-2000:]}")
+
+    def finish(self, timeout):
+        """Waits for the end of the run; returns its figures (hb_sent, hb_lost, ...)."""
+        try:
+            out, err = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError("the heartbeat generator did not end in time") from None
+        if self.process.returncode != 0:
+            raise RuntimeError(f"the heartbeat generator failed ({self.process.returncode}):"
+                               f"\n{out[-2000:]}{err[-2000:]}")
+        figures = parse_heartbeats(out)
+        self.changes += int(figures["hb_changes"])
+        return figures
+
+    def kill(self):
+        """Stops a generator still running, by its pid (SIGKILL: it holds nothing)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

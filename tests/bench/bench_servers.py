@@ -1,8 +1,10 @@
-"""The servers the benchmark compares: signpostd, Knot DNS, NSD and the bare UDP echo.
+"""The servers the benchmark compares: signpostd, Knot DNS, NSD and the bare UDP echo, and
+signpostd and Knot with two UDP workers ("signpost-2w", "knot-2w").
 
-Each is started on 127.0.0.1 with a free port, pinned to one core with taskset, waited
-for until it gives the full answer for the last service (so start-up time includes
-loading the whole registry or zone), and stopped by pid: SIGTERM, then SIGKILL.
+Each is started on 127.0.0.1 with a free port, pinned with taskset (to one core, or as
+many as it has workers), waited for until it gives the full answer for the last service
+(so start-up time includes loading the whole registry or zone), and stopped by pid:
+SIGTERM, then SIGKILL.
 """
 
 import os
@@ -64,8 +66,10 @@ class Server:
 
     name = "server"
     full_answer = 10  # ANCOUNT of the readiness question's answer
+    workers = 1  # UDP workers, each on a core of its own
 
     def __init__(self, workdir, data, build_dir, core):
+        """`core`: the taskset CPU list ("0", or "0,1" for two workers)."""
         self.workdir = os.path.join(workdir, self.name)
         os.makedirs(self.workdir, exist_ok=True)
         self.data = data
@@ -74,7 +78,13 @@ class Server:
         self.port = None
         self.process = None
         self.startup_seconds = None
+        self.start_rss_mib = None  # VmRSS once it answers, before any load
         self.log_path = os.path.join(self.workdir, "server.log")
+        # Set by the comparison: the heartbeat generator of a signpostd (bench_measure.
+        # Heartbeats), its registration time, and the thread found busiest in the A test.
+        self.heartbeats = None
+        self.heartbeat_register_seconds = None
+        self.worker_thread = None
 
     def command(self):
         raise NotImplementedError
@@ -92,6 +102,7 @@ class Server:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         self.wait_ready(started)
         self.startup_seconds = time.monotonic() - started
+        self.start_rss_mib = bench_measure.memory_mib(self.process.pid)[0]
         return self
 
     def wait_ready(self, started):
@@ -133,11 +144,16 @@ class Signpost(Server):
     def prepare(self):
         self.config = os.path.join(self.workdir, "signpostd.toml")
         bench_data.write(self.config, bench_data.signpost_config(
-            self.port, self.data["empty_zones"]))
+            self.port, self.data["empty_zones"], threads=self.workers))
 
     def command(self):
         return [os.path.join(self.build_dir, "dns", "daemon", "signpostd"),
                 "--config", self.config]
+
+
+class SignpostTwoWorkers(Signpost):
+    name = "signpost-2w"
+    workers = 2
 
 
 class Knot(Server):
@@ -150,7 +166,7 @@ class Knot(Server):
     listen: {LOOPBACK}@{self.port}
     rundir: "{d}"
     pidfile: "{d}/knot.pid"
-    udp-workers: 1
+    udp-workers: {self.workers}
     tcp-workers: 1
     background-workers: 1
 log:
@@ -171,6 +187,11 @@ zone:
 
     def command(self):
         return ["knotd", "-c", self.config]
+
+
+class KnotTwoWorkers(Knot):
+    name = "knot-2w"
+    workers = 2
 
 
 class Nsd(Server):
@@ -217,3 +238,5 @@ class Echo(Server):
 
 
 SERVERS = {cls.name: cls for cls in (Signpost, Knot, Nsd, Echo)}
+# The servers measured again with two workers, and their two-worker form.
+TWO_WORKERS = {"signpost": SignpostTwoWorkers, "knot": KnotTwoWorkers}

@@ -2,9 +2,11 @@
 //
 // It reads dnsperf's query file format ("name type" per line), keeps either a window of
 // queries outstanding (saturation) or sends at a fixed rate (latency), matches answers by
-// ID on one connected socket, and prints key=value lines: sent, answered, lost, qps, and
-// latency percentiles in microseconds. Queries unanswered after one second count as lost;
-// those still in flight when the run ends are reported apart.
+// ID on one connected socket (or several, `--sockets`, each batch on the next: a server whose
+// workers share the port with SO_REUSEPORT spreads its clients by source port), and prints
+// key=value lines: sent, answered, lost, qps, and latency percentiles in microseconds. Queries
+// unanswered after one second count as lost; those still in flight when the run ends are
+// reported apart.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -30,6 +32,7 @@ using Clock = std::chrono::steady_clock;
 using Bytes = std::vector<std::uint8_t>;
 
 constexpr std::size_t kMaxBatch = 256;
+constexpr std::size_t kMaxSockets = 64;
 constexpr std::size_t kAnswerMax = 4096;
 constexpr std::int64_t kLostAfterNs = 1'000'000'000;
 constexpr std::size_t kHistogramUs = 100'000;  // 1 µs buckets up to 100 ms, then one more
@@ -42,6 +45,7 @@ struct Options {
   std::size_t outstanding = 200;
   double rate = 0;  // queries per second; 0 = keep `outstanding` in flight
   std::size_t batch = 32;
+  std::size_t sockets = 1;
   bool edns = false;
 };
 
@@ -114,10 +118,12 @@ bool parse_options(int argc, char** argv, Options& o) {
     else if (arg == "--outstanding") o.outstanding = std::strtoul(value, nullptr, 10);
     else if (arg == "--rate") o.rate = std::atof(value);
     else if (arg == "--batch") o.batch = std::strtoul(value, nullptr, 10);
+    else if (arg == "--sockets") o.sockets = std::strtoul(value, nullptr, 10);
     else return false;
   }
   return !o.queries.empty() && o.duration > 0 && o.batch >= 1 && o.batch <= kMaxBatch &&
-         o.outstanding >= 1 && o.outstanding <= 30000;
+         o.outstanding >= 1 && o.outstanding <= 30000 && o.sockets >= 1 &&
+         o.sockets <= kMaxSockets;
 }
 
 /// A non-blocking UDP socket connected to the server; -1 on failure.
@@ -138,12 +144,29 @@ int connect_socket(const Options& o) {
   return fd;
 }
 
+/// `o.sockets` sockets connected to the server, each with a source port of its own; empty on
+/// failure.
+std::vector<int> connect_sockets(const Options& o) {
+  std::vector<int> fds;
+  for (std::size_t i = 0; i < o.sockets; ++i) {
+    const int fd = connect_socket(o);
+    if (fd < 0) {
+      for (const int open : fds) ::close(open);
+      return {};
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
 /// The run's state: queries in flight by ID, counters and the latency histogram.
 class Load {
  public:
-  Load(const Options& o, std::vector<Bytes> queries, int fd)
-      : o_(o), queries_(std::move(queries)), fd_(fd), sent_at_(65536, 0),
-        histogram_(kHistogramUs + 1, 0) {}
+  Load(const Options& o, std::vector<Bytes> queries, std::vector<int> fds)
+      : o_(o), queries_(std::move(queries)), fds_(std::move(fds)), sent_at_(65536, 0),
+        histogram_(kHistogramUs + 1, 0) {
+    for (const int fd : fds_) polls_.push_back({fd, POLLIN, 0});
+  }
 
   void run();
   void report() const;
@@ -151,13 +174,17 @@ class Load {
  private:
   std::size_t due(std::int64_t now) const;
   void send_batch(std::size_t count, std::int64_t now);
-  std::size_t receive_batch();
+  std::size_t receive_batch(int fd);
+  std::size_t receive();
+  void wait_readable(const timespec& timeout);
   void expire(std::int64_t now);
   double percentile(double p) const;
 
   const Options& o_;
   std::vector<Bytes> queries_;
-  int fd_;
+  std::vector<int> fds_;
+  std::vector<pollfd> polls_;
+  std::size_t next_socket_ = 0;
   std::vector<std::int64_t> sent_at_;  // by ID; 0 = free
   std::vector<std::uint64_t> histogram_;
   std::array<std::array<std::uint8_t, kAnswerMax>, kMaxBatch> out_{}, in_{};
@@ -197,7 +224,9 @@ void Load::send_batch(std::size_t count, std::int64_t now) {
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  const int n = ::sendmmsg(fd_, msgs.data(), static_cast<unsigned int>(count), 0);
+  const int fd = fds_[next_socket_];
+  next_socket_ = (next_socket_ + 1) % fds_.size();
+  const int n = ::sendmmsg(fd, msgs.data(), static_cast<unsigned int>(count), 0);
   for (int i = 0; i < n; ++i) sent_at_[ids[static_cast<std::size_t>(i)]] = now;
   if (n > 0) {
     sent_ += static_cast<std::uint64_t>(n);
@@ -205,7 +234,7 @@ void Load::send_batch(std::size_t count, std::int64_t now) {
   }
 }
 
-std::size_t Load::receive_batch() {
+std::size_t Load::receive_batch(int fd) {
   std::array<iovec, kMaxBatch> iov{};
   std::array<mmsghdr, kMaxBatch> msgs{};
   for (std::size_t i = 0; i < kMaxBatch; ++i) {
@@ -213,7 +242,7 @@ std::size_t Load::receive_batch() {
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  const int got = ::recvmmsg(fd_, msgs.data(), kMaxBatch, MSG_DONTWAIT, nullptr);
+  const int got = ::recvmmsg(fd, msgs.data(), kMaxBatch, MSG_DONTWAIT, nullptr);
   if (got <= 0) return 0;
   const std::int64_t now = now_ns();
   for (int i = 0; i < got; ++i) {
@@ -233,6 +262,23 @@ std::size_t Load::receive_batch() {
   return static_cast<std::size_t>(got);
 }
 
+// One socket: a recvmmsg straight away. Several: one ppoll says which have answers, so that
+// an idle socket costs no system call.
+std::size_t Load::receive() {
+  if (fds_.size() == 1) return receive_batch(fds_.front());
+  const timespec now{0, 0};
+  if (::ppoll(polls_.data(), polls_.size(), &now, nullptr) <= 0) return 0;
+  std::size_t got = 0;
+  for (const pollfd& p : polls_) {
+    if (p.revents != 0) got += receive_batch(p.fd);
+  }
+  return got;
+}
+
+void Load::wait_readable(const timespec& timeout) {
+  ::ppoll(polls_.data(), polls_.size(), &timeout, nullptr);
+}
+
 void Load::expire(std::int64_t now) {
   for (auto& at : sent_at_) {
     if (at != 0 && now - at > kLostAfterNs) {
@@ -250,16 +296,14 @@ void Load::run() {
   for (std::int64_t now = start_; now < stop; now = now_ns()) {
     const std::size_t count = due(now);
     if (count > 0) send_batch(count, now);
-    const std::size_t got = receive_batch();
+    const std::size_t got = receive();
     if (now >= next_expiry) {
       expire(now);
       next_expiry = now + kLostAfterNs / 10;
     }
     if (count == 0 && got == 0) {
       // Nothing to do: wait for an answer, or until the next query is due at a fixed rate.
-      pollfd p{fd_, POLLIN, 0};
-      const timespec wait{0, o_.rate > 0 ? static_cast<long>(1e9 / o_.rate) : 1'000'000};
-      ::ppoll(&p, 1, &wait, nullptr);
+      wait_readable({0, o_.rate > 0 ? static_cast<long>(1e9 / o_.rate) : 1'000'000});
     }
   }
   end_ = now_ns();
@@ -301,20 +345,21 @@ int main(int argc, char** argv) {
   if (!parse_options(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: %s --queries FILE [--server 127.0.0.1] [--port 53] [--duration S]\n"
-                 "       [--outstanding N | --rate QPS] [--batch N<=256] [--edns]\n",
+                 "       [--outstanding N | --rate QPS] [--batch N<=256] [--sockets N<=64]\n"
+                 "       [--edns]\n",
                  argv[0]);
     return 2;
   }
   std::vector<Bytes> queries = read_queries(o);
-  const int fd = queries.empty() ? -1 : connect_socket(o);
-  if (fd < 0) {
+  std::vector<int> fds = queries.empty() ? std::vector<int>{} : connect_sockets(o);
+  if (fds.empty()) {
     std::fprintf(stderr, "udp_load: no queries in %s, or cannot reach %s:%u\n",
                  o.queries.c_str(), o.server.c_str(), o.port);
     return 1;
   }
-  static Load load(o, std::move(queries), fd);
+  static Load load(o, std::move(queries), fds);
   load.run();
   load.report();
-  ::close(fd);
+  for (const int fd : fds) ::close(fd);
   return 0;
 }

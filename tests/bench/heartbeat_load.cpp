@@ -1,0 +1,565 @@
+// A heartbeat load generator for the benchmark: signed DNS UPDATE renewals and changes at
+// fixed rates, sent over UDP to signpostd's DNS port.
+//
+// It registers `--instances` instances (services h0000.., ten instances i0..i9 each, every
+// instance on a node of its own, hn00000..) with DNS UPDATE (RFC 2136) signed with TSIG
+// (RFC 8945) and an Update Lease (RFC 9664), a window of them outstanding, and stops with a
+// clear message when one is refused. Then, for `--duration` seconds, it renews them in turn
+// at `--rate` per second and, at `--changes` per second, sends one with its weight toggled
+// between 1 and 2: a change, which makes the server publish a snapshot. Every message is
+// encoded and signed before the timed phase (TSIG's fudge is 300 s, RFC 8945 §5.2.3); the
+// ID is rewritten per send, which TSIG allows (the MAC covers the original ID, §4.3.1).
+//
+// It prints "renewing" when the timed phase starts, then one line of counts:
+//   heartbeats: sent N renewals N changes N answered N noerror N refused N notauth N
+//   other_rcode N lost N seconds S latency_avg_us U rate_achieved R/s
+// An UPDATE unanswered one second after it was sent, or one second after the end, is lost.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "health/tsig.hpp"
+
+namespace {
+
+using signpost::health::TsigSigner;
+using Clock = std::chrono::steady_clock;
+using Bytes = std::vector<std::uint8_t>;
+
+constexpr std::size_t kMaxBatch = 64;
+constexpr std::size_t kResponseMax = 1024;
+constexpr std::size_t kIds = 65536;
+constexpr std::int64_t kLostAfterNs = 1'000'000'000;
+constexpr std::int64_t kTickNs = 1'000'000;  // longest sleep between two looks at the clock
+constexpr std::int64_t kExpiryEveryNs = 100'000'000;
+constexpr int kRegisterAttempts = 3;
+constexpr double kMaxDuration = 240;  // signatures made before the run stay within 300 s
+constexpr std::size_t kInstancesPerService = 10;
+constexpr std::size_t kChangeStride = 7919;  // spreads consecutive changes over the services
+constexpr std::uint32_t kNodeAddressBase = 0x0A800000;  // 10.128.0.0 + instance index
+constexpr unsigned kInstancePort = 8080;
+constexpr std::uint16_t kUpdateLeaseOption = 2;  // RFC 9664 §4
+constexpr std::uint16_t kUdpPayload = 1232;
+const std::string_view kDomain("\x03svc\x08internal\x00", 14);
+
+enum class Mode { register_and_renew, register_only, renew_only };
+
+struct Options {
+  std::string server = "127.0.0.1";
+  std::uint16_t port = 53;
+  std::string key_name;
+  std::string secret;
+  std::string algorithm = "hmac-sha256";
+  std::size_t instances = 30000;
+  double rate = 10000;        // renewals per second
+  double change_rate = 100;   // changes per second
+  double duration = 5;
+  std::uint32_t lease = 3600;
+  std::size_t change_offset = 0;  // changes sent by earlier runs to the same server
+  std::size_t window = 64;        // registrations outstanding
+  Mode mode = Mode::register_and_renew;
+};
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+bool parse_value(std::string_view flag, const char* value, Options& o) {
+  if (flag == "--server") o.server = value;
+  else if (flag == "--port") o.port = static_cast<std::uint16_t>(std::atoi(value));
+  else if (flag == "--key-name") o.key_name = value;
+  else if (flag == "--secret") o.secret = value;
+  else if (flag == "--algorithm") o.algorithm = value;
+  else if (flag == "--instances") o.instances = std::strtoul(value, nullptr, 10);
+  else if (flag == "--rate") o.rate = std::atof(value);
+  else if (flag == "--changes") o.change_rate = std::atof(value);
+  else if (flag == "--duration") o.duration = std::atof(value);
+  else if (flag == "--lease") o.lease = static_cast<std::uint32_t>(std::strtoul(value, nullptr, 10));
+  else if (flag == "--change-offset") o.change_offset = std::strtoul(value, nullptr, 10);
+  else if (flag == "--window") o.window = std::strtoul(value, nullptr, 10);
+  else return false;
+  return true;
+}
+
+bool parse_options(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--register-only" || arg == "--renew-only") {
+      o.mode = arg == "--register-only" ? Mode::register_only : Mode::renew_only;
+    } else if (i + 1 >= argc || !parse_value(arg, argv[++i], o)) {
+      return false;
+    }
+  }
+  return o.port != 0 && !o.key_name.empty() && !o.secret.empty() && o.instances >= 1 &&
+         o.instances <= 1'000'000 && o.rate > 0 && o.change_rate >= 0 && o.duration > 0 &&
+         o.duration <= kMaxDuration && o.lease >= 1 && o.window >= 1 && o.window <= kMaxBatch;
+}
+
+void put_u16(Bytes& out, unsigned value) {
+  out.push_back(static_cast<std::uint8_t>(value >> 8));
+  out.push_back(static_cast<std::uint8_t>(value));
+}
+
+void put_u32(Bytes& out, std::uint32_t value) {
+  put_u16(out, value >> 16);
+  put_u16(out, value & 0xFFFF);
+}
+
+// `labels` followed by the registry zone, uncompressed.
+void put_name(Bytes& out, std::initializer_list<std::string_view> labels) {
+  for (const std::string_view label : labels) {
+    out.push_back(static_cast<std::uint8_t>(label.size()));
+    out.insert(out.end(), label.begin(), label.end());
+  }
+  out.insert(out.end(), kDomain.begin(), kDomain.end());
+}
+
+// TYPE, CLASS IN, TTL, RDLENGTH and RDATA of a record whose owner is already written.
+void put_rdata(Bytes& out, unsigned type, std::uint32_t ttl, const Bytes& rdata) {
+  put_u16(out, type);
+  put_u16(out, 1);
+  put_u32(out, ttl);
+  put_u16(out, static_cast<unsigned>(rdata.size()));
+  out.insert(out.end(), rdata.begin(), rdata.end());
+}
+
+// OPT (RFC 6891) carrying the 4-octet Update Lease option (RFC 9664 §4).
+void put_lease_option(Bytes& out, std::uint32_t lease) {
+  out.push_back(0);
+  put_u16(out, 41);
+  put_u16(out, kUdpPayload);
+  put_u32(out, 0);
+  put_u16(out, 8);
+  put_u16(out, kUpdateLeaseOption);
+  put_u16(out, 4);
+  put_u32(out, lease);
+}
+
+struct InstanceNames {
+  std::string id;       // i0..i9
+  std::string service;  // _h0000
+  std::string node;     // hn00000
+};
+
+InstanceNames names_of(std::size_t index) {
+  std::array<char, 32> service{};
+  std::array<char, 32> node{};
+  std::snprintf(service.data(), service.size(), "_h%04zu", index / kInstancesPerService);
+  std::snprintf(node.data(), node.size(), "hn%05zu", index);
+  return {"i" + std::to_string(index % kInstancesPerService), service.data(), node.data()};
+}
+
+/// The UPDATE an agent sends for instance `index` (RFC 2136 §2): zone svc.internal SOA, then
+/// SRV and TXT "health=passing" at <id>._<service>._tcp, A at <node>.node, and the lease.
+Bytes encode_heartbeat(std::size_t index, unsigned weight, std::uint32_t lease) {
+  const InstanceNames n = names_of(index);
+  // Opcode UPDATE (5); ZOCOUNT 1, PRCOUNT 0, UPCOUNT 3, ADCOUNT 1 (the OPT).
+  Bytes out = {0, 0, 0x28, 0x00, 0, 1, 0, 0, 0, 3, 0, 1};
+  put_name(out, {});
+  put_u16(out, 6);  // SOA
+  put_u16(out, 1);  // IN
+  Bytes srv;
+  put_u16(srv, 0);
+  put_u16(srv, weight);
+  put_u16(srv, kInstancePort);
+  put_name(srv, {n.node, "node"});
+  put_name(out, {n.id, n.service, "_tcp"});
+  put_rdata(out, 33, lease, srv);
+  const std::string_view health = "health=passing";
+  Bytes txt = {static_cast<std::uint8_t>(health.size())};
+  txt.insert(txt.end(), health.begin(), health.end());
+  put_name(out, {n.id, n.service, "_tcp"});
+  put_rdata(out, 16, lease, txt);
+  Bytes address;
+  put_u32(address, kNodeAddressBase + static_cast<std::uint32_t>(index));
+  put_name(out, {n.node, "node"});
+  put_rdata(out, 1, lease, address);
+  put_lease_option(out, lease);
+  return out;
+}
+
+Bytes signed_heartbeat(const TsigSigner& signer, std::size_t index, unsigned weight,
+                       std::uint32_t lease) {
+  Bytes message = encode_heartbeat(index, weight, lease);
+  signer.sign_request(message, signer.keys().front(),
+                      static_cast<std::uint64_t>(std::time(nullptr)));
+  return message;
+}
+
+std::size_t change_target(std::size_t change, std::size_t instances) {
+  return change * kChangeStride % instances;
+}
+
+unsigned toggled(unsigned weight) { return weight == 1 ? 2 : 1; }
+
+/// A pre-signed change: instance `index` with its weight toggled.
+struct Change {
+  std::size_t index;
+  Bytes message;
+};
+
+/// The messages of one run: a renewal per instance with the weight it has on the server
+/// (after the `change_offset` changes of earlier runs), and the changes of this run.
+struct Plan {
+  std::vector<Bytes> renewals;
+  std::vector<Change> changes;
+};
+
+Plan make_plan(const Options& o, const TsigSigner& signer) {
+  std::vector<unsigned> weights(o.instances, 1);
+  for (std::size_t k = 0; k < o.change_offset; ++k) {
+    unsigned& weight = weights[change_target(k, o.instances)];
+    weight = toggled(weight);
+  }
+  Plan plan;
+  plan.renewals.reserve(o.instances);
+  for (std::size_t i = 0; i < o.instances; ++i) {
+    plan.renewals.push_back(signed_heartbeat(signer, i, weights[i], o.lease));
+  }
+  const auto planned = static_cast<std::size_t>(o.change_rate * o.duration) + 1;
+  for (std::size_t k = o.change_offset; k < o.change_offset + planned; ++k) {
+    const std::size_t index = change_target(k, o.instances);
+    weights[index] = toggled(weights[index]);
+    plan.changes.push_back({index, signed_heartbeat(signer, index, weights[index], o.lease)});
+  }
+  return plan;
+}
+
+/// A non-blocking UDP socket connected to the server; -1 on failure.
+int connect_socket(const Options& o) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  const int size = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(o.port);
+  if (::inet_pton(AF_INET, o.server.c_str(), &addr.sin_addr) != 1 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+const char* rcode_name(int rcode) {
+  static constexpr std::array<const char*, 11> kNames = {
+      "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+      "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+  return rcode >= 0 && rcode < static_cast<int>(kNames.size()) ? kNames[rcode] : "other";
+}
+
+/// What came back, by rcode, and what did not.
+struct Counts {
+  std::uint64_t sent = 0, answered = 0, lost = 0;
+  std::array<std::uint64_t, 16> rcodes{};
+  double latency_sum_us = 0;
+};
+
+/// An UPDATE in flight, by the ID it was sent with.
+struct Slot {
+  std::int64_t sent_at = 0;  // 0: free
+  std::uint32_t index = 0;   // the instance
+};
+
+/// The run: one connected socket, the UPDATEs in flight by ID, the counts. One thread.
+class HeartbeatLoad {
+ public:
+  HeartbeatLoad(const Options& o, int fd) : o_(o), fd_(fd), slots_(kIds) {}
+
+  /// Registers every instance; false (after saying why) when one is refused or unanswered.
+  bool register_all(const std::vector<Bytes>& messages);
+  /// The timed phase: renewals and changes at their rates for o.duration seconds, then up
+  /// to a second for the last answers.
+  void renew(Plan plan);
+  void report() const;
+
+ private:
+  std::vector<std::uint32_t> exchange(const std::vector<Bytes>& messages,
+                                      std::vector<std::uint32_t> indexes);
+  std::size_t send(std::span<const Bytes* const> messages,
+                   std::span<const std::uint32_t> indexes, std::int64_t now);
+  std::size_t send_due(Plan& plan, std::vector<const Bytes*>& current, std::int64_t now);
+  std::size_t receive(std::int64_t now);
+  std::vector<std::uint32_t> release_older_than(std::int64_t limit);
+  void wait(std::int64_t ns) const;
+
+  const Options& o_;
+  int fd_;
+  std::vector<Slot> slots_;
+  std::uint16_t next_id_ = 0;
+  std::uint64_t in_flight_ = 0;
+  Counts counts_;
+  int refused_rcode_ = 0;            // the first rcode other than NOERROR
+  std::uint32_t refused_index_ = 0;  // and its instance
+  std::size_t next_renewal_ = 0;
+  std::uint64_t renewals_sent_ = 0, changes_sent_ = 0;
+  std::int64_t start_ = 0, end_ = 0;
+  std::array<std::array<std::uint8_t, kResponseMax>, kMaxBatch> in_{};
+};
+
+std::size_t HeartbeatLoad::send(std::span<const Bytes* const> messages,
+                                std::span<const std::uint32_t> indexes, std::int64_t now) {
+  // Two pieces per message: its own ID, then the pre-signed message after its ID.
+  std::array<std::array<std::uint8_t, 2>, kMaxBatch> ids{};
+  std::array<std::uint16_t, kMaxBatch> id_of{};
+  std::array<std::array<iovec, 2>, kMaxBatch> iov{};
+  std::array<mmsghdr, kMaxBatch> msgs{};
+  const std::size_t count = std::min(messages.size(), kMaxBatch);
+  for (std::size_t i = 0; i < count; ++i) {
+    while (slots_[next_id_].sent_at != 0) ++next_id_;  // far fewer than kIds in flight
+    id_of[i] = next_id_++;
+    ids[i] = {static_cast<std::uint8_t>(id_of[i] >> 8), static_cast<std::uint8_t>(id_of[i])};
+    const Bytes& m = *messages[i];
+    iov[i][0] = {ids[i].data(), 2};
+    iov[i][1] = {const_cast<std::uint8_t*>(m.data()) + 2, m.size() - 2};  // only read
+    msgs[i].msg_hdr.msg_iov = iov[i].data();
+    msgs[i].msg_hdr.msg_iovlen = 2;
+  }
+  const int n = ::sendmmsg(fd_, msgs.data(), static_cast<unsigned int>(count), 0);
+  const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+  for (std::size_t i = 0; i < sent; ++i) slots_[id_of[i]] = {now, indexes[i]};
+  in_flight_ += sent;
+  counts_.sent += sent;
+  return sent;
+}
+
+std::size_t HeartbeatLoad::receive(std::int64_t now) {
+  std::array<iovec, kMaxBatch> iov{};
+  std::array<mmsghdr, kMaxBatch> msgs{};
+  for (std::size_t i = 0; i < kMaxBatch; ++i) {
+    iov[i] = {in_[i].data(), kResponseMax};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int got = ::recvmmsg(fd_, msgs.data(), kMaxBatch, MSG_DONTWAIT, nullptr);
+  if (got <= 0) return 0;  // nothing yet, or ICMP unreachable (then the UPDATEs are lost)
+  for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
+    const auto& a = in_[i];
+    if (msgs[i].msg_len < 12) continue;
+    Slot& slot = slots_[static_cast<std::uint16_t>(a[0] << 8 | a[1])];
+    if (slot.sent_at == 0) continue;  // late answer to an UPDATE already counted lost
+    const int rcode = a[3] & 0x0F;
+    ++counts_.answered;
+    ++counts_.rcodes[static_cast<std::size_t>(rcode)];
+    counts_.latency_sum_us += static_cast<double>(now - slot.sent_at) / 1e3;
+    if (rcode != 0 && refused_rcode_ == 0) {
+      refused_rcode_ = rcode;
+      refused_index_ = slot.index;
+    }
+    slot.sent_at = 0;
+    --in_flight_;
+  }
+  return static_cast<std::size_t>(got);
+}
+
+// Frees the slots of UPDATEs sent before `limit`; returns their instances.
+std::vector<std::uint32_t> HeartbeatLoad::release_older_than(std::int64_t limit) {
+  std::vector<std::uint32_t> released;
+  for (Slot& slot : slots_) {
+    if (slot.sent_at != 0 && slot.sent_at < limit) {
+      released.push_back(slot.index);
+      slot.sent_at = 0;
+      --in_flight_;
+    }
+  }
+  return released;
+}
+
+void HeartbeatLoad::wait(std::int64_t ns) const {
+  pollfd p{fd_, POLLIN, 0};
+  const timespec timeout{0, static_cast<long>(std::clamp<std::int64_t>(ns, 0, kTickNs))};
+  ::ppoll(&p, 1, &timeout, nullptr);
+}
+
+// Sends the registrations of `indexes` and waits up to a second for their answers; returns
+// those still unanswered.
+std::vector<std::uint32_t> HeartbeatLoad::exchange(const std::vector<Bytes>& messages,
+                                                   std::vector<std::uint32_t> indexes) {
+  std::vector<const Bytes*> batch;
+  for (const std::uint32_t index : indexes) batch.push_back(&messages[index]);
+  const std::int64_t started = now_ns();
+  std::size_t sent = 0;
+  while (refused_rcode_ == 0 && (sent < batch.size() || in_flight_ != 0)) {
+    const std::int64_t now = now_ns();
+    if (now - started > kLostAfterNs) break;
+    if (sent < batch.size()) {
+      sent += send(std::span(batch).subspan(sent), std::span(indexes).subspan(sent), now);
+    }
+    if (receive(now) == 0) wait(kTickNs);
+  }
+  std::vector<std::uint32_t> unanswered = release_older_than(now_ns() + 1);
+  for (std::size_t i = sent; i < indexes.size(); ++i) unanswered.push_back(indexes[i]);
+  return unanswered;
+}
+
+bool HeartbeatLoad::register_all(const std::vector<Bytes>& messages) {
+  for (std::size_t first = 0; first < messages.size(); first += o_.window) {
+    std::vector<std::uint32_t> pending;
+    for (std::size_t i = first; i < std::min(first + o_.window, messages.size()); ++i) {
+      pending.push_back(static_cast<std::uint32_t>(i));
+    }
+    for (int attempt = 1; !pending.empty() && refused_rcode_ == 0; ++attempt) {
+      if (attempt > kRegisterAttempts) {
+        const InstanceNames n = names_of(pending.front());
+        std::fprintf(stderr, "heartbeat_load: no answer to the registration of %s.%s after "
+                     "%d attempts of 1 s: is signpostd listening on %s:%u?\n", n.id.c_str(),
+                     n.service.c_str(), kRegisterAttempts, o_.server.c_str(), o_.port);
+        return false;
+      }
+      pending = exchange(messages, std::move(pending));
+    }
+    if (refused_rcode_ != 0) {
+      const InstanceNames n = names_of(refused_index_);
+      std::fprintf(stderr, "heartbeat_load: the registration of %s.%s got %s (rcode %d): a "
+                   "signpostd [[key]] named '%s' with this secret and algorithm %s is needed, "
+                   "and clocks within 300 s\n", n.id.c_str(), n.service.c_str(),
+                   rcode_name(refused_rcode_), refused_rcode_, o_.key_name.c_str(),
+                   o_.algorithm.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Sends what is due at `now`: changes at o.change_rate, renewals at o.rate; a sent change
+// becomes its instance's renewal. Returns the messages sent.
+std::size_t HeartbeatLoad::send_due(Plan& plan, std::vector<const Bytes*>& current,
+                                    std::int64_t now) {
+  const double seconds = static_cast<double>(now - start_) / 1e9;
+  const auto due = [](double target, std::uint64_t done) {
+    return std::min<std::uint64_t>(target > static_cast<double>(done)
+                                       ? static_cast<std::uint64_t>(target) - done : 0,
+                                   kMaxBatch);
+  };
+  std::array<const Bytes*, kMaxBatch> batch{};
+  std::array<std::uint32_t, kMaxBatch> indexes{};
+  std::size_t count = std::min<std::uint64_t>(due(o_.change_rate * seconds, changes_sent_),
+                                              plan.changes.size() - changes_sent_);
+  for (std::size_t i = 0; i < count; ++i) {
+    const Change& change = plan.changes[changes_sent_ + i];
+    batch[i] = &change.message;
+    indexes[i] = static_cast<std::uint32_t>(change.index);
+  }
+  const std::size_t changes = send(std::span(batch).first(count), indexes, now);
+  for (std::size_t i = 0; i < changes; ++i) current[indexes[i]] = batch[i];
+  changes_sent_ += changes;
+  count = due(o_.rate * seconds, renewals_sent_);
+  for (std::size_t i = 0; i < count; ++i) {
+    indexes[i] = static_cast<std::uint32_t>((next_renewal_ + i) % current.size());
+    batch[i] = current[indexes[i]];
+  }
+  const std::size_t renewals = send(std::span(batch).first(count), indexes, now);
+  next_renewal_ = (next_renewal_ + renewals) % current.size();
+  renewals_sent_ += renewals;
+  return changes + renewals;
+}
+
+void HeartbeatLoad::renew(Plan plan) {
+  std::vector<const Bytes*> current;
+  for (const Bytes& renewal : plan.renewals) current.push_back(&renewal);
+  counts_ = {};
+  std::printf("renewing\n");
+  std::fflush(stdout);
+  start_ = now_ns();
+  const std::int64_t stop = start_ + static_cast<std::int64_t>(o_.duration * 1e9);
+  std::int64_t next_expiry = start_ + kExpiryEveryNs;
+  for (std::int64_t now = start_; now < stop; now = now_ns()) {
+    const std::size_t sent = send_due(plan, current, now);
+    const std::size_t got = receive(now);
+    if (now >= next_expiry) {
+      counts_.lost += release_older_than(now - kLostAfterNs).size();
+      next_expiry = now + kExpiryEveryNs;
+    }
+    if (sent == 0 && got == 0) wait(std::min(stop - now, kTickNs));
+  }
+  end_ = now_ns();
+  for (std::int64_t now = end_; in_flight_ != 0 && now < end_ + kLostAfterNs; now = now_ns()) {
+    if (receive(now) == 0) wait(end_ + kLostAfterNs - now);
+  }
+  counts_.lost += release_older_than(now_ns() + 1).size();
+}
+
+void HeartbeatLoad::report() const {
+  const auto& r = counts_.rcodes;
+  const std::uint64_t other = counts_.answered - r[0] - r[5] - r[9];
+  const double seconds = static_cast<double>(end_ - start_) / 1e9;
+  std::printf("heartbeats: sent %llu renewals %llu changes %llu answered %llu noerror %llu "
+              "refused %llu notauth %llu other_rcode %llu lost %llu seconds %.3f "
+              "latency_avg_us %.0f rate_achieved %.0f/s\n",
+              static_cast<unsigned long long>(counts_.sent),
+              static_cast<unsigned long long>(renewals_sent_),
+              static_cast<unsigned long long>(changes_sent_),
+              static_cast<unsigned long long>(counts_.answered),
+              static_cast<unsigned long long>(r[0]), static_cast<unsigned long long>(r[5]),
+              static_cast<unsigned long long>(r[9]), static_cast<unsigned long long>(other),
+              static_cast<unsigned long long>(counts_.lost), seconds,
+              counts_.answered ? counts_.latency_sum_us / static_cast<double>(counts_.answered)
+                               : 0.0,
+              static_cast<double>(renewals_sent_) / seconds);
+}
+
+int run(const Options& o) {
+  const TsigSigner signer(
+      {signpost::health::make_tsig_key(o.key_name, o.algorithm, o.secret, {})});
+  Plan plan = make_plan(o, signer);
+  const int fd = connect_socket(o);
+  if (fd < 0) {
+    std::fprintf(stderr, "heartbeat_load: cannot reach %s:%u\n", o.server.c_str(), o.port);
+    return 1;
+  }
+  HeartbeatLoad load(o, fd);
+  int status = 0;
+  if (o.mode != Mode::renew_only) {
+    const std::int64_t started = now_ns();
+    status = load.register_all(plan.renewals) ? 0 : 1;
+    const double seconds = static_cast<double>(now_ns() - started) / 1e9;
+    if (status == 0) {
+      std::printf("registered: instances %zu seconds %.3f\n", o.instances, seconds);
+    }
+  }
+  if (status == 0 && o.mode != Mode::register_only) {
+    load.renew(std::move(plan));
+    load.report();
+  }
+  ::close(fd);
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!parse_options(argc, argv, o)) {
+    std::fprintf(stderr,
+                 "usage: %s --port P --key-name NAME --secret BASE64 [--algorithm hmac-sha256]\n"
+                 "       [--server 127.0.0.1] [--instances 30000] [--rate 10000]\n"
+                 "       [--changes 100] [--duration S<=240] [--lease 3600]\n"
+                 "       [--change-offset N] [--window N<=64] [--register-only | --renew-only]\n",
+                 argv[0]);
+    return 2;
+  }
+  try {
+    return run(o);
+  } catch (const signpost::health::KeyError& e) {
+    std::fprintf(stderr, "heartbeat_load: bad key: %s\n", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,103 @@
+// The copy-on-write sharded map: lookups after any sequence of sets and erases, and copies
+// that share what they did not change.
+#include "registry/sharded_map.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+namespace signpost::registry {
+namespace {
+
+// Few shards, so that tables fill, grow and probe past each other.
+using SmallMap = ShardedMap<int, 4>;
+
+std::string key_of(unsigned n) {
+  // Short keys stay inside the string; every seventh is long enough to go to the heap.
+  return n % 7 == 0 ? "a-long-key-beyond-the-short-string-" + std::to_string(n) : "k" + std::to_string(n);
+}
+
+void expect_same(const SmallMap& map, const std::map<std::string, int>& reference, unsigned keys) {
+  ASSERT_EQ(map.size(), reference.size());
+  for (unsigned n = 0; n < keys; ++n) {
+    const std::string key = key_of(n);
+    const int* found = map.find(key);
+    const auto it = reference.find(key);
+    if (it == reference.end()) {
+      EXPECT_EQ(found, nullptr) << key;
+    } else {
+      ASSERT_NE(found, nullptr) << key;
+      EXPECT_EQ(*found, it->second) << key;
+    }
+  }
+  std::size_t visited = 0;
+  map.for_each([&](const std::string& key, int value) {
+    ++visited;
+    EXPECT_EQ(reference.at(key), value);
+  });
+  EXPECT_EQ(visited, reference.size());
+}
+
+TEST(ShardedMap, AgreesWithAnOrderedMapThroughSetsAndErases) {
+  constexpr unsigned kKeys = 600;
+  SmallMap map;
+  std::map<std::string, int> reference;
+  std::mt19937 random(7);
+  for (int round = 0; round < 40; ++round) {
+    SmallMap::Owned owned;
+    for (int op = 0; op < 200; ++op) {
+      const std::string key = key_of(static_cast<unsigned>(random() % kKeys));
+      if (random() % 3 == 0) {
+        map.erase(key, owned);
+        reference.erase(key);
+      } else {
+        const int value = static_cast<int>(random() % 1000);
+        map.set(key, std::make_shared<const int>(value), owned);
+        reference[key] = value;
+      }
+    }
+    expect_same(map, reference, kKeys);
+  }
+  // Empty it completely, then fill it again: erased slots leave nothing behind.
+  SmallMap::Owned owned;
+  for (unsigned n = 0; n < kKeys; ++n) map.erase(key_of(n), owned);
+  reference.clear();
+  expect_same(map, reference, kKeys);
+  for (unsigned n = 0; n < kKeys; n += 2) {
+    map.set(key_of(n), std::make_shared<const int>(static_cast<int>(n)), owned);
+    reference[key_of(n)] = static_cast<int>(n);
+  }
+  expect_same(map, reference, kKeys);
+}
+
+TEST(ShardedMap, CopiesShareUntouchedShardsAndKeepTheirOwnData) {
+  SmallMap first;
+  SmallMap::Owned owned;
+  for (unsigned n = 0; n < 100; ++n) {
+    first.set(key_of(n), std::make_shared<const int>(static_cast<int>(n)), owned);
+  }
+  const int* shared_value = first.find(key_of(50));
+  SmallMap second = first;
+  SmallMap::Owned second_owned;
+  second.set(key_of(1), std::make_shared<const int>(-1), second_owned);
+  second.erase(key_of(2), second_owned);
+  second.set("new", std::make_shared<const int>(-2), second_owned);
+  // The original is unchanged ...
+  ASSERT_NE(first.find(key_of(1)), nullptr);
+  EXPECT_EQ(*first.find(key_of(1)), 1);
+  ASSERT_NE(first.find(key_of(2)), nullptr);
+  EXPECT_EQ(first.find("new"), nullptr);
+  EXPECT_EQ(first.size(), 100u);
+  // ... the copy has its edits, and still points at the very same values elsewhere.
+  EXPECT_EQ(*second.find(key_of(1)), -1);
+  EXPECT_EQ(second.find(key_of(2)), nullptr);
+  EXPECT_EQ(*second.find("new"), -2);
+  EXPECT_EQ(second.size(), 100u);
+  EXPECT_EQ(second.find(key_of(50)), shared_value);
+}
+
+}  // namespace
+}  // namespace signpost::registry
