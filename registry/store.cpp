@@ -2,16 +2,119 @@
 #include "registry/store.hpp"
 
 #include <algorithm>
-#include <tuple>
+#include <cstring>
+#include <string_view>
 
 #include "dns/wire/types.hpp"
 #include "dns/zone/zone.hpp"
 
 namespace signpost::registry {
 
+namespace {
+
+// The packed form of an instance's addresses, tags and metadata: for each of the four lists
+// a 16-bit count, then the items; addresses as their octets, strings with a 16-bit length.
+void put_u16(std::string& out, std::size_t value) {
+  out.push_back(static_cast<char>(value >> 8));
+  out.push_back(static_cast<char>(value & 0xFF));
+}
+
+void put_text(std::string& out, std::string_view text) {
+  put_u16(out, text.size());
+  out.append(text);
+}
+
+template <typename Address>
+void put_addresses(std::string& out, const std::vector<Address>& addresses) {
+  put_u16(out, addresses.size());
+  for (const Address& a : addresses) out.append(reinterpret_cast<const char*>(a.data()), a.size());
+}
+
+// Reads back what the put_ functions wrote; the input is always a pack() result.
+class Unpacker {
+ public:
+  explicit Unpacker(std::string_view in) : in_(in) {}
+  std::size_t u16() {
+    const auto value = static_cast<std::size_t>((static_cast<unsigned char>(in_[0]) << 8) |
+                                                static_cast<unsigned char>(in_[1]));
+    in_.remove_prefix(2);
+    return value;
+  }
+  std::string text() { return std::string(take(u16())); }
+  template <typename Address>
+  std::vector<Address> addresses() {
+    std::vector<Address> out(u16());
+    for (Address& a : out) std::memcpy(a.data(), take(a.size()).data(), a.size());
+    return out;
+  }
+
+ private:
+  std::string_view take(std::size_t n) {
+    const std::string_view out = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return out;
+  }
+  std::string_view in_;
+};
+
+std::vector<const Instance*> pointers(const std::vector<Instance>& instances) {
+  std::vector<const Instance*> out;
+  out.reserve(instances.size());
+  for (const Instance& i : instances) out.push_back(&i);
+  return out;
+}
+
+}  // namespace
+
 Store::Store(BuildSettings settings) : settings_(std::move(settings)) {}
 
-Store::ServiceEntry& Store::entry_for(const std::string& name, Protocol protocol) {
+Store::Packed Store::pack(const Instance& instance) {
+  Packed out;
+  out.node = instance.node;
+  put_addresses(out.extra, instance.ipv4);
+  put_addresses(out.extra, instance.ipv6);
+  put_u16(out.extra, instance.tags.size());
+  for (const std::string& tag : instance.tags) put_text(out.extra, tag);
+  put_u16(out.extra, instance.meta.size());
+  for (const auto& [key, value] : instance.meta) {
+    put_text(out.extra, key);
+    put_text(out.extra, value);
+  }
+  out.max_ttl = instance.max_ttl;
+  out.port = instance.port;
+  out.priority = instance.priority;
+  out.weight = instance.weight;
+  out.health = instance.health;
+  out.source = instance.source;
+  return out;
+}
+
+Instance Store::unpack(const std::string& service, const Instances::value_type& stored) {
+  const Packed& p = stored.second;
+  Instance out;
+  out.id = stored.first;
+  out.service = service;
+  out.node = p.node;
+  Unpacker in(p.extra);
+  out.ipv4 = in.addresses<Ipv4>();
+  out.ipv6 = in.addresses<Ipv6>();
+  out.tags.resize(in.u16());
+  for (std::string& tag : out.tags) tag = in.text();
+  out.meta.resize(in.u16());
+  for (auto& [key, value] : out.meta) {
+    key = in.text();
+    value = in.text();
+  }
+  out.max_ttl = p.max_ttl;
+  out.port = p.port;
+  out.priority = p.priority;
+  out.weight = p.weight;
+  out.health = p.health;
+  out.source = p.source;
+  return out;
+}
+
+Store::Services::value_type& Store::entry_for(const std::string& name, Protocol protocol) {
   auto [it, added] = services_.try_emplace(name);
   if (added) {
     it->second.service.name = name;
@@ -23,12 +126,12 @@ Store::ServiceEntry& Store::entry_for(const std::string& name, Protocol protocol
                         std::string(to_string(it->second.service.protocol)) + ", not " +
                         std::string(to_string(protocol)));
   }
-  return it->second;
+  return *it;
 }
 
-void Store::touch_instance(const Instance& instance) {
-  dirty_services_.insert(instance.service);
-  dirty_nodes_.insert(instance.node);
+void Store::touch(const std::string& service, const std::string& node) {
+  dirty_services_.insert(service);
+  dirty_nodes_.insert(node);
 }
 
 void Store::put_service(Service service) {
@@ -50,30 +153,31 @@ bool Store::put_instance(Instance instance, std::optional<Protocol> protocol) {
     const auto existing = services_.find(instance.service);
     protocol = existing != services_.end() ? existing->second.service.protocol : Protocol::tcp;
   }
-  ServiceEntry& entry = entry_for(instance.service, *protocol);
+  auto& [service, entry] = entry_for(instance.service, *protocol);
+  Packed packed = pack(instance);
   auto it = entry.instances.find(instance.id);
   if (it != entry.instances.end()) {
-    if (it->second == instance) return false;
-    const bool moves = it->second.node != instance.node;
+    if (it->second == packed) return false;
+    const bool moves = it->second.node != packed.node;
     if (moves) {
       dirty_nodes_.insert(it->second.node);
-      leave_node(it->second);
+      leave_node(*it);
     }
-    it->second = std::move(instance);
-    if (moves) nodes_[it->second.node].push_back(&it->second);
+    it->second = std::move(packed);
+    if (moves) nodes_[it->second.node].push_back({&service, &*it});
   } else {
     ++instance_count_;
-    it = entry.instances.emplace(instance.id, std::move(instance)).first;
-    nodes_[it->second.node].push_back(&it->second);
+    it = entry.instances.emplace(std::move(instance.id), std::move(packed)).first;
+    nodes_[it->second.node].push_back({&service, &*it});
   }
-  touch_instance(it->second);
+  touch(service, it->second.node);
   return true;
 }
 
-void Store::leave_node(const Instance& instance) {
-  const auto on_node = nodes_.find(instance.node);
+void Store::leave_node(const Instances::value_type& stored) {
+  const auto on_node = nodes_.find(stored.second.node);
   if (on_node == nodes_.end()) return;
-  std::erase(on_node->second, &instance);
+  std::erase_if(on_node->second, [&](const OnNode& member) { return member.instance == &stored; });
   if (on_node->second.empty()) nodes_.erase(on_node);
 }
 
@@ -90,8 +194,8 @@ bool Store::remove_instance(const std::string& service, const std::string& id) {
   if (entry == services_.end()) return false;
   const auto it = entry->second.instances.find(id);
   if (it == entry->second.instances.end()) return false;
-  touch_instance(it->second);
-  leave_node(it->second);
+  touch(service, it->second.node);
+  leave_node(*it);
   entry->second.instances.erase(it);
   --instance_count_;
   drop_if_unused(service);
@@ -143,11 +247,13 @@ void Store::replace_source(Source source, std::vector<Service> services,
   for (const std::string& name : names) drop_if_unused(name);
 }
 
-const Instance* Store::find_instance(const std::string& service, const std::string& id) const {
+std::optional<Instance> Store::find_instance(const std::string& service,
+                                             const std::string& id) const {
   const auto entry = services_.find(service);
-  if (entry == services_.end()) return nullptr;
+  if (entry == services_.end()) return std::nullopt;
   const auto it = entry->second.instances.find(id);
-  return it == entry->second.instances.end() ? nullptr : &it->second;
+  if (it == entry->second.instances.end()) return std::nullopt;
+  return unpack(entry->first, *it);
 }
 
 const Service* Store::find_service(const std::string& name) const {
@@ -159,7 +265,7 @@ std::vector<std::pair<Service, std::vector<Instance>>> Store::list() const {
   std::vector<std::pair<Service, std::vector<Instance>>> out;
   for (const auto& [name, entry] : services_) {
     std::vector<Instance> instances;
-    for (const auto& [id, instance] : entry.instances) instances.push_back(instance);
+    for (const auto& stored : entry.instances) instances.push_back(unpack(name, stored));
     out.emplace_back(entry.service, std::move(instances));
   }
   return out;
@@ -176,9 +282,10 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
       view->services_.erase(name, own_services);
       continue;
     }
-    std::vector<const Instance*> instances;
-    for (const auto& [id, instance] : it->second.instances) instances.push_back(&instance);
-    view->services_.set(name, build_service_records(it->second.service, instances, settings_),
+    std::vector<Instance> instances;
+    instances.reserve(it->second.instances.size());
+    for (const auto& stored : it->second.instances) instances.push_back(unpack(name, stored));
+    view->services_.set(name, build_service_records(it->second.service, pointers(instances), settings_),
                         own_services);
   }
   for (const std::string& node : dirty_nodes_) {
@@ -187,12 +294,10 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
       view->nodes_.erase(node, own_nodes);
       continue;
     }
-    // In (service, id) order, so that the records do not depend on the order of changes.
-    std::vector<const Instance*> instances = it->second;
-    std::sort(instances.begin(), instances.end(), [](const Instance* a, const Instance* b) {
-      return std::tie(a->service, a->id) < std::tie(b->service, b->id);
-    });
-    view->nodes_.set(node, build_node_records(instances, settings_), own_nodes);
+    std::vector<Instance> instances;
+    instances.reserve(it->second.size());
+    for (const OnNode& member : it->second) instances.push_back(unpack(*member.service, *member.instance));
+    view->nodes_.set(node, build_node_records(pointers(instances), settings_), own_nodes);
   }
   if (types_dirty_) {
     // Only adding or removing a service touches this O(services) set.

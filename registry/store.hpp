@@ -18,6 +18,11 @@ namespace signpost::registry {
 /// Services and instances, changed only on the registry thread (single writer). It
 /// remembers which services and nodes changed, so that `build_view` rebuilds only those.
 /// Registry thread only; allocates; throws RegistryError on invalid input.
+///
+/// Design. The store holds every instance for as long as it is registered, so it keeps them
+/// packed: an instance's name parts are map keys, its addresses, tags and metadata one
+/// byte string (inline in the std::string for the usual single address), and the full
+/// Instance is made again only to build the records of a changed service or node.
 class Store {
  public:
   explicit Store(BuildSettings settings);
@@ -37,7 +42,7 @@ class Store {
   /// (config reload). Validates everything first: on error nothing changes.
   void replace_source(Source source, std::vector<Service> services, std::vector<Instance> instances);
 
-  const Instance* find_instance(const std::string& service, const std::string& id) const;
+  std::optional<Instance> find_instance(const std::string& service, const std::string& id) const;
   const Service* find_service(const std::string& name) const;
   std::size_t instance_count() const noexcept { return instance_count_; }
   /// Services and their instances, in name order (control plane listings).
@@ -50,21 +55,43 @@ class Store {
   const BuildSettings& settings() const noexcept { return settings_; }
 
  private:
+  /// An instance without its service and id (the keys it is stored under).
+  struct Packed {
+    std::string node;
+    std::string extra;  // addresses, tags and metadata; see pack() in store.cpp
+    std::uint32_t max_ttl = 0;
+    std::uint16_t port = 0;
+    std::uint16_t priority = 0;
+    std::uint16_t weight = 1;
+    Health health = Health::passing;
+    Source source = Source::config;
+
+    bool operator==(const Packed&) const = default;
+  };
+  using Instances = std::map<std::string, Packed>;  // by id
   struct ServiceEntry {
     Service service;
     bool declared = false;  // from put_service, kept without instances
-    std::map<std::string, Instance> instances;
+    Instances instances;
   };
-  ServiceEntry& entry_for(const std::string& name, Protocol protocol);
-  void touch_instance(const Instance& instance);
-  void leave_node(const Instance& instance);
+  /// One instance on a node. The pointers are to services_' keys and elements, which never
+  /// move; an instance leaves its node's list before it is erased or moved to another node.
+  struct OnNode {
+    const std::string* service;
+    const Instances::value_type* instance;
+  };
+
+  static Packed pack(const Instance& instance);
+  static Instance unpack(const std::string& service, const Instances::value_type& stored);
+  using Services = std::map<std::string, ServiceEntry>;
+  Services::value_type& entry_for(const std::string& name, Protocol protocol);
+  void touch(const std::string& service, const std::string& node);
+  void leave_node(const Instances::value_type& stored);
   void drop_if_unused(const std::string& service);
 
   BuildSettings settings_;
-  std::map<std::string, ServiceEntry> services_;
-  // The instances on each node. The pointers are into services_' maps, whose elements never
-  // move; an instance leaves its node's list before it is erased or moved to another node.
-  std::map<std::string, std::vector<const Instance*>> nodes_;
+  Services services_;
+  std::map<std::string, std::vector<OnNode>> nodes_;
   std::set<std::string> dirty_services_;
   std::set<std::string> dirty_nodes_;
   bool types_dirty_ = true;

@@ -81,6 +81,14 @@ def core_busy_seconds(core):
     raise RuntimeError(f"no cpu{core} in /proc/stat")
 
 
+def udp_receive_errors():
+    """Datagrams the kernel dropped for a full socket receive buffer (/proc/net/snmp, Udp
+    RcvbufErrors), over every UDP socket of the host: the server's and the load's."""
+    with open("/proc/net/snmp", encoding="ascii") as f:
+        header, values = [line.split() for line in f if line.startswith("Udp:")][:2]
+    return int(values[header.index("RcvbufErrors")])
+
+
 def memory_mib(pid):
     """(VmRSS, PSS) of the process tree of `pid` in MiB. RSS counts shared pages once per
     process; PSS shares them out, so the PSS sum is the tree's real footprint."""
@@ -175,12 +183,12 @@ def measure(server_pid, command, parse, server_core, client_core, timeout):
     """Runs the load pinned to `client_core` and returns its figures plus the server's CPU
     time over the run, per answered query, and the time the server's core spent on other
     processes (a noisy machine shows there)."""
-    threads_before = thread_cpu_seconds(server_pid)
+    threads_before, drops_before = thread_cpu_seconds(server_pid), udp_receive_errors()
     before, core_before = cpu_seconds(server_pid), core_busy_seconds(server_core)
     done = subprocess.run(pinned(client_core, command),
                           capture_output=True, text=True, timeout=timeout, check=False)
     cpu = cpu_seconds(server_pid) - before
-    threads_after = thread_cpu_seconds(server_pid)
+    threads_after, drops = thread_cpu_seconds(server_pid), udp_receive_errors() - drops_before
     other = core_busy_seconds(server_core) - core_before - cpu
     if done.returncode != 0:
         raise RuntimeError(f"{command[0]} failed ({done.returncode}):\n"
@@ -189,6 +197,7 @@ def measure(server_pid, command, parse, server_core, client_core, timeout):
     completed = figures["completed"]
     figures["cpu_seconds"] = cpu
     figures["other_seconds"] = max(other, 0.0)
+    figures["udp_drops"] = drops
     figures["cpu_us_per_query"] = cpu / completed * 1e6 if completed else None
     figures.update(thread_figures(threads_before, threads_after, completed))
     return figures

@@ -323,6 +323,7 @@ std::size_t HeartbeatLoad::send(std::span<const Bytes* const> messages,
   std::array<std::array<iovec, 2>, kMaxBatch> iov{};
   std::array<mmsghdr, kMaxBatch> msgs{};
   const std::size_t count = std::min(messages.size(), kMaxBatch);
+  if (count == 0) return 0;
   for (std::size_t i = 0; i < count; ++i) {
     while (slots_[next_id_].sent_at != 0) ++next_id_;  // far fewer than kIds in flight
     id_of[i] = next_id_++;

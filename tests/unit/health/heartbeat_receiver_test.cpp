@@ -107,7 +107,7 @@ class HeartbeatReceiverTest : public ::testing::Test {
   std::optional<registry::Instance> find(const std::string& service, const std::string& id) {
     std::optional<registry::Instance> out;
     publisher_.apply([&](registry::Store& store) {
-      if (const registry::Instance* found = store.find_instance(service, id)) out = *found;
+      if (auto found = store.find_instance(service, id)) out = std::move(*found);
     });
     return out;
   }

@@ -67,7 +67,7 @@ TEST(Store, ProtocolConflictIsAnError) {
   EXPECT_THROW(store.put_instance(instance("dns", "d2", "n1", 2), Protocol::tcp), RegistryError);
   EXPECT_NO_THROW(store.put_instance(instance("dns", "d2", "n1", 2)));  // joins as udp
   EXPECT_EQ(store.find_service("dns")->protocol, Protocol::udp);
-  EXPECT_NE(store.find_instance("dns", "d2"), nullptr);
+  EXPECT_TRUE(store.find_instance("dns", "d2").has_value());
 }
 
 TEST(Store, ViewsShareUnchangedServices) {
@@ -100,7 +100,7 @@ TEST(Store, ReplaceSourceSwapsConfigInstancesAndKeepsOthers) {
   view = store.build_view(*view);
   EXPECT_EQ(view->find_service("db"), nullptr);
   EXPECT_EQ(view->find_service("web")->instance_count, 1u);
-  EXPECT_NE(store.find_instance("web", "dyn"), nullptr);
+  EXPECT_TRUE(store.find_instance("web", "dyn").has_value());
   // A bad registration rejects the whole reload and changes nothing.
   auto bad = instance("web", "bad id!", "n3", 3);
   EXPECT_THROW(store.replace_source(Source::config, {}, {instance("web", "ok", "n2", 2), bad}),
@@ -128,6 +128,32 @@ TEST(Store, ReplaceSourceWithTheSameDataChangesNothing) {
   EXPECT_EQ(next->find_service("db"), view->find_service("db"));
   EXPECT_NE(next->find_service("web"), view->find_service("web"));
   EXPECT_EQ(next->find_node("n2"), view->find_node("n2"));
+}
+
+TEST(Store, KeepsEveryFieldOfAnInstance) {
+  Store store(testing::registry_settings());
+  Instance full = instance("web", "a", "n1", 1, 7, true);
+  full.ipv4.push_back({192, 0, 2, 200});
+  full.ipv6.push_back({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9});
+  full.tags = {"blue", "canary"};
+  full.meta = {{"version", "1.2.3"}, {"zone", std::string(200, 'z')}};
+  full.priority = 3;
+  full.health = Health::warning;
+  full.source = Source::heartbeat;
+  full.max_ttl = 10;
+  store.put_instance(full);
+  const auto found = store.find_instance("web", "a");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(*found, full);
+  // The same instance again is no change; any one field different is.
+  EXPECT_FALSE(store.put_instance(full));
+  full.meta.back().second.back() = 'y';
+  EXPECT_TRUE(store.put_instance(full));
+  EXPECT_EQ(*store.find_instance("web", "a"), full);
+  const auto listed = store.list();
+  ASSERT_EQ(listed.size(), 1u);
+  ASSERT_EQ(listed[0].second.size(), 1u);
+  EXPECT_EQ(listed[0].second[0], full);
 }
 
 TEST(Store, NodeRecordsFollowInstancesAcrossNodes) {
