@@ -239,35 +239,43 @@ void ServiceBuilder::add_address(std::vector<RecordAt>& records, std::vector<std
 }
 
 RecordGroup ServiceBuilder::build_group(const std::vector<const Eligible*>& members) const {
-  RecordGroup group;
+  std::vector<RecordAt> a;
+  std::vector<RecordAt> aaaa;
+  std::vector<std::uint32_t> a_weights;
+  std::vector<std::uint32_t> aaaa_weights;
   std::map<Ipv4, std::size_t> seen4;
   std::map<Ipv6, std::size_t> seen6;
   for (const Eligible* e : members) {
     const Instance& i = *e->instance;
-    if (!i.ipv4.empty()) add_address(group.a, group.a_weights, seen4, i.ipv4.front(), e->weight);
-    if (!i.ipv6.empty()) add_address(group.aaaa, group.aaaa_weights, seen6, i.ipv6.front(), e->weight);
+    if (!i.ipv4.empty()) add_address(a, a_weights, seen4, i.ipv4.front(), e->weight);
+    if (!i.ipv6.empty()) add_address(aaaa, aaaa_weights, seen6, i.ipv6.front(), e->weight);
   }
   // SRV: priorities ascending (RFC 2782); the order inside a group is drawn per answer.
   std::vector<const Eligible*> by_priority = members;
-  std::stable_sort(by_priority.begin(), by_priority.end(), [](const Eligible* a, const Eligible* b) {
-    return a->instance->priority < b->instance->priority;
+  std::stable_sort(by_priority.begin(), by_priority.end(), [](const Eligible* x, const Eligible* y) {
+    return x->instance->priority < y->instance->priority;
   });
-  group.srv.reserve(by_priority.size());
-  group.srv_weights.reserve(by_priority.size());
+  std::vector<std::uint32_t> srv;
+  std::vector<std::uint32_t> srv_weights;
+  std::vector<std::uint32_t> srv_groups;
   for (std::size_t k = 0; k < by_priority.size(); ++k) {
     const Instance& i = *by_priority[k]->instance;
     if (k == 0 || i.priority != by_priority[k - 1]->instance->priority) {
-      group.srv_groups.push_back(static_cast<std::uint32_t>(k));
+      srv_groups.push_back(static_cast<std::uint32_t>(k));
     }
-    group.srv.push_back(by_priority[k]->index);
-    group.srv_weights.push_back(by_priority[k]->weight);
+    srv.push_back(by_priority[k]->index);
+    srv_weights.push_back(by_priority[k]->weight);
   }
-  group.srv_groups.push_back(static_cast<std::uint32_t>(by_priority.size()));
+  srv_groups.push_back(static_cast<std::uint32_t>(by_priority.size()));
+  RecordGroup group;
+  group.a_count = static_cast<std::uint32_t>(a.size());
+  group.aaaa_count = static_cast<std::uint32_t>(aaaa.size());
+  group.srv_count = static_cast<std::uint32_t>(srv.size());
+  group.table.reserve(2 * group.record_count() + srv_groups.size());
+  for (const auto* part : {&a, &aaaa, &srv, &a_weights, &aaaa_weights, &srv_weights, &srv_groups}) {
+    group.table.insert(group.table.end(), part->begin(), part->end());
+  }
   group.round_robin.assign(group.record_count() * settings_.round_robin_workers, 0);
-  // The address vectors grew one by one; give back what they over-reserved.
-  for (auto* v : {&group.a, &group.aaaa, &group.a_weights, &group.aaaa_weights, &group.srv_groups}) {
-    v->shrink_to_fit();
-  }
   return group;
 }
 

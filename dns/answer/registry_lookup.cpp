@@ -180,11 +180,11 @@ void RegistryLookup::answer_group(const ServiceRecords& service, const RecordGro
                       qtype == rrtype::kAny;
   if (!wanted) return nodata();
   if (group.empty()) return no_healthy(service);
-  if (qtype == rrtype::kAny) qtype = group.a.size() > 0 ? rrtype::kA : rrtype::kAaaa;  // RFC 8482
+  if (qtype == rrtype::kAny) qtype = !group.a().empty() ? rrtype::kA : rrtype::kAaaa;  // RFC 8482
   if (qtype == rrtype::kA) {
-    answer_addresses(service, group, group.a, group.a_weights, 0);
+    answer_addresses(service, group, group.a(), group.a_weights(), 0);
   } else if (qtype == rrtype::kAaaa) {
-    answer_addresses(service, group, group.aaaa, group.aaaa_weights, group.a.size());
+    answer_addresses(service, group, group.aaaa(), group.aaaa_weights(), group.a_count);
   } else {
     answer_srv(service, group);
   }
@@ -201,7 +201,7 @@ void RegistryLookup::answer_service_type(const ServiceRecords& service) noexcept
     return;
   }
   if (qtype != rrtype::kSrv && qtype != rrtype::kAny) return nodata();
-  if (service.all.srv.size() == 0) return no_healthy(service);
+  if (service.all.srv_count == 0) return no_healthy(service);
   answer_srv(service, service.all);
 }
 
@@ -253,14 +253,15 @@ void RegistryLookup::answer_addresses(const ServiceRecords& service, const Recor
 // SRV: priority groups ascending, weighted order inside each, `answer_limit` overall.
 std::size_t RegistryLookup::order_srv(const ServiceRecords& service, const RecordGroup& group) noexcept {
   const std::span<std::uint16_t> out = s_.context.order;
-  const std::size_t n = group.srv.size();
+  const std::size_t n = group.srv_count;
   const std::size_t limit = service.answer_limit == 0 ? n : std::min<std::size_t>(service.answer_limit, n);
-  const std::size_t base = group.a.size() + group.aaaa.size();
+  const std::size_t base = std::size_t{group.a_count} + group.aaaa_count;
   std::size_t total = 0;
-  for (std::size_t g = 0; g + 1 < group.srv_groups.size() && total < limit; ++g) {
-    const std::size_t start = group.srv_groups[g];
-    const std::size_t end = group.srv_groups[g + 1];
-    const auto weights = std::span<const std::uint32_t>(group.srv_weights).subspan(start, end - start);
+  const auto groups = group.srv_groups();
+  for (std::size_t g = 0; g + 1 < groups.size() && total < limit; ++g) {
+    const std::size_t start = groups[g];
+    const std::size_t end = groups[g + 1];
+    const auto weights = group.srv_weights().subspan(start, end - start);
     const std::size_t k = order(weights, limit - total, group, base + start, out.subspan(total));
     for (std::size_t i = total; i < total + k; ++i) out[i] = static_cast<std::uint16_t>(out[i] + start);
     total += k;
@@ -288,7 +289,7 @@ void RegistryLookup::answer_srv(const ServiceRecords& service, const RecordGroup
   std::size_t used = 0;
   std::size_t m = 0;
   for (; m < k; ++m) {
-    const std::uint32_t index = group.srv[order_of[m]];
+    const std::uint32_t index = group.srv()[order_of[m]];
     const InstanceRecords& instance = service.instances[index];
     bool known = false;
     for (std::size_t g = 0; g < glue_count && !known; ++g) known = glue[g].glue == instance.glue;
@@ -307,7 +308,7 @@ void RegistryLookup::answer_srv(const ServiceRecords& service, const RecordGroup
   // record in turn.
   std::size_t next = 0;
   for (std::size_t i = 0; i < m; ++i) {
-    const InstanceRecords& instance = service.instances[group.srv[order_of[i]]];
+    const InstanceRecords& instance = service.instances[group.srv()[order_of[i]]];
     if (!s_.writer.put_record(Section::answer, owner_, service.record(instance.srv))) break;
     if (next < glue_count && glue[next].record == i) glue[next++].offset = srv_target_offset(s_.writer);
   }

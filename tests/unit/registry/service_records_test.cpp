@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <vector>
 
 #include "dns/wire/types.hpp"
@@ -44,13 +46,13 @@ TEST(ServiceRecords, TagsShareTheServicesRecords) {
   ASSERT_EQ(tagged->by_tag.size(), 2u);
   const RecordGroup* blue = tagged->find_tag("blue");
   ASSERT_NE(blue, nullptr);
-  EXPECT_EQ(blue->a, tagged->all.a);
-  EXPECT_EQ(blue->srv, tagged->all.srv);
+  EXPECT_TRUE(std::ranges::equal(blue->a(), tagged->all.a()));
+  EXPECT_TRUE(std::ranges::equal(blue->srv(), tagged->all.srv()));
   EXPECT_EQ(tagged->find_tag("red"), nullptr);
   EXPECT_EQ(tagged->find_tag("gree"), nullptr);
-  for (const RecordAt at : tagged->all.a) EXPECT_EQ(type_of(*tagged, at), dns::wire::rrtype::kA);
-  ASSERT_EQ(tagged->all.aaaa.size(), 1u);
-  EXPECT_EQ(type_of(*tagged, tagged->all.aaaa[0]), dns::wire::rrtype::kAaaa);
+  for (const RecordAt at : tagged->all.a()) EXPECT_EQ(type_of(*tagged, at), dns::wire::rrtype::kA);
+  ASSERT_EQ(tagged->all.aaaa().size(), 1u);
+  EXPECT_EQ(type_of(*tagged, tagged->all.aaaa()[0]), dns::wire::rrtype::kAaaa);
 }
 
 TEST(ServiceRecords, InstancesAreFoundByIdAmongTheEligible) {
@@ -108,10 +110,10 @@ TEST(ServiceRecords, SrvRecordsAreSortedByPriorityAndLinkedToTheirInstances) {
   std::vector<Instance> instances = {high, low, instance("mq", "x", "n3", 3)};
   const auto records = build(named("mq"), instances);
   const RecordGroup& all = records->all;
-  ASSERT_EQ(all.srv.size(), 3u);
-  EXPECT_EQ(all.srv_groups, (std::vector<std::uint32_t>{0, 1, 2, 3}));
+  ASSERT_EQ(all.srv().size(), 3u);
+  EXPECT_TRUE(std::ranges::equal(all.srv_groups(), std::vector<std::uint32_t>{0, 1, 2, 3}));
   // Priorities 0 (x), 10 (z), 20 (y); instances are indexed by id: x 0, y 1, z 2.
-  EXPECT_EQ(all.srv, (std::vector<std::uint32_t>{0, 2, 1}));
+  EXPECT_TRUE(std::ranges::equal(all.srv(), std::vector<std::uint32_t>{0, 2, 1}));
 }
 
 }  // namespace
