@@ -1,6 +1,7 @@
 // The heartbeat receiver: UPDATE in, leases and registry changes, response out.
 #include "health/heartbeat_receiver.hpp"
 
+#include <pthread.h>
 #include <algorithm>
 
 #include <boost/asio/post.hpp>
@@ -102,7 +103,10 @@ HeartbeatReceiver::~HeartbeatReceiver() { stop(); }
 void HeartbeatReceiver::start() {
   if (thread_.joinable()) return;
   do_tick();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "heartbeats");
+    io_.run();
+  });
 }
 
 void HeartbeatReceiver::stop() {

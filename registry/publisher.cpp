@@ -1,6 +1,7 @@
 // The registry thread.
 #include "registry/publisher.hpp"
 
+#include <pthread.h>
 #include <algorithm>
 
 #include "dns/wire/reader.hpp"
@@ -49,7 +50,10 @@ Publisher::~Publisher() { stop(); }
 
 void Publisher::start() {
   std::lock_guard lock(mutex_);
-  if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
+  if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "publisher");
+      run();
+    });
 }
 
 void Publisher::stop() {

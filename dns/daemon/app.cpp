@@ -258,6 +258,7 @@ void App::bind_workers() {
     settings.answer.order = config_.order;
     settings.seed = config_.seed;
     settings.tcp_idle_timeout = std::chrono::seconds(config_.tcp_idle_timeout);
+    settings.udp_receive_buffer = config_.udp_receive_buffer;
     workers_.push_back(std::make_unique<net::Worker>(
         settings, publisher_->current(), tcp_limit_,
         [this](registry::SnapshotPtr old) { reclaim(std::move(old)); },

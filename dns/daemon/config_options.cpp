@@ -163,6 +163,13 @@ const std::vector<Option>& options() {
        .max = 1000000,
        .help = "Open TCP connections allowed in total; further ones are closed at once.",
        .set = [](Target& t, const Value& v) { t.config->tcp_max_clients = as<std::uint32_t>(v); }},
+      {.section = "server", .key = "udp_receive_buffer", .fallback = std::int64_t{4 << 20}, .min = 0,
+       .max = 1 << 30,
+       .help = "Receive buffer of each UDP socket in octets, for bursts; 0 = the system default "
+               "(net.core.rmem_default). Above net.core.rmem_max it needs CAP_NET_ADMIN.",
+       .set = [](Target& t, const Value& v) {
+         t.config->udp_receive_buffer = as<std::size_t>(v);
+       }},
       // [dns]
       {.section = "dns", .key = "domain", .kind = Kind::string,
        .fallback = std::string("svc.internal."),

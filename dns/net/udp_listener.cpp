@@ -1,7 +1,9 @@
 // DNS over UDP: batched receive, answer, batched send.
 #include "dns/net/udp_listener.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -47,6 +49,7 @@ UdpListener::UdpListener(asio::io_context& io, WorkerState& state, const ListenE
   }
   if (!error) socket_.bind(local, error);
   if (error) throw listen_error(endpoint, "UDP", error.message());
+  set_receive_buffer();
 
   for (std::size_t i = 0; i < WorkerState::kUdpBatch; ++i) {
     rx_iov_[i] = {state_.udp_rx.data() + i * WorkerState::kUdpSlot, WorkerState::kUdpSlot};
@@ -55,6 +58,28 @@ UdpListener::UdpListener(asio::io_context& io, WorkerState& state, const ListenE
     header.msg_iov = &rx_iov_[i];
     header.msg_iovlen = 1;
     header.msg_control = pktinfo_ ? rx_control_[i].bytes : nullptr;
+  }
+}
+
+// A burst (or a worker held off its core for a moment) must not overflow the socket: the
+// kernel drops what does not fit. SO_RCVBUFFORCE passes net.core.rmem_max where the process
+// may (CAP_NET_ADMIN); otherwise SO_RCVBUF gets what rmem_max allows, and a warning says so.
+void UdpListener::set_receive_buffer() {
+  const std::size_t wanted = state_.udp_receive_buffer;
+  if (wanted == 0) return;
+  const int fd = socket_.native_handle();
+  const int size = static_cast<int>(std::min<std::size_t>(wanted, INT_MAX / 2));
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+  int granted = 0;
+  socklen_t length = sizeof granted;
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length);
+  // Linux reports twice the size asked for (it counts its bookkeeping too).
+  if (static_cast<std::size_t>(granted) / 2 < wanted) {
+    state_.log("UDP " + name_ + ": receive buffer is " + std::to_string(granted / 2) +
+               " octets, not the " + std::to_string(wanted) +
+               " of server.udp_receive_buffer (raise net.core.rmem_max)");
   }
 }
 

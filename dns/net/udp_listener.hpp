@@ -37,6 +37,7 @@ class UdpListener {
     unsigned char bytes[kControlSize];
   };
 
+  void set_receive_buffer();
   void do_wait();
   void on_readable(const boost::system::error_code& error);
   void drain() noexcept;

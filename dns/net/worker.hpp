@@ -80,6 +80,8 @@ struct WorkerSettings {
   answer::AnswerOptions answer;
   std::uint64_t seed = 0;  // dns.seed; 0 = random
   std::chrono::seconds tcp_idle_timeout{10};
+  /// SO_RCVBUF of each UDP socket in octets (server.udp_receive_buffer); 0 = the system's.
+  std::size_t udp_receive_buffer = 0;
 };
 
 /// Takes the messages that are not queries but DNS UPDATEs (RFC 2136) off the worker
@@ -125,6 +127,7 @@ struct WorkerState {
   NetCounters counters;
   ConnectionLimit& tcp_limit;
   std::chrono::seconds tcp_idle_timeout;
+  std::size_t udp_receive_buffer;
   NetLog log;
   std::vector<std::uint8_t> udp_rx;  // kUdpBatch slots of kUdpSlot octets
   std::vector<std::uint8_t> udp_tx;

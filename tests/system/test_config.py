@@ -2,6 +2,7 @@
 reloads: the operator's side of the binary."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -173,6 +174,23 @@ class LifecycleTest(unittest.TestCase):
                 finally:
                     server.stop()
                     server.cleanup()
+
+    def test_udp_receive_buffer(self):
+        """server.udp_receive_buffer sizes every UDP socket; where the process may not pass
+        net.core.rmem_max it says so in its log."""
+        wanted = 3 << 20
+        with harness.Server(server={"udp_receive_buffer": wanted}) as server:
+            listing = harness.run(["ss", "-u", "-a", "-n", "-m", "-p", f"sport = :{server.port}"],
+                                  check=True).stdout
+            buffers = [int(size) for size in re.findall(r"\brb(\d+)", listing)]
+            self.assertEqual(len(buffers), 2, listing)  # threads = 2: one socket each
+            for size in buffers:
+                if size < 2 * wanted:
+                    self.assertIn("receive buffer is", server.log())
+                else:
+                    self.assertEqual(size, 2 * wanted, listing)  # Linux doubles it
+            self.assertEqual(sorted(dig(server.port, "www.example.test").rdata()),
+                             ["192.0.2.10", "192.0.2.11"])
 
     def test_port_in_use_fails(self):
         for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
