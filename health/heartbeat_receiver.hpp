@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <span>
 #include <string>
@@ -34,7 +35,7 @@ struct ReceiverSettings {
                                         // within one tick of their lease running out
 };
 
-/// What the receiver counts; written on the heartbeat thread, read from any (relaxed).
+/// What the receiver counts; written under the receiver's lock, read from any thread (relaxed).
 struct ReceiverCounters {
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> accepted{0};       // NOERROR
@@ -44,7 +45,8 @@ struct ReceiverCounters {
 };
 
 /// Takes UPDATE messages from the DNS workers (dns::net::UpdateHandler) and handles them one
-/// at a time on its own thread, the heartbeat thread, which owns the leases: TSIG verification
+/// at a time, on the worker that received each, under one lock that it shares with the lease
+/// ticks of its own thread, the heartbeat thread: TSIG verification
 /// (RFC 8945), prerequisites (RFC 2136 §3.2), the update (§3.4) read as registrations, the
 /// Update Lease (RFC 9664), then a signed response. Registry changes are posted to the
 /// Publisher; a renewal that changes nothing posts nothing. Expired and critical instances
@@ -67,14 +69,15 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   /// Stops it; UPDATEs not yet handled get no answer. Idempotent.
   void stop();
 
-  /// Queues one UPDATE for the heartbeat thread. Any thread.
+  /// Handles one UPDATE at once and hands the response to `reply`. Any thread; takes the
+  /// receiver's lock for the UPDATE.
   void handle(std::vector<std::uint8_t> message, dns::answer::Transport transport,
               Reply reply) override;
 
-  /// Handles one UPDATE at once and returns the response (empty: none). Heartbeat thread
-  /// only (tests and benchmarks may call it while the thread is not running).
+  /// Handles one UPDATE at once and returns the response (empty: none). With the receiver's
+  /// lock held, or while the heartbeat thread is not running (tests and benchmarks).
   std::vector<std::uint8_t> process(std::span<const std::uint8_t> message);
-  /// Checks the leases now. Heartbeat thread only (as process).
+  /// Checks the leases now. As process.
   void tick();
 
   const ReceiverCounters& counters() const noexcept { return counters_; }
@@ -116,6 +119,7 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::uint64_t refusals_not_logged_ = 0;
 
+  std::mutex mutex_;  // process() and tick() one at a time, from workers and the heartbeat thread
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
   boost::asio::steady_timer timer_{io_};

@@ -115,7 +115,7 @@ struct LeaseTotals {
 
 /// Tracks the leases, health and damping of heartbeat instances and says what the registry
 /// must change. Pure logic on passed-in time: no threads, no I/O, no clock of its own. Not
-/// thread-safe: one thread (the heartbeat thread) owns it. Times passed in must not go back.
+/// thread-safe: the heartbeat receiver uses it under its lock. Times passed in must not go back.
 class LeaseTracker {
  public:
   using Log = std::function<void(const std::string&)>;

@@ -67,7 +67,7 @@ struct TsigCheck {
 };
 
 /// Verifies TSIG on requests and signs responses with a set of keys. Keeps one HMAC context
-/// per key, so it is used by one thread at a time (the heartbeat thread); allocates.
+/// per key, so it is used by one thread at a time (the receiver's lock); allocates.
 class TsigSigner {
  public:
   explicit TsigSigner(std::vector<TsigKey> keys);

@@ -29,7 +29,7 @@ struct UpdatePlan {
   std::uint32_t min_ttl = 0;  // smallest TTL of the added records (the lease without option)
 };
 
-/// What the plan may look up among the instances registered so far (heartbeat thread).
+/// What the plan may look up among the instances registered so far (under the receiver's lock).
 struct RegisteredInstances {
   /// The instance registered under `key`, or nullptr.
   std::function<const registry::Instance*(const InstanceKey&)> find;

@@ -180,8 +180,8 @@ void UdpListener::send_batch(std::size_t count) noexcept {
   }
 }
 
-// UPDATEs are rare next to queries and take a trip to the heartbeat thread, so they leave the
-// batch: the response goes out with its own sendmsg when the handler has it.
+// UPDATEs are rare next to queries and cost more, so they leave the batch: the response
+// goes out with its own sendmsg when the handler has it.
 void UdpListener::forward_update(std::size_t slot, std::span<const std::uint8_t> message) {
   struct Destination {
     sockaddr_storage peer;

@@ -92,7 +92,8 @@ class UpdateHandler {
   /// thread; it posts the sending to the worker's thread.
   using Reply = std::function<void(std::vector<std::uint8_t>)>;
   virtual ~UpdateHandler() = default;
-  /// Takes one UPDATE message as received. Worker thread; must not block.
+  /// Takes one UPDATE message as received. Worker thread; must not wait on I/O (a short lock
+  /// around the handling is fine: UPDATEs are few next to queries).
   virtual void handle(std::vector<std::uint8_t> message, answer::Transport transport,
                       Reply reply) = 0;
 };
