@@ -119,14 +119,10 @@ void HeartbeatReceiver::stop() {
 // and back woke two threads per UPDATE, which cost more CPU than the UPDATE itself (at 10,000
 // renewals a second, on the worker's core, a fifth of its time). The lock makes the workers
 // and the lease ticks take turns; it is held for one UPDATE, a few microseconds.
-void HeartbeatReceiver::handle(std::vector<std::uint8_t> message, dns::answer::Transport,
-                               Reply reply) {
-  std::vector<std::uint8_t> response;
-  {
-    const std::lock_guard lock(mutex_);
-    response = process(message);
-  }
-  reply(std::move(response));
+std::vector<std::uint8_t> HeartbeatReceiver::handle(std::span<const std::uint8_t> message,
+                                                     dns::answer::Transport) {
+  const std::lock_guard lock(mutex_);
+  return process(message);
 }
 
 void HeartbeatReceiver::do_tick() {

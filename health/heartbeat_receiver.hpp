@@ -69,10 +69,10 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   /// Stops it; UPDATEs not yet handled get no answer. Idempotent.
   void stop();
 
-  /// Handles one UPDATE at once and hands the response to `reply`. Any thread; takes the
-  /// receiver's lock for the UPDATE.
-  void handle(std::vector<std::uint8_t> message, dns::answer::Transport transport,
-              Reply reply) override;
+  /// Handles one UPDATE at once and returns the response (empty: none). Any thread; takes
+  /// the receiver's lock for the UPDATE.
+  std::vector<std::uint8_t> handle(std::span<const std::uint8_t> message,
+                                   dns::answer::Transport transport) override;
 
   /// Handles one UPDATE at once and returns the response (empty: none). With the receiver's
   /// lock held, or while the heartbeat thread is not running (tests and benchmarks).

@@ -83,23 +83,17 @@ void TcpSession::on_read(const boost::system::error_code& error, std::size_t len
 
 bool TcpSession::answer_frames() {
   std::size_t start = 0;
-  while (!awaiting_update_ && in_used_ - start >= 2 && pending_.size() < kMaxPending) {
+  while (in_used_ - start >= 2 && pending_.size() < kMaxPending) {
     const std::size_t length = frame_length(in_.data() + start);
     if (length == 0) return false;
     if (in_used_ - start < 2 + length) break;
     const std::span<const std::uint8_t> message(in_.data() + start + 2, length);
     start += 2 + length;
     if (state_.update_handler != nullptr && is_update(message)) {
-      // Answers stay in order (RFC 7766 §7 allows otherwise, clients rarely expect it).
-      awaiting_update_ = true;
-      state_.update_handler->handle(
-          std::vector<std::uint8_t>(message.begin(), message.end()), answer::Transport::tcp,
-          [self = shared_from_this()](std::vector<std::uint8_t> response) {
-            asio::post(self->socket_.get_executor(), [self, bytes = std::move(response)]() mutable {
-              self->on_update_reply(std::move(bytes));
-            });
-          });
-      break;
+      const std::vector<std::uint8_t> response =
+          state_.update_handler->handle(message, answer::Transport::tcp);
+      if (!response.empty()) append_frame(response.data(), response.size());
+      continue;
     }
     const std::size_t answer = state_.respond(message, state_.tcp_tx, answer::Transport::tcp);
     // A query that must be dropped gets no answer; the connection carries on.
@@ -121,13 +115,6 @@ void TcpSession::append_frame(const std::uint8_t* data, std::size_t length) {
   pending_.push_back(static_cast<std::uint8_t>(length >> 8));
   pending_.push_back(static_cast<std::uint8_t>(length));
   pending_.insert(pending_.end(), data, data + length);
-}
-
-void TcpSession::on_update_reply(std::vector<std::uint8_t> response) {
-  awaiting_update_ = false;
-  if (closed_) return;
-  if (!response.empty()) append_frame(response.data(), response.size());
-  resume();
 }
 
 void TcpSession::do_write() {
@@ -181,7 +168,7 @@ void TcpSession::on_idle(const boost::system::error_code& error) {
 }
 
 void TcpSession::finish_if_done() {
-  if (!eof_ || closed_ || awaiting_update_ || !writing_.empty() || !pending_.empty()) return;
+  if (!eof_ || closed_ || !writing_.empty() || !pending_.empty()) return;
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
   close();

@@ -36,10 +36,8 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   void on_read(const boost::system::error_code& error, std::size_t length);
   // Answers the complete frames read so far; false when the framing is malformed.
   bool answer_frames();
-  // Queues the response to an UPDATE handed to the UpdateHandler and carries on.
-  void on_update_reply(std::vector<std::uint8_t> response);
   void append_frame(const std::uint8_t* data, std::size_t length);
-  // Answers the frames held back (by a write in flight or an UPDATE), then writes, reads on
+  // Answers the frames held back (by a write in flight), then writes, reads on
   // and closes when done.
   void resume();
   void do_write();
@@ -62,7 +60,6 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   bool reading_ = false;
   bool eof_ = false;
   bool closed_ = false;
-  bool awaiting_update_ = false;  // an UPDATE is being handled; later frames wait for it
 };
 
 }  // namespace signpost::dns::net

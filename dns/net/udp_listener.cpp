@@ -137,11 +137,9 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
                                            rx_[i].msg_len);
     const std::span<std::uint8_t> out(state_.udp_tx.data() + i * WorkerState::kUdpSlot,
                                       WorkerState::kUdpSlot);
-    if (state_.update_handler != nullptr && is_update(in)) {
-      forward_update(i, in);
-      continue;
-    }
-    const std::size_t length = state_.respond(in, out, answer::Transport::udp);
+    const std::size_t length = state_.update_handler != nullptr && is_update(in)
+                                   ? answer_update(in, out)
+                                   : state_.respond(in, out, answer::Transport::udp);
     if (length == 0) continue;
     tx_iov_[count] = {out.data(), length};
     msghdr& reply = tx_[count].msg_hdr;
@@ -180,40 +178,15 @@ void UdpListener::send_batch(std::size_t count) noexcept {
   }
 }
 
-// UPDATEs are rare next to queries and cost more, so they leave the batch: the response
-// goes out with its own sendmsg when the handler has it.
-void UdpListener::forward_update(std::size_t slot, std::span<const std::uint8_t> message) {
-  struct Destination {
-    sockaddr_storage peer;
-    socklen_t peer_length;
-    Control control;
-    std::size_t control_length;
-  };
-  auto destination = std::make_shared<Destination>();
-  destination->peer = peers_[slot];
-  destination->peer_length = rx_[slot].msg_hdr.msg_namelen;
-  destination->control_length = reply_control(slot, destination->control);
-  state_.update_handler->handle(
-      std::vector<std::uint8_t>(message.begin(), message.end()), answer::Transport::udp,
-      [this, destination](std::vector<std::uint8_t> response) {
-        if (response.empty()) return;
-        asio::post(io_, [this, destination, bytes = std::move(response)]() mutable {
-          iovec data{bytes.data(), bytes.size()};
-          msghdr reply{};
-          reply.msg_name = &destination->peer;
-          reply.msg_namelen = destination->peer_length;
-          reply.msg_iov = &data;
-          reply.msg_iovlen = 1;
-          reply.msg_control =
-              destination->control_length != 0 ? destination->control.bytes : nullptr;
-          reply.msg_controllen = destination->control_length;
-          if (sendmsg(socket_.native_handle(), &reply, MSG_DONTWAIT) < 0) {
-            ++state_.counters.udp_send_failed;
-          } else {
-            ++state_.counters.udp_sent;
-          }
-        });
-      });
+// The response to an UPDATE goes out with the batch, like an answer; one too large for a
+// slot (an UPDATE's response carries no records, so none is) is dropped.
+std::size_t UdpListener::answer_update(std::span<const std::uint8_t> message,
+                                       std::span<std::uint8_t> out) {
+  const std::vector<std::uint8_t> response =
+      state_.update_handler->handle(message, answer::Transport::udp);
+  if (response.size() > out.size()) return 0;
+  std::copy(response.begin(), response.end(), out.begin());
+  return response.size();
 }
 
 std::size_t UdpListener::reply_control(std::size_t slot, Control& out) noexcept {

@@ -46,8 +46,9 @@ class UdpListener {
   // Answers the received datagrams and sends the responses.
   void answer_batch(std::size_t received) noexcept;
   void send_batch(std::size_t count) noexcept;
-  // Hands an UPDATE to the worker's UpdateHandler; its response is sent on its own later.
-  void forward_update(std::size_t slot, std::span<const std::uint8_t> message);
+  // Hands an UPDATE to the worker's UpdateHandler and puts its response in `out`; returns
+  // its length, 0 for none. Allocates (UPDATEs are not the answer path).
+  std::size_t answer_update(std::span<const std::uint8_t> message, std::span<std::uint8_t> out);
   // Copies the query's destination address into the reply's control data; returns its size.
   std::size_t reply_control(std::size_t slot, Control& out) noexcept;
 

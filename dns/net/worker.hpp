@@ -84,18 +84,15 @@ struct WorkerSettings {
   std::size_t udp_receive_buffer = 0;
 };
 
-/// Takes the messages that are not queries but DNS UPDATEs (RFC 2136) off the worker
-/// thread. Implemented by the heartbeat receiver; dns/net only moves the bytes.
+/// Takes the messages that are not queries but DNS UPDATEs (RFC 2136) off the answer path.
+/// Implemented by the heartbeat receiver; dns/net only moves the bytes.
 class UpdateHandler {
  public:
-  /// Receives the response to send (empty: send nothing). Called exactly once, from any
-  /// thread; it posts the sending to the worker's thread.
-  using Reply = std::function<void(std::vector<std::uint8_t>)>;
   virtual ~UpdateHandler() = default;
-  /// Takes one UPDATE message as received. Worker thread; must not wait on I/O (a short lock
-  /// around the handling is fine: UPDATEs are few next to queries).
-  virtual void handle(std::vector<std::uint8_t> message, answer::Transport transport,
-                      Reply reply) = 0;
+  /// Handles one UPDATE message and returns its response (empty: send nothing). Worker
+  /// thread; may take a short lock but never waits on I/O (UPDATEs are few next to queries).
+  virtual std::vector<std::uint8_t> handle(std::span<const std::uint8_t> message,
+                                           answer::Transport transport) = 0;
 };
 
 /// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.
