@@ -89,12 +89,12 @@ HeartbeatReceiver::HeartbeatReceiver(ReceiverSettings settings, std::vector<Tsig
       wall_clock_(wall_clock ? std::move(wall_clock) : WallClock(system_seconds)) {
   lookup_.find = [this](const InstanceKey& key) -> const registry::Instance* {
     const auto found = registered_.find(key);
-    return found == registered_.end() ? nullptr : &found->second.instance;
+    return found == registered_.end() ? nullptr : &found->second.registration.instance;
   };
   lookup_.on_node = [this](std::string_view node) -> const registry::Instance* {
     const auto found = by_node_.find(std::string(node));
     if (found == by_node_.end() || found->second.empty()) return nullptr;
-    return &registered_.at(*found->second.begin()).instance;
+    return &registered_.at(*found->second.begin()).registration.instance;
   };
 }
 
@@ -158,6 +158,9 @@ std::vector<std::uint8_t> HeartbeatReceiver::process(std::span<const std::uint8_
     // Unsigned: refused, as every change needs a key; bad TSIG: NOTAUTH (RFC 8945 §5.2).
     outcome.rcode = check.status == Status::unsigned_message ? wire::rcode::kRefused
                                                              : wire::rcode::kNotAuth;
+  } else if (auto repeated = renew_repeated(message, check)) {
+    counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+    return std::move(*repeated);
   } else {
     UpdateRequest request;
     outcome.rcode = parse_update(message, check.tsig_offset, request);
@@ -165,6 +168,7 @@ std::vector<std::uint8_t> HeartbeatReceiver::process(std::span<const std::uint8_
       zone_end = request.zone_section_end;
       edns = request.edns;
       outcome = apply_request(request, *check.key);
+      if (outcome.repeatable) remember_renewal(message, check, zone_end, edns, outcome);
     }
   }
   if (outcome.rcode == wire::rcode::kNoError) {
@@ -208,11 +212,74 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
   const auto now = Clock::now();
   const std::uint32_t requested = request.lease.value_or(plan.min_ttl);
   for (const InstanceKey& removal : plan.removals) deregister_instance(removal);
+  // Only a lone renewal without prerequisites can be taken for the same again.
+  outcome.repeatable = request.prerequisites.empty() && plan.removals.empty() &&
+                       plan.registrations.size() == 1;
   for (Registration& registration : plan.registrations) {
-    outcome.lease = register_instance(std::move(registration), requested, now);
+    if (outcome.repeatable) {
+      outcome.renewed = InstanceKey{registration.instance.service, registration.instance.id};
+      outcome.requested = requested;
+      outcome.health = registration.instance.health;
+    }
+    bool unchanged = false;
+    outcome.lease = register_instance(std::move(registration), requested, now, unchanged);
+    outcome.repeatable = outcome.repeatable && unchanged;
   }
   publish_changes();
   return outcome;
+}
+
+namespace {
+
+// The bytes a repeated renewal repeats: all but the header's ID and the TSIG record.
+std::span<const std::uint8_t> repeated_part(std::span<const std::uint8_t> message,
+                                            const TsigCheck& check) {
+  return message.subspan(2, check.tsig_offset - 2);
+}
+
+std::uint64_t hash_of(std::span<const std::uint8_t> bytes) {
+  return std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+}  // namespace
+
+std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::renew_repeated(
+    std::span<const std::uint8_t> message, const TsigCheck& check) {
+  const auto bytes = repeated_part(message, check);
+  const auto found = renewals_.find(hash_of(bytes));
+  if (found == renewals_.end()) return std::nullopt;
+  const Renewal& renewal = found->second;
+  const auto registered = registered_.find(renewal.key);
+  if (renewal.length != bytes.size() || renewal.tsig_key != check.key ||
+      registered == registered_.end() || registered->second.version != renewal.version) {
+    renewals_.erase(found);  // the instance changed or went since: the full path decides
+    return std::nullopt;
+  }
+  const auto granted = tracker_.renew(renewal.key, std::chrono::seconds(renewal.requested),
+                                      renewal.health, Clock::now());
+  // A different lease would change the instance's TTL cap: let the full path see to it (the
+  // second renewal of the lease is harmless).
+  if (static_cast<std::uint32_t>(granted.count()) != renewal.granted) return std::nullopt;
+  counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
+  counters_.repeated.fetch_add(1, std::memory_order_relaxed);
+  publish_changes();
+  Outcome outcome;
+  outcome.lease = renewal.granted;
+  return respond(message, check, renewal.zone_end, outcome, renewal.edns);
+}
+
+void HeartbeatReceiver::remember_renewal(std::span<const std::uint8_t> message,
+                                         const TsigCheck& check, std::size_t zone_end,
+                                         bool edns, const Outcome& outcome) {
+  const auto registered = registered_.find(outcome.renewed);
+  if (registered == registered_.end()) return;
+  // Entries of instances that went are dropped when next met; this bounds the rest.
+  if (renewals_.size() >= 2 * registered_.size() + 1024) renewals_.clear();
+  const auto bytes = repeated_part(message, check);
+  renewals_[hash_of(bytes)] =
+      Renewal{outcome.renewed, check.key,        registered->second.version, bytes.size(),
+              outcome.requested, outcome.lease, outcome.health,             zone_end, edns};
 }
 
 void HeartbeatReceiver::note_refusal(const std::string& reason) {
@@ -233,7 +300,7 @@ void HeartbeatReceiver::note_refusal(const std::string& reason) {
 
 std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
                                                    std::uint32_t requested,
-                                                   Clock::time_point now) {
+                                                   Clock::time_point now, bool& unchanged) {
   const InstanceKey key{registration.instance.service, registration.instance.id};
   const auto granted = tracker_.renew(key, std::chrono::seconds(requested),
                                       registration.instance.health, now);
@@ -242,17 +309,18 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
   registration.instance.max_ttl =
       std::max<std::uint32_t>(1, static_cast<std::uint32_t>(granted.count() / 3));
   auto found = registered_.find(key);
-  if (found != registered_.end() && found->second.instance == registration.instance &&
-      found->second.protocol == registration.protocol) {
+  if (found != registered_.end() && found->second.registration.instance == registration.instance &&
+      found->second.registration.protocol == registration.protocol) {
     counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
+    unchanged = true;
     return static_cast<std::uint32_t>(granted.count());
   }
-  if (found != registered_.end()) by_node_[found->second.instance.node].erase(key);
+  if (found != registered_.end()) by_node_[found->second.registration.instance.node].erase(key);
   by_node_[registration.instance.node].insert(key);
   registry::Instance published = registration.instance;
   published.health = tracker_.effective_health(key);
-  registered_[key] = std::move(registration);
-  const registry::Protocol protocol = registered_[key].protocol;
+  const registry::Protocol protocol = registration.protocol;
+  registered_[key] = Registered{std::move(registration), ++last_version_};
   publisher_.post([published = std::move(published), protocol](registry::Store& store) {
     store.put_instance(published, protocol);
   });
@@ -263,7 +331,7 @@ void HeartbeatReceiver::deregister_instance(const InstanceKey& key) {
   tracker_.remove(key);
   const auto found = registered_.find(key);
   if (found == registered_.end()) return;
-  auto node = by_node_.find(found->second.instance.node);
+  auto node = by_node_.find(found->second.registration.instance.node);
   if (node != by_node_.end()) {
     node->second.erase(key);
     if (node->second.empty()) by_node_.erase(node);
@@ -316,9 +384,9 @@ std::uint16_t HeartbeatReceiver::check_prerequisites(const UpdateRequest& reques
 RecordList HeartbeatReceiver::records_at(const std::string& owner, std::uint16_t type) const {
   RecordList out;
   const auto want = [type](std::uint16_t have) { return type == wire::rrtype::kAny || type == have; };
-  for (const auto& [key, registration] : registered_) {
-    const registry::Instance& instance = registration.instance;
-    const std::string name = instance_owner(key, registration.protocol, domain_wire_);
+  for (const auto& [key, registered] : registered_) {
+    const registry::Instance& instance = registered.registration.instance;
+    const std::string name = instance_owner(key, registered.registration.protocol, domain_wire_);
     if (name == owner) {
       if (want(wire::rrtype::kSrv)) out.emplace_back(wire::rrtype::kSrv, srv_rdata(instance, domain_wire_));
       if (want(wire::rrtype::kTxt)) out.emplace_back(wire::rrtype::kTxt, encode_instance_txt(instance));

@@ -9,10 +9,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -40,6 +42,7 @@ struct ReceiverCounters {
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> accepted{0};       // NOERROR
   std::atomic<std::uint64_t> unchanged{0};      // renewals that published nothing
+  std::atomic<std::uint64_t> repeated{0};       // of which known as repeats, not parsed
   std::atomic<std::uint64_t> rejected{0};       // any other rcode
   std::atomic<std::uint64_t> bad_signature{0};  // BADKEY, BADSIG, BADTIME or unsigned
 };
@@ -87,12 +90,43 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   struct Outcome {
     std::uint16_t rcode = 0;
     std::uint32_t lease = 0;  // granted, 0 when nothing was registered
+    bool repeatable = false;  // a renewal that changed nothing: remember it (see Renewal)
+    InstanceKey renewed;      // when repeatable: the instance, its lease asked for and health
+    std::uint32_t requested = 0;
+    registry::Health health = registry::Health::passing;
   };
+  // An instance as registered by heartbeat, with a version that changes with it.
+  struct Registered {
+    Registration registration;
+    std::uint64_t version = 0;
+  };
+  // Agents renew by sending the same UPDATE again and again. One that repeats, byte for byte
+  // (header ID and TSIG aside), an UPDATE that renewed an instance without changing it is
+  // known by the hash of those bytes and skips parsing and planning: its lease is renewed
+  // and answered as before, provided the instance's version is still the one it saw.
+  struct Renewal {
+    InstanceKey key;
+    const TsigKey* tsig_key = nullptr;
+    std::uint64_t version = 0;
+    std::size_t length = 0;  // of the hashed bytes
+    std::uint32_t requested = 0;
+    std::uint32_t granted = 0;
+    registry::Health health = registry::Health::passing;
+    std::size_t zone_end = 0;
+    bool edns = false;
+  };
+  // The response when `message` repeats a remembered renewal, after renewing the lease;
+  // nullopt otherwise.
+  std::optional<std::vector<std::uint8_t>> renew_repeated(std::span<const std::uint8_t> message,
+                                                          const TsigCheck& check);
+  void remember_renewal(std::span<const std::uint8_t> message, const TsigCheck& check,
+                        std::size_t zone_end, bool edns, const Outcome& outcome);
   Outcome apply_request(const UpdateRequest& request, const TsigKey& key);
   std::uint16_t check_prerequisites(const UpdateRequest& request) const;
-  // Renews the lease and posts the instance when it changed; returns the granted lease.
+  // Renews the lease and posts the instance when it changed; returns the granted lease and
+  // sets `unchanged` when the instance was registered as it is.
   std::uint32_t register_instance(Registration registration, std::uint32_t requested,
-                                  std::chrono::steady_clock::time_point now);
+                                  std::chrono::steady_clock::time_point now, bool& unchanged);
   void note_refusal(const std::string& reason);
   void deregister_instance(const InstanceKey& key);
   void publish_changes();
@@ -113,7 +147,9 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   Log log_;
   WallClock wall_clock_;
   RegisteredInstances lookup_;
-  std::map<InstanceKey, Registration> registered_;  // as reported; health in the store may differ
+  std::map<InstanceKey, Registered> registered_;  // as reported; health in the store may differ
+  std::uint64_t last_version_ = 0;
+  std::unordered_map<std::uint64_t, Renewal> renewals_;  // by hash of the repeated bytes
   std::map<std::string, std::set<InstanceKey>> by_node_;
   ReceiverCounters counters_;
   std::chrono::steady_clock::time_point last_refusal_log_{};

@@ -387,6 +387,14 @@ void App::log_counters() const {
                std::to_string(net.tcp_accepted) + " connections, " +
                std::to_string(net.tcp_refused) + " refused at the limit, " +
                std::to_string(net.tcp_idle_closed) + " closed idle");
+  if (!receiver_) return;
+  const health::ReceiverCounters& h = receiver_->counters();
+  const auto count = [](const std::atomic<std::uint64_t>& n) { return std::to_string(n.load()); };
+  log_line(LogLevel::info, "UPDATEs: " + count(h.received) + " received, " + count(h.accepted) +
+                               " accepted (" + count(h.unchanged) + " renewals that changed "
+                               "nothing, " + count(h.repeated) + " of them known repeats), " +
+                               count(h.rejected) + " rejected (" + count(h.bad_signature) +
+                               " for their signature)");
 }
 
 }  // namespace signpost::dns::daemon

@@ -156,6 +156,42 @@ TEST_F(HeartbeatReceiverTest, RegistersRenewsAndDeregisters) {
   EXPECT_FALSE(find("web", "web-1").has_value());
 }
 
+TEST_F(HeartbeatReceiverTest, RepeatedRenewalsFollowChangesInBetween) {
+  std::vector<std::string> weight7 = kRegisterWeb1;
+  weight7[0] = "web-1._web._tcp.svc.internal. 30 IN SRV 0 7 8080 host-1.node.svc.internal.";
+  const auto send = [&](const std::vector<std::string>& updates) {
+    // Signed afresh each time, as an agent does: only the TSIG record and the ID differ.
+    auto message = make_update(updates);
+    message[0] ^= 0x5a;
+    return rcode_of(receiver_.process(message));
+  };
+  ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
+  const auto unchanged_before = receiver_.counters().unchanged.load();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
+  EXPECT_EQ(receiver_.counters().unchanged.load(), unchanged_before + 3);
+  // The first renewal went the whole way; the two after it were known as its repeats.
+  EXPECT_EQ(receiver_.counters().repeated.load(), 2u);
+  EXPECT_EQ(find("web", "web-1")->weight, 5);
+  // A change, then the earlier UPDATE again: it must change the instance back, not merely
+  // renew it as it did before.
+  ASSERT_EQ(send(weight7), dns::wire::rcode::kNoError);
+  EXPECT_EQ(find("web", "web-1")->weight, 7);
+  ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
+  EXPECT_EQ(find("web", "web-1")->weight, 5);
+  EXPECT_EQ(receiver_.counters().repeated.load(), 2u);
+  ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
+  EXPECT_EQ(find("web", "web-1")->weight, 5);
+  // Deregistered in between: the same renewal registers it again.
+  ASSERT_EQ(send({"web-1._web._tcp.svc.internal. 0 ANY ANY"}), dns::wire::rcode::kNoError);
+  EXPECT_FALSE(find("web", "web-1").has_value());
+  ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
+  ASSERT_TRUE(find("web", "web-1").has_value());
+  EXPECT_EQ(find("web", "web-1")->weight, 5);
+  // A repeated renewal is still verified: a wrong key gets NOTAUTH.
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(kRegisterWeb1, kWrongSecret))),
+            dns::wire::rcode::kNotAuth);
+}
+
 TEST_F(HeartbeatReceiverTest, RefusesWhatItMayNotDo) {
   EXPECT_EQ(rcode_of(receiver_.process(make_update(kRegisterWeb1, nullptr))),
             dns::wire::rcode::kRefused);
