@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/bench/bench_socket.hpp"
 #include "health/tsig.hpp"
 
 namespace {
@@ -241,23 +242,6 @@ Plan make_plan(const Options& o, const TsigSigner& signer) {
   return plan;
 }
 
-/// A non-blocking UDP socket connected to the server; -1 on failure.
-int connect_socket(const Options& o) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  const int size = 4 << 20;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(o.port);
-  if (::inet_pton(AF_INET, o.server.c_str(), &addr.sin_addr) != 1 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 const char* rcode_name(int rcode) {
   static constexpr std::array<const char*, 11> kNames = {
@@ -521,7 +505,7 @@ int run(const Options& o) {
   const TsigSigner signer(
       {signpost::health::make_tsig_key(o.key_name, o.algorithm, o.secret, {})});
   Plan plan = make_plan(o, signer);
-  const int fd = connect_socket(o);
+  const int fd = signpost::bench::connected_udp_socket(o.server, o.port);
   if (fd < 0) {
     std::fprintf(stderr, "heartbeat_load: cannot reach %s:%u\n", o.server.c_str(), o.port);
     return 1;

@@ -17,6 +17,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "tests/bench/bench_socket.hpp"
+
 namespace {
 
 constexpr std::size_t kBatch = 64;
@@ -46,23 +48,6 @@ std::array<std::uint8_t, kAnswerSize> make_answer() {
   return a;
 }
 
-/// Binds a UDP socket to 127.0.0.1:port (0 = any free port); returns it, or -1.
-int bind_socket(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0) return -1;
-  const int size = 4 << 20;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 std::uint16_t bound_port(int fd) {
   sockaddr_in addr{};
@@ -138,7 +123,7 @@ int main(int argc, char** argv) {
     }
   }
   if (port < 0 || port > 65535) return 2;
-  const int fd = bind_socket(static_cast<std::uint16_t>(port));
+  const int fd = signpost::bench::bound_udp_socket(static_cast<std::uint16_t>(port));
   if (fd < 0) {
     std::fprintf(stderr, "udp_echo: cannot bind 127.0.0.1:%ld: %s\n", port, std::strerror(errno));
     return 1;

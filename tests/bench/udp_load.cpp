@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/bench/bench_socket.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -126,30 +128,13 @@ bool parse_options(int argc, char** argv, Options& o) {
          o.sockets <= kMaxSockets;
 }
 
-/// A non-blocking UDP socket connected to the server; -1 on failure.
-int connect_socket(const Options& o) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  const int size = 4 << 20;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(o.port);
-  if (::inet_pton(AF_INET, o.server.c_str(), &addr.sin_addr) != 1 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 /// `o.sockets` sockets connected to the server, each with a source port of its own; empty on
 /// failure.
 std::vector<int> connect_sockets(const Options& o) {
   std::vector<int> fds;
   for (std::size_t i = 0; i < o.sockets; ++i) {
-    const int fd = connect_socket(o);
+    const int fd = signpost::bench::connected_udp_socket(o.server, o.port);
     if (fd < 0) {
       for (const int open : fds) ::close(open);
       return {};
