@@ -147,7 +147,8 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   Log log_;
   WallClock wall_clock_;
   RegisteredInstances lookup_;
-  std::map<InstanceKey, Registered> registered_;  // as reported; health in the store may differ
+  // As reported; health in the store may differ.
+  std::unordered_map<InstanceKey, Registered, InstanceKeyHash> registered_;
   std::uint64_t last_version_ = 0;
   std::unordered_map<std::uint64_t, Renewal> renewals_;  // by hash of the repeated bytes
   std::map<std::string, std::set<InstanceKey>> by_node_;
