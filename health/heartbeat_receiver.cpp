@@ -315,7 +315,7 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
     unchanged = true;
     return static_cast<std::uint32_t>(granted.count());
   }
-  if (found != registered_.end()) by_node_[found->second.registration.instance.node].erase(key);
+  if (found != registered_.end()) leave_node(key, found->second.registration.instance.node);
   by_node_[registration.instance.node].insert(key);
   registry::Instance published = registration.instance;
   published.health = tracker_.effective_health(key);
@@ -327,15 +327,19 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
   return static_cast<std::uint32_t>(granted.count());
 }
 
+// Takes `key` off `node`'s list, and the node off the index with its last instance.
+void HeartbeatReceiver::leave_node(const InstanceKey& key, const std::string& node) {
+  const auto on_node = by_node_.find(node);
+  if (on_node == by_node_.end()) return;
+  on_node->second.erase(key);
+  if (on_node->second.empty()) by_node_.erase(on_node);
+}
+
 void HeartbeatReceiver::deregister_instance(const InstanceKey& key) {
   tracker_.remove(key);
   const auto found = registered_.find(key);
   if (found == registered_.end()) return;
-  auto node = by_node_.find(found->second.registration.instance.node);
-  if (node != by_node_.end()) {
-    node->second.erase(key);
-    if (node->second.empty()) by_node_.erase(node);
-  }
+  leave_node(key, found->second.registration.instance.node);
   registered_.erase(found);
   publisher_.post([key](registry::Store& store) { store.remove_instance(key.service, key.id); });
 }

@@ -129,6 +129,7 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
                                   std::chrono::steady_clock::time_point now, bool& unchanged);
   void note_refusal(const std::string& reason);
   void deregister_instance(const InstanceKey& key);
+  void leave_node(const InstanceKey& key, const std::string& node);
   void publish_changes();
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message,
                                     const TsigCheck& check, std::size_t zone_end,
