@@ -294,13 +294,20 @@ int App::run() {
   for (auto& worker : workers_) worker->start();
   announce();
   const sigset_t signals = handled_signals();
-  for (;;) {
+  std::size_t freed_since_trim = 0;
+  for (unsigned tick_count = 1;; ++tick_count) {
     // Snapshots the workers let go of are freed here, ten times a second: each holds its own
     // copy of the shard tables (64 KB), and under a burst of registrations a second's worth
     // of them cost tens of megabytes.
     const timespec tick{0, 100'000'000};
     const int received = sigtimedwait(&signals, nullptr, &tick);
-    free_reclaimed();
+    freed_since_trim += free_reclaimed();
+    // Every ten seconds in which the registry changed, the heap the changes left free goes
+    // back to the system (a few milliseconds of this thread's time).
+    if (tick_count % 100 == 0 && freed_since_trim != 0) {
+      malloc_trim(0);
+      freed_since_trim = 0;
+    }
     if (received == SIGHUP) {
       reload();
     } else if (received == SIGINT || received == SIGTERM) {
@@ -347,13 +354,13 @@ void App::reclaim(registry::SnapshotPtr snapshot) {
   reclaimed_.push_back(std::move(snapshot));
 }
 
-void App::free_reclaimed() {
+std::size_t App::free_reclaimed() {
   std::vector<registry::SnapshotPtr> old;
   {
     std::lock_guard lock(reclaimed_mutex_);
     old.swap(reclaimed_);
   }
-  // `old` goes out of scope here, outside the lock, on the main thread.
+  return old.size();  // `old` goes out of scope here, outside the lock, on the main thread
 }
 
 void App::stop() {

@@ -54,7 +54,8 @@ class App {
   void reload();
   void deliver(const registry::SnapshotPtr& snapshot);
   void reclaim(registry::SnapshotPtr snapshot);
-  void free_reclaimed();
+  // Frees the snapshots the workers gave back; returns how many.
+  std::size_t free_reclaimed();
   void stop();
   void log_counters() const;
 
