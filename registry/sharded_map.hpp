@@ -71,10 +71,13 @@ class ShardedMap {
   void erase(const std::string& key, Owned& owned) {
     const std::size_t hash = hash_of(key);
     const std::size_t index = shard_of(hash);
-    if (shards_[index]->slots.empty()) return;
-    if (!shards_[index]->slots[shards_[index]->probe(hash, key)].value) return;
+    const Shard& shared = *shards_[index];
+    if (shared.slots.empty()) return;
+    const std::size_t slot = shared.probe(hash, key);
+    if (!shared.slots[slot].value) return;
+    // A copy made by own() has the same layout, so the slot found is the slot to free.
     Shard& shard = own(index, owned);
-    shard.erase_at(shard.probe(hash, key));
+    shard.erase_at(slot);
     --shard.size;
     --size_;
   }
