@@ -197,7 +197,7 @@ void RegistryLookup::answer_service_type(const ServiceRecords& service) noexcept
     const auto& instances = service.instances;
     if (instances.empty()) return no_healthy(service);
     const auto ptr = [&](std::size_t i) { return service.record(instances[i].ptr); };
-    if (!s_.writer.put_each(Section::answer, owner_, instances.size(), ptr)) s_.truncated = true;
+    if (!s_.writer.put_children(Section::answer, owner_, instances.size(), ptr)) s_.truncated = true;
     return;
   }
   if (qtype != rrtype::kSrv && qtype != rrtype::kAny) return nodata();

@@ -63,6 +63,13 @@ class ResponseWriter {
   template <typename RecordAt>
   bool put_each(Section section, Owner& owner, std::size_t count, RecordAt&& record_at) noexcept;
 
+  /// Appends `count` pre-encoded records whose RDATA is one name, one label under the
+  /// owner's (DNS-SD browse PTRs, RFC 6763 §4.1): each RDATA goes out as that label and a
+  /// pointer to the owner (PTR is a well-known type whose RDATA may be compressed, RFC 3597
+  /// §4). All or nothing, as put_each.
+  template <typename RecordAt>
+  bool put_children(Section section, Owner& owner, std::size_t count, RecordAt&& record_at) noexcept;
+
   /// Appends the SOA `rrset` (one record) with its TTL replaced by `ttl`, its MNAME and
   /// RNAME compressed against the names already in the message (RFC 1035 §3.3.13, §4.1.4;
   /// SOA is a well-known type whose RDATA names may be compressed, RFC 3597 §4). All or
@@ -134,6 +141,29 @@ bool ResponseWriter::put_each(Section section, Owner& owner, std::size_t count,
       return false;
     }
     last_rdata_offset_ = writer_.size() - record.size() + 10;
+  }
+  counts_[static_cast<std::size_t>(section)] += static_cast<std::uint16_t>(count);
+  return true;
+}
+
+template <typename RecordAt>
+bool ResponseWriter::put_children(Section section, Owner& owner, std::size_t count,
+                                  RecordAt&& record_at) noexcept {
+  const std::size_t mark = writer_.size();
+  const std::size_t names = name_count_;
+  const Owner saved = owner;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::span<const std::uint8_t> record = record_at(i);
+    const std::span<const std::uint8_t> label = record.subspan(10, 1 + std::size_t{record[10]});
+    if (!put_owner(owner) || !writer_.put_bytes(record.first(8)) ||
+        !writer_.put_u16(static_cast<std::uint16_t>(label.size() + 2)) ||
+        !writer_.put_bytes(label) || !writer_.put_u16(static_cast<std::uint16_t>(0xC000 | owner.offset))) {
+      writer_.rewind(mark);
+      name_count_ = names;
+      owner = saved;
+      return false;
+    }
+    last_rdata_offset_ = writer_.size() - label.size() - 2;
   }
   counts_[static_cast<std::size_t>(section)] += static_cast<std::uint16_t>(count);
   return true;

@@ -98,7 +98,9 @@ def signpost_config(port, zones_dir, services=SERVICES, threads=1):
 
 
 def zone_text(services=SERVICES):
-    """The registry's A and SRV names with their glue, as an RFC 1035 zone file."""
+    """Every name and record signpostd serves for the registry, as an RFC 1035 zone file:
+    the A and SRV names with their glue, and the DNS-SD names (RFC 6763): the service
+    type enumeration, each service's browse PTRs, and each instance's SRV and TXT."""
     lines = [
         f"$ORIGIN {DOMAIN}",
         f"$TTL {TTL}",
@@ -110,11 +112,15 @@ def zone_text(services=SERVICES):
         lines.append(f"{node_name(node)}.node A {node_address(node)}")
     for s in range(services):
         name = service_name(s)
+        lines.append(f"_services._dns-sd._udp PTR _{name}._tcp.{DOMAIN}")
         for i in range(INSTANCES):
             lines.append(f"{name} A {node_address(node_of(s, i))}")
         for i in range(INSTANCES):
-            target = f"{node_name(node_of(s, i))}.node.{DOMAIN}"
-            lines.append(f"_{name}._tcp SRV 0 {weight_of(s, i)} {port_of(s)} {target}")
+            srv = f"SRV 0 {weight_of(s, i)} {port_of(s)} {node_name(node_of(s, i))}.node.{DOMAIN}"
+            lines.append(f"_{name}._tcp {srv}")
+            lines.append(f"_{name}._tcp PTR i{i}._{name}._tcp.{DOMAIN}")
+            lines.append(f"i{i}._{name}._tcp {srv}")
+            lines.append(f'i{i}._{name}._tcp TXT ""')
     return "\n".join(lines) + "\n"
 
 

@@ -157,8 +157,14 @@ TEST_F(RegistryAnswerTest, DnsSdBrowseThenInstanceSrvAndTxt) {
   auto names = rdata_of(ldns_pkt_answer(types.get()));
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"_db._tcp.svc.internal.", "_web._tcp.svc.internal."}));
-  Packet browse = ask("_web._tcp.svc.internal.", rrtype::kPtr);
-  EXPECT_EQ(ldns_pkt_ancount(browse.get()), 3);
+  Packet browse = ask("_Web._tcp.svc.internal.", rrtype::kPtr);
+  auto instances = rdata_of(ldns_pkt_answer(browse.get()));
+  std::sort(instances.begin(), instances.end());
+  EXPECT_EQ(instances, (std::vector<std::string>{"web-1._Web._tcp.svc.internal.", "web-2._Web._tcp.svc.internal.",
+                                                 "web-3._Web._tcp.svc.internal."}));
+  // Each PTR's RDATA is its instance label and a pointer to the owner: header 12, question
+  // 28, then 3 x (owner pointer 2, fixed 10, "\5web-N" 6, pointer 2).
+  EXPECT_EQ(last_size_, 12u + 28u + 3u * 20u);
   Packet srv = ask("web-3._web._tcp.svc.internal.", rrtype::kSrv);
   ASSERT_EQ(ldns_pkt_ancount(srv.get()), 1);
   EXPECT_EQ(text(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(srv.get()), 0), 2)), "8080");
