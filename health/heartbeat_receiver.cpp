@@ -250,17 +250,16 @@ std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::renew_repeated(
   const auto found = renewals_.find(hash_of(bytes));
   if (found == renewals_.end()) return std::nullopt;
   const Renewal& renewal = found->second;
-  const auto registered = registered_.find(renewal.key);
-  if (renewal.length != bytes.size() || renewal.tsig_key != check.key ||
-      registered == registered_.end() || registered->second.version != renewal.version) {
-    renewals_.erase(found);  // the instance changed or went since: the full path decides
+  if (renewal.length != bytes.size() || renewal.tsig_key != check.key) return std::nullopt;
+  const auto granted = tracker_.renew(renewal.lease, std::chrono::seconds(renewal.requested),
+                                      renewal.health, Clock::now());
+  if (!granted) {
+    forget_renewal(found);  // the lease was forgotten, and the instance is on its way out
     return std::nullopt;
   }
-  const auto granted = tracker_.renew(renewal.key, std::chrono::seconds(renewal.requested),
-                                      renewal.health, Clock::now());
   // A different lease would change the instance's TTL cap: let the full path see to it (the
   // second renewal of the lease is harmless).
-  if (static_cast<std::uint32_t>(granted.count()) != renewal.granted) return std::nullopt;
+  if (static_cast<std::uint32_t>(granted->count()) != renewal.granted) return std::nullopt;
   counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
   counters_.repeated.fetch_add(1, std::memory_order_relaxed);
   publish_changes();
@@ -273,13 +272,26 @@ void HeartbeatReceiver::remember_renewal(std::span<const std::uint8_t> message,
                                          const TsigCheck& check, std::size_t zone_end,
                                          bool edns, const Outcome& outcome) {
   const auto registered = registered_.find(outcome.renewed);
-  if (registered == registered_.end()) return;
-  // Entries of instances that went are dropped when next met; this bounds the rest.
-  if (renewals_.size() >= 2 * registered_.size() + 1024) renewals_.clear();
+  const auto lease = tracker_.handle(outcome.renewed);
+  if (registered == registered_.end() || !lease) return;
+  Registered& instance = registered->second;
+  if (instance.renewal) {
+    const auto previous = renewals_.find(*instance.renewal);
+    if (previous != renewals_.end()) forget_renewal(previous);
+  }
   const auto bytes = repeated_part(message, check);
-  renewals_[hash_of(bytes)] =
-      Renewal{outcome.renewed, check.key,        registered->second.version, bytes.size(),
-              outcome.requested, outcome.lease, outcome.health,             zone_end, edns};
+  const std::uint64_t hash = hash_of(bytes);
+  // Another instance's renewal with the same hash gives way (and that instance goes back
+  // to the full path).
+  if (const auto taken = renewals_.find(hash); taken != renewals_.end()) forget_renewal(taken);
+  renewals_[hash] = Renewal{&instance,         *lease,        check.key,      bytes.size(),
+                            outcome.requested, outcome.lease, outcome.health, zone_end, edns};
+  instance.renewal = hash;
+}
+
+void HeartbeatReceiver::forget_renewal(Renewals::iterator renewal) {
+  renewal->second.instance->renewal.reset();
+  renewals_.erase(renewal);
 }
 
 void HeartbeatReceiver::note_refusal(const std::string& reason) {
@@ -315,12 +327,16 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
     unchanged = true;
     return static_cast<std::uint32_t>(granted.count());
   }
-  if (found != registered_.end()) leave_node(key, found->second.registration.instance.node);
+  if (found != registered_.end()) {
+    leave_node(key, found->second.registration.instance.node);
+    // Its remembered renewal renewed the instance as it was.
+    if (const auto& renewal = found->second.renewal) forget_renewal(renewals_.find(*renewal));
+  }
   by_node_[registration.instance.node].insert(key);
   registry::Instance published = registration.instance;
   published.health = tracker_.effective_health(key);
   const registry::Protocol protocol = registration.protocol;
-  registered_[key] = Registered{std::move(registration), ++last_version_};
+  registered_[key] = Registered{std::move(registration), std::nullopt};
   publisher_.post([published = std::move(published), protocol](registry::Store& store) {
     store.put_instance(published, protocol);
   });
@@ -340,6 +356,7 @@ void HeartbeatReceiver::deregister_instance(const InstanceKey& key) {
   const auto found = registered_.find(key);
   if (found == registered_.end()) return;
   leave_node(key, found->second.registration.instance.node);
+  if (const auto& renewal = found->second.renewal) forget_renewal(renewals_.find(*renewal));
   registered_.erase(found);
   publisher_.post([key](registry::Store& store) { store.remove_instance(key.service, key.id); });
 }
@@ -416,7 +433,11 @@ std::vector<std::uint8_t> HeartbeatReceiver::respond(std::span<const std::uint8_
   using Status = TsigCheck::Status;
   const bool tsig_failed = check.status == Status::bad_key || check.status == Status::bad_sig ||
                            check.status == Status::bad_time;
-  std::vector<std::uint8_t> response(message.begin(), message.begin() + static_cast<std::ptrdiff_t>(zone_end));
+  // Room for the header and zone, OPT with the lease, and the TSIG record (names of at most
+  // 255 octets, a MAC of at most 64): one allocation.
+  std::vector<std::uint8_t> response;
+  response.reserve(zone_end + 23 + 2 * 255 + 26 + 64 + 6);
+  response.assign(message.begin(), message.begin() + static_cast<std::ptrdiff_t>(zone_end));
   const std::uint16_t flags = static_cast<std::uint16_t>(
       wire::flag::kQr | (wire::opcode::kUpdate << 11) | (outcome.rcode & 0x0f));
   wire::store_u16(response.data() + 2, flags);

@@ -95,19 +95,23 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
     std::uint32_t requested = 0;
     registry::Health health = registry::Health::passing;
   };
-  // An instance as registered by heartbeat, with a version that changes with it.
+  // An instance as registered by heartbeat, and the hash of its remembered renewal (see
+  // Renewal), if any.
   struct Registered {
     Registration registration;
-    std::uint64_t version = 0;
+    std::optional<std::uint64_t> renewal;
   };
   // Agents renew by sending the same UPDATE again and again. One that repeats, byte for byte
   // (header ID and TSIG aside), an UPDATE that renewed an instance without changing it is
-  // known by the hash of those bytes and skips parsing and planning: its lease is renewed
-  // and answered as before, provided the instance's version is still the one it saw.
+  // known by the hash of those bytes and skips parsing, planning and every lookup by name:
+  // its lease is renewed through its handle and answered as before. An instance has at most
+  // one remembered renewal, and loses it when it changes (the renewal renewed it as it was)
+  // or is deregistered, so that `instance` always points into registered_ at the instance
+  // the renewal saw.
   struct Renewal {
-    InstanceKey key;
+    Registered* instance = nullptr;
+    LeaseTracker::Handle lease;
     const TsigKey* tsig_key = nullptr;
-    std::uint64_t version = 0;
     std::size_t length = 0;  // of the hashed bytes
     std::uint32_t requested = 0;
     std::uint32_t granted = 0;
@@ -115,12 +119,15 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
     std::size_t zone_end = 0;
     bool edns = false;
   };
+  using Renewals = std::unordered_map<std::uint64_t, Renewal>;  // by hash of the repeated bytes
   // The response when `message` repeats a remembered renewal, after renewing the lease;
   // nullopt otherwise.
   std::optional<std::vector<std::uint8_t>> renew_repeated(std::span<const std::uint8_t> message,
                                                           const TsigCheck& check);
   void remember_renewal(std::span<const std::uint8_t> message, const TsigCheck& check,
                         std::size_t zone_end, bool edns, const Outcome& outcome);
+  // Drops a remembered renewal, and its instance's note of it.
+  void forget_renewal(Renewals::iterator renewal);
   Outcome apply_request(const UpdateRequest& request, const TsigKey& key);
   std::uint16_t check_prerequisites(const UpdateRequest& request) const;
   // Renews the lease and posts the instance when it changed; returns the granted lease and
@@ -150,8 +157,7 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   RegisteredInstances lookup_;
   // As reported; health in the store may differ.
   std::unordered_map<InstanceKey, Registered, InstanceKeyHash> registered_;
-  std::uint64_t last_version_ = 0;
-  std::unordered_map<std::uint64_t, Renewal> renewals_;  // by hash of the repeated bytes
+  Renewals renewals_;
   std::map<std::string, std::set<InstanceKey>> by_node_;
   ReceiverCounters counters_;
   std::chrono::steady_clock::time_point last_refusal_log_{};

@@ -66,10 +66,28 @@ std::chrono::seconds LeaseTracker::clamp_lease(std::chrono::seconds requested) c
 
 std::chrono::seconds LeaseTracker::renew(const InstanceKey& key, std::chrono::seconds requested,
                                          Health reported, Clock::time_point now) {
-  const std::chrono::seconds granted = clamp_lease(requested);
   auto [found, inserted] = index_.try_emplace(key, 0);
   if (inserted) found->second = allocate(found->first, now);
-  const std::uint32_t slot = found->second;
+  return renew_slot(found->second, requested, reported, now);
+}
+
+std::optional<LeaseTracker::Handle> LeaseTracker::handle(const InstanceKey& key) const {
+  const auto found = index_.find(key);
+  if (found == index_.end()) return std::nullopt;
+  return Handle{found->second, slots_[found->second].generation};
+}
+
+std::optional<std::chrono::seconds> LeaseTracker::renew(Handle handle, std::chrono::seconds requested,
+                                                        Health reported, Clock::time_point now) {
+  if (handle.slot >= slots_.size()) return std::nullopt;
+  const Entry& entry = slots_[handle.slot];
+  if (entry.key == nullptr || entry.generation != handle.generation) return std::nullopt;
+  return renew_slot(handle.slot, requested, reported, now);
+}
+
+std::chrono::seconds LeaseTracker::renew_slot(std::uint32_t slot, std::chrono::seconds requested,
+                                              Health reported, Clock::time_point now) {
+  const std::chrono::seconds granted = clamp_lease(requested);
   Entry& entry = slots_[slot];
   extend(entry, granted, now);
   entry.reported = reported;

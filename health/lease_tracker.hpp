@@ -132,6 +132,18 @@ class LeaseTracker {
   std::chrono::seconds renew(const InstanceKey& key, std::chrono::seconds requested,
                              registry::Health reported, Clock::time_point now);
 
+  /// A reference to one tracked instance that renews it without a lookup by key. It goes
+  /// stale when the instance is removed or forgotten, even if its slot is reused.
+  struct Handle {
+    std::uint32_t slot = 0;
+    std::uint32_t generation = 0;
+  };
+  /// The instance's handle, or nullopt when it is not tracked.
+  std::optional<Handle> handle(const InstanceKey& key) const;
+  /// As renew, through a handle; nullopt (and nothing done) when the handle is stale. O(1).
+  std::optional<std::chrono::seconds> renew(Handle handle, std::chrono::seconds requested,
+                                            registry::Health reported, Clock::time_point now);
+
   /// Explicit deregistration: forgets the instance, queues nothing (the caller removes it).
   /// Unknown keys are ignored.
   void remove(const InstanceKey& key);
@@ -199,6 +211,8 @@ class LeaseTracker {
     std::uint32_t generation;
   };
 
+  std::chrono::seconds renew_slot(std::uint32_t slot, std::chrono::seconds requested,
+                                  registry::Health reported, Clock::time_point now);
   std::uint32_t allocate(const InstanceKey& key, Clock::time_point now);
   void release(std::uint32_t slot);
   void extend(Entry& entry, Clock::duration lease, Clock::time_point now);

@@ -51,31 +51,12 @@ void put_bytes(std::vector<std::uint8_t>& out, std::string_view bytes) {
   out.insert(out.end(), bytes.begin(), bytes.end());
 }
 
-// The TSIG variables that follow the message in the digest (RFC 8945 §4.3.3).
-std::vector<std::uint8_t> tsig_variables(std::string_view key_name, std::string_view algorithm,
-                                         std::uint64_t time, std::uint16_t fudge,
-                                         std::uint16_t error,
-                                         std::span<const std::uint8_t> other) {
-  std::vector<std::uint8_t> out;
-  out.reserve(key_name.size() + algorithm.size() + 24 + other.size());
-  put_bytes(out, key_name);
-  put_u16(out, wire::rrclass::kAny);
-  put_u16(out, 0);  // TTL, 32 bits
-  put_u16(out, 0);
-  put_bytes(out, algorithm);
-  put_u48(out, time);
-  put_u16(out, fudge);
-  put_u16(out, error);
-  put_u16(out, static_cast<std::uint16_t>(other.size()));
-  out.insert(out.end(), other.begin(), other.end());
-  return out;
-}
-
 // Appends the TSIG resource record and raises ARCOUNT.
 void append_tsig_record(std::vector<std::uint8_t>& message, std::string_view key_name,
                         std::string_view algorithm, std::uint64_t time, std::uint16_t fudge,
                         std::span<const std::uint8_t> mac, std::uint16_t original_id,
                         std::uint16_t error, std::span<const std::uint8_t> other) {
+  message.reserve(message.size() + key_name.size() + algorithm.size() + 26 + mac.size() + other.size());
   put_bytes(message, key_name);
   put_u16(message, wire::rrtype::kTsig);
   put_u16(message, wire::rrclass::kAny);
@@ -194,11 +175,43 @@ struct TsigSigner::Hmac {
   void update(const std::uint8_t* data, std::size_t length) const {
     EVP_MAC_update(ctx, data, length);
   }
-  std::vector<std::uint8_t> finish() const {
-    std::vector<std::uint8_t> mac(size);
-    std::size_t length = 0;
-    EVP_MAC_final(ctx, mac.data(), &length, mac.size());
-    mac.resize(length);
+  /// Digests the TSIG variables that follow the message (RFC 8945 §4.3.3).
+  void update_variables(std::string_view key_name, std::string_view algorithm, std::uint64_t time,
+                        std::uint16_t fudge, std::uint16_t error,
+                        std::span<const std::uint8_t> other) const {
+    // Names are at most 255 octets each: the fixed part always fits.
+    std::array<std::uint8_t, 2 * 255 + 18> fixed;
+    std::uint8_t* p = fixed.data();
+    const auto put = [&p](std::string_view bytes) {
+      std::memcpy(p, bytes.data(), bytes.size());
+      p += bytes.size();
+    };
+    const auto put16 = [&p](std::uint16_t value) {
+      wire::store_u16(p, value);
+      p += 2;
+    };
+    put(key_name);
+    put16(wire::rrclass::kAny);
+    put16(0);  // TTL, 32 bits
+    put16(0);
+    put(algorithm);
+    put16(static_cast<std::uint16_t>(time >> 32));  // time signed, 48 bits
+    wire::store_u32(p, static_cast<std::uint32_t>(time));
+    p += 4;
+    put16(fudge);
+    put16(error);
+    put16(static_cast<std::uint16_t>(other.size()));
+    update(fixed.data(), static_cast<std::size_t>(p - fixed.data()));
+    if (!other.empty()) update(other.data(), other.size());
+  }
+  struct Mac {
+    std::array<std::uint8_t, EVP_MAX_MD_SIZE> bytes{};
+    std::size_t size = 0;
+    std::span<const std::uint8_t> view() const noexcept { return {bytes.data(), size}; }
+  };
+  Mac finish() const {
+    Mac mac;
+    EVP_MAC_final(ctx, mac.bytes.data(), &mac.size, mac.bytes.size());
     return mac;
   }
 
@@ -300,15 +313,13 @@ TsigCheck TsigSigner::verify(std::span<const std::uint8_t> message, std::uint64_
   std::memcpy(original_header.data(), message.data(), 12);
   wire::store_u16(original_header.data(), check.original_id);
   wire::store_u16(original_header.data() + 10, static_cast<std::uint16_t>(header.arcount - 1));
-  const std::vector<std::uint8_t> variables =
-      tsig_variables(check.key_name_wire, check.algorithm_wire, check.time_signed, check.fudge,
-                     wire::load_u16(message.data() + at + 2), other);
   hmac.begin();
   hmac.update(original_header.data(), original_header.size());
   hmac.update(message.data() + 12, last_start - 12);
-  hmac.update(variables.data(), variables.size());
-  const std::vector<std::uint8_t> expected = hmac.finish();
-  if (CRYPTO_memcmp(expected.data(), check.mac.data(), mac_size) != 0) {
+  hmac.update_variables(check.key_name_wire, check.algorithm_wire, check.time_signed, check.fudge,
+                        wire::load_u16(message.data() + at + 2), other);
+  const Hmac::Mac expected = hmac.finish();
+  if (CRYPTO_memcmp(expected.bytes.data(), check.mac.data(), mac_size) != 0) {
     check.status = TsigCheck::Status::bad_sig;
     return check;
   }
@@ -328,33 +339,32 @@ void TsigSigner::sign_response(std::vector<std::uint8_t>& response, const TsigCh
     return;
   }
   const Hmac& hmac = *hmacs_[static_cast<std::size_t>(request.key - keys_.data())];
-  std::vector<std::uint8_t> other;
-  if (error == wire::rcode::kBadTime) put_u48(other, now);  // our clock, for the client
-  std::vector<std::uint8_t> prefix;
-  put_u16(prefix, static_cast<std::uint16_t>(request.mac.size()));
-  const std::vector<std::uint8_t> variables = tsig_variables(
-      request.key_name_wire, request.algorithm_wire, now, request.fudge, error, other);
+  std::array<std::uint8_t, 6> our_time;  // with BADTIME, our clock, for the client
+  wire::store_u16(our_time.data(), static_cast<std::uint16_t>(now >> 32));
+  wire::store_u32(our_time.data() + 2, static_cast<std::uint32_t>(now));
+  const std::span<const std::uint8_t> other =
+      error == wire::rcode::kBadTime ? std::span<const std::uint8_t>(our_time) : std::span<const std::uint8_t>();
+  std::array<std::uint8_t, 2> mac_size;
+  wire::store_u16(mac_size.data(), static_cast<std::uint16_t>(request.mac.size()));
   hmac.begin();
-  hmac.update(prefix.data(), prefix.size());
+  hmac.update(mac_size.data(), mac_size.size());
   hmac.update(request.mac.data(), request.mac.size());
   hmac.update(response.data(), response.size());
-  hmac.update(variables.data(), variables.size());
-  const std::vector<std::uint8_t> mac = hmac.finish();
+  hmac.update_variables(request.key_name_wire, request.algorithm_wire, now, request.fudge, error, other);
+  const Hmac::Mac mac = hmac.finish();
   append_tsig_record(response, request.key_name_wire, request.algorithm_wire, now,
-                     request.fudge, mac, id, error, other);
+                     request.fudge, mac.view(), id, error, other);
 }
 
 void TsigSigner::sign_request(std::vector<std::uint8_t>& message, const TsigKey& key,
                               std::uint64_t now) const {
   const Hmac& hmac = *hmacs_[static_cast<std::size_t>(&key - keys_.data())];
   const std::string_view algorithm = algorithm_wire(key.algorithm);
-  const std::vector<std::uint8_t> variables =
-      tsig_variables(key.name_wire, algorithm, now, kDefaultFudge, 0, {});
   hmac.begin();
   hmac.update(message.data(), message.size());
-  hmac.update(variables.data(), variables.size());
-  const std::vector<std::uint8_t> mac = hmac.finish();
-  append_tsig_record(message, key.name_wire, algorithm, now, kDefaultFudge, mac,
+  hmac.update_variables(key.name_wire, algorithm, now, kDefaultFudge, 0, {});
+  const Hmac::Mac mac = hmac.finish();
+  append_tsig_record(message, key.name_wire, algorithm, now, kDefaultFudge, mac.view(),
                      wire::load_u16(message.data()), 0, {});
 }
 

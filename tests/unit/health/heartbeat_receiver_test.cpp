@@ -54,8 +54,13 @@ std::vector<std::uint8_t> make_update(const std::vector<std::string>& updates,
     for (const std::string& text : texts) ldns_rr_list_push_rr(rrs, make_rr(text));
     return rrs;
   };
+  // The packet takes copies of the records.
+  ldns_rr_list* prerequisite_list = list(prerequisites);
+  ldns_rr_list* update_list = list(updates);
   ldns_pkt* packet = ldns_update_pkt_new(ldns_dname_new_frm_str("svc.internal."), LDNS_RR_CLASS_IN,
-                                         list(prerequisites), list(updates), nullptr);
+                                         prerequisite_list, update_list, nullptr);
+  ldns_rr_list_deep_free(prerequisite_list);
+  ldns_rr_list_deep_free(update_list);
   ldns_pkt_set_id(packet, 777);
   if (secret != nullptr) {
     EXPECT_EQ(ldns_pkt_tsig_sign(packet, "agent-key.", secret, 300, "hmac-sha256.", nullptr),

@@ -178,6 +178,32 @@ TEST_F(LeaseTrackerTest, RemoveQueuesNothingAndForgetsEverything) {
   EXPECT_EQ(texts(tracker.take_changes()), (Lines{"web/a passing"}));
 }
 
+TEST_F(LeaseTrackerTest, HandlesRenewUntilTheInstanceGoesEvenIfItsSlotIsReused) {
+  LeaseTracker tracker = make();
+  EXPECT_FALSE(tracker.handle(key("a")));
+  tracker.renew(key("a"), 10s, Health::passing, at(0));
+  const auto a = tracker.handle(key("a"));
+  ASSERT_TRUE(a);
+  tracker.take_changes();
+  // Through the handle, as by key: the lease moves and reported health is published.
+  EXPECT_EQ(tracker.renew(*a, 20s, Health::critical, at(5)), std::optional(20s));
+  EXPECT_EQ(texts(tracker.take_changes()), (Lines{"web/a critical"}));
+  EXPECT_EQ(tracker.state(key("a"), at(5))->remaining, Clock::duration(20s));
+  tracker.remove(key("a"));
+  EXPECT_FALSE(tracker.renew(*a, 10s, Health::passing, at(6)));
+  // "b" takes the freed slot; a's handle must not renew it.
+  tracker.renew(key("b"), 10s, Health::passing, at(6));
+  EXPECT_EQ(tracker.handle(key("b"))->slot, a->slot);
+  EXPECT_FALSE(tracker.renew(*a, 30s, Health::critical, at(7)));
+  EXPECT_EQ(tracker.state(key("b"), at(7))->reported, Health::passing);
+  EXPECT_FALSE(tracker.contains(key("a")));
+  // A forgotten instance's handle is stale too.
+  const auto b = tracker.handle(key("b"));
+  tracker.tick(at(10'000));
+  EXPECT_FALSE(tracker.contains(key("b")));
+  EXPECT_FALSE(tracker.renew(*b, 10s, Health::passing, at(10'001)));
+}
+
 TEST_F(LeaseTrackerTest, ExpiredInstanceIsForgottenAfterDeregisterAfter) {
   LeaseTracker tracker = make({.deregister_after = 60s});
   tracker.renew(key("a"), 10s, Health::passing, at(0));

@@ -27,6 +27,7 @@ ldns_pkt* make_update() {
   ldns_rr_new_frm_str(&rr, "host-1.node.svc.internal. 30 IN A 127.0.0.10", 0, nullptr, nullptr);
   ldns_rr_list_push_rr(updates, rr);
   ldns_pkt* packet = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, nullptr, updates, nullptr);
+  ldns_rr_list_deep_free(updates);  // the packet took copies
   ldns_pkt_set_id(packet, 4242);
   return packet;
 }
