@@ -87,14 +87,16 @@ HeartbeatReceiver::HeartbeatReceiver(ReceiverSettings settings, std::vector<Tsig
       publisher_(publisher),
       log_(std::move(log)),
       wall_clock_(wall_clock ? std::move(wall_clock) : WallClock(system_seconds)) {
-  lookup_.find = [this](const InstanceKey& key) -> const registry::Instance* {
+  lookup_.find = [this](const InstanceKey& key) -> std::optional<registry::Instance> {
     const auto found = registered_.find(key);
-    return found == registered_.end() ? nullptr : &found->second.registration.instance;
+    if (found == registered_.end()) return std::nullopt;
+    return found->second.instance.unpack(key.service, key.id);
   };
-  lookup_.on_node = [this](std::string_view node) -> const registry::Instance* {
-    const auto found = by_node_.find(std::string(node));
-    if (found == by_node_.end() || found->second.empty()) return nullptr;
-    return &registered_.at(*found->second.begin()).registration.instance;
+  lookup_.on_node = [this](std::string_view node) -> std::optional<registry::Instance> {
+    const auto found = by_node_.find(node);
+    if (found == by_node_.end() || found->second.empty()) return std::nullopt;
+    const auto& [key, registered] = *found->second.front();
+    return registered.instance.unpack(key.service, key.id);
   };
 }
 
@@ -320,34 +322,36 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
   // lease as long as the heartbeats (every third of a lease) arrive.
   registration.instance.max_ttl =
       std::max<std::uint32_t>(1, static_cast<std::uint32_t>(granted.count() / 3));
+  registry::PackedInstance packed = registry::PackedInstance::pack(registration.instance);
   auto found = registered_.find(key);
-  if (found != registered_.end() && found->second.registration.instance == registration.instance &&
-      found->second.registration.protocol == registration.protocol) {
+  if (found != registered_.end() && found->second.instance == packed &&
+      found->second.protocol == registration.protocol) {
     counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
     unchanged = true;
     return static_cast<std::uint32_t>(granted.count());
   }
   if (found != registered_.end()) {
-    leave_node(key, found->second.registration.instance.node);
+    leave_node(*found);
     // Its remembered renewal renewed the instance as it was.
     if (const auto& renewal = found->second.renewal) forget_renewal(renewals_.find(*renewal));
+  } else {
+    found = registered_.try_emplace(key).first;
   }
-  by_node_[registration.instance.node].insert(key);
-  registry::Instance published = registration.instance;
+  found->second = Registered{std::move(packed), registration.protocol, std::nullopt};
+  by_node_[registration.instance.node].push_back(&*found);
+  registry::Instance published = std::move(registration.instance);
   published.health = tracker_.effective_health(key);
-  const registry::Protocol protocol = registration.protocol;
-  registered_[key] = Registered{std::move(registration), std::nullopt};
-  publisher_.post([published = std::move(published), protocol](registry::Store& store) {
+  publisher_.post([published = std::move(published), protocol = registration.protocol](registry::Store& store) {
     store.put_instance(published, protocol);
   });
   return static_cast<std::uint32_t>(granted.count());
 }
 
-// Takes `key` off `node`'s list, and the node off the index with its last instance.
-void HeartbeatReceiver::leave_node(const InstanceKey& key, const std::string& node) {
-  const auto on_node = by_node_.find(node);
+// Takes an instance off its node's list, and the node off the index with its last instance.
+void HeartbeatReceiver::leave_node(const RegisteredMap::value_type& entry) {
+  const auto on_node = by_node_.find(entry.second.instance.node);
   if (on_node == by_node_.end()) return;
-  on_node->second.erase(key);
+  std::erase(on_node->second, &entry);
   if (on_node->second.empty()) by_node_.erase(on_node);
 }
 
@@ -355,7 +359,7 @@ void HeartbeatReceiver::deregister_instance(const InstanceKey& key) {
   tracker_.remove(key);
   const auto found = registered_.find(key);
   if (found == registered_.end()) return;
-  leave_node(key, found->second.registration.instance.node);
+  leave_node(*found);
   if (const auto& renewal = found->second.renewal) forget_renewal(renewals_.find(*renewal));
   registered_.erase(found);
   publisher_.post([key](registry::Store& store) { store.remove_instance(key.service, key.id); });
@@ -406,8 +410,8 @@ RecordList HeartbeatReceiver::records_at(const std::string& owner, std::uint16_t
   RecordList out;
   const auto want = [type](std::uint16_t have) { return type == wire::rrtype::kAny || type == have; };
   for (const auto& [key, registered] : registered_) {
-    const registry::Instance& instance = registered.registration.instance;
-    const std::string name = instance_owner(key, registered.registration.protocol, domain_wire_);
+    const registry::Instance instance = registered.instance.unpack(key.service, key.id);
+    const std::string name = instance_owner(key, registered.protocol, domain_wire_);
     if (name == owner) {
       if (want(wire::rrtype::kSrv)) out.emplace_back(wire::rrtype::kSrv, srv_rdata(instance, domain_wire_));
       if (want(wire::rrtype::kTxt)) out.emplace_back(wire::rrtype::kTxt, encode_instance_txt(instance));

@@ -95,12 +95,14 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
     std::uint32_t requested = 0;
     registry::Health health = registry::Health::passing;
   };
-  // An instance as registered by heartbeat, and the hash of its remembered renewal (see
-  // Renewal), if any.
+  // An instance as registered by heartbeat (packed; its service and id are its key), and
+  // the hash of its remembered renewal (see Renewal), if any.
   struct Registered {
-    Registration registration;
+    registry::PackedInstance instance;
+    registry::Protocol protocol = registry::Protocol::tcp;
     std::optional<std::uint64_t> renewal;
   };
+  using RegisteredMap = std::unordered_map<InstanceKey, Registered, InstanceKeyHash>;
   // Agents renew by sending the same UPDATE again and again. One that repeats, byte for byte
   // (header ID and TSIG aside), an UPDATE that renewed an instance without changing it is
   // known by the hash of those bytes and skips parsing, planning and every lookup by name:
@@ -136,7 +138,7 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
                                   std::chrono::steady_clock::time_point now, bool& unchanged);
   void note_refusal(const std::string& reason);
   void deregister_instance(const InstanceKey& key);
-  void leave_node(const InstanceKey& key, const std::string& node);
+  void leave_node(const RegisteredMap::value_type& entry);
   void publish_changes();
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message,
                                     const TsigCheck& check, std::size_t zone_end,
@@ -156,9 +158,10 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   WallClock wall_clock_;
   RegisteredInstances lookup_;
   // As reported; health in the store may differ.
-  std::unordered_map<InstanceKey, Registered, InstanceKeyHash> registered_;
+  RegisteredMap registered_;
   Renewals renewals_;
-  std::map<std::string, std::set<InstanceKey>> by_node_;
+  // The instances on each node, as pointers to registered_'s elements (which never move).
+  std::map<std::string, std::vector<const RegisteredMap::value_type*>, std::less<>> by_node_;
   ReceiverCounters counters_;
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::uint64_t refusals_not_logged_ = 0;

@@ -90,7 +90,7 @@ struct Planner {
     auto [it, created] = drafts.try_emplace(key);
     if (created) {
       Registration& registration = it->second.registration;
-      if (const Instance* known = registered.find(key)) registration.instance = *known;
+      if (auto known = registered.find(key)) registration.instance = std::move(*known);
       registration.instance.id = parts.id;
       registration.instance.service = parts.service;
       registration.instance.source = registry::Source::heartbeat;
@@ -240,7 +240,7 @@ struct Planner {
         instance.ipv4 = found->second.first;
         instance.ipv6 = found->second.second;
       } else if (instance.ipv4.empty() && instance.ipv6.empty()) {
-        if (const Instance* other = registered.on_node(instance.node)) {
+        if (const auto other = registered.on_node(instance.node)) {
           instance.ipv4 = other->ipv4;
           instance.ipv6 = other->ipv6;
         }

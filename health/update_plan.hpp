@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,10 +32,10 @@ struct UpdatePlan {
 
 /// What the plan may look up among the instances registered so far (under the receiver's lock).
 struct RegisteredInstances {
-  /// The instance registered under `key`, or nullptr.
-  std::function<const registry::Instance*(const InstanceKey&)> find;
-  /// Any instance on `node` (to borrow the node's addresses), or nullptr.
-  std::function<const registry::Instance*(std::string_view node)> on_node;
+  /// The instance registered under `key`, or nullopt.
+  std::function<std::optional<registry::Instance>(const InstanceKey&)> find;
+  /// Any instance on `node` (to borrow the node's addresses), or nullopt.
+  std::function<std::optional<registry::Instance>(std::string_view node)> on_node;
 };
 
 /// Reads the update section of `request` for the registry zone `domain` (lower-case wire).

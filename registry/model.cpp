@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace signpost::registry {
 
@@ -22,7 +23,97 @@ void normalize_labels(std::string_view what, std::vector<std::string>& labels) {
   labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
 }
 
+// PackedInstance::extra: an instance's addresses, tags and metadata: for each of the four lists
+// a 16-bit count, then the items; addresses as their octets, strings with a 16-bit length.
+void put_u16(std::string& out, std::size_t value) {
+  out.push_back(static_cast<char>(value >> 8));
+  out.push_back(static_cast<char>(value & 0xFF));
+}
+
+void put_text(std::string& out, std::string_view text) {
+  put_u16(out, text.size());
+  out.append(text);
+}
+
+template <typename Address>
+void put_addresses(std::string& out, const std::vector<Address>& addresses) {
+  put_u16(out, addresses.size());
+  for (const Address& a : addresses) out.append(reinterpret_cast<const char*>(a.data()), a.size());
+}
+
+// Reads back what the put_ functions wrote; the input is always a pack() result.
+class Unpacker {
+ public:
+  explicit Unpacker(std::string_view in) : in_(in) {}
+  std::size_t u16() {
+    const auto value = static_cast<std::size_t>((static_cast<unsigned char>(in_[0]) << 8) |
+                                                static_cast<unsigned char>(in_[1]));
+    in_.remove_prefix(2);
+    return value;
+  }
+  std::string text() { return std::string(take(u16())); }
+  template <typename Address>
+  std::vector<Address> addresses() {
+    std::vector<Address> out(u16());
+    for (Address& a : out) std::memcpy(a.data(), take(a.size()).data(), a.size());
+    return out;
+  }
+
+ private:
+  std::string_view take(std::size_t n) {
+    const std::string_view out = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return out;
+  }
+  std::string_view in_;
+};
+
 }  // namespace
+
+PackedInstance PackedInstance::pack(const Instance& instance) {
+  PackedInstance out;
+  out.node = instance.node;
+  put_addresses(out.extra, instance.ipv4);
+  put_addresses(out.extra, instance.ipv6);
+  put_u16(out.extra, instance.tags.size());
+  for (const std::string& tag : instance.tags) put_text(out.extra, tag);
+  put_u16(out.extra, instance.meta.size());
+  for (const auto& [key, value] : instance.meta) {
+    put_text(out.extra, key);
+    put_text(out.extra, value);
+  }
+  out.max_ttl = instance.max_ttl;
+  out.port = instance.port;
+  out.priority = instance.priority;
+  out.weight = instance.weight;
+  out.health = instance.health;
+  out.source = instance.source;
+  return out;
+}
+
+Instance PackedInstance::unpack(std::string service, std::string id) const {
+  Instance out;
+  out.id = std::move(id);
+  out.service = std::move(service);
+  out.node = node;
+  Unpacker in(extra);
+  out.ipv4 = in.addresses<Ipv4>();
+  out.ipv6 = in.addresses<Ipv6>();
+  out.tags.resize(in.u16());
+  for (std::string& tag : out.tags) tag = in.text();
+  out.meta.resize(in.u16());
+  for (auto& [key, value] : out.meta) {
+    key = in.text();
+    value = in.text();
+  }
+  out.max_ttl = max_ttl;
+  out.port = port;
+  out.priority = priority;
+  out.weight = weight;
+  out.health = health;
+  out.source = source;
+  return out;
+}
 
 std::string normalize_label(std::string_view what, std::string_view label) {
   std::string out(label);

@@ -64,6 +64,25 @@ struct Instance {
   bool operator==(const Instance&) const = default;
 };
 
+/// An instance without its service and id (the keys it is kept under), packed for the
+/// tables that hold every registered instance: addresses, tags and metadata are one byte
+/// string (inline in the std::string for the usual single address).
+struct PackedInstance {
+  std::string node;
+  std::string extra;  // addresses, tags and metadata; see pack() in model.cpp
+  std::uint32_t max_ttl = 0;
+  std::uint16_t port = 0;
+  std::uint16_t priority = 0;
+  std::uint16_t weight = 1;
+  Health health = Health::passing;
+  Source source = Source::config;
+
+  bool operator==(const PackedInstance&) const = default;
+
+  static PackedInstance pack(const Instance& instance);
+  Instance unpack(std::string service, std::string id) const;
+};
+
 /// Lower-cases and checks a name used as one DNS label: 1-63 octets of letters, digits
 /// and hyphens, not starting or ending with a hyphen. `what` names it in the error
 /// ("service name", "tag", ...). Throws RegistryError.

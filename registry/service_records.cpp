@@ -54,19 +54,6 @@ RecordAt encode(std::vector<std::uint8_t>& wire, std::uint16_t type, std::uint32
   return at;
 }
 
-// Appends one record to an RRset kept on its own (node records). They have no
-// additional-section targets, so `targets` stays empty.
-void append(RRset& rrset, std::uint32_t ttl, std::span<const std::uint8_t> rdata) {
-  encode(rrset.wire, rrset.type, ttl, rdata);
-  rrset.offsets.push_back(static_cast<std::uint32_t>(rrset.wire.size()));
-}
-
-RRset typed(std::uint16_t type) {
-  RRset rrset;
-  rrset.type = type;
-  return rrset;
-}
-
 std::vector<Eligible> eligible_instances(std::span<const Instance* const> instances,
                                          const BuildSettings& settings) {
   std::size_t candidates = 0;
@@ -358,8 +345,6 @@ std::shared_ptr<const ServiceRecords> build_service_records(
 std::shared_ptr<const NodeRecords> build_node_records(std::span<const Instance* const> instances,
                                                       const BuildSettings& settings) {
   auto records = std::make_shared<NodeRecords>();
-  records->a = typed(rrtype::kA);
-  records->aaaa = typed(rrtype::kAaaa);
   std::set<Ipv4> v4;
   std::set<Ipv6> v6;
   for (const Instance* i : instances) {
@@ -367,8 +352,11 @@ std::shared_ptr<const NodeRecords> build_node_records(std::span<const Instance* 
     v6.insert(i->ipv6.begin(), i->ipv6.end());
   }
   const std::uint32_t ttl = capped_ttl(settings.ttl, instances);
-  for (const Ipv4& a : v4) append(records->a, ttl, a);
-  for (const Ipv6& a : v6) append(records->aaaa, ttl, a);
+  records->wire.reserve(v4.size() * NodeRecords::kARecord + v6.size() * NodeRecords::kAaaaRecord);
+  for (const Ipv4& a : v4) encode(records->wire, rrtype::kA, ttl, a);
+  for (const Ipv6& a : v6) encode(records->wire, rrtype::kAaaa, ttl, a);
+  records->a_count = static_cast<std::uint32_t>(v4.size());
+  records->aaaa_count = static_cast<std::uint32_t>(v6.size());
   return records;
 }
 

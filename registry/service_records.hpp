@@ -130,8 +130,20 @@ struct ServiceRecords {
 
 /// The address records of one node: <node>.node.<domain>.
 struct NodeRecords {
-  dns::zone::RRset a;
-  dns::zone::RRset aaaa;
+  /// The A records, then the AAAA records, back to back, each encoded as it follows its
+  /// owner (type, class, TTL, RDLENGTH, RDATA): fixed sizes, so no offsets are kept.
+  std::vector<std::uint8_t> wire;
+  std::uint32_t a_count = 0;
+  std::uint32_t aaaa_count = 0;
+
+  static constexpr std::size_t kARecord = 10 + 4;
+  static constexpr std::size_t kAaaaRecord = 10 + 16;
+  std::span<const std::uint8_t> a(std::size_t i) const noexcept {
+    return {wire.data() + i * kARecord, kARecord};
+  }
+  std::span<const std::uint8_t> aaaa(std::size_t i) const noexcept {
+    return {wire.data() + a_count * kARecord + i * kAaaaRecord, kAaaaRecord};
+  }
 };
 
 /// Builds a service's records from its instances: drops drained (weight 0) and critical

@@ -12,51 +12,6 @@ namespace signpost::registry {
 
 namespace {
 
-// The packed form of an instance's addresses, tags and metadata: for each of the four lists
-// a 16-bit count, then the items; addresses as their octets, strings with a 16-bit length.
-void put_u16(std::string& out, std::size_t value) {
-  out.push_back(static_cast<char>(value >> 8));
-  out.push_back(static_cast<char>(value & 0xFF));
-}
-
-void put_text(std::string& out, std::string_view text) {
-  put_u16(out, text.size());
-  out.append(text);
-}
-
-template <typename Address>
-void put_addresses(std::string& out, const std::vector<Address>& addresses) {
-  put_u16(out, addresses.size());
-  for (const Address& a : addresses) out.append(reinterpret_cast<const char*>(a.data()), a.size());
-}
-
-// Reads back what the put_ functions wrote; the input is always a pack() result.
-class Unpacker {
- public:
-  explicit Unpacker(std::string_view in) : in_(in) {}
-  std::size_t u16() {
-    const auto value = static_cast<std::size_t>((static_cast<unsigned char>(in_[0]) << 8) |
-                                                static_cast<unsigned char>(in_[1]));
-    in_.remove_prefix(2);
-    return value;
-  }
-  std::string text() { return std::string(take(u16())); }
-  template <typename Address>
-  std::vector<Address> addresses() {
-    std::vector<Address> out(u16());
-    for (Address& a : out) std::memcpy(a.data(), take(a.size()).data(), a.size());
-    return out;
-  }
-
- private:
-  std::string_view take(std::size_t n) {
-    const std::string_view out = in_.substr(0, n);
-    in_.remove_prefix(n);
-    return out;
-  }
-  std::string_view in_;
-};
-
 std::vector<const Instance*> pointers(const std::vector<Instance>& instances) {
   std::vector<const Instance*> out;
   out.reserve(instances.size());
@@ -67,52 +22,6 @@ std::vector<const Instance*> pointers(const std::vector<Instance>& instances) {
 }  // namespace
 
 Store::Store(BuildSettings settings) : settings_(std::move(settings)) {}
-
-Store::Packed Store::pack(const Instance& instance) {
-  Packed out;
-  out.node = instance.node;
-  put_addresses(out.extra, instance.ipv4);
-  put_addresses(out.extra, instance.ipv6);
-  put_u16(out.extra, instance.tags.size());
-  for (const std::string& tag : instance.tags) put_text(out.extra, tag);
-  put_u16(out.extra, instance.meta.size());
-  for (const auto& [key, value] : instance.meta) {
-    put_text(out.extra, key);
-    put_text(out.extra, value);
-  }
-  out.max_ttl = instance.max_ttl;
-  out.port = instance.port;
-  out.priority = instance.priority;
-  out.weight = instance.weight;
-  out.health = instance.health;
-  out.source = instance.source;
-  return out;
-}
-
-Instance Store::unpack(const std::string& service, const Instances::value_type& stored) {
-  const Packed& p = stored.second;
-  Instance out;
-  out.id = stored.first;
-  out.service = service;
-  out.node = p.node;
-  Unpacker in(p.extra);
-  out.ipv4 = in.addresses<Ipv4>();
-  out.ipv6 = in.addresses<Ipv6>();
-  out.tags.resize(in.u16());
-  for (std::string& tag : out.tags) tag = in.text();
-  out.meta.resize(in.u16());
-  for (auto& [key, value] : out.meta) {
-    key = in.text();
-    value = in.text();
-  }
-  out.max_ttl = p.max_ttl;
-  out.port = p.port;
-  out.priority = p.priority;
-  out.weight = p.weight;
-  out.health = p.health;
-  out.source = p.source;
-  return out;
-}
 
 Store::Services::value_type& Store::entry_for(const std::string& name, Protocol protocol) {
   auto [it, added] = services_.try_emplace(name);
@@ -154,7 +63,7 @@ bool Store::put_instance(Instance instance, std::optional<Protocol> protocol) {
     protocol = existing != services_.end() ? existing->second.service.protocol : Protocol::tcp;
   }
   auto& [service, entry] = entry_for(instance.service, *protocol);
-  Packed packed = pack(instance);
+  Packed packed = Packed::pack(instance);
   auto it = entry.instances.find(instance.id);
   if (it != entry.instances.end()) {
     if (it->second == packed) return false;
@@ -253,7 +162,7 @@ std::optional<Instance> Store::find_instance(const std::string& service,
   if (entry == services_.end()) return std::nullopt;
   const auto it = entry->second.instances.find(id);
   if (it == entry->second.instances.end()) return std::nullopt;
-  return unpack(entry->first, *it);
+  return it->second.unpack(entry->first, it->first);
 }
 
 const Service* Store::find_service(const std::string& name) const {
@@ -265,7 +174,7 @@ std::vector<std::pair<Service, std::vector<Instance>>> Store::list() const {
   std::vector<std::pair<Service, std::vector<Instance>>> out;
   for (const auto& [name, entry] : services_) {
     std::vector<Instance> instances;
-    for (const auto& stored : entry.instances) instances.push_back(unpack(name, stored));
+    for (const auto& stored : entry.instances) instances.push_back(stored.second.unpack(name, stored.first));
     out.emplace_back(entry.service, std::move(instances));
   }
   return out;
@@ -284,7 +193,7 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
     }
     std::vector<Instance> instances;
     instances.reserve(it->second.instances.size());
-    for (const auto& stored : it->second.instances) instances.push_back(unpack(name, stored));
+    for (const auto& stored : it->second.instances) instances.push_back(stored.second.unpack(name, stored.first));
     view->services_.set(name, build_service_records(it->second.service, pointers(instances), settings_),
                         own_services);
   }
@@ -296,7 +205,7 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
     }
     std::vector<Instance> instances;
     instances.reserve(it->second.size());
-    for (const OnNode& member : it->second) instances.push_back(unpack(*member.service, *member.instance));
+    for (const OnNode& member : it->second) instances.push_back(member.instance->second.unpack(*member.service, member.instance->first));
     view->nodes_.set(node, build_node_records(pointers(instances), settings_), own_nodes);
   }
   if (types_dirty_) {

@@ -20,9 +20,8 @@ namespace signpost::registry {
 /// Registry thread only; allocates; throws RegistryError on invalid input.
 ///
 /// Design. The store holds every instance for as long as it is registered, so it keeps them
-/// packed: an instance's name parts are map keys, its addresses, tags and metadata one
-/// byte string (inline in the std::string for the usual single address), and the full
-/// Instance is made again only to build the records of a changed service or node.
+/// packed (PackedInstance): an instance's name parts are map keys, and the full Instance is
+/// made again only to build the records of a changed service or node.
 class Store {
  public:
   explicit Store(BuildSettings settings);
@@ -55,19 +54,7 @@ class Store {
   const BuildSettings& settings() const noexcept { return settings_; }
 
  private:
-  /// An instance without its service and id (the keys it is stored under).
-  struct Packed {
-    std::string node;
-    std::string extra;  // addresses, tags and metadata; see pack() in store.cpp
-    std::uint32_t max_ttl = 0;
-    std::uint16_t port = 0;
-    std::uint16_t priority = 0;
-    std::uint16_t weight = 1;
-    Health health = Health::passing;
-    Source source = Source::config;
-
-    bool operator==(const Packed&) const = default;
-  };
+  using Packed = PackedInstance;
   using Instances = std::map<std::string, Packed>;  // by id
   struct ServiceEntry {
     Service service;
@@ -81,8 +68,6 @@ class Store {
     const Instances::value_type* instance;
   };
 
-  static Packed pack(const Instance& instance);
-  static Instance unpack(const std::string& service, const Instances::value_type& stored);
   using Services = std::map<std::string, ServiceEntry>;
   Services::value_type& entry_for(const std::string& name, Protocol protocol);
   void touch(const std::string& service, const std::string& node);

@@ -207,11 +207,16 @@ void RegistryLookup::answer_service_type(const ServiceRecords& service) noexcept
 
 void RegistryLookup::answer_node(const NodeRecords& node) noexcept {
   const std::uint16_t qtype = s_.query.qtype;
-  const RRset* rrset = nullptr;
-  if (qtype == rrtype::kA || qtype == rrtype::kAny) rrset = &node.a;
-  if (qtype == rrtype::kAaaa || (qtype == rrtype::kAny && node.a.size() == 0)) rrset = &node.aaaa;
-  if (rrset == nullptr || rrset->size() == 0) return nodata();
-  put_whole(*rrset);
+  bool ok = true;
+  if ((qtype == rrtype::kA || qtype == rrtype::kAny) && node.a_count != 0) {
+    ok = s_.writer.put_each(Section::answer, owner_, node.a_count, [&node](std::size_t i) { return node.a(i); });
+  } else if ((qtype == rrtype::kAaaa || qtype == rrtype::kAny) && node.aaaa_count != 0) {
+    ok = s_.writer.put_each(Section::answer, owner_, node.aaaa_count,
+                            [&node](std::size_t i) { return node.aaaa(i); });
+  } else {
+    return nodata();
+  }
+  if (!ok) s_.truncated = true;  // no partial RRset (RFC 2181 §9)
 }
 
 // Orders `weights` into `out`: a weighted random permutation, or in round-robin mode the

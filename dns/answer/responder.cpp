@@ -106,8 +106,9 @@ void AnswerState::add_addresses(std::string_view target) noexcept {
   if (zone == snapshot.registry_zone() && view != nullptr) {
     const std::string_view label = node_label(target, zone->origin());
     if (const registry::NodeRecords* node = label.empty() ? nullptr : view->find_node(label)) {
-      writer.put_rrset(Section::additional, owner, node->a);
-      writer.put_rrset(Section::additional, owner, node->aaaa);
+      writer.put_each(Section::additional, owner, node->a_count, [node](std::size_t i) { return node->a(i); });
+      writer.put_each(Section::additional, owner, node->aaaa_count,
+                      [node](std::size_t i) { return node->aaaa(i); });
       return;
     }
   }
