@@ -23,6 +23,16 @@ class RegistryView {
   const ServiceRecords* find_service(std::string_view name) const noexcept {
     return services_.find(name);
   }
+  /// Starts loading where find_service(name) will look, and returns a handle for
+  /// service_hint (a hint: see ShardedMap::prefetch).
+  const void* prefetch_service(std::string_view name) const noexcept {
+    return services_.prefetch(name);
+  }
+  /// The service that a prefetch_service handle leads to, if any; it may not be the one
+  /// named. For more hints only.
+  static const ServiceRecords* service_hint(const void* handle) noexcept {
+    return ShardedMap<ServiceRecords>::value_in(handle);
+  }
   /// The node with this lower-case label, or nullptr.
   const NodeRecords* find_node(std::string_view name) const noexcept { return nodes_.find(name); }
   /// _services._dns-sd._udp.<domain> PTR: one record per service (RFC 6763 §9).

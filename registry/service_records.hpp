@@ -14,6 +14,7 @@
 // addresses, as agents do (they send the node's addresses).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -119,6 +120,19 @@ struct ServiceRecords {
   std::span<const std::uint8_t> record(RecordAt at) const noexcept {
     const std::size_t rdlength = (std::size_t{wire[at + 8]} << 8) | wire[at + 9];
     return {wire.data() + at, 10 + rdlength};
+  }
+  /// Starts loading what answers read first: the record group of all instances, the first
+  /// `octets` of the wire and, for SRV answers, the instances and their glue. A hint.
+  void prefetch(std::size_t octets, bool srv) const noexcept {
+    prefetch_bytes(all.table.data(), all.table.size() * sizeof(std::uint32_t));
+    prefetch_bytes(wire.data(), std::min(octets, wire.size()));
+    if (srv) {
+      prefetch_bytes(instances.data(), instances.size() * sizeof(InstanceRecords));
+      prefetch_bytes(glue.data(), glue.size() * sizeof(Glue));
+    }
+  }
+  static void prefetch_bytes(const void* data, std::size_t size) noexcept {
+    for (std::size_t at = 0; at < size; at += 64) __builtin_prefetch(static_cast<const char*>(data) + at);
   }
   /// The eligible instance with this lower-case id, or nullptr.
   const InstanceRecords* find_instance(std::string_view id) const noexcept;

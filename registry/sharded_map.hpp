@@ -46,6 +46,22 @@ class ShardedMap {
     }
   }
 
+  /// Starts loading the slot where `key` would be found, for a find soon after, and
+  /// returns it (nullptr when its shard is empty). A hint: it changes no result.
+  const void* prefetch(std::string_view key) const noexcept {
+    const std::size_t hash = hash_of(key);
+    const Table& table = tables_[shard_of(hash)];
+    if (table.slots == nullptr) return nullptr;
+    const Slot* slot = &table.slots[hash & table.mask];
+    __builtin_prefetch(slot);
+    return slot;
+  }
+  /// The value in a slot that prefetch returned, whatever its key, or nullptr: for more
+  /// hints only. The map must still be alive.
+  static const Value* value_in(const void* slot) noexcept {
+    return static_cast<const Slot*>(slot)->value.get();
+  }
+
   /// Which shards an edit has already copied; one per build of a new map.
   using Owned = std::bitset<kShards>;
 

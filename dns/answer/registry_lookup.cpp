@@ -1,6 +1,8 @@
 // Registry names (DESIGN.md "DNS names"): services, tags, SRV and DNS-SD names, nodes.
 // Every address and SRV answer is ordered per query by weight (order.hpp).
+#include <algorithm>
 #include <array>
+#include <bitset>
 
 #include "dns/answer/answer_state.hpp"
 #include "dns/answer/order.hpp"
@@ -350,6 +352,63 @@ bool lookup_registry(AnswerState& state, const Zone& zone, std::string_view name
   if (!split_relative(name, zone.origin().size(), relative)) return false;
   RegistryLookup lookup(state, zone, *view, owner);
   return lookup.run(relative);
+}
+
+namespace {
+
+// Octets of a service's wire that its answers read first: the address records, which come
+// first, or for SRV questions also the SRV records and their glue after them.
+constexpr std::size_t kAddressOctets = 256;
+constexpr std::size_t kSrvOctets = 768;
+
+// The service a query's first label names, lower-cased into `folded`, or empty; whether
+// it is an SRV-form name (`_<service>`) goes into `srv`. Only for hints: the question is
+// not checked further.
+std::string_view service_label(std::span<const std::uint8_t> query,
+                               std::array<char, wire::kMaxLabelLength>& folded, bool& srv) noexcept {
+  if (query.size() < wire::kHeaderSize + 1) return {};
+  std::size_t length = query[wire::kHeaderSize];
+  std::size_t at = wire::kHeaderSize + 1;
+  if (length == 0 || length > wire::kMaxLabelLength || at + length > query.size()) return {};
+  srv = query[at] == '_';
+  if (srv) {
+    ++at;
+    --length;
+  }
+  for (std::size_t i = 0; i < length; ++i) {
+    const char c = static_cast<char>(query[at + i]);
+    folded[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+  }
+  return {folded.data(), length};
+}
+
+}  // namespace
+
+void prefetch_answers(const registry::Snapshot& snapshot,
+                      std::span<const std::span<const std::uint8_t>> queries) noexcept {
+  const registry::RegistryView* view = snapshot.registry();
+  if (view == nullptr) return;
+  constexpr std::size_t kMax = 64;
+  std::array<const void*, kMax> slots{};
+  std::array<const registry::ServiceRecords*, kMax> services{};
+  std::bitset<kMax> srv;
+  const std::size_t n = std::min(queries.size(), kMax);
+  std::array<char, wire::kMaxLabelLength> folded;
+  for (std::size_t i = 0; i < n; ++i) {
+    bool is_srv = false;
+    const std::string_view label = service_label(queries[i], folded, is_srv);
+    if (!label.empty()) slots[i] = view->prefetch_service(label);
+    srv[i] = is_srv;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (slots[i] == nullptr) continue;
+    services[i] = registry::RegistryView::service_hint(slots[i]);
+    if (services[i] == nullptr) continue;
+    registry::ServiceRecords::prefetch_bytes(services[i], sizeof(registry::ServiceRecords));
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (services[i] != nullptr) services[i]->prefetch(srv[i] ? kSrvOctets : kAddressOctets, srv[i]);
+  }
 }
 
 }  // namespace signpost::dns::answer

@@ -2,6 +2,7 @@
 #include "dns/net/udp_listener.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -125,6 +126,11 @@ std::size_t UdpListener::receive_batch() noexcept {
 }
 
 void UdpListener::answer_batch(std::size_t received) noexcept {
+  std::array<std::span<const std::uint8_t>, WorkerState::kUdpBatch> queries;
+  for (std::size_t i = 0; i < received; ++i) {
+    queries[i] = {state_.udp_rx.data() + i * WorkerState::kUdpSlot, rx_[i].msg_len};
+  }
+  state_.prefetch({queries.data(), received});
   std::size_t count = 0;
   for (std::size_t i = 0; i < received; ++i) {
     const msghdr& query = rx_[i].msg_hdr;
@@ -133,8 +139,7 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
       ++state_.counters.udp_oversized;
       continue;
     }
-    const std::span<const std::uint8_t> in(state_.udp_rx.data() + i * WorkerState::kUdpSlot,
-                                           rx_[i].msg_len);
+    const std::span<const std::uint8_t> in = queries[i];
     const std::span<std::uint8_t> out(state_.udp_tx.data() + i * WorkerState::kUdpSlot,
                                       WorkerState::kUdpSlot);
     const std::size_t length = state_.update_handler != nullptr && is_update(in)

@@ -118,6 +118,10 @@ struct WorkerState {
                       answer::Transport transport) noexcept {
     return answer::answer_query(*snapshot, query, out, transport, context);
   }
+  /// Before a batch is answered (see answer::prefetch_answers). noexcept; no allocation.
+  void prefetch(std::span<const std::span<const std::uint8_t>> queries) const noexcept {
+    answer::prefetch_answers(*snapshot, queries);
+  }
 
   registry::SnapshotPtr snapshot;  // swapped by Worker::publish on this thread
   UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none

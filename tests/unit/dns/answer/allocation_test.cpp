@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <span>
 #include <vector>
 
 #include "dns/answer/responder.hpp"
@@ -85,6 +86,14 @@ TEST(AnswerAllocation, RegistryAnswersAllocateNothing) {
       queries.push_back(testing::make_query(name, type, edns));
     }
   }
+  // The batch hint reads the queries before they are checked: it must take these too.
+  std::vector<std::vector<std::uint8_t>> malformed = {
+      {}, std::vector<std::uint8_t>(12), std::vector<std::uint8_t>(13, 0x3f),
+      testing::make_query("WEB.svc.internal.", rrtype::kA), testing::make_query("_WEB._tcp.svc.internal.", rrtype::kSrv)};
+  malformed.push_back(malformed[3]);
+  malformed.back().resize(14);  // a label longer than what is left
+  std::vector<std::span<const std::uint8_t>> batch(queries.begin(), queries.end());
+  batch.insert(batch.end(), malformed.begin(), malformed.end());
   std::vector<std::uint8_t> out(65535);
   for (const OrderMode mode : {OrderMode::weighted, OrderMode::round_robin}) {
     AnswerOptions options;
@@ -92,6 +101,9 @@ TEST(AnswerAllocation, RegistryAnswersAllocateNothing) {
     AnswerContext context(options, 0, 7);
     const std::size_t before = g_allocations.load();
     std::size_t bytes = 0;
+    for (std::size_t at = 0; at < batch.size(); at += 32) {
+      prefetch_answers(*snapshot, std::span(batch).subspan(at, std::min<std::size_t>(32, batch.size() - at)));
+    }
     for (const auto& q : queries) {
       bytes += answer_query(*snapshot, q, out, Transport::udp, context);
       bytes += answer_query(*snapshot, q, out, Transport::tcp, context);
