@@ -196,8 +196,10 @@ void ServiceBuilder::encode_instances(const std::vector<Eligible>& eligible,
   }
   for (const Eligible& e : eligible) out_.instances[e.index].glue = glue_of(e.instance->node);
   for (const Eligible& e : eligible) {
-    const std::string name = instance_name(*e.instance, out_.protocol, settings_);
-    out_.instances[e.index].ptr = encode(out_.wire, rrtype::kPtr, out_.ttl, bytes(name));
+    // Only the instance's label: the rest of its name is the PTR's owner, which answers
+    // point to (ResponseWriter::put_children).
+    const std::string id = label(e.instance->id);
+    out_.instances[e.index].ptr = encode(out_.wire, rrtype::kPtr, out_.ttl, bytes(id));
   }
   for (const Eligible& e : eligible) {
     out_.instances[e.index].txt = encode(out_.wire, rrtype::kTxt, out_.ttl, txt_rdata(*e.instance));
@@ -295,11 +297,6 @@ std::string_view ServiceRecords::target(const InstanceRecords& instance) const n
 
 std::string node_name(std::string_view node, const BuildSettings& settings) {
   return label(node) + std::string("\4node", 5) + settings.domain;
-}
-
-std::string instance_name(const Instance& instance, Protocol protocol,
-                          const BuildSettings& settings) {
-  return label(instance.id) + service_type_name(instance.service, protocol, settings);
 }
 
 std::string service_type_name(std::string_view service, Protocol protocol,

@@ -54,7 +54,8 @@ struct Glue {
 
 /// The DNS-SD records of one eligible instance: <instance>._<service>._<proto>.<domain>.
 struct InstanceRecords {
-  RecordAt ptr = 0;     // its PTR at _<service>._<proto>; the RDATA starts with the id label
+  RecordAt ptr = 0;     // its PTR at _<service>._<proto>, whose RDATA holds only the id label
+                        // (the rest of the name is the owner's; see put_children)
   RecordAt srv = 0;     // its SRV, also used by the service's and its tags' SRV answers
   RecordAt txt = 0;     // its TXT (RFC 6763 §6)
   std::uint32_t glue = 0;  // index of its node's glue in ServiceRecords::glue
@@ -173,10 +174,6 @@ std::shared_ptr<const NodeRecords> build_node_records(std::span<const Instance* 
 
 /// The wire name <node>.node.<domain>.
 std::string node_name(std::string_view node, const BuildSettings& settings);
-
-/// The wire name <instance>._<service>._<proto>.<domain>.
-std::string instance_name(const Instance& instance, Protocol protocol,
-                          const BuildSettings& settings);
 
 /// The wire name _<service>._<proto>.<domain>.
 std::string service_type_name(std::string_view service, Protocol protocol,

@@ -63,10 +63,10 @@ class ResponseWriter {
   template <typename RecordAt>
   bool put_each(Section section, Owner& owner, std::size_t count, RecordAt&& record_at) noexcept;
 
-  /// Appends `count` pre-encoded records whose RDATA is one name, one label under the
-  /// owner's (DNS-SD browse PTRs, RFC 6763 §4.1): each RDATA goes out as that label and a
-  /// pointer to the owner (PTR is a well-known type whose RDATA may be compressed, RFC 3597
-  /// §4). All or nothing, as put_each.
+  /// Appends `count` records whose RDATA is a name one label under the owner's (DNS-SD
+  /// browse PTRs, RFC 6763 §4.1), each pre-encoded with only that label as its RDATA: it
+  /// goes out as the label and a pointer to the owner (PTR is a well-known type whose RDATA
+  /// may be compressed, RFC 3597 §4). All or nothing, as put_each.
   template <typename RecordAt>
   bool put_children(Section section, Owner& owner, std::size_t count, RecordAt&& record_at) noexcept;
 
