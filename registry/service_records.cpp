@@ -201,8 +201,12 @@ void ServiceBuilder::encode_instances(const std::vector<Eligible>& eligible,
     const std::string id = label(e.instance->id);
     out_.instances[e.index].ptr = encode(out_.wire, rrtype::kPtr, out_.ttl, bytes(id));
   }
+  // Instances with the same tags and metadata (most often none) share one TXT record.
+  std::map<std::vector<std::uint8_t>, RecordAt> txt_records;
   for (const Eligible& e : eligible) {
-    out_.instances[e.index].txt = encode(out_.wire, rrtype::kTxt, out_.ttl, txt_rdata(*e.instance));
+    const auto [it, added] = txt_records.try_emplace(txt_rdata(*e.instance), 0);
+    if (added) it->second = encode(out_.wire, rrtype::kTxt, out_.ttl, it->first);
+    out_.instances[e.index].txt = it->second;
   }
 }
 
