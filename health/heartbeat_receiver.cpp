@@ -277,10 +277,7 @@ void HeartbeatReceiver::remember_renewal(std::span<const std::uint8_t> message,
   const auto lease = tracker_.handle(outcome.renewed);
   if (registered == registered_.end() || !lease) return;
   Registered& instance = registered->second;
-  if (instance.renewal) {
-    const auto previous = renewals_.find(*instance.renewal);
-    if (previous != renewals_.end()) forget_renewal(previous);
-  }
+  if (instance.renewal) forget_renewal(renewals_.find(*instance.renewal));
   const auto bytes = repeated_part(message, check);
   const std::uint64_t hash = hash_of(bytes);
   // Another instance's renewal with the same hash gives way (and that instance goes back

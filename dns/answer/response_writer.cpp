@@ -103,24 +103,16 @@ bool ResponseWriter::put_records(Section section, Owner& owner, const zone::RRse
 
 bool ResponseWriter::put_soa(Section section, Owner& owner, const zone::RRset& rrset,
                              std::uint32_t ttl) noexcept {
-  const std::size_t mark = writer_.size();
-  const std::size_t names = name_count_;
-  const Owner saved = owner;
-  const auto fixed = rrset.record(0).first(8);  // TYPE, CLASS, TTL
-  if (put_owner(owner) && writer_.put_bytes(fixed) && writer_.put_u16(0)) {
+  return put_all(section, owner, 1, [&](std::size_t) {
+    const auto fixed = rrset.record(0).first(8);  // TYPE, CLASS, TTL
+    if (!writer_.put_bytes(fixed) || !writer_.put_u16(0)) return false;
     const std::size_t rdata_at = writer_.size();
-    if (put_soa_rdata(rrset.rdata(0))) {
-      wire::store_u32(writer_.data() + rdata_at - 6, ttl);
-      writer_.patch_u16(rdata_at - 2, static_cast<std::uint16_t>(writer_.size() - rdata_at));
-      last_rdata_offset_ = rdata_at;
-      counts_[static_cast<std::size_t>(section)] += 1;
-      return true;
-    }
-  }
-  writer_.rewind(mark);
-  name_count_ = names;
-  owner = saved;
-  return false;
+    if (!put_soa_rdata(rrset.rdata(0))) return false;
+    wire::store_u32(writer_.data() + rdata_at - 6, ttl);
+    writer_.patch_u16(rdata_at - 2, static_cast<std::uint16_t>(writer_.size() - rdata_at));
+    last_rdata_offset_ = rdata_at;
+    return true;
+  });
 }
 
 // MNAME and RNAME (stored uncompressed, RFC 1035 §3.3.13) go through the name compressor,

@@ -96,6 +96,11 @@ class ResponseWriter {
 
  private:
   bool put_owner(Owner& owner) noexcept;
+  // Appends `count` records to `section`, each its owner then what `write_rest(i)` writes
+  // after it (false: it did not fit). All or nothing: on failure the message, the names
+  // for compression and `owner` are as they were.
+  template <typename WriteRest>
+  bool put_all(Section section, Owner& owner, std::size_t count, WriteRest&& write_rest) noexcept;
   bool put_soa_rdata(std::span<const std::uint8_t> rdata) noexcept;
   bool put_name(std::string_view key, std::uint16_t& written_at) noexcept;
   std::uint16_t find_name(std::string_view key) const noexcept;
@@ -126,47 +131,49 @@ class ResponseWriter {
   std::size_t name_count_ = 0;
 };
 
-template <typename RecordAt>
-bool ResponseWriter::put_each(Section section, Owner& owner, std::size_t count,
-                              RecordAt&& record_at) noexcept {
+template <typename WriteRest>
+bool ResponseWriter::put_all(Section section, Owner& owner, std::size_t count,
+                             WriteRest&& write_rest) noexcept {
   const std::size_t mark = writer_.size();
   const std::size_t names = name_count_;
   const Owner saved = owner;
   for (std::size_t i = 0; i < count; ++i) {
-    const std::span<const std::uint8_t> record = record_at(i);
-    if (!put_owner(owner) || !writer_.put_bytes(record)) {
+    if (!put_owner(owner) || !write_rest(i)) {
       writer_.rewind(mark);
       name_count_ = names;
       owner = saved;
       return false;
     }
-    last_rdata_offset_ = writer_.size() - record.size() + 10;
   }
   counts_[static_cast<std::size_t>(section)] += static_cast<std::uint16_t>(count);
   return true;
 }
 
 template <typename RecordAt>
+bool ResponseWriter::put_each(Section section, Owner& owner, std::size_t count,
+                              RecordAt&& record_at) noexcept {
+  return put_all(section, owner, count, [&](std::size_t i) {
+    const std::span<const std::uint8_t> record = record_at(i);
+    if (!writer_.put_bytes(record)) return false;
+    last_rdata_offset_ = writer_.size() - record.size() + 10;
+    return true;
+  });
+}
+
+template <typename RecordAt>
 bool ResponseWriter::put_children(Section section, Owner& owner, std::size_t count,
                                   RecordAt&& record_at) noexcept {
-  const std::size_t mark = writer_.size();
-  const std::size_t names = name_count_;
-  const Owner saved = owner;
-  for (std::size_t i = 0; i < count; ++i) {
+  return put_all(section, owner, count, [&](std::size_t i) {
     const std::span<const std::uint8_t> record = record_at(i);
     const std::span<const std::uint8_t> label = record.subspan(10, 1 + std::size_t{record[10]});
-    if (!put_owner(owner) || !writer_.put_bytes(record.first(8)) ||
+    if (!writer_.put_bytes(record.first(8)) ||
         !writer_.put_u16(static_cast<std::uint16_t>(label.size() + 2)) ||
         !writer_.put_bytes(label) || !writer_.put_u16(static_cast<std::uint16_t>(0xC000 | owner.offset))) {
-      writer_.rewind(mark);
-      name_count_ = names;
-      owner = saved;
       return false;
     }
     last_rdata_offset_ = writer_.size() - label.size() - 2;
-  }
-  counts_[static_cast<std::size_t>(section)] += static_cast<std::uint16_t>(count);
-  return true;
+    return true;
+  });
 }
 
 }  // namespace signpost::dns::answer
