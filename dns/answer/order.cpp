@@ -8,10 +8,6 @@ namespace signpost::dns::answer {
 
 namespace {
 
-__extension__ using Wide = unsigned __int128;
-
-std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
-
 std::uint64_t splitmix(std::uint64_t& state) noexcept {
   std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -33,20 +29,22 @@ std::size_t draw_integer(std::span<const std::uint32_t> weights, std::size_t k, 
   }
   std::size_t left = n;
   for (std::size_t position = 0; position < k; ++position) {
-    std::uint64_t r = random.below(total);
+    // The last index left needs no draw.
     std::size_t j = 0;
-    while (r >= scratch.weights[j]) {
-      r -= scratch.weights[j];
-      ++j;
+    if (left > 1) {
+      std::uint64_t r = random.below(total);
+      while (r >= scratch.weights[j]) {
+        r -= scratch.weights[j];
+        ++j;
+      }
     }
     out[position] = scratch.indexes[j];
     total -= scratch.weights[j];
-    // Remove j, keeping the remaining order stable so results depend only on the seed.
+    // Remove j by moving the last index left into its place: the draw reads the indexes
+    // left as a set, so their order changes no probability.
     --left;
-    for (std::size_t m = j; m < left; ++m) {
-      scratch.weights[m] = scratch.weights[m + 1];
-      scratch.indexes[m] = scratch.indexes[m + 1];
-    }
+    scratch.weights[j] = scratch.weights[left];
+    scratch.indexes[j] = scratch.indexes[left];
   }
   return k;
 }
@@ -73,31 +71,6 @@ std::size_t draw_keys(std::span<const std::uint32_t> weights, std::size_t k, Ran
 void Random::reseed(std::uint64_t seed) noexcept {
   std::uint64_t state = seed;
   for (auto& word : s_) word = splitmix(state);
-}
-
-std::uint64_t Random::next() noexcept {
-  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const std::uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
-}
-
-std::uint64_t Random::below(std::uint64_t bound) noexcept {
-  Wide m = static_cast<Wide>(next()) * bound;
-  auto low = static_cast<std::uint64_t>(m);
-  if (low < bound) {
-    const std::uint64_t threshold = (0 - bound) % bound;
-    while (low < threshold) {
-      m = static_cast<Wide>(next()) * bound;
-      low = static_cast<std::uint64_t>(m);
-    }
-  }
-  return static_cast<std::uint64_t>(m >> 64);
 }
 
 double Random::unit() noexcept {

@@ -36,6 +36,34 @@ class Random {
   std::uint64_t s_[4]{};
 };
 
+// next() and below() run several times per answer, so they are inline.
+inline std::uint64_t Random::next() noexcept {
+  const auto rotl = [](std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
+  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+  const std::uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+inline std::uint64_t Random::below(std::uint64_t bound) noexcept {
+  __extension__ using Wide = unsigned __int128;
+  Wide m = static_cast<Wide>(next()) * bound;
+  auto low = static_cast<std::uint64_t>(m);
+  if (low < bound) {
+    const std::uint64_t threshold = (0 - bound) % bound;
+    while (low < threshold) {
+      m = static_cast<Wide>(next()) * bound;
+      low = static_cast<std::uint64_t>(m);
+    }
+  }
+  return static_cast<std::uint64_t>(m >> 64);
+}
+
 /// Scratch space one worker reuses for every ordering; sized once at start-up.
 struct OrderScratch {
   std::span<std::uint64_t> weights;  // working copy of weights

@@ -65,7 +65,7 @@ Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept {
     return Verdict::formerr;
   }
   out.has_question = true;
-  out.key = out.qname;
+  out.key.assign(out.qname);
   wire::fold_name({out.key.bytes.data(), out.key.length});
   const Verdict records = parse_records(packet, position, out);
   if (records != Verdict::answer) return records;

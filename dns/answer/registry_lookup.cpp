@@ -247,13 +247,12 @@ void RegistryLookup::answer_addresses(const ServiceRecords& service, const Recor
                                       std::size_t state_offset) noexcept {
   if (records.empty()) return nodata();
   const std::size_t k = order(weights, service.answer_limit, group, state_offset, s_.context.order);
-  // As many records as fit, in the weighted order; TC only when not even one fits.
+  // As many records as fit, in the weighted order; TC only when not even one fits. All of
+  // them usually fit, so they are tried as one set first.
+  const auto record = [&](std::size_t i) { return service.record(records[s_.context.order[i]]); };
+  if (s_.writer.put_each(Section::answer, owner_, k, record)) return;
   std::size_t written = 0;
-  for (std::size_t i = 0; i < k; ++i) {
-    const auto record = service.record(records[s_.context.order[i]]);
-    if (!s_.writer.put_record(Section::answer, owner_, record)) break;
-    ++written;
-  }
+  while (written < k && s_.writer.put_record(Section::answer, owner_, record(written))) ++written;
   if (written == 0) s_.truncated = true;
 }
 
@@ -295,11 +294,18 @@ void RegistryLookup::answer_srv(const ServiceRecords& service, const RecordGroup
   const std::size_t room = s_.writer.room();
   std::size_t used = 0;
   std::size_t m = 0;
+  // Bit (glue index mod 64) is set once a glue entry with such an index is chosen, so that
+  // the list is searched only when the bit is set (most targets are new).
+  std::uint64_t maybe_known = 0;
   for (; m < k; ++m) {
     const std::uint32_t index = group.srv()[order_of[m]];
     const InstanceRecords& instance = service.instances[index];
+    const std::uint64_t bit = std::uint64_t{1} << (instance.glue % 64);
     bool known = false;
-    for (std::size_t g = 0; g < glue_count && !known; ++g) known = glue[g].glue == instance.glue;
+    if ((maybe_known & bit) != 0) {
+      for (std::size_t g = 0; g < glue_count && !known; ++g) known = glue[g].glue == instance.glue;
+    }
+    maybe_known |= bit;
     const bool add = !known && glue_count < kMaxGlueNodes;
     const std::size_t size = 2 + service.record(instance.srv).size() +
                              (add ? service.glue[instance.glue].octets : 0);

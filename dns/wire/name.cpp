@@ -1,7 +1,9 @@
 // Domain names in wire form.
 #include "dns/wire/name.hpp"
+#include "dns/wire/reader.hpp"
 
 #include <cstdio>
+#include <cstring>
 
 namespace signpost::dns::wire {
 
@@ -37,6 +39,7 @@ NameError walk_name(std::span<const std::uint8_t> message, std::size_t& position
         out->bytes[length - 1] = 0;
         out->length = static_cast<std::uint16_t>(length);
         out->labels = static_cast<std::uint8_t>(labels);
+        if (fold_case) fold_name({out->bytes.data(), length});
       }
       position = end_in_place != 0 ? end_in_place : cursor + 1;
       return NameError::ok;
@@ -46,11 +49,7 @@ NameError walk_name(std::span<const std::uint8_t> message, std::size_t& position
     if (length + 1 + octet + 1 > kMaxNameLength) return NameError::name_too_long;
     if (out != nullptr) {
       out->label_offsets[labels] = static_cast<std::uint8_t>(length);
-      out->bytes[length] = octet;
-      for (std::size_t i = 1; i <= octet; ++i) {
-        const std::uint8_t c = message[cursor + i];
-        out->bytes[length + i] = fold_case ? fold_octet(c) : c;
-      }
+      copy_octets(out->bytes.data() + length, message.data() + cursor, 1u + octet);
     }
     length += 1u + octet;
     labels += 1;
@@ -69,13 +68,25 @@ NameError skip_name(std::span<const std::uint8_t> message, std::size_t& position
   return walk_name(message, position, nullptr, false);
 }
 
+// Length octets are at most 63, below 'A', so folding every octet of the name leaves them
+// as they are: no label walk is needed, and eight octets are folded at a time.
 void fold_name(std::span<std::uint8_t> wire) noexcept {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x80 * kOnes;
   std::size_t i = 0;
-  while (i < wire.size() && wire[i] != 0) {
-    const std::size_t len = wire[i];
-    for (std::size_t j = 1; j <= len && i + j < wire.size(); ++j) wire[i + j] = fold_octet(wire[i + j]);
-    i += len + 1;
+  for (; i + 8 <= wire.size(); i += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, wire.data() + i, 8);
+    // Per octet, with the top bit cleared so that no sum carries into the next octet:
+    // its top bit is set in `ge_a` when it is at least 'A', in `gt_z` when above 'Z'.
+    const std::uint64_t low = x & ~kHigh;
+    const std::uint64_t ge_a = low + (0x80 - 'A') * kOnes;
+    const std::uint64_t gt_z = low + (0x7F - 'Z') * kOnes;
+    const std::uint64_t upper = (ge_a ^ gt_z) & ~x & kHigh;  // 'A'..'Z', top bit clear
+    x |= upper >> 2;                                          // + 0x20
+    std::memcpy(wire.data() + i, &x, 8);
   }
+  for (; i < wire.size(); ++i) wire[i] = fold_octet(wire[i]);
 }
 
 bool names_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept {

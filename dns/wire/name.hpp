@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,9 +25,11 @@ enum class NameError : std::uint8_t {
 
 /// A domain name in uncompressed wire form (length-prefixed labels, final root octet),
 /// held inline so that parsing never allocates. `label_offsets[i]` is where label i starts.
+/// Only the first `length` octets and `labels` offsets are ever read, so the arrays are left
+/// uninitialized: a query's names cost no zeroing.
 struct Name {
-  std::array<std::uint8_t, kMaxNameLength> bytes{};
-  std::array<std::uint8_t, kMaxLabels> label_offsets{};
+  std::array<std::uint8_t, kMaxNameLength> bytes;
+  std::array<std::uint8_t, kMaxLabels> label_offsets;
   std::uint16_t length = 0;  // octets including the root octet
   std::uint8_t labels = 0;   // labels excluding the root
 
@@ -39,6 +42,13 @@ struct Name {
   std::string_view suffix_key(std::size_t index) const noexcept {
     const std::size_t start = index < labels ? label_offsets[index] : length - 1u;
     return key().substr(start);
+  }
+  /// Becomes a copy of `other`, copying only the octets and offsets in use.
+  void assign(const Name& other) noexcept {
+    std::memcpy(bytes.data(), other.bytes.data(), other.length);
+    std::memcpy(label_offsets.data(), other.label_offsets.data(), other.labels);
+    length = other.length;
+    labels = other.labels;
   }
 };
 

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 namespace signpost::dns::wire {
@@ -44,6 +45,24 @@ inline std::uint16_t load_u16(const std::uint8_t* p) noexcept {
 inline std::uint32_t load_u32(const std::uint8_t* p) noexcept {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
          std::uint32_t{p[3]};
+}
+
+/// Copies `n` octets between buffers that do not overlap. Names' labels and most records are
+/// short, and two overlapping fixed-size copies inline cost less than a call to memcpy
+/// with a variable size.
+inline void copy_octets(std::uint8_t* to, const std::uint8_t* from, std::size_t n) noexcept {
+  if (n >= 16 && n <= 32) {
+    std::memcpy(to, from, 16);
+    std::memcpy(to + n - 16, from + n - 16, 16);
+  } else if (n >= 8 && n < 16) {
+    std::memcpy(to, from, 8);
+    std::memcpy(to + n - 8, from + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    std::memcpy(to, from, 4);
+    std::memcpy(to + n - 4, from + n - 4, 4);
+  } else if (n != 0) {
+    std::memcpy(to, from, n);
+  }
 }
 
 /// Stores a big-endian 16-bit value; the caller has checked the bounds.

@@ -37,7 +37,7 @@ class Writer {
   }
   bool put_bytes(std::span<const std::uint8_t> bytes) noexcept {
     if (limit_ - size_ < bytes.size()) return false;
-    if (!bytes.empty()) std::memcpy(data_ + size_, bytes.data(), bytes.size());
+    copy_octets(data_ + size_, bytes.data(), bytes.size());
     size_ += bytes.size();
     return true;
   }

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -22,10 +23,39 @@ class ZoneError : public std::runtime_error {
 
 /// Hash for wire-form names that accepts std::string_view without building a string,
 /// so lookups on the query path never allocate.
+/// Names are short (a service name is about 20 octets), so the hash reads them eight octets
+/// at a time, inline, and mixes each word in with a multiply and a shift; a final mix
+/// spreads every input bit over both ends of the result (the registry's map takes its
+/// shard from the high bits and its slot from the low ones).
 struct NameHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view key) const noexcept {
-    return std::hash<std::string_view>{}(key);
+    constexpr std::uint64_t kMultiplier = 0x9E3779B97F4A7C15ULL;
+    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+    std::size_t n = key.size();
+    std::uint64_t h = (n + 1) * kMultiplier;
+    const auto mix = [&h](std::uint64_t word) {
+      h = (h ^ word) * kMultiplier;
+      h ^= h >> 29;
+    };
+    for (; n >= 8; n -= 8, p += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p, 8);
+      mix(word);
+    }
+    if (n >= 4) {
+      std::uint32_t first;
+      std::uint32_t last;
+      std::memcpy(&first, p, 4);
+      std::memcpy(&last, p + n - 4, 4);
+      mix((std::uint64_t{first} << 32) | last);
+    } else if (n > 0) {
+      mix((std::uint64_t{p[0]} << 16) | (std::uint64_t{p[n / 2]} << 8) | p[n - 1]);
+    }
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
+    return static_cast<std::size_t>(h);
   }
 };
 

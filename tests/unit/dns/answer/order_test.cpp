@@ -18,7 +18,8 @@ struct Scratch {
   OrderScratch view{weights, indexes, keys};
 };
 
-// Successive sampling written the plain way: the reference the fast path must match.
+// Successive sampling written the plain way: the reference the fast path must match. A
+// chosen index is replaced by the last one left, and the last one left takes no draw.
 std::vector<std::uint16_t> reference_order(std::vector<std::uint32_t> weights, std::size_t k,
                                            Random& random) {
   std::vector<std::uint16_t> left(weights.size());
@@ -27,11 +28,14 @@ std::vector<std::uint16_t> reference_order(std::vector<std::uint32_t> weights, s
   while (out.size() < k && !left.empty()) {
     std::uint64_t total = 0;
     for (auto i : left) total += weights[i];
-    std::uint64_t r = random.below(total);
     std::size_t j = 0;
-    while (r >= weights[left[j]]) r -= weights[left[j++]];
+    if (left.size() > 1) {
+      std::uint64_t r = random.below(total);
+      while (r >= weights[left[j]]) r -= weights[left[j++]];
+    }
     out.push_back(left[j]);
-    left.erase(left.begin() + static_cast<std::ptrdiff_t>(j));
+    left[j] = left.back();
+    left.pop_back();
   }
   return out;
 }

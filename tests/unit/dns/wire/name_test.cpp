@@ -274,6 +274,22 @@ TEST(NameHelpersTest, FoldNameLowersLabelsOnly) {
   EXPECT_EQ(wire, as_string(labels({"abc", "def"})));
 }
 
+TEST(NameHelpersTest, FoldNameFoldsEveryOctetValueAsFoldOctetDoes) {
+  // Eight octets at a time and the rest one by one: every value, at every position of a
+  // name whose length is not a multiple of eight.
+  for (int value = 0; value < 256; ++value) {
+    for (std::size_t at = 0; at < 21; ++at) {
+      std::vector<std::uint8_t> wire(21, 'Q');
+      wire[at] = static_cast<std::uint8_t>(value);
+      fold_name(wire);
+      for (std::size_t i = 0; i < wire.size(); ++i) {
+        const std::uint8_t expected = i == at ? fold_octet(static_cast<std::uint8_t>(value)) : 'q';
+        ASSERT_EQ(wire[i], expected) << "value " << value << " at " << at << ", octet " << i;
+      }
+    }
+  }
+}
+
 TEST(NameHelpersTest, NamesEqualIgnoresCase) {
   const Bytes a = labels({"WWW", "example"});
   const Bytes b = labels({"www", "EXAMPLE"});
