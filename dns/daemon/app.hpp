@@ -48,6 +48,7 @@ class App {
 
  private:
   void start_publisher();
+  void use_huge_pages();
   void start_receiver();
   void bind_workers();
   void announce() const;

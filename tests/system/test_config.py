@@ -192,6 +192,34 @@ class LifecycleTest(unittest.TestCase):
             self.assertEqual(sorted(dig(server.port, "www.example.test").rdata()),
                              ["192.0.2.10", "192.0.2.11"])
 
+    def test_registry_memory_on_huge_pages(self):
+        """A registry of tens of megabytes goes on transparent huge pages once the server
+        answers, unless the system has them set to never; either way the log says so, and
+        the answers are unchanged."""
+        services = harness.render_services([
+            {"name": f"s{i}", "port": 8000,
+             "instances": [{"id": f"i{j}", "node": f"n{i}-{j}",
+                            "addresses": [f"10.{i // 256}.{i % 256}.{j + 1}"]} for j in range(10)]}
+            for i in range(3000)])
+        with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="utf-8") as f:
+            setting = re.search(r"\[(\w+)\]", f.read()).group(1)
+        with harness.Server(server={"threads": 1}, dns={"answer_limit": 0}, extra=services) as server:
+            deadline = time.monotonic() + 10
+            while "registry memory:" not in server.log() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            line = re.search(r"registry memory: (\d+) MiB on huge pages.*", server.log())
+            self.assertIsNotNone(line, server.log())
+            if setting == "never":
+                self.assertEqual(line.group(1), "0", line.group(0))
+                self.assertIn("set to never", line.group(0))
+            else:
+                self.assertGreaterEqual(int(line.group(1)), 4, line.group(0))
+                with open(f"/proc/{server.process.pid}/smaps_rollup", encoding="utf-8") as f:
+                    huge_kb = int(re.search(r"AnonHugePages:\s+(\d+) kB", f.read()).group(1))
+                self.assertGreaterEqual(huge_kb, int(line.group(1)) * 1024)
+            self.assertEqual(sorted(dig(server.port, "s2999.svc.internal").rdata()),
+                             sorted(f"10.11.183.{j + 1}" for j in range(10)))
+
     def test_port_in_use_fails(self):
         for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
             with self.subTest(kind=kind.name):
