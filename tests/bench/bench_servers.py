@@ -84,6 +84,7 @@ class Server:
         # Heartbeats), its registration time, and the thread found busiest in the A test.
         self.heartbeats = None
         self.heartbeat_register_seconds = None
+        self.heartbeat_cpu_per_second = None  # the heartbeat load alone (compare)
         self.worker_thread = None
 
     def command(self):
