@@ -261,7 +261,8 @@ TEST(Agent, ShutdownGivesUpOnServersThatAreDown) {
   const auto started = std::chrono::steady_clock::now();
   agent.shutdown([&] { stopped = true; });
   ASSERT_TRUE(run_until(io, [&] { return stopped; }));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1500));
+  // deregister_limit is 1 s; the rest is slack for a busy machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(2500));
   EXPECT_EQ(log.count("deregistration of " + kWeb + " from " + down.text() + " failed: no reply"),
             1u)
       << log.all();
