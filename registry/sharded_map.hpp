@@ -8,6 +8,11 @@
 // the key itself (short names stay inside the std::string) and the value. A hit then reads
 // one slot line, then the value. Erasing shifts the following entries back, so that no
 // tombstones build up in long-lived shards.
+//
+// Copying a map is what every publish does, so it must not touch each shard: the shards are
+// owned in groups of 32, and a copy takes one reference per group (32 for 1024 shards, not
+// 1024 atomic increments on as many cold cache lines), plus the flat slot-array table, which
+// it copies as plain bytes. An edit copies the group it touches, then the shard.
 #pragma once
 
 #include <array>
@@ -29,9 +34,17 @@ namespace signpost::registry {
 template <typename Value, std::size_t kShards = 1024>
 class ShardedMap {
  public:
+  /// Shards owned together (see the design note).
+  static constexpr std::size_t kGroupSize = kShards < 32 ? kShards : 32;
+  static_assert(kShards % kGroupSize == 0, "shards come in whole groups");
+
   ShardedMap() {
-    static const auto empty = std::make_shared<const Shard>();
-    shards_.fill(empty);
+    static const auto empty = [] {
+      auto group = std::make_shared<Group>();
+      group->shards.fill(std::make_shared<const Shard>());
+      return std::shared_ptr<const Group>(std::move(group));
+    }();
+    groups_.fill(empty);
     tables_.fill(Table{});
   }
 
@@ -62,8 +75,11 @@ class ShardedMap {
     return static_cast<const Slot*>(slot)->value.get();
   }
 
-  /// Which shards an edit has already copied; one per build of a new map.
-  using Owned = std::bitset<kShards>;
+  /// Which groups and shards an edit has already copied; one per build of a new map.
+  struct Owned {
+    std::bitset<kShards / kGroupSize> groups;
+    std::bitset<kShards> shards;
+  };
 
   /// Sets `key` to `value` in place. The first change to a shard in an edit copies it, so
   /// maps that share the old shard keep it unchanged.
@@ -87,7 +103,7 @@ class ShardedMap {
   void erase(const std::string& key, Owned& owned) {
     const std::size_t hash = hash_of(key);
     const std::size_t index = shard_of(hash);
-    const Shard& shared = *shards_[index];
+    const Shard& shared = shard(index);
     if (shared.slots.empty()) return;
     const std::size_t slot = shared.probe(hash, key);
     if (!shared.slots[slot].value) return;
@@ -103,9 +119,11 @@ class ShardedMap {
   /// Visits every entry (control plane).
   template <typename Visit>
   void for_each(Visit&& visit) const {
-    for (const auto& shard : shards_) {
-      for (const Slot& slot : shard->slots) {
-        if (slot.value) visit(slot.key, *slot.value);
+    for (const auto& group : groups_) {
+      for (const auto& shard : group->shards) {
+        for (const Slot& slot : shard->slots) {
+          if (slot.value) visit(slot.key, *slot.value);
+        }
       }
     }
   }
@@ -149,6 +167,14 @@ class ShardedMap {
     }
   };
 
+  struct Group {
+    std::array<std::shared_ptr<const Shard>, kGroupSize> shards;
+  };
+
+  const Shard& shard(std::size_t index) const noexcept {
+    return *groups_[index / kGroupSize]->shards[index % kGroupSize];
+  }
+
   static std::size_t hash_of(std::string_view key) noexcept { return dns::zone::NameHash{}(key); }
   static std::size_t shard_of(std::size_t hash) noexcept {
     // The top bits of the hash pick the shard; the shard's table uses the low ones.
@@ -164,17 +190,23 @@ class ShardedMap {
   }
 
   Shard& own(std::size_t index, Owned& owned) {
-    if (!owned[index]) {
-      shards_[index] = std::make_shared<const Shard>(*shards_[index]);
-      tables_[index] = shards_[index]->table();
-      owned[index] = true;
+    const std::size_t g = index / kGroupSize;
+    if (!owned.groups[g]) {
+      groups_[g] = std::make_shared<const Group>(*groups_[g]);
+      owned.groups[g] = true;
     }
-    // The shard was made by this edit and is not shared yet.
-    return const_cast<Shard&>(*shards_[index]);
+    // The group and, below, the shard were made by this edit and are not shared yet.
+    auto& slot = const_cast<Group&>(*groups_[g]).shards[index % kGroupSize];
+    if (!owned.shards[index]) {
+      slot = std::make_shared<const Shard>(*slot);
+      tables_[index] = slot->table();
+      owned.shards[index] = true;
+    }
+    return const_cast<Shard&>(*slot);
   }
 
-  std::array<std::shared_ptr<const Shard>, kShards> shards_;
-  std::array<Table, kShards> tables_;  // shards_[i]'s slots, read by find without the hop
+  std::array<std::shared_ptr<const Group>, kShards / kGroupSize> groups_;
+  std::array<Table, kShards> tables_;  // each shard's slots, read by find without the hops
   std::size_t size_ = 0;
 };
 

@@ -8,19 +8,24 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace signpost::registry {
 namespace {
 
-// Few shards, so that tables fill, grow and probe past each other.
+// Few shards, so that tables fill, grow and probe past each other: one group of four, and
+// four groups of 32.
 using SmallMap = ShardedMap<int, 4>;
+using GroupedMap = ShardedMap<int, 128>;
 
 std::string key_of(unsigned n) {
   // Short keys stay inside the string; every seventh is long enough to go to the heap.
   return n % 7 == 0 ? "a-long-key-beyond-the-short-string-" + std::to_string(n) : "k" + std::to_string(n);
 }
 
-void expect_same(const SmallMap& map, const std::map<std::string, int>& reference, unsigned keys) {
+template <typename Map>
+void expect_same(const Map& map, const std::map<std::string, int>& reference, unsigned keys) {
   ASSERT_EQ(map.size(), reference.size());
   for (unsigned n = 0; n < keys; ++n) {
     const std::string key = key_of(n);
@@ -41,13 +46,16 @@ void expect_same(const SmallMap& map, const std::map<std::string, int>& referenc
   EXPECT_EQ(visited, reference.size());
 }
 
-TEST(ShardedMap, AgreesWithAnOrderedMapThroughSetsAndErases) {
+template <typename Map>
+void agrees_with_an_ordered_map() {
   constexpr unsigned kKeys = 600;
-  SmallMap map;
+  Map map;
   std::map<std::string, int> reference;
+  // Copies taken along the way keep what they saw while the map changes on.
+  std::vector<std::pair<Map, std::map<std::string, int>>> copies;
   std::mt19937 random(7);
   for (int round = 0; round < 40; ++round) {
-    SmallMap::Owned owned;
+    typename Map::Owned owned;
     for (int op = 0; op < 200; ++op) {
       const std::string key = key_of(static_cast<unsigned>(random() % kKeys));
       if (random() % 3 == 0) {
@@ -60,9 +68,11 @@ TEST(ShardedMap, AgreesWithAnOrderedMapThroughSetsAndErases) {
       }
     }
     expect_same(map, reference, kKeys);
+    if (round % 10 == 0) copies.emplace_back(map, reference);
   }
+  for (const auto& [copy, seen] : copies) expect_same(copy, seen, kKeys);
   // Empty it completely, then fill it again: erased slots leave nothing behind.
-  SmallMap::Owned owned;
+  typename Map::Owned owned;
   for (unsigned n = 0; n < kKeys; ++n) map.erase(key_of(n), owned);
   reference.clear();
   expect_same(map, reference, kKeys);
@@ -72,6 +82,10 @@ TEST(ShardedMap, AgreesWithAnOrderedMapThroughSetsAndErases) {
   }
   expect_same(map, reference, kKeys);
 }
+
+TEST(ShardedMap, AgreesWithAnOrderedMapThroughSetsAndErases) { agrees_with_an_ordered_map<SmallMap>(); }
+
+TEST(ShardedMap, AgreesWithAnOrderedMapInGroupsOfShards) { agrees_with_an_ordered_map<GroupedMap>(); }
 
 TEST(ShardedMap, CopiesShareUntouchedShardsAndKeepTheirOwnData) {
   SmallMap first;
