@@ -215,12 +215,17 @@ void App::start_publisher() {
   log_line(LogLevel::info, "registry zone " + config_.domain + ": " + counts);
 }
 
-// Answers read the registry at random, so its memory goes on huge pages (huge_pages.hpp).
+// Answers read the registry at random, so once it outgrows what the TLB maps with small
+// pages its memory goes on huge pages (huge_pages.hpp). Until then this is tried again every
+// ten seconds, quietly.
 void App::use_huge_pages() {
+  constexpr std::size_t kHugePagesFrom = std::size_t{8} << 20;
   const registry::SnapshotPtr snapshot = publisher_->current();
   const registry::RegistryView* view = snapshot ? snapshot->registry() : nullptr;
   if (view == nullptr) return;
-  const HugePages pages = back_with_huge_pages(view);
+  const HugePages pages = back_with_huge_pages(view, kHugePagesFrom);
+  if (pages.small) return;
+  huge_pages_settled_ = true;
   std::string line = "registry memory: " + std::to_string(pages.collapsed >> 20) + " MiB on huge pages";
   if (!pages.problem.empty()) line += "; " + pages.problem;
   log_line(LogLevel::info, line);  // without huge pages answers only cost a little more
@@ -321,6 +326,7 @@ int App::run() {
       malloc_trim(0);
       freed_since_trim = 0;
     }
+    if (tick_count % 100 == 0 && !huge_pages_settled_) use_huge_pages();
     if (received == SIGHUP) {
       reload();
     } else if (received == SIGINT || received == SIGTERM) {

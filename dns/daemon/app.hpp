@@ -69,6 +69,7 @@ class App {
   std::vector<std::unique_ptr<net::Worker>> workers_;
   std::unique_ptr<registry::Publisher> publisher_;
   std::unique_ptr<health::HeartbeatReceiver> receiver_;  // stopped before the workers
+  bool huge_pages_settled_ = false;  // the registry's memory was put on huge pages, or could not be
 
   // Snapshots the workers have let go of, freed on the main thread.
   std::mutex reclaimed_mutex_;

@@ -73,7 +73,7 @@ std::string mib(std::size_t octets) { return std::to_string(octets >> 20) + " Mi
 
 }  // namespace
 
-HugePages back_with_huge_pages(const void* address) {
+HugePages back_with_huge_pages(const void* address, std::size_t from) {
   HugePages result;
   const std::string setting = system_setting();
   if (setting.empty()) {
@@ -97,6 +97,10 @@ HugePages back_with_huge_pages(const void* address) {
     return result;
   }
   const Mapping& used = mappings[i];
+  if (used.end - used.start < from) {
+    result.small = true;
+    return result;
+  }
   std::uintptr_t end = used.end;
   if (i + 1 < mappings.size()) {
     const Mapping& next = mappings[i + 1];

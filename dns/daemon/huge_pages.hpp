@@ -20,12 +20,15 @@ namespace signpost::dns::daemon {
 struct HugePages {
   std::size_t advised = 0;    // octets marked for huge pages
   std::size_t collapsed = 0;  // octets now on huge pages
+  bool small = false;         // the mapping is under `from` octets: nothing was done
   std::string problem;        // why nothing or not everything was done; empty when all was
 };
 
 /// Backs the anonymous mapping that holds `address` (and the reserved range right after it)
-/// with transparent huge pages. Control plane: reads /proc/self/maps; merging pages copies
-/// them (about a millisecond per 4 MiB).
-HugePages back_with_huge_pages(const void* address);
+/// with transparent huge pages, once that mapping has `from` octets or more: below what
+/// the TLB maps with small pages (a few MiB), huge pages gain nothing and cost up to 2 MiB
+/// of unused memory each. Control plane: reads /proc/self/maps; merging pages copies them
+/// (about a millisecond per 4 MiB).
+HugePages back_with_huge_pages(const void* address, std::size_t from);
 
 }  // namespace signpost::dns::daemon

@@ -219,6 +219,10 @@ class LifecycleTest(unittest.TestCase):
                 self.assertGreaterEqual(huge_kb, int(line.group(1)) * 1024)
             self.assertEqual(sorted(dig(server.port, "s2999.svc.internal").rdata()),
                              sorted(f"10.11.183.{j + 1}" for j in range(10)))
+        # A registry within the TLB's reach stays on small pages, and nothing is logged.
+        with harness.Server(server={"threads": 1}) as server:
+            self.assertEqual(dig(server.port, "svc.internal", "SOA").status, "NOERROR")
+            self.assertNotIn("registry memory", server.log())
 
     def test_port_in_use_fails(self):
         for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
