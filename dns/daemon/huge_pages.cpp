@@ -75,19 +75,6 @@ std::string mib(std::size_t octets) { return std::to_string(octets >> 20) + " Mi
 
 HugePages back_with_huge_pages(const void* address, std::size_t from) {
   HugePages result;
-  const std::string setting = system_setting();
-  if (setting.empty()) {
-    result.problem = "the kernel has no transparent huge pages";
-    return result;
-  }
-  if (setting == "never") {
-    result.problem = "transparent huge pages are set to never";
-    return result;
-  }
-  if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1) {
-    result.problem = "transparent huge pages are disabled for this process";
-    return result;
-  }
   const auto at = reinterpret_cast<std::uintptr_t>(address);
   const std::vector<Mapping> mappings = read_mappings();
   std::size_t i = 0;
@@ -99,6 +86,19 @@ HugePages back_with_huge_pages(const void* address, std::size_t from) {
   const Mapping& used = mappings[i];
   if (used.end - used.start < from) {
     result.small = true;
+    return result;
+  }
+  const std::string setting = system_setting();
+  if (setting.empty()) {
+    result.problem = "the kernel has no transparent huge pages";
+    return result;
+  }
+  if (setting == "never") {
+    result.problem = "transparent huge pages are set to never";
+    return result;
+  }
+  if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1) {
+    result.problem = "transparent huge pages are disabled for this process";
     return result;
   }
   std::uintptr_t end = used.end;

@@ -1,9 +1,10 @@
 // Domain names in wire form.
 #include "dns/wire/name.hpp"
-#include "dns/wire/reader.hpp"
 
 #include <cstdio>
 #include <cstring>
+
+#include "dns/wire/reader.hpp"
 
 namespace signpost::dns::wire {
 
