@@ -1,10 +1,8 @@
 // TSIG (RFC 8945) with OpenSSL's HMAC.
 #include "health/tsig.hpp"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include <array>
 #include <cstring>
@@ -30,12 +28,6 @@ std::string_view algorithm_wire(TsigAlgorithm algorithm) noexcept {
 
 const char* digest_name(TsigAlgorithm algorithm) noexcept {
   return algorithm == TsigAlgorithm::hmac_sha256 ? "SHA256" : "SHA512";
-}
-
-EVP_MAC* hmac_method() {
-  static EVP_MAC* const method = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (method == nullptr) throw KeyError("OpenSSL offers no HMAC");
-  return method;
 }
 
 void put_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
@@ -153,27 +145,52 @@ TsigKey make_tsig_key(std::string_view name, std::string_view algorithm,
   return key;
 }
 
-// One key's HMAC: initialised with the key once, re-initialised per message.
+// One key's HMAC (RFC 2104): H((K ^ opad) || H((K ^ ipad) || message)), over one digest
+// context reused for every message. OpenSSL's own HMAC duplicates a digest context (and
+// allocates) at every start and end of a message; re-initialising a digest does not.
 struct TsigSigner::Hmac {
   explicit Hmac(const TsigKey& key) {
-    ctx = EVP_MAC_CTX_new(hmac_method());
-    std::array<OSSL_PARAM, 2> params{
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                         const_cast<char*>(digest_name(key.algorithm)), 0),
-        OSSL_PARAM_construct_end()};
-    if (ctx == nullptr || EVP_MAC_init(ctx, key.secret.data(), key.secret.size(), params.data()) != 1) {
-      EVP_MAC_CTX_free(ctx);
+    md = EVP_MD_fetch(nullptr, digest_name(key.algorithm), nullptr);
+    ctx = EVP_MD_CTX_new();
+    if (md == nullptr || ctx == nullptr) {
+      EVP_MD_free(md);
+      EVP_MD_CTX_free(ctx);
       throw KeyError("cannot set up HMAC for key \"" + key.name + "\"");
     }
-    size = EVP_MAC_CTX_get_mac_size(ctx);
+    size = static_cast<std::size_t>(EVP_MD_get_size(md));
+    const auto block = static_cast<std::size_t>(EVP_MD_get_block_size(md));
+    // A key longer than a block is replaced by its digest; shorter ones are padded with zeros.
+    std::vector<std::uint8_t> padded(key.secret.begin(), key.secret.end());
+    if (padded.size() > block) {
+      std::array<std::uint8_t, EVP_MAX_MD_SIZE> digest{};
+      unsigned int length = 0;
+      EVP_Digest(padded.data(), padded.size(), digest.data(), &length, md, nullptr);
+      padded.assign(digest.begin(), digest.begin() + length);
+    }
+    padded.resize(block, 0);
+    inner_pad.resize(block);
+    outer_pad.resize(block);
+    for (std::size_t i = 0; i < block; ++i) {
+      inner_pad[i] = static_cast<std::uint8_t>(padded[i] ^ 0x36);
+      outer_pad[i] = static_cast<std::uint8_t>(padded[i] ^ 0x5c);
+    }
+    OPENSSL_cleanse(padded.data(), padded.size());
   }
-  ~Hmac() { EVP_MAC_CTX_free(ctx); }
+  ~Hmac() {
+    OPENSSL_cleanse(inner_pad.data(), inner_pad.size());
+    OPENSSL_cleanse(outer_pad.data(), outer_pad.size());
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+  }
   Hmac(const Hmac&) = delete;
   Hmac& operator=(const Hmac&) = delete;
 
-  void begin() const { EVP_MAC_init(ctx, nullptr, 0, nullptr); }
+  void begin() const {
+    EVP_DigestInit_ex2(ctx, md, nullptr);
+    EVP_DigestUpdate(ctx, inner_pad.data(), inner_pad.size());
+  }
   void update(const std::uint8_t* data, std::size_t length) const {
-    EVP_MAC_update(ctx, data, length);
+    EVP_DigestUpdate(ctx, data, length);
   }
   /// Digests the TSIG variables that follow the message (RFC 8945 §4.3.3).
   void update_variables(std::string_view key_name, std::string_view algorithm, std::uint64_t time,
@@ -210,13 +227,24 @@ struct TsigSigner::Hmac {
     std::span<const std::uint8_t> view() const noexcept { return {bytes.data(), size}; }
   };
   Mac finish() const {
+    std::array<std::uint8_t, EVP_MAX_MD_SIZE> inner{};
+    unsigned int inner_size = 0;
+    EVP_DigestFinal_ex(ctx, inner.data(), &inner_size);
+    EVP_DigestInit_ex2(ctx, md, nullptr);
+    EVP_DigestUpdate(ctx, outer_pad.data(), outer_pad.size());
+    EVP_DigestUpdate(ctx, inner.data(), inner_size);
     Mac mac;
-    EVP_MAC_final(ctx, mac.bytes.data(), &mac.size, mac.bytes.size());
+    unsigned int mac_size = 0;
+    EVP_DigestFinal_ex(ctx, mac.bytes.data(), &mac_size);
+    mac.size = mac_size;
     return mac;
   }
 
-  EVP_MAC_CTX* ctx = nullptr;
+  EVP_MD* md = nullptr;
+  EVP_MD_CTX* ctx = nullptr;
   std::size_t size = 0;
+  std::vector<std::uint8_t> inner_pad;  // the key, padded to a block, ^ 0x36
+  std::vector<std::uint8_t> outer_pad;  // ^ 0x5c
 };
 
 TsigSigner::TsigSigner(std::vector<TsigKey> keys) : keys_(std::move(keys)) {

@@ -72,6 +72,23 @@ TEST(TsigTest, VerifiesWhatLdnsSigned) {
   EXPECT_EQ(tsig.verify(sha512, now()).status, TsigCheck::Status::ok);
 }
 
+TEST(TsigTest, KeysLongerThanADigestBlockAreHashedFirst) {
+  // RFC 2104 §2: a key longer than the digest's block (64 octets for SHA-256, 128 for
+  // SHA-512) is replaced by its digest. 100 and 200 octets here.
+  constexpr const char* kLong256 = "AwoRGB8mLTQ7QklQV15lbHN6gYiPlp2kq7K5wMfO1dzj6vH4/wYNFBsiKTA3PkVMU1phaG92fYSLkpmgp661vMPK0djf5u30+wIJEBceJSwzOkFIT1ZdZGtyeYCHjpWco6qxuA==";
+  constexpr const char* kLong512 = "BRAbJjE8R1JdaHN+iZSfqrXAy9bh7PcCDRgjLjlET1plcHuGkZynsr3I097p9P8KFSArNkFMV2JteIOOmaSvusXQ2+bx/AcSHSgzPklUX2p1gIuWoay3ws3Y4+75BA8aJTA7RlFcZ3J9iJOeqbS/ytXg6/YBDBciLThDTllkb3qFkJumsbzH0t3o8/4JFB8qNUBLVmFsd4KNmKOuucTP2uXw+wYRHCcyPUhTXml0f4qVoKu2wczX4u34Aw4ZJC86RVBbZnF8h5I=";
+  std::vector<TsigKey> keys;
+  keys.push_back(make_tsig_key("long-256.", "hmac-sha256", kLong256, {}));
+  keys.push_back(make_tsig_key("long-512.", "hmac-sha512", kLong512, {}));
+  const TsigSigner tsig(std::move(keys));
+  EXPECT_EQ(tsig.verify(signed_by_ldns("long-256.", kLong256, "hmac-sha256."), now()).status,
+            TsigCheck::Status::ok);
+  EXPECT_EQ(tsig.verify(signed_by_ldns("long-512.", kLong512, "hmac-sha512."), now()).status,
+            TsigCheck::Status::ok);
+  EXPECT_EQ(tsig.verify(signed_by_ldns("long-256.", kSecret, "hmac-sha256."), now()).status,
+            TsigCheck::Status::bad_sig);
+}
+
 TEST(TsigTest, RejectsWrongSecretTamperingUnknownKeyAndTime) {
   const TsigSigner tsig = signer();
   EXPECT_EQ(tsig.verify(signed_by_ldns("agent-key.", kOtherSecret, "hmac-sha256."), now()).status,
