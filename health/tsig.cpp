@@ -1,4 +1,4 @@
-// TSIG (RFC 8945) with OpenSSL's HMAC.
+// TSIG (RFC 8945): HMAC (RFC 2104) over OpenSSL's digests.
 #include "health/tsig.hpp"
 
 #include <openssl/crypto.h>
@@ -35,8 +35,16 @@ void put_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
   out.push_back(static_cast<std::uint8_t>(value));
 }
 
+// TSIG's 48-bit time (RFC 8945 §4.2), big-endian.
+void store_u48(std::uint8_t* p, std::uint64_t value) {
+  wire::store_u16(p, static_cast<std::uint16_t>(value >> 32));
+  wire::store_u32(p + 2, static_cast<std::uint32_t>(value));
+}
+
 void put_u48(std::vector<std::uint8_t>& out, std::uint64_t value) {
-  for (int shift = 40; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(value >> shift));
+  std::array<std::uint8_t, 6> bytes;
+  store_u48(bytes.data(), value);
+  out.insert(out.end(), bytes.begin(), bytes.end());
 }
 
 void put_bytes(std::vector<std::uint8_t>& out, std::string_view bytes) {
@@ -212,9 +220,8 @@ struct TsigSigner::Hmac {
     put16(0);  // TTL, 32 bits
     put16(0);
     put(algorithm);
-    put16(static_cast<std::uint16_t>(time >> 32));  // time signed, 48 bits
-    wire::store_u32(p, static_cast<std::uint32_t>(time));
-    p += 4;
+    store_u48(p, time);  // time signed
+    p += 6;
     put16(fudge);
     put16(error);
     put16(static_cast<std::uint16_t>(other.size()));
@@ -368,8 +375,7 @@ void TsigSigner::sign_response(std::vector<std::uint8_t>& response, const TsigCh
   }
   const Hmac& hmac = *hmacs_[static_cast<std::size_t>(request.key - keys_.data())];
   std::array<std::uint8_t, 6> our_time;  // with BADTIME, our clock, for the client
-  wire::store_u16(our_time.data(), static_cast<std::uint16_t>(now >> 32));
-  wire::store_u32(our_time.data() + 2, static_cast<std::uint32_t>(now));
+  store_u48(our_time.data(), now);
   const std::span<const std::uint8_t> other =
       error == wire::rcode::kBadTime ? std::span<const std::uint8_t>(our_time) : std::span<const std::uint8_t>();
   std::array<std::uint8_t, 2> mac_size;

@@ -340,16 +340,12 @@ void RegistryLookup::put_glue(const ServiceRecords& service, const InstanceRecor
   // The records are back to back and of fixed size: A records, then AAAA records.
   const std::span<const std::uint8_t> wire(service.wire);
   const std::size_t aaaa = glue.first + glue.a_count * kARecordSize;
-  if (glue.a_count != 0) {
-    s_.writer.put_each(Section::additional, owner, glue.a_count, [&](std::size_t i) {
-      return wire.subspan(glue.first + i * kARecordSize, kARecordSize);
-    });
-  }
-  if (glue.aaaa_count != 0) {
-    s_.writer.put_each(Section::additional, owner, glue.aaaa_count, [&](std::size_t i) {
-      return wire.subspan(aaaa + i * kAaaaRecordSize, kAaaaRecordSize);
-    });
-  }
+  s_.writer.put_each(Section::additional, owner, glue.a_count, [&](std::size_t i) {
+    return wire.subspan(glue.first + i * kARecordSize, kARecordSize);
+  });
+  s_.writer.put_each(Section::additional, owner, glue.aaaa_count, [&](std::size_t i) {
+    return wire.subspan(aaaa + i * kAaaaRecordSize, kAaaaRecordSize);
+  });
 }
 
 }  // namespace

@@ -134,6 +134,7 @@ class ResponseWriter {
 template <typename WriteRest>
 bool ResponseWriter::put_all(Section section, Owner& owner, std::size_t count,
                              WriteRest&& write_rest) noexcept {
+  if (count == 0) return true;  // an empty set (a node without AAAA) costs nothing
   const std::size_t mark = writer_.size();
   const std::size_t names = name_count_;
   const Owner saved = owner;
