@@ -240,8 +240,8 @@ std::span<const std::uint8_t> repeated_part(std::span<const std::uint8_t> messag
 }
 
 std::uint64_t hash_of(std::span<const std::uint8_t> bytes) {
-  return std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return nonzero_key(std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
 }
 
 }  // namespace
@@ -249,14 +249,15 @@ std::uint64_t hash_of(std::span<const std::uint8_t> bytes) {
 std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::renew_repeated(
     std::span<const std::uint8_t> message, const TsigCheck& check) {
   const auto bytes = repeated_part(message, check);
-  const auto found = renewals_.find(hash_of(bytes));
-  if (found == renewals_.end()) return std::nullopt;
-  const Renewal& renewal = found->second;
+  const std::uint64_t hash = hash_of(bytes);
+  const Renewal* found = renewals_.find(hash);
+  if (found == nullptr) return std::nullopt;
+  const Renewal renewal = *found;
   if (renewal.length != bytes.size() || renewal.tsig_key != check.key) return std::nullopt;
   const auto granted = tracker_.renew(renewal.lease, std::chrono::seconds(renewal.requested),
                                       renewal.health, Clock::now());
   if (!granted) {
-    forget_renewal(found);  // the lease was forgotten, and the instance is on its way out
+    forget_renewal(hash);  // the lease was forgotten, and the instance is on its way out
     return std::nullopt;
   }
   // A different lease would change the instance's TTL cap: let the full path see to it (the
@@ -277,20 +278,29 @@ void HeartbeatReceiver::remember_renewal(std::span<const std::uint8_t> message,
   const auto lease = tracker_.handle(outcome.renewed);
   if (registered == registered_.end() || !lease) return;
   Registered& instance = registered->second;
-  if (instance.renewal) forget_renewal(renewals_.find(*instance.renewal));
+  if (instance.renewal) forget_renewal(*instance.renewal);
   const auto bytes = repeated_part(message, check);
   const std::uint64_t hash = hash_of(bytes);
   // Another instance's renewal with the same hash gives way (and that instance goes back
   // to the full path).
-  if (const auto taken = renewals_.find(hash); taken != renewals_.end()) forget_renewal(taken);
-  renewals_[hash] = Renewal{&instance,         *lease,        check.key,      bytes.size(),
-                            outcome.requested, outcome.lease, outcome.health, zone_end, edns};
+  forget_renewal(hash);
+  renewals_.assign(hash, Renewal{.instance = &instance,
+                                 .lease = *lease,
+                                 .tsig_key = check.key,
+                                 .length = static_cast<std::uint32_t>(bytes.size()),
+                                 .zone_end = static_cast<std::uint32_t>(zone_end),
+                                 .requested = outcome.requested,
+                                 .granted = outcome.lease,
+                                 .health = outcome.health,
+                                 .edns = edns});
   instance.renewal = hash;
 }
 
-void HeartbeatReceiver::forget_renewal(Renewals::iterator renewal) {
-  renewal->second.instance->renewal.reset();
-  renewals_.erase(renewal);
+void HeartbeatReceiver::forget_renewal(std::uint64_t hash) {
+  Renewal* renewal = renewals_.find(hash);
+  if (renewal == nullptr) return;
+  renewal->instance->renewal.reset();
+  renewals_.erase(hash);
 }
 
 void HeartbeatReceiver::note_refusal(const std::string& reason) {
@@ -330,7 +340,7 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
   if (found != registered_.end()) {
     leave_node(*found);
     // Its remembered renewal renewed the instance as it was.
-    if (const auto& renewal = found->second.renewal) forget_renewal(renewals_.find(*renewal));
+    if (const auto& renewal = found->second.renewal) forget_renewal(*renewal);
   } else {
     found = registered_.try_emplace(key).first;
   }
@@ -357,7 +367,7 @@ void HeartbeatReceiver::deregister_instance(const InstanceKey& key) {
   const auto found = registered_.find(key);
   if (found == registered_.end()) return;
   leave_node(*found);
-  if (const auto& renewal = found->second.renewal) forget_renewal(renewals_.find(*renewal));
+  if (const auto& renewal = found->second.renewal) forget_renewal(*renewal);
   registered_.erase(found);
   publisher_.post([key](registry::Store& store) { store.remove_instance(key.service, key.id); });
 }

@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "dns/net/worker.hpp"
+#include "health/hash_keyed_table.hpp"
 #include "health/lease_tracker.hpp"
 #include "health/tsig.hpp"
 #include "health/update_plan.hpp"
@@ -114,22 +115,22 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
     Registered* instance = nullptr;
     LeaseTracker::Handle lease;
     const TsigKey* tsig_key = nullptr;
-    std::size_t length = 0;  // of the hashed bytes
+    std::uint32_t length = 0;  // of the hashed bytes (a message's octets fit in 32 bits)
+    std::uint32_t zone_end = 0;
     std::uint32_t requested = 0;
     std::uint32_t granted = 0;
     registry::Health health = registry::Health::passing;
-    std::size_t zone_end = 0;
     bool edns = false;
   };
-  using Renewals = std::unordered_map<std::uint64_t, Renewal>;  // by hash of the repeated bytes
+  using Renewals = HashKeyedTable<Renewal>;  // by nonzero hash of the repeated bytes
   // The response when `message` repeats a remembered renewal, after renewing the lease;
   // nullopt otherwise.
   std::optional<std::vector<std::uint8_t>> renew_repeated(std::span<const std::uint8_t> message,
                                                           const TsigCheck& check);
   void remember_renewal(std::span<const std::uint8_t> message, const TsigCheck& check,
                         std::size_t zone_end, bool edns, const Outcome& outcome);
-  // Drops a remembered renewal, and its instance's note of it.
-  void forget_renewal(Renewals::iterator renewal);
+  // Drops the remembered renewal with this hash, and its instance's note of it.
+  void forget_renewal(std::uint64_t hash);
   Outcome apply_request(const UpdateRequest& request, const TsigKey& key);
   std::uint16_t check_prerequisites(const UpdateRequest& request) const;
   // Renews the lease and posts the instance when it changed; returns the granted lease and
