@@ -49,14 +49,14 @@ class HashKeyedTable {
     if (slots_.empty()) return false;
     std::size_t hole = probe(key);
     if (slots_[hole].key == 0) return false;
-    // Backward-shift deletion: each following entry of the run moves into the hole unless
-    // its home slot lies (cyclically) after the hole, where a lookup would then miss it.
+    // Backward-shift deletion: each following entry of the run moves into the hole when
+    // the hole is no further from its home slot, along the probe direction, than it is.
     for (std::size_t next = (hole + 1) & mask_; slots_[next].key != 0; next = (next + 1) & mask_) {
       const std::size_t home = slots_[next].key & mask_;
-      const bool stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
-      if (stays) continue;
-      slots_[hole] = std::move(slots_[next]);
-      hole = next;
+      if (((next - home) & mask_) >= ((hole - home) & mask_)) {
+        slots_[hole] = std::move(slots_[next]);
+        hole = next;
+      }
     }
     slots_[hole] = Slot{};
     --size_;
