@@ -268,7 +268,7 @@ RecordGroup ServiceBuilder::build_group(const std::vector<const Eligible*>& memb
   for (const auto* part : {&a, &aaaa, &srv, &a_weights, &aaaa_weights, &srv_weights, &srv_groups}) {
     group.table.insert(group.table.end(), part->begin(), part->end());
   }
-  group.round_robin.assign(group.record_count() * settings_.round_robin_workers, 0);
+  group.round_robin.assign(group.record_count() * settings_.round_robin_rows, 0);
   return group;
 }
 

@@ -34,9 +34,10 @@ struct BuildSettings {
   std::uint32_t answer_limit = 8;     // dns.answer_limit (0 = all)
   double warning_weight = 0.25;       // health.warning_weight
   double panic_threshold = 0.0;       // health.panic_threshold (0 = off)
-  /// Rows of round-robin state per RRset: the DNS workers when dns.order is round_robin,
-  /// 0 otherwise (weighted order keeps no state).
-  std::size_t round_robin_workers = 1;
+  /// Rows of round-robin state per RRset, one per answering thread (each DNS worker's UDP
+  /// listeners and its TCP side) when dns.order is round_robin, 0 otherwise (weighted
+  /// order keeps no state).
+  std::size_t round_robin_rows = 1;
 };
 
 /// Where a record starts in its ServiceRecords::wire.

@@ -54,6 +54,19 @@ std::string_view node_label(std::string_view target, std::string_view domain) no
 
 }  // namespace
 
+AnswerCounters& AnswerCounters::operator+=(const AnswerCounters& other) noexcept {
+  queries += other.queries;
+  dropped += other.dropped;
+  noerror += other.noerror;
+  nxdomain += other.nxdomain;
+  formerr += other.formerr;
+  notimp += other.notimp;
+  refused += other.refused;
+  badvers += other.badvers;
+  truncated += other.truncated;
+  return *this;
+}
+
 AnswerContext::AnswerContext(const AnswerOptions& opts, std::size_t worker_index, std::uint64_t seed)
     : options(opts), worker(worker_index), weights_(kMaxScratch), indexes_(kMaxScratch),
       keys_(kMaxScratch), order_(kMaxOrdered) {

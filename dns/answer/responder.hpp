@@ -23,7 +23,7 @@ struct AnswerOptions {
   OrderMode order = OrderMode::weighted;
 };
 
-/// Per-worker counters: plain integers, owned and written by one worker thread.
+/// Per-thread counters: plain integers, owned and written by one answering thread.
 struct AnswerCounters {
   std::uint64_t queries = 0;
   std::uint64_t dropped = 0;
@@ -34,14 +34,16 @@ struct AnswerCounters {
   std::uint64_t refused = 0;
   std::uint64_t badvers = 0;
   std::uint64_t truncated = 0;
+
+  AnswerCounters& operator+=(const AnswerCounters& other) noexcept;
 };
 
-/// What one worker keeps between queries: options, counters, its random generator and
-/// the ordering scratch, all allocated once here. Owned and used by one worker thread.
+/// What one answering thread keeps between queries: options, counters, its random generator
+/// and the ordering scratch, all allocated once here. Owned and used by that thread.
 class AnswerContext {
  public:
-  /// `worker` indexes the per-worker round-robin state; `seed` 0 picks a random seed,
-  /// otherwise the generator is seeded from seed and worker so orders are reproducible.
+  /// `worker` is the thread's row of round-robin state; `seed` 0 picks a random seed,
+  /// otherwise the generator is seeded from seed and row so orders are reproducible.
   AnswerContext(const AnswerOptions& options, std::size_t worker, std::uint64_t seed);
   AnswerContext(const AnswerContext&) = delete;
   AnswerContext& operator=(const AnswerContext&) = delete;

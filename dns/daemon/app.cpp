@@ -54,8 +54,9 @@ registry::BuildSettings build_settings(const Config& config) {
   settings.answer_limit = config.answer_limit;
   settings.warning_weight = config.warning_weight;
   settings.panic_threshold = config.panic_threshold;
-  settings.round_robin_workers =
-      config.order == answer::OrderMode::round_robin ? worker_count(config) : 0;
+  settings.round_robin_rows = config.order == answer::OrderMode::round_robin
+                                  ? worker_count(config) * net::answer_rows(config.listen.size())
+                                  : 0;
   return settings;
 }
 
@@ -271,6 +272,7 @@ void App::bind_workers() {
   for (std::size_t i = 0; i < count; ++i) {
     net::WorkerSettings settings;
     settings.index = i;
+    settings.first_row = i * net::answer_rows(config_.listen.size());
     settings.answer.udp_payload = config_.udp_payload;
     settings.answer.order = config_.order;
     settings.seed = config_.seed;
@@ -393,18 +395,8 @@ void App::log_counters() const {
   answer::AnswerCounters answers;
   net::NetCounters net;
   for (const auto& worker : workers_) {
-    const answer::AnswerCounters& a = worker->answer_counters();
-    answers.queries += a.queries;
-    answers.dropped += a.dropped;
-    answers.nxdomain += a.nxdomain;
-    answers.refused += a.refused;
-    answers.truncated += a.truncated;
-    const net::NetCounters& n = worker->net_counters();
-    net.udp_received += n.udp_received;
-    net.udp_send_failed += n.udp_send_failed;
-    net.tcp_accepted += n.tcp_accepted;
-    net.tcp_refused += n.tcp_refused;
-    net.tcp_idle_closed += n.tcp_idle_closed;
+    answers += worker->answer_counters();
+    net += worker->net_counters();
   }
   log_line(LogLevel::info,
            "served " + std::to_string(answers.queries) + " queries (" +

@@ -2,42 +2,67 @@
 #include "dns/net/udp_listener.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <memory>
-#include <vector>
+#include <pthread.h>
+#include <unistd.h>
 
-#include <boost/asio/post.hpp>
+#include <thread>
+#include <utility>
+
+#include <boost/asio/ip/udp.hpp>
 
 namespace signpost::dns::net {
 
 namespace {
 
 namespace asio = boost::asio;
-using asio::ip::udp;
 
-// Batches handled per wake-up before yielding to the worker's other handlers (TCP).
-constexpr int kBatchesPerTurn = 16;
+// How long the thread waits after a failed receive before it tries again.
+constexpr auto kErrorPause = std::chrono::milliseconds(1);
 
 }  // namespace
 
-UdpListener::UdpListener(asio::io_context& io, WorkerState& state, const ListenEndpoint& endpoint)
-    : io_(io), socket_(io), state_(state), name_(endpoint_text(endpoint)) {
+UdpListener::UdpListener(const WorkerSettings& settings, std::size_t row, WorkerState& worker,
+                         const ListenEndpoint& endpoint, Worker::Reclaim reclaim)
+    : worker_(worker),
+      reclaim_(std::move(reclaim)),
+      name_(endpoint_text(endpoint)),
+      snapshot_(worker.snapshot),
+      context_(settings.answer, row, settings.seed),
+      rx_buffer_(WorkerState::kUdpBatch * WorkerState::kUdpSlot),
+      tx_buffer_(WorkerState::kUdpBatch * WorkerState::kUdpSlot) {
+  open_socket(endpoint);
+  set_receive_buffer(settings.udp_receive_buffer);
+  for (std::size_t i = 0; i < WorkerState::kUdpBatch; ++i) {
+    rx_iov_[i] = {rx_buffer_.data() + i * WorkerState::kUdpSlot, WorkerState::kUdpSlot};
+    msghdr& header = rx_[i].msg_hdr;
+    header.msg_name = &peers_[i];
+    header.msg_iov = &rx_iov_[i];
+    header.msg_iovlen = 1;
+    header.msg_control = pktinfo_ ? rx_control_[i].bytes : nullptr;
+  }
+}
+
+UdpListener::~UdpListener() {
+  stop();
+  delete published_.exchange(nullptr);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void UdpListener::open_socket(const ListenEndpoint& endpoint) {
   boost::system::error_code error;
   const asio::ip::address address = asio::ip::make_address(endpoint.address, error);
   if (error) throw listen_error(endpoint, "UDP", error.message());
   ipv6_ = address.is_v6();
   // Replies from a wildcard socket must leave from the address the query came to.
   pktinfo_ = address.is_unspecified();
-  const udp::endpoint local(address, endpoint.port);
-  socket_.open(local.protocol(), error);
+  const asio::ip::udp::endpoint local(address, endpoint.port);
+  fd_ = ::socket(ipv6_ ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int code = fd_ < 0 ? errno : 0;
   const auto enable = [&](int level, int name) {
-    if (error) return;
-    if (const int code = enable_socket_option(socket_.native_handle(), level, name)) {
-      error.assign(code, boost::system::system_category());
-    }
+    if (code == 0) code = enable_socket_option(fd_, level, name);
   };
   if (ipv6_) enable(IPPROTO_IPV6, IPV6_V6ONLY);
   enable(SOL_SOCKET, SO_REUSEPORT);
@@ -48,66 +73,70 @@ UdpListener::UdpListener(asio::io_context& io, WorkerState& state, const ListenE
       enable(IPPROTO_IP, IP_PKTINFO);
     }
   }
-  if (!error) socket_.bind(local, error);
-  if (error) throw listen_error(endpoint, "UDP", error.message());
-  set_receive_buffer();
-
-  for (std::size_t i = 0; i < WorkerState::kUdpBatch; ++i) {
-    rx_iov_[i] = {state_.udp_rx.data() + i * WorkerState::kUdpSlot, WorkerState::kUdpSlot};
-    msghdr& header = rx_[i].msg_hdr;
-    header.msg_name = &peers_[i];
-    header.msg_iov = &rx_iov_[i];
-    header.msg_iovlen = 1;
-    header.msg_control = pktinfo_ ? rx_control_[i].bytes : nullptr;
+  if (code == 0 && ::bind(fd_, local.data(), static_cast<socklen_t>(local.size())) != 0) {
+    code = errno;
   }
+  if (code != 0) throw listen_error(endpoint, "UDP", std::strerror(code));
 }
 
 // A burst (or a worker held off its core for a moment) must not overflow the socket: the
 // kernel drops what does not fit. SO_RCVBUFFORCE passes net.core.rmem_max where the process
 // may (CAP_NET_ADMIN); otherwise SO_RCVBUF gets what rmem_max allows, and a warning says so.
-void UdpListener::set_receive_buffer() {
-  const std::size_t wanted = state_.udp_receive_buffer;
+void UdpListener::set_receive_buffer(std::size_t wanted) {
   if (wanted == 0) return;
-  const int fd = socket_.native_handle();
   const int size = static_cast<int>(std::min<std::size_t>(wanted, INT_MAX / 2));
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   }
   int granted = 0;
   socklen_t length = sizeof granted;
-  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length);
+  getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &granted, &length);
   // Linux reports twice the size asked for (it counts its bookkeeping too).
   if (static_cast<std::size_t>(granted) / 2 < wanted) {
-    state_.log("UDP " + name_ + ": receive buffer is " + std::to_string(granted / 2) +
-               " octets, not the " + std::to_string(wanted) +
-               " of server.udp_receive_buffer (raise net.core.rmem_max)");
+    worker_.log("UDP " + name_ + ": receive buffer is " + std::to_string(granted / 2) +
+                " octets, not the " + std::to_string(wanted) +
+                " of server.udp_receive_buffer (raise net.core.rmem_max)");
   }
 }
 
-void UdpListener::do_wait() {
-  socket_.async_wait(udp::socket::wait_read,
-                     [this](const boost::system::error_code& error) { on_readable(error); });
+void UdpListener::start(const std::string& thread_name) {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this, thread_name] {
+    pthread_setname_np(pthread_self(), thread_name.substr(0, 15).c_str());
+    run();
+  });
 }
 
-void UdpListener::on_readable(const boost::system::error_code& error) {
-  if (error == asio::error::operation_aborted || !socket_.is_open()) return;
-  if (error) state_.log("UDP " + name_ + ": waiting for queries failed: " + error.message());
-  drain();
+// shutdown() on a UDP socket fails with ENOTCONN, but it marks the socket closed for reading
+// and wakes a recvmmsg sleeping on it, which then returns at once, now and later.
+void UdpListener::stop() noexcept {
+  if (!thread_.joinable()) return;
+  stopping_.store(true, std::memory_order_relaxed);
+  ::shutdown(fd_, SHUT_RD);
+  thread_.join();
 }
 
-// The reactor reports readiness edge-triggered, so the socket is read until it is empty;
-// after a number of batches the rest is left to a posted continuation, so that TCP
-// handlers on this worker get their turn.
-void UdpListener::drain() noexcept {
-  for (int turn = 0; turn < kBatchesPerTurn; ++turn) {
+void UdpListener::publish(registry::SnapshotPtr snapshot) {
+  auto* next = new registry::SnapshotPtr(std::move(snapshot));
+  delete published_.exchange(next, std::memory_order_acq_rel);
+}
+
+void UdpListener::take_published() noexcept {
+  registry::SnapshotPtr* next = published_.exchange(nullptr, std::memory_order_acq_rel);
+  if (next == nullptr) return;
+  snapshot_.swap(*next);
+  // `*next` now holds the previous snapshot; its last reference may be costly to drop.
+  if (reclaim_) reclaim_(std::move(*next));
+  delete next;
+}
+
+void UdpListener::run() noexcept {
+  while (!stopping_.load(std::memory_order_relaxed)) {
     const std::size_t received = receive_batch();
-    if (received == 0) {
-      do_wait();
-      return;
-    }
-    answer_batch(received);
+    if (stopping_.load(std::memory_order_relaxed)) return;
+    take_published();
+    if (received > 0) answer_batch(received);
   }
-  asio::post(io_, [this] { drain(); });
 }
 
 std::size_t UdpListener::receive_batch() noexcept {
@@ -118,33 +147,47 @@ std::size_t UdpListener::receive_batch() noexcept {
   }
   int received;
   do {
-    received = recvmmsg(socket_.native_handle(), rx_.data(),
-                        static_cast<unsigned int>(rx_.size()), MSG_DONTWAIT, nullptr);
+    received = recvmmsg(fd_, rx_.data(), static_cast<unsigned int>(rx_.size()), MSG_WAITFORONE,
+                        nullptr);
   } while (received < 0 && errno == EINTR);
-  // EAGAIN means the socket is empty; other errors (ENOMEM) are retried on the next wake-up.
+  if (received < 0) on_receive_error(errno);
   return received > 0 ? static_cast<std::size_t>(received) : 0;
+}
+
+void UdpListener::on_receive_error(int code) noexcept {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_error_log_ >= std::chrono::seconds(1)) {
+    last_error_log_ = now;
+    try {
+      worker_.log("UDP " + name_ + ": receiving queries failed: " + std::strerror(code));
+    } catch (...) {
+      // Out of memory for the message: the pause below still applies.
+    }
+  }
+  std::this_thread::sleep_for(kErrorPause);
 }
 
 void UdpListener::answer_batch(std::size_t received) noexcept {
   std::array<std::span<const std::uint8_t>, WorkerState::kUdpBatch> queries;
   for (std::size_t i = 0; i < received; ++i) {
-    queries[i] = {state_.udp_rx.data() + i * WorkerState::kUdpSlot, rx_[i].msg_len};
+    queries[i] = {rx_buffer_.data() + i * WorkerState::kUdpSlot, rx_[i].msg_len};
   }
-  state_.prefetch({queries.data(), received});
+  answer::prefetch_answers(*snapshot_, {queries.data(), received});
   std::size_t count = 0;
   for (std::size_t i = 0; i < received; ++i) {
     const msghdr& query = rx_[i].msg_hdr;
-    ++state_.counters.udp_received;
+    ++counters_.udp_received;
     if ((query.msg_flags & MSG_TRUNC) != 0) {
-      ++state_.counters.udp_oversized;
+      ++counters_.udp_oversized;
       continue;
     }
     const std::span<const std::uint8_t> in = queries[i];
-    const std::span<std::uint8_t> out(state_.udp_tx.data() + i * WorkerState::kUdpSlot,
+    const std::span<std::uint8_t> out(tx_buffer_.data() + i * WorkerState::kUdpSlot,
                                       WorkerState::kUdpSlot);
-    const std::size_t length = state_.update_handler != nullptr && is_update(in)
-                                   ? answer_update(in, out)
-                                   : state_.respond(in, out, answer::Transport::udp);
+    const std::size_t length =
+        worker_.update_handler != nullptr && is_update(in)
+            ? answer_update(in, out)
+            : answer::answer_query(*snapshot_, in, out, answer::Transport::udp, context_);
     if (length == 0) continue;
     tx_iov_[count] = {out.data(), length};
     msghdr& reply = tx_[count].msg_hdr;
@@ -164,20 +207,20 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
 void UdpListener::send_batch(std::size_t count) noexcept {
   std::size_t sent = 0;
   while (sent < count) {
-    const int n = sendmmsg(socket_.native_handle(), tx_.data() + sent,
+    const int n = sendmmsg(fd_, tx_.data() + sent,
                            static_cast<unsigned int>(count - sent), MSG_DONTWAIT);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
-      state_.counters.udp_sent += static_cast<std::uint64_t>(n);
+      counters_.udp_sent += static_cast<std::uint64_t>(n);
     } else if (errno == EINTR) {
       continue;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       // The send buffer is full: drop the rest, as a congested link would; clients retry.
-      state_.counters.udp_send_failed += count - sent;
+      counters_.udp_send_failed += count - sent;
       return;
     } else {
       // This one datagram cannot be sent (its peer is unreachable, say): skip it.
-      ++state_.counters.udp_send_failed;
+      ++counters_.udp_send_failed;
       ++sent;
     }
   }
@@ -186,12 +229,17 @@ void UdpListener::send_batch(std::size_t count) noexcept {
 // The response to an UPDATE goes out with the batch, like an answer; one too large for a
 // slot (an UPDATE's response carries no records, so none is) is dropped.
 std::size_t UdpListener::answer_update(std::span<const std::uint8_t> message,
-                                       std::span<std::uint8_t> out) {
-  const std::vector<std::uint8_t> response =
-      state_.update_handler->handle(message, answer::Transport::udp);
-  if (response.size() > out.size()) return 0;
-  std::copy(response.begin(), response.end(), out.begin());
-  return response.size();
+                                       std::span<std::uint8_t> out) noexcept {
+  try {
+    const std::vector<std::uint8_t> response =
+        worker_.update_handler->handle(message, answer::Transport::udp);
+    if (response.size() > out.size()) return 0;
+    std::copy(response.begin(), response.end(), out.begin());
+    return response.size();
+  } catch (const std::exception&) {
+    // Out of memory: no response, as for a datagram lost; the sender retries.
+    return 0;
+  }
 }
 
 std::size_t UdpListener::reply_control(std::size_t slot, Control& out) noexcept {

@@ -5,31 +5,56 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <span>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/udp.hpp>
+#include <thread>
+#include <vector>
 
 #include "dns/net/worker.hpp"
 
 namespace signpost::dns::net {
 
-/// One SO_REUSEPORT UDP socket of one worker. When readable it drains the socket with
-/// recvmmsg, answers every datagram into the worker's transmit slots and replies with one
-/// sendmmsg (RFC 1035 §4.2.1). A socket bound to a wildcard address answers from the
-/// address each query was sent to (IP_PKTINFO / IPV6_PKTINFO, RFC 3542 §6). The worker's
-/// thread only; the data path never throws, allocates or logs.
+/// One SO_REUSEPORT UDP socket of one worker, served by a thread of its own that blocks in
+/// recvmmsg until a datagram comes, takes what else is waiting with it, answers every
+/// datagram into its transmit slots and replies with one sendmmsg (RFC 1035 §4.2.1). A
+/// socket bound to a wildcard address answers from the address each query was sent to
+/// (IP_PKTINFO / IPV6_PKTINFO, RFC 3542 §6).
+///
+/// Design. The socket is deliberately kept out of the worker's epoll set (Asio registers
+/// every socket it opens, for as long as it is open). A registered socket has a waiter on its
+/// wait queue at all times, so the kernel takes the queue's lock and calls the epoll
+/// callback for every datagram sent, when the send buffer is freed; a socket read by a
+/// blocking recvmmsg has a waiter only while the thread sleeps. Measured on 10,000 services:
+/// about 8 % less server CPU per A query and 6 % per SRV query, all of it kernel time. So the
+/// listener has its own thread, its own snapshot pointer (handed over by publish), its own
+/// answer context and counters; TCP stays on the worker's io_context. The data path never
+/// throws, allocates or logs; an UPDATE (not a query) may allocate.
 class UdpListener {
  public:
-  /// Opens and binds the socket. Control thread; throws NetError.
-  UdpListener(boost::asio::io_context& io, WorkerState& state, const ListenEndpoint& endpoint);
+  /// Opens and binds the socket. `row` is this listener's row of round-robin state (see
+  /// answer_rows). Control thread; throws NetError naming the address and the OS reason.
+  UdpListener(const WorkerSettings& settings, std::size_t row, WorkerState& worker,
+              const ListenEndpoint& endpoint, Worker::Reclaim reclaim);
+  /// Stops the thread if it runs and closes the socket.
+  ~UdpListener();
   UdpListener(const UdpListener&) = delete;
   UdpListener& operator=(const UdpListener&) = delete;
 
-  /// Starts waiting for queries.
-  void start() { do_wait(); }
+  /// Starts the listener's thread, named `thread_name` (at most 15 characters). Control thread.
+  void start(const std::string& thread_name);
+  /// Wakes the thread, lets it finish the batch in hand and waits for it. Idempotent.
+  void stop() noexcept;
+  /// Hands the listener a new snapshot, which its thread swaps in before it answers the next
+  /// datagrams. A snapshot handed over earlier and not yet taken is dropped here, unserved.
+  /// Any thread; lock-free.
+  void publish(registry::SnapshotPtr snapshot);
+
+  /// Counters; read them only after stop().
+  const answer::AnswerCounters& answer_counters() const noexcept { return context_.counters; }
+  const NetCounters& net_counters() const noexcept { return counters_; }
 
  private:
   static constexpr std::size_t kControlSize = 64;  // room for one in6_pktinfo message
@@ -37,27 +62,45 @@ class UdpListener {
     unsigned char bytes[kControlSize];
   };
 
-  void set_receive_buffer();
-  void do_wait();
-  void on_readable(const boost::system::error_code& error);
-  void drain() noexcept;
-  // Receives up to a batch; returns how many datagrams, 0 when none are waiting.
+  void open_socket(const ListenEndpoint& endpoint);
+  void set_receive_buffer(std::size_t wanted);
+  void run() noexcept;
+  // Swaps in the snapshot publish handed over, if any, and hands back the one it replaces.
+  void take_published() noexcept;
+  // Waits for the first datagram, then takes up to a batch; returns how many, 0 for none.
   std::size_t receive_batch() noexcept;
+  // Logs a failed receive at most once a second and waits a moment, so that an error that
+  // repeats (ENOMEM) neither spins the core nor floods the log.
+  void on_receive_error(int code) noexcept;
   // Answers the received datagrams and sends the responses.
   void answer_batch(std::size_t received) noexcept;
   void send_batch(std::size_t count) noexcept;
   // Hands an UPDATE to the worker's UpdateHandler and puts its response in `out`; returns
-  // its length, 0 for none. Allocates (UPDATEs are not the answer path).
-  std::size_t answer_update(std::span<const std::uint8_t> message, std::span<std::uint8_t> out);
+  // its length, 0 for none (and when the handler runs out of memory). Allocates (UPDATEs
+  // are not the answer path).
+  std::size_t answer_update(std::span<const std::uint8_t> message,
+                            std::span<std::uint8_t> out) noexcept;
   // Copies the query's destination address into the reply's control data; returns its size.
   std::size_t reply_control(std::size_t slot, Control& out) noexcept;
 
-  boost::asio::io_context& io_;
-  boost::asio::ip::udp::socket socket_;
-  WorkerState& state_;
+  WorkerState& worker_;  // the update handler and the log, shared with the worker's TCP side
+  Worker::Reclaim reclaim_;
   std::string name_;
+  int fd_ = -1;
   bool ipv6_ = false;
   bool pktinfo_ = false;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  // What publish handed over and the thread has not taken yet (owned; nullptr when none).
+  std::atomic<registry::SnapshotPtr*> published_{nullptr};
+  std::chrono::steady_clock::time_point last_error_log_{};
+
+  // The thread's own: everything below is touched by it alone once it runs.
+  registry::SnapshotPtr snapshot_;
+  answer::AnswerContext context_;
+  NetCounters counters_;
+  std::vector<std::uint8_t> rx_buffer_;  // kUdpBatch slots of kUdpSlot octets
+  std::vector<std::uint8_t> tx_buffer_;
   std::array<mmsghdr, WorkerState::kUdpBatch> rx_{};
   std::array<mmsghdr, WorkerState::kUdpBatch> tx_{};
   std::array<iovec, WorkerState::kUdpBatch> rx_iov_{};

@@ -87,6 +87,18 @@ bool is_update(std::span<const std::uint8_t> message) noexcept {
          ((message[2] >> 3) & 0x0f) == kOpcodeUpdate;
 }
 
+NetCounters& NetCounters::operator+=(const NetCounters& other) noexcept {
+  udp_received += other.udp_received;
+  udp_sent += other.udp_sent;
+  udp_send_failed += other.udp_send_failed;
+  udp_oversized += other.udp_oversized;
+  tcp_accepted += other.tcp_accepted;
+  tcp_refused += other.tcp_refused;
+  tcp_idle_closed += other.tcp_idle_closed;
+  tcp_bad_framing += other.tcp_bad_framing;
+  return *this;
+}
+
 bool ConnectionLimit::try_acquire() noexcept {
   std::size_t open = open_.load(std::memory_order_relaxed);
   do {
@@ -98,27 +110,26 @@ bool ConnectionLimit::try_acquire() noexcept {
 WorkerState::WorkerState(const WorkerSettings& settings, registry::SnapshotPtr initial,
                          ConnectionLimit& limit, NetLog net_log)
     : snapshot(std::move(initial)),
-      context(settings.answer, settings.index, settings.seed),
+      context(settings.answer, settings.first_row, settings.seed),
       tcp_limit(limit),
       tcp_idle_timeout(settings.tcp_idle_timeout),
-      udp_receive_buffer(settings.udp_receive_buffer),
       log(std::move(net_log)),
-      udp_rx(kUdpBatch * kUdpSlot),
-      udp_tx(kUdpBatch * kUdpSlot),
       tcp_tx(kMaxMessage) {}
 
-// Members are destroyed in reverse: the listeners close their sockets first, then the
-// io_context destroys the handlers still queued (and with them any TCP sessions, which
-// use `state`), and the state goes last.
+// Members are destroyed in reverse: the listeners stop their threads and close their
+// sockets first, then the io_context destroys the handlers still queued (and with them any
+// TCP sessions, which use `state`), and the state goes last.
 struct Worker::Impl {
-  Impl(const WorkerSettings& settings, registry::SnapshotPtr snapshot, ConnectionLimit& limit,
-       Reclaim give_back, NetLog net_log)
-      : state(settings, std::move(snapshot), limit, std::move(net_log)),
+  Impl(const WorkerSettings& worker_settings, registry::SnapshotPtr snapshot,
+       ConnectionLimit& limit, Reclaim give_back, NetLog net_log)
+      : settings(worker_settings),
+        state(settings, std::move(snapshot), limit, std::move(net_log)),
         index(settings.index),
         reclaim(std::move(give_back)) {}
 
   void run();
 
+  WorkerSettings settings;
   WorkerState state;
   std::size_t index;
   Reclaim reclaim;
@@ -150,7 +161,9 @@ Worker::Worker(const WorkerSettings& settings, registry::SnapshotPtr snapshot,
 Worker::~Worker() { stop(); }
 
 void Worker::listen(const ListenEndpoint& endpoint) {
-  impl_->udp.push_back(std::make_unique<UdpListener>(impl_->io, impl_->state, endpoint));
+  const std::size_t row = impl_->settings.first_row + 1 + impl_->udp.size();
+  impl_->udp.push_back(std::make_unique<UdpListener>(impl_->settings, row, impl_->state,
+                                                     endpoint, impl_->reclaim));
   impl_->tcp.push_back(std::make_unique<TcpListener>(impl_->io, impl_->state, endpoint));
 }
 
@@ -158,24 +171,31 @@ void Worker::set_update_handler(UpdateHandler* handler) noexcept {
   impl_->state.update_handler = handler;
 }
 
+// Threads are named for top -H and perf: "dns-udp-<worker>" for the UDP socket of the first
+// listen address ("dns-udp-<worker>-<n>" for the others), "dns-tcp-<worker>" for TCP.
 void Worker::start() {
   if (impl_->thread.joinable()) return;
-  for (auto& listener : impl_->udp) listener->start();
+  const std::string index = std::to_string(impl_->index);
+  for (std::size_t i = 0; i < impl_->udp.size(); ++i) {
+    impl_->udp[i]->start("dns-udp-" + index + (i == 0 ? "" : "-" + std::to_string(i)));
+  }
   for (auto& listener : impl_->tcp) listener->start();
-  impl_->thread = std::thread([impl = impl_.get()] {
-    // Named for top -H and perf: "dns-worker-<index>".
-    pthread_setname_np(pthread_self(), ("dns-worker-" + std::to_string(impl->index)).substr(0, 15).c_str());
+  impl_->thread = std::thread([impl = impl_.get(), name = "dns-tcp-" + index] {
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
     impl->run();
   });
 }
 
 void Worker::stop() {
-  if (!impl_ || !impl_->thread.joinable()) return;
+  if (!impl_) return;
+  for (auto& listener : impl_->udp) listener->stop();
+  if (!impl_->thread.joinable()) return;
   impl_->io.stop();
   impl_->thread.join();
 }
 
 void Worker::publish(registry::SnapshotPtr snapshot) {
+  for (auto& listener : impl_->udp) listener->publish(snapshot);
   asio::post(impl_->io, [impl = impl_.get(), next = std::move(snapshot)]() mutable {
     impl->state.snapshot.swap(next);
     // `next` now holds the previous snapshot; its last reference may be costly to drop.
@@ -183,10 +203,16 @@ void Worker::publish(registry::SnapshotPtr snapshot) {
   });
 }
 
-const answer::AnswerCounters& Worker::answer_counters() const noexcept {
-  return impl_->state.context.counters;
+answer::AnswerCounters Worker::answer_counters() const noexcept {
+  answer::AnswerCounters sum = impl_->state.context.counters;
+  for (const auto& listener : impl_->udp) sum += listener->answer_counters();
+  return sum;
 }
 
-const NetCounters& Worker::net_counters() const noexcept { return impl_->state.counters; }
+NetCounters Worker::net_counters() const noexcept {
+  NetCounters sum = impl_->state.counters;
+  for (const auto& listener : impl_->udp) sum += listener->net_counters();
+  return sum;
+}
 
 }  // namespace signpost::dns::net

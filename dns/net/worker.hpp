@@ -1,4 +1,5 @@
-// A DNS worker: one thread, one io_context, its own sockets, buffers and snapshot pointer.
+// A DNS worker: its own sockets, buffers and snapshot pointers; a thread for each UDP socket
+// and one io_context thread for TCP.
 #pragma once
 
 #include <atomic>
@@ -62,7 +63,7 @@ class ConnectionLimit {
   std::size_t max_;
 };
 
-/// What the network code counts; plain integers written by one worker thread.
+/// What the network code counts; plain integers written by one thread.
 struct NetCounters {
   std::uint64_t udp_received = 0;
   std::uint64_t udp_sent = 0;
@@ -72,11 +73,21 @@ struct NetCounters {
   std::uint64_t tcp_refused = 0;       // closed at once: tcp_max_clients reached
   std::uint64_t tcp_idle_closed = 0;
   std::uint64_t tcp_bad_framing = 0;   // zero-length frames
+
+  NetCounters& operator+=(const NetCounters& other) noexcept;
 };
+
+/// Rows of per-thread answer state (round-robin rows, generator seeds) one worker uses with
+/// `listen_addresses` addresses: one for each UDP listener's thread and one for TCP.
+constexpr std::size_t answer_rows(std::size_t listen_addresses) noexcept {
+  return listen_addresses + 1;
+}
 
 /// Fixed settings of one worker.
 struct WorkerSettings {
-  std::size_t index = 0;  // 0-based; also the row of per-worker round-robin state
+  std::size_t index = 0;  // 0-based, for thread names and messages
+  /// The first of the worker's answer_rows: TCP's; its UDP listeners take the next ones.
+  std::size_t first_row = 0;
   answer::AnswerOptions answer;
   std::uint64_t seed = 0;  // dns.seed; 0 = random
   std::chrono::seconds tcp_idle_timeout{10};
@@ -98,11 +109,12 @@ class UpdateHandler {
 /// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.
 bool is_update(std::span<const std::uint8_t> message) noexcept;
 
-/// Logs one line (a warning); never called per packet.
+/// Logs one line (a warning); never called per packet. Any thread.
 using NetLog = std::function<void(const std::string&)>;
 
-/// What one worker's listeners and sessions share. Owned by its Worker and used only on
-/// that worker's thread, so nothing here is locked.
+/// What one worker's TCP listeners and sessions share. Owned by its Worker and used only on
+/// that worker's io_context thread, so nothing here is locked; its UDP listeners' threads
+/// read only `update_handler` and `log`, which are safe from any thread.
 struct WorkerState {
   /// Octets per UDP receive and transmit slot: the largest udp_payload we allow.
   static constexpr std::size_t kUdpSlot = 4096;
@@ -118,10 +130,6 @@ struct WorkerState {
                       answer::Transport transport) noexcept {
     return answer::answer_query(*snapshot, query, out, transport, context);
   }
-  /// Before a batch is answered (see answer::prefetch_answers). noexcept; no allocation.
-  void prefetch(std::span<const std::span<const std::uint8_t>> queries) const noexcept {
-    answer::prefetch_answers(*snapshot, queries);
-  }
 
   registry::SnapshotPtr snapshot;  // swapped by Worker::publish on this thread
   UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none
@@ -129,20 +137,19 @@ struct WorkerState {
   NetCounters counters;
   ConnectionLimit& tcp_limit;
   std::chrono::seconds tcp_idle_timeout;
-  std::size_t udp_receive_buffer;
   NetLog log;
-  std::vector<std::uint8_t> udp_rx;  // kUdpBatch slots of kUdpSlot octets
-  std::vector<std::uint8_t> udp_tx;
   std::vector<std::uint8_t> tcp_tx;  // one TCP response, up to 65,535 octets
 };
 
-/// One DNS worker thread. Each worker binds its own UDP socket and TCP acceptor on every
-/// listen address with SO_REUSEPORT, so the kernel spreads queries over the workers and they
-/// share nothing on the query path.
+/// One DNS worker. Each worker binds its own UDP socket and TCP acceptor on every listen
+/// address with SO_REUSEPORT, so the kernel spreads queries over the workers and they share
+/// nothing on the query path. Each UDP socket has a thread of its own (see UdpListener);
+/// the TCP acceptors and sessions share the worker's io_context thread.
 class Worker {
  public:
-  /// Called on the worker thread with a snapshot the worker no longer uses, so that the last
-  /// reference can be dropped on another thread, off the query path.
+  /// Called on one of the worker's threads with a snapshot that thread no longer uses, so
+  /// that the last reference can be dropped on another thread, off the query path. Each
+  /// thread hands back its own reference, so one snapshot may come back more than once.
   using Reclaim = std::function<void(registry::SnapshotPtr)>;
 
   /// Control thread; allocates the worker's buffers and answer context.
@@ -159,17 +166,17 @@ class Worker {
   /// Sends DNS UPDATE messages to `handler` (which must outlive the worker's thread) instead of
   /// answering them NOTIMP. Control thread, before start().
   void set_update_handler(UpdateHandler* handler) noexcept;
-  /// Starts the worker thread.
+  /// Starts the worker's threads.
   void start();
-  /// Stops the thread and waits for it; open TCP connections are dropped. Idempotent.
+  /// Stops the threads and waits for them; open TCP connections are dropped. Idempotent.
   void stop();
-  /// Hands the worker a new snapshot: posted to its thread, which swaps it in between
-  /// queries. Any thread.
+  /// Hands the worker a new snapshot: to each UDP listener, and posted to the io_context
+  /// thread; each swaps it in between queries. Any thread.
   void publish(registry::SnapshotPtr snapshot);
 
-  /// Counters; read them only after stop().
-  const answer::AnswerCounters& answer_counters() const noexcept;
-  const NetCounters& net_counters() const noexcept;
+  /// Counters, summed over the worker's threads; read them only after stop().
+  answer::AnswerCounters answer_counters() const noexcept;
+  NetCounters net_counters() const noexcept;
 
  private:
   struct Impl;

@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -221,25 +223,87 @@ TEST_F(WorkerTest, ConnectionsBeyondTheLimitAreClosed) {
   EXPECT_LE(::recv(second.get(), &octet, 1, 0), 0);  // closed at once
 }
 
+// Asks `name` A over TCP or UDP until the answer's rcode is `rcode` and, unless it is -1, its
+// answer count `records` (at most 100 times); returns the last answer.
+std::optional<Bytes> ask_until(std::uint16_t port, bool tcp, const char* name, int rcode,
+                               int records = -1) {
+  std::optional<Bytes> answer;
+  const Bytes query = testing::make_query(name, 1);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (tcp) {
+      Fd fd(tcp_connect(port));
+      const Bytes frame = framed(query);
+      ::send(fd.get(), frame.data(), frame.size(), 0);
+      const std::vector<Bytes> answers = read_frames(fd.get(), 1);
+      answer = answers.empty() ? std::nullopt : std::optional<Bytes>(answers[0]);
+    } else {
+      Fd fd(::socket(AF_INET, SOCK_DGRAM, 0));
+      answer = udp_exchange(fd.get(), port, query);
+    }
+    if (answer && rcode_of(*answer) == rcode && (records < 0 || ancount_of(*answer) == records)) {
+      break;
+    }
+  }
+  return answer;
+}
+
 TEST_F(WorkerTest, PublishedSnapshotsAreServedAndTheOldOnesHandedBack) {
   start();
-  Fd fd(::socket(AF_INET, SOCK_DGRAM, 0));
-  const Bytes query = testing::make_query("api.svc.internal.", 1);
-  const auto before = udp_exchange(fd.get(), port_, query);
+  const auto before = ask_until(port_, false, "api.svc.internal.", 3);
   ASSERT_TRUE(before);
   EXPECT_EQ(rcode_of(*before), 3);
   registry_.store.put_instance(testing::instance("api", "api-1", "n1", 9));
   worker_->publish(registry_.publish());
-  // The swap is posted to the worker; the next query after it sees the service.
-  std::optional<Bytes> after;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    after = udp_exchange(fd.get(), port_, query);
-    if (after && rcode_of(*after) == 0) break;
+  // The UDP listener's thread swaps it in before its next batch, the TCP side when the
+  // posted swap runs; both serve the service then.
+  for (const bool tcp : {false, true}) {
+    const auto after = ask_until(port_, tcp, "api.svc.internal.", 0);
+    ASSERT_TRUE(after) << (tcp ? "TCP" : "UDP");
+    EXPECT_EQ(rcode_of(*after), 0) << (tcp ? "TCP" : "UDP");
+    EXPECT_EQ(ancount_of(*after), 1) << (tcp ? "TCP" : "UDP");
   }
-  ASSERT_TRUE(after);
-  EXPECT_EQ(rcode_of(*after), 0);
-  EXPECT_EQ(ancount_of(*after), 1);
-  EXPECT_EQ(reclaimed_.load(), 1);
+  // Each thread hands back its reference to the snapshot it replaced.
+  EXPECT_EQ(reclaimed_.load(), 2);
+}
+
+TEST_F(WorkerTest, ASnapshotReplacedBeforeItWasTakenIsNeverServed) {
+  start();
+  registry_.store.put_instance(testing::instance("api", "api-1", "n1", 9));
+  registry::SnapshotPtr first = registry_.publish();
+  std::weak_ptr<const registry::Snapshot> watch = first;
+  worker_->publish(std::move(first));
+  registry_.store.put_instance(testing::instance("api", "api-2", "n2", 10));
+  worker_->publish(registry_.publish());
+  // The TCP side swaps both in, in turn, and hands the first back (the callback drops it).
+  const auto tcp = ask_until(port_, true, "api.svc.internal.", 0, 2);
+  ASSERT_TRUE(tcp);
+  EXPECT_EQ(ancount_of(*tcp), 2);
+  // The UDP thread slept in recvmmsg meanwhile: the second replaced the first in its
+  // mailbox, which dropped the first there and then.
+  const auto udp = ask_until(port_, false, "api.svc.internal.", 0);
+  ASSERT_TRUE(udp);
+  EXPECT_EQ(ancount_of(*udp), 2);
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST_F(WorkerTest, CountersAddUpEveryThreadAndStopWakesASleepingListener) {
+  start();
+  Fd udp(::socket(AF_INET, SOCK_DGRAM, 0));
+  ASSERT_TRUE(udp_exchange(udp.get(), port_, testing::make_query("www.example.test.", 1)));
+  ASSERT_TRUE(udp_exchange(udp.get(), port_, testing::make_query("nothere.example.test.", 1)));
+  Fd tcp(tcp_connect(port_));
+  const Bytes frame = framed(testing::make_query("www.example.test.", 1));
+  ::send(tcp.get(), frame.data(), frame.size(), 0);
+  ASSERT_EQ(read_frames(tcp.get(), 1).size(), 1u);
+  // The UDP thread is now asleep in recvmmsg; stop() must wake it, not wait for a datagram.
+  const auto started = std::chrono::steady_clock::now();
+  worker_->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  EXPECT_EQ(worker_->answer_counters().queries, 3u);
+  EXPECT_EQ(worker_->answer_counters().nxdomain, 1u);
+  EXPECT_EQ(worker_->net_counters().udp_received, 2u);
+  EXPECT_EQ(worker_->net_counters().udp_sent, 2u);
+  EXPECT_EQ(worker_->net_counters().tcp_accepted, 1u);
 }
 
 TEST(ReservePort, RefusesAPortAnotherServerHolds) {
