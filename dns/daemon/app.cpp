@@ -298,7 +298,7 @@ void App::announce() const {
     where += (where.empty() ? "" : ", ") + net::endpoint_text(endpoint);
   }
   log_line(LogLevel::info, "serving DNS over UDP and TCP on " + where + " with " +
-                               plural(workers_.size(), "worker thread"));
+                               plural(workers_.size(), "worker"));
   const net::ListenEndpoint& first = endpoints_.front();
   std::string server = first.address;
   if (server == "0.0.0.0") server = "127.0.0.1";

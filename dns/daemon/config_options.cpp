@@ -153,7 +153,7 @@ const std::vector<Option>& options() {
                "`\"[2001:db8::1]:53\"`. Port 0 picks a free port, logged at start-up.",
        .set = set_listen},
       {.section = "server", .key = "threads", .fallback = std::int64_t{0}, .min = 0, .max = 1024,
-       .help = "DNS worker threads, each with its own sockets; 0 = one per CPU core.",
+       .help = "DNS workers, each with its own sockets and threads (one per UDP socket, one for TCP); 0 = one per CPU core.",
        .set = [](Target& t, const Value& v) { t.config->threads = as<std::uint32_t>(v); }},
       {.section = "server", .key = "tcp_idle_timeout", .fallback = std::int64_t{10}, .min = 1,
        .max = 3600,
