@@ -34,7 +34,12 @@ UdpListener::UdpListener(const WorkerSettings& settings, std::size_t row, Worker
       rx_buffer_(WorkerState::kUdpBatch * WorkerState::kUdpSlot),
       tx_buffer_(WorkerState::kUdpBatch * WorkerState::kUdpSlot) {
   open_socket(endpoint);
-  set_receive_buffer(settings.udp_receive_buffer);
+  try {
+    set_receive_buffer(settings.udp_receive_buffer);
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
   for (std::size_t i = 0; i < WorkerState::kUdpBatch; ++i) {
     rx_iov_[i] = {rx_buffer_.data() + i * WorkerState::kUdpSlot, WorkerState::kUdpSlot};
     msghdr& header = rx_[i].msg_hdr;
@@ -76,7 +81,11 @@ void UdpListener::open_socket(const ListenEndpoint& endpoint) {
   if (code == 0 && ::bind(fd_, local.data(), static_cast<socklen_t>(local.size())) != 0) {
     code = errno;
   }
-  if (code != 0) throw listen_error(endpoint, "UDP", std::strerror(code));
+  if (code != 0) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    throw listen_error(endpoint, "UDP", std::strerror(code));
+  }
 }
 
 // A burst (or a worker held off its core for a moment) must not overflow the socket: the
@@ -126,7 +135,11 @@ void UdpListener::take_published() noexcept {
   if (next == nullptr) return;
   snapshot_.swap(*next);
   // `*next` now holds the previous snapshot; its last reference may be costly to drop.
-  if (reclaim_) reclaim_(std::move(*next));
+  try {
+    if (reclaim_) reclaim_(std::move(*next));
+  } catch (const std::exception&) {
+    // Out of memory to hand it back: it is dropped here instead.
+  }
   delete next;
 }
 
