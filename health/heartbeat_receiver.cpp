@@ -337,15 +337,19 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
     unchanged = true;
     return static_cast<std::uint32_t>(granted.count());
   }
+  // An instance that stays on its node keeps its place in the node's list: its entry is
+  // assigned in place, so the pointer there stays valid.
+  bool same_node = false;
   if (found != registered_.end()) {
-    leave_node(*found);
+    same_node = found->second.instance.node == packed.node;
+    if (!same_node) leave_node(*found);
     // Its remembered renewal renewed the instance as it was.
     if (const auto& renewal = found->second.renewal) forget_renewal(*renewal);
   } else {
     found = registered_.try_emplace(key).first;
   }
   found->second = Registered{std::move(packed), registration.protocol, std::nullopt};
-  by_node_[registration.instance.node].push_back(&*found);
+  if (!same_node) by_node_[registration.instance.node].push_back(&*found);
   registry::Instance published = std::move(registration.instance);
   published.health = tracker_.effective_health(key);
   publisher_.post([published = std::move(published), protocol = registration.protocol](registry::Store& store) {

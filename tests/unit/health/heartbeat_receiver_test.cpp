@@ -238,6 +238,42 @@ TEST_F(HeartbeatReceiverTest, PrerequisitesGateTheUpdate) {
             dns::wire::rcode::kNxDomain);
 }
 
+// An instance registered without addresses takes those of another instance on its node. The
+// node index behind that follows an instance through a change that keeps its node (it keeps
+// its place there) and a move to another node (it leaves the old one).
+TEST_F(HeartbeatReceiverTest, NodeAddressesFollowAnInstanceThatChangesOrMoves) {
+  const auto join = [&](const char* id, const char* node) {
+    const std::string owner = std::string(id) + "._web._tcp.svc.internal.";
+    return rcode_of(receiver_.process(make_update({
+        owner + " 30 IN SRV 0 5 8080 " + node + ".node.svc.internal.",
+        "_web._tcp.svc.internal. 30 IN PTR " + owner,
+    })));
+  };
+  ASSERT_EQ(rcode_of(receiver_.process(make_update(kRegisterWeb1))), dns::wire::rcode::kNoError);
+  std::vector<std::string> reweighted = kRegisterWeb1;
+  reweighted[0] = "web-1._web._tcp.svc.internal. 30 IN SRV 0 9 8080 host-1.node.svc.internal.";
+  ASSERT_EQ(rcode_of(receiver_.process(make_update(reweighted))), dns::wire::rcode::kNoError);
+  ASSERT_EQ(find("web", "web-1")->weight, 9);
+  ASSERT_EQ(join("web-2", "host-1"), dns::wire::rcode::kNoError);
+  const registry::Ipv4 host1{127, 0, 0, 10};
+  EXPECT_EQ(find("web", "web-2")->ipv4, std::vector<registry::Ipv4>{host1});
+
+  // web-1 moves; web-2 is still on host-1, so remove it too: then nothing is left there.
+  const std::vector<std::string> moved = {
+      "web-1._web._tcp.svc.internal. 30 IN SRV 0 5 8080 host-2.node.svc.internal.",
+      "host-2.node.svc.internal. 30 IN A 127.0.0.20",
+  };
+  ASSERT_EQ(rcode_of(receiver_.process(make_update(moved))), dns::wire::rcode::kNoError);
+  EXPECT_EQ(find("web", "web-1")->node, "host-2");
+  ASSERT_EQ(rcode_of(receiver_.process(
+                make_update({"web-2._web._tcp.svc.internal. 0 ANY ANY"}))),
+            dns::wire::rcode::kNoError);
+  EXPECT_EQ(join("web-3", "host-1"), dns::wire::rcode::kRefused);  // no addresses to take
+  ASSERT_EQ(join("web-4", "host-2"), dns::wire::rcode::kNoError);
+  const registry::Ipv4 host2{127, 0, 0, 20};
+  EXPECT_EQ(find("web", "web-4")->ipv4, std::vector<registry::Ipv4>{host2});
+}
+
 // Mutated UPDATEs signed after mutation get past TSIG into the UPDATE parser and planner:
 // every one gets a well-formed response or none, and nothing crashes.
 TEST_F(HeartbeatReceiverTest, SurvivesMutatedSignedUpdates) {
