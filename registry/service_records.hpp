@@ -172,6 +172,8 @@ struct NodeRecords {
   std::span<const std::uint8_t> aaaa(std::size_t i) const noexcept {
     return {wire.data() + a_count * kARecord + i * kAaaaRecord, kAaaaRecord};
   }
+
+  bool operator==(const NodeRecords&) const = default;
 };
 
 /// Builds a service's records from its instances: drops drained (weight 0) and critical

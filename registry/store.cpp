@@ -206,7 +206,12 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
     std::vector<Instance> instances;
     instances.reserve(it->second.size());
     for (const OnNode& member : it->second) instances.push_back(member.instance->second.unpack(*member.service, member.instance->first));
-    view->nodes_.set(node, build_node_records(pointers(instances), settings_), own_nodes);
+    auto records = build_node_records(pointers(instances), settings_);
+    // A change of weight or health leaves the node's addresses as they were: keeping the
+    // records spares copying their shard (a slot table and a reference count per node in it).
+    const NodeRecords* current = view->nodes_.find(node);
+    if (current != nullptr && *current == *records) continue;
+    view->nodes_.set(node, std::move(records), own_nodes);
   }
   if (types_dirty_) {
     // Only adding or removing a service touches this O(services) set.

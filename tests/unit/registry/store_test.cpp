@@ -85,6 +85,27 @@ TEST(Store, ViewsShareUnchangedServices) {
   EXPECT_EQ(second->service_types().size(), 50u);
 }
 
+TEST(Store, NodeRecordsAreKeptWhenTheirAddressesStayTheSame) {
+  Store store(testing::registry_settings());
+  store.put_instance(instance("web", "a", "n1", 1, 5));
+  store.put_instance(instance("api", "b", "n1", 2));
+  const auto first = store.build_view(RegistryView{});
+  // A new weight and a new health rebuild the service, not the node.
+  store.put_instance(instance("web", "a", "n1", 1, 9));
+  store.set_health("api", "b", Health::critical);
+  const auto second = store.build_view(*first);
+  EXPECT_NE(first->find_service("web"), second->find_service("web"));
+  EXPECT_EQ(first->find_node("n1"), second->find_node("n1"));
+  // A new address replaces the node's records.
+  store.put_instance(instance("web", "a", "n1", 3, 9));
+  const auto third = store.build_view(*second);
+  ASSERT_NE(third->find_node("n1"), nullptr);
+  EXPECT_NE(second->find_node("n1"), third->find_node("n1"));
+  EXPECT_EQ(third->find_node("n1")->a_count, 2u);
+  EXPECT_EQ(third->find_node("n1")->a(0)[10 + 3], 2);  // 10.0.0.2 first, then 10.0.0.3
+  EXPECT_EQ(third->find_node("n1")->a(1)[10 + 3], 3);
+}
+
 TEST(Store, ReplaceSourceSwapsConfigInstancesAndKeepsOthers) {
   Store store(testing::registry_settings());
   auto beat = instance("web", "dyn", "n1", 1);
