@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-
+#include <string>
 #include <vector>
 
 #include "dns/wire/types.hpp"
@@ -71,6 +71,51 @@ TEST(ServiceRecords, InstancesAreFoundByIdAmongTheEligible) {
   EXPECT_EQ(records->find_instance("aa"), nullptr);
   EXPECT_EQ(records->find_instance(""), nullptr);
   EXPECT_EQ(records->target(*records->find_instance("ab")), testing::wire_name("n2.node.svc.internal."));
+}
+
+// The TXT RDATA of an instance, as character-strings.
+std::vector<std::string> txt_strings(const ServiceRecords& r, const InstanceRecords& instance) {
+  const auto record = r.record(instance.txt);
+  std::vector<std::string> out;
+  for (std::size_t at = 10; at < record.size(); at += 1 + record[at]) {
+    out.emplace_back(reinterpret_cast<const char*>(record.data() + at + 1), record[at]);
+  }
+  return out;
+}
+
+TEST(ServiceRecords, TxtCarriesTagsAndMetadataCutAt255Octets) {
+  auto tagged = instance("web", "a", "n1", 1);
+  tagged.tags = {"blue", "canary"};
+  tagged.meta = {{"version", "2"}, {"long", std::string(300, 'x')}};
+  auto same = tagged;
+  same.id = "b";
+  same.ipv4 = {{10, 0, 0, 2}};
+  const auto plain = instance("web", "c", "n2", 3);
+  const auto records = build(named("web"), {tagged, same, plain});
+  const InstanceRecords& a = *records->find_instance("a");
+  EXPECT_EQ(txt_strings(*records, a),
+            (std::vector<std::string>{"tags=blue,canary", "version=2", "long=" + std::string(250, 'x')}));
+  EXPECT_EQ(records->find_instance("b")->txt, a.txt);  // the same TXT is one record
+  // No tags and no metadata: one empty character-string (RFC 6763 §6.1).
+  EXPECT_EQ(txt_strings(*records, *records->find_instance("c")), std::vector<std::string>{""});
+}
+
+TEST(ServiceRecords, AServiceLargerThanTheStackScratchIsBuiltWhole) {
+  std::vector<Instance> instances;
+  for (int k = 0; k < 3000; ++k) {
+    auto i = instance("web", "i" + std::to_string(k), "n" + std::to_string(k % 700),
+                      static_cast<std::uint8_t>(k % 250), static_cast<std::uint16_t>(1 + k % 9));
+    i.ipv4.front()[2] = static_cast<std::uint8_t>(k / 250);
+    instances.push_back(std::move(i));
+  }
+  const auto records = build(named("web"), instances);
+  EXPECT_EQ(records->instances.size(), 3000u);
+  EXPECT_EQ(records->all.a_count, 3000u);
+  EXPECT_EQ(records->glue.size(), 700u);
+  const InstanceRecords* last = records->find_instance("i2999");
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(records->target(*last), testing::wire_name("n199.node.svc.internal."));
+  EXPECT_EQ(records->glue[last->glue].a_count, 5u);  // 2999 % 700 = 199: five instances there
 }
 
 TEST(ServiceRecords, GlueHoldsEveryAddressOfTheServiceOnTheTargetNode) {
