@@ -52,7 +52,6 @@ UdpListener::UdpListener(const WorkerSettings& settings, std::size_t row, Worker
 
 UdpListener::~UdpListener() {
   stop();
-  delete published_.exchange(nullptr);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -78,6 +77,10 @@ void UdpListener::open_socket(const ListenEndpoint& endpoint) {
       enable(IPPROTO_IP, IP_PKTINFO);
     }
   }
+  // The receive gives up after kIdleSnapshotCheck, so that an idle thread still takes new
+  // snapshots.
+  const timeval wait{static_cast<time_t>(kIdleSnapshotCheck.count()), 0};
+  if (code == 0 && setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) != 0) code = errno;
   if (code == 0 && ::bind(fd_, local.data(), static_cast<socklen_t>(local.size())) != 0) {
     code = errno;
   }
@@ -125,29 +128,11 @@ void UdpListener::stop() noexcept {
   thread_.join();
 }
 
-void UdpListener::publish(registry::SnapshotPtr snapshot) {
-  auto* next = new registry::SnapshotPtr(std::move(snapshot));
-  delete published_.exchange(next, std::memory_order_acq_rel);
-}
-
-void UdpListener::take_published() noexcept {
-  registry::SnapshotPtr* next = published_.exchange(nullptr, std::memory_order_acq_rel);
-  if (next == nullptr) return;
-  snapshot_.swap(*next);
-  // `*next` now holds the previous snapshot; its last reference may be costly to drop.
-  try {
-    if (reclaim_) reclaim_(std::move(*next));
-  } catch (const std::exception&) {
-    // Out of memory to hand it back: it is dropped here instead.
-  }
-  delete next;
-}
-
 void UdpListener::run() noexcept {
   while (!stopping_.load(std::memory_order_relaxed)) {
     const std::size_t received = receive_batch();
     if (stopping_.load(std::memory_order_relaxed)) return;
-    take_published();
+    published_.take(snapshot_, reclaim_);
     if (received > 0) answer_batch(received);
   }
 }
@@ -163,7 +148,8 @@ std::size_t UdpListener::receive_batch() noexcept {
     received = recvmmsg(fd_, rx_.data(), static_cast<unsigned int>(rx_.size()), MSG_WAITFORONE,
                         nullptr);
   } while (received < 0 && errno == EINTR);
-  if (received < 0) on_receive_error(errno);
+  // EAGAIN: kIdleSnapshotCheck passed without a datagram (SO_RCVTIMEO).
+  if (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK) on_receive_error(errno);
   return received > 0 ? static_cast<std::size_t>(received) : 0;
 }
 

@@ -12,6 +12,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "dns/net/tcp_listener.hpp"
 #include "dns/net/udp_listener.hpp"
@@ -99,6 +100,25 @@ NetCounters& NetCounters::operator+=(const NetCounters& other) noexcept {
   return *this;
 }
 
+void SnapshotMailbox::put(registry::SnapshotPtr snapshot) {
+  auto* next = new registry::SnapshotPtr(std::move(snapshot));
+  delete slot_.exchange(next, std::memory_order_acq_rel);
+}
+
+void SnapshotMailbox::take(registry::SnapshotPtr& current, const SnapshotReclaim& reclaim) noexcept {
+  if (slot_.load(std::memory_order_relaxed) == nullptr) return;
+  registry::SnapshotPtr* next = slot_.exchange(nullptr, std::memory_order_acq_rel);
+  if (next == nullptr) return;
+  current.swap(*next);
+  // `*next` now holds the previous snapshot; its last reference may be costly to drop.
+  try {
+    if (reclaim) reclaim(std::move(*next));
+  } catch (const std::exception&) {
+    // Out of memory to hand it back: it is dropped below instead.
+  }
+  delete next;
+}
+
 bool ConnectionLimit::try_acquire() noexcept {
   std::size_t open = open_.load(std::memory_order_relaxed);
   do {
@@ -108,8 +128,9 @@ bool ConnectionLimit::try_acquire() noexcept {
 }
 
 WorkerState::WorkerState(const WorkerSettings& settings, registry::SnapshotPtr initial,
-                         ConnectionLimit& limit, NetLog net_log)
+                         ConnectionLimit& limit, SnapshotReclaim give_back, NetLog net_log)
     : snapshot(std::move(initial)),
+      reclaim(std::move(give_back)),
       context(settings.answer, settings.first_row, settings.seed),
       tcp_limit(limit),
       tcp_idle_timeout(settings.tcp_idle_timeout),
@@ -123,11 +144,13 @@ struct Worker::Impl {
   Impl(const WorkerSettings& worker_settings, registry::SnapshotPtr snapshot,
        ConnectionLimit& limit, Reclaim give_back, NetLog net_log)
       : settings(worker_settings),
-        state(settings, std::move(snapshot), limit, std::move(net_log)),
+        state(settings, std::move(snapshot), limit, give_back, std::move(net_log)),
         index(settings.index),
         reclaim(std::move(give_back)) {}
 
   void run();
+  // Takes a new snapshot when TCP has been idle (see kIdleSnapshotCheck).
+  void do_idle_check();
 
   WorkerSettings settings;
   WorkerState state;
@@ -135,6 +158,7 @@ struct Worker::Impl {
   Reclaim reclaim;
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  asio::steady_timer idle_check{io};
   std::vector<std::unique_ptr<UdpListener>> udp;
   std::vector<std::unique_ptr<TcpListener>> tcp;
   std::thread thread;
@@ -151,6 +175,15 @@ void Worker::Impl::run() {
       state.log("worker " + std::to_string(index) + ": " + e.what());
     }
   }
+}
+
+void Worker::Impl::do_idle_check() {
+  idle_check.expires_after(kIdleSnapshotCheck);
+  idle_check.async_wait([this](const boost::system::error_code& error) {
+    if (error) return;
+    state.published.take(state.snapshot, state.reclaim);
+    do_idle_check();
+  });
 }
 
 Worker::Worker(const WorkerSettings& settings, registry::SnapshotPtr snapshot,
@@ -180,6 +213,7 @@ void Worker::start() {
     impl_->udp[i]->start("dns-udp-" + index + (i == 0 ? "" : "-" + std::to_string(i)));
   }
   for (auto& listener : impl_->tcp) listener->start();
+  impl_->do_idle_check();
   impl_->thread = std::thread([impl = impl_.get(), name = "dns-tcp-" + index] {
     pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
     impl->run();
@@ -196,11 +230,7 @@ void Worker::stop() {
 
 void Worker::publish(registry::SnapshotPtr snapshot) {
   for (auto& listener : impl_->udp) listener->publish(snapshot);
-  asio::post(impl_->io, [impl = impl_.get(), next = std::move(snapshot)]() mutable {
-    impl->state.snapshot.swap(next);
-    // `next` now holds the previous snapshot; its last reference may be costly to drop.
-    if (impl->reclaim) impl->reclaim(std::move(next));
-  });
+  impl_->state.published.put(std::move(snapshot));
 }
 
 answer::AnswerCounters Worker::answer_counters() const noexcept {

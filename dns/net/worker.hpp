@@ -112,9 +112,40 @@ bool is_update(std::span<const std::uint8_t> message) noexcept;
 /// Logs one line (a warning); never called per packet. Any thread.
 using NetLog = std::function<void(const std::string&)>;
 
+/// Takes a snapshot an answering thread no longer uses, so that the last reference can be
+/// dropped on another thread, off the query path. Any thread.
+using SnapshotReclaim = std::function<void(registry::SnapshotPtr)>;
+
+/// How often an answering thread with nothing to answer still looks for a new snapshot, so
+/// that an idle one lets go of the one it had (a superseded snapshot holds every shard
+/// changed since).
+inline constexpr std::chrono::seconds kIdleSnapshotCheck{1};
+
+/// A one-slot hand-over of snapshots to one answering thread, which swaps the newest in
+/// before it answers: publishing never wakes it. Lock-free.
+class SnapshotMailbox {
+ public:
+  SnapshotMailbox() = default;
+  SnapshotMailbox(const SnapshotMailbox&) = delete;
+  SnapshotMailbox& operator=(const SnapshotMailbox&) = delete;
+  ~SnapshotMailbox() { delete slot_.exchange(nullptr); }
+
+  /// Leaves `snapshot` for the thread. One left earlier and not taken yet is dropped here,
+  /// unserved. Any thread; allocates.
+  void put(registry::SnapshotPtr snapshot);
+  /// Swaps the snapshot left since the last call, if any, into `current`, and hands the one
+  /// it replaces to `reclaim` (or drops it when that fails). The answering thread; one atomic
+  /// load when nothing was left.
+  void take(registry::SnapshotPtr& current, const SnapshotReclaim& reclaim) noexcept;
+
+ private:
+  std::atomic<registry::SnapshotPtr*> slot_{nullptr};  // owned; nullptr when empty
+};
+
 /// What one worker's TCP listeners and sessions share. Owned by its Worker and used only on
 /// that worker's io_context thread, so nothing here is locked; its UDP listeners' threads
-/// read only `update_handler` and `log`, which are safe from any thread.
+/// read only `update_handler` and `log`, and the publisher uses only `published`: all three
+/// are safe from any thread.
 struct WorkerState {
   /// Octets per UDP receive and transmit slot: the largest udp_payload we allow.
   static constexpr std::size_t kUdpSlot = 4096;
@@ -122,16 +153,19 @@ struct WorkerState {
   static constexpr std::size_t kUdpBatch = 32;
 
   WorkerState(const WorkerSettings& settings, registry::SnapshotPtr snapshot,
-              ConnectionLimit& tcp_limit, NetLog log);
+              ConnectionLimit& tcp_limit, SnapshotReclaim reclaim, NetLog log);
 
-  /// Answers one query from the current snapshot into `out` (see answer::answer_query).
+  /// Answers one query from the newest snapshot into `out` (see answer::answer_query).
   /// Returns the response length, 0 to drop. noexcept; no allocation.
   std::size_t respond(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                       answer::Transport transport) noexcept {
+    published.take(snapshot, reclaim);
     return answer::answer_query(*snapshot, query, out, transport, context);
   }
 
-  registry::SnapshotPtr snapshot;  // swapped by Worker::publish on this thread
+  registry::SnapshotPtr snapshot;  // what TCP answers from; swapped in from `published`
+  SnapshotMailbox published;
+  SnapshotReclaim reclaim;
   UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none
   answer::AnswerContext context;
   NetCounters counters;
@@ -150,7 +184,7 @@ class Worker {
   /// Called on one of the worker's threads with a snapshot that thread no longer uses, so
   /// that the last reference can be dropped on another thread, off the query path. Each
   /// thread hands back its own reference, so one snapshot may come back more than once.
-  using Reclaim = std::function<void(registry::SnapshotPtr)>;
+  using Reclaim = SnapshotReclaim;
 
   /// Control thread; allocates the worker's buffers and answer context.
   Worker(const WorkerSettings& settings, registry::SnapshotPtr snapshot,
@@ -170,8 +204,9 @@ class Worker {
   void start();
   /// Stops the threads and waits for them; open TCP connections are dropped. Idempotent.
   void stop();
-  /// Hands the worker a new snapshot: to each UDP listener, and posted to the io_context
-  /// thread; each swaps it in between queries. Any thread.
+  /// Hands the worker a new snapshot: each of its threads swaps it in before it answers
+  /// next, or within kIdleSnapshotCheck when it has nothing to answer. Wakes no thread.
+  /// Any thread.
   void publish(registry::SnapshotPtr snapshot);
 
   /// Counters, summed over the worker's threads; read them only after stop().

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "dns/wire/types.hpp"
@@ -274,16 +275,33 @@ TEST_F(WorkerTest, ASnapshotReplacedBeforeItWasTakenIsNeverServed) {
   worker_->publish(std::move(first));
   registry_.store.put_instance(testing::instance("api", "api-2", "n2", 10));
   worker_->publish(registry_.publish());
-  // The TCP side swaps both in, in turn, and hands the first back (the callback drops it).
+  // Each thread has a mailbox of its own; in each, the second replaced the first, which was
+  // dropped there and then. The threads answer from the second.
   const auto tcp = ask_until(port_, true, "api.svc.internal.", 0, 2);
   ASSERT_TRUE(tcp);
   EXPECT_EQ(ancount_of(*tcp), 2);
-  // The UDP thread slept in recvmmsg meanwhile: the second replaced the first in its
-  // mailbox, which dropped the first there and then.
   const auto udp = ask_until(port_, false, "api.svc.internal.", 0);
   ASSERT_TRUE(udp);
   EXPECT_EQ(ancount_of(*udp), 2);
   EXPECT_TRUE(watch.expired());
+}
+
+TEST_F(WorkerTest, IdleThreadsLetGoOfAReplacedSnapshotWithoutAQuery) {
+  registry_.store.put_instance(testing::instance("api", "api-1", "n1", 9));
+  start();
+  // Nothing is asked: the UDP thread sleeps in recvmmsg, the TCP side waits for connections.
+  // Each still takes the new snapshot within kIdleSnapshotCheck and hands back the old one.
+  registry_.store.put_instance(testing::instance("api", "api-2", "n2", 10));
+  worker_->publish(registry_.publish());
+  const auto deadline = std::chrono::steady_clock::now() + 3 * kIdleSnapshotCheck;
+  while (reclaimed_.load() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(reclaimed_.load(), 2);
+  // And a later query is answered from the new one.
+  const auto answer = ask_until(port_, false, "api.svc.internal.", 0, 2);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(ancount_of(*answer), 2);
 }
 
 TEST_F(WorkerTest, CountersAddUpEveryThreadAndStopWakesASleepingListener) {
