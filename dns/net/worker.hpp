@@ -156,7 +156,8 @@ struct WorkerState {
               ConnectionLimit& tcp_limit, SnapshotReclaim reclaim, NetLog log);
 
   /// Answers one query from the newest snapshot into `out` (see answer::answer_query).
-  /// Returns the response length, 0 to drop. noexcept; no allocation.
+  /// Returns the response length, 0 to drop. noexcept; allocates nothing but when it hands
+  /// back a snapshot that a publish replaced.
   std::size_t respond(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                       answer::Transport transport) noexcept {
     published.take(snapshot, reclaim);
