@@ -43,6 +43,16 @@ std::string label(std::string_view text) {
   return out;
 }
 
+// Appends the wire name <node>.node.<domain> to `out` (octets or characters).
+template <typename Out>
+void append_node_name(Out& out, std::string_view node, const BuildSettings& settings) {
+  constexpr std::string_view kNode("\4node", 5);
+  out.push_back(static_cast<typename Out::value_type>(node.size()));
+  out.insert(out.end(), node.begin(), node.end());
+  out.insert(out.end(), kNode.begin(), kNode.end());
+  out.insert(out.end(), settings.domain.begin(), settings.domain.end());
+}
+
 std::span<const std::uint8_t> bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
@@ -171,11 +181,7 @@ void ServiceBuilder::srv_rdata(const Instance& instance, OctetVector& rdata) con
   dns::wire::store_u16(rdata.data(), instance.priority);
   dns::wire::store_u16(rdata.data() + 2, instance.weight);
   dns::wire::store_u16(rdata.data() + 4, instance.port);
-  rdata.push_back(static_cast<std::uint8_t>(instance.node.size()));
-  rdata.insert(rdata.end(), instance.node.begin(), instance.node.end());
-  constexpr std::string_view kNode("\4node", 5);
-  rdata.insert(rdata.end(), kNode.begin(), kNode.end());
-  rdata.insert(rdata.end(), settings_.domain.begin(), settings_.domain.end());
+  append_node_name(rdata, instance.node, settings_);
 }
 
 // RFC 6763 §6: one key=value per character-string, each cut at 255 octets; an empty TXT
@@ -360,7 +366,9 @@ std::string_view ServiceRecords::target(const InstanceRecords& instance) const n
 }
 
 std::string node_name(std::string_view node, const BuildSettings& settings) {
-  return label(node) + std::string("\4node", 5) + settings.domain;
+  std::string out;
+  append_node_name(out, node, settings);
+  return out;
 }
 
 std::string service_type_name(std::string_view service, Protocol protocol,

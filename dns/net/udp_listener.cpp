@@ -25,9 +25,9 @@ constexpr auto kErrorPause = std::chrono::milliseconds(1);
 }  // namespace
 
 UdpListener::UdpListener(const WorkerSettings& settings, std::size_t row, WorkerState& worker,
-                         const ListenEndpoint& endpoint, Worker::Reclaim reclaim)
+                         const ListenEndpoint& endpoint)
     : worker_(worker),
-      reclaim_(std::move(reclaim)),
+      reclaim_(worker.reclaim),
       name_(endpoint_text(endpoint)),
       snapshot_(worker.snapshot),
       context_(settings.answer, row, settings.seed),

@@ -35,9 +35,10 @@ namespace signpost::dns::net {
 class UdpListener {
  public:
   /// Opens and binds the socket. `row` is this listener's row of round-robin state (see
-  /// answer_rows). Control thread; throws NetError naming the address and the OS reason.
+  /// answer_rows); replaced snapshots go back through `worker.reclaim`. Control thread;
+  /// throws NetError naming the address and the OS reason.
   UdpListener(const WorkerSettings& settings, std::size_t row, WorkerState& worker,
-              const ListenEndpoint& endpoint, Worker::Reclaim reclaim);
+              const ListenEndpoint& endpoint);
   /// Stops the thread if it runs and closes the socket.
   ~UdpListener();
   UdpListener(const UdpListener&) = delete;
@@ -82,7 +83,7 @@ class UdpListener {
   std::size_t reply_control(std::size_t slot, Control& out) noexcept;
 
   WorkerState& worker_;  // the update handler and the log, shared with the worker's TCP side
-  Worker::Reclaim reclaim_;
+  SnapshotReclaim reclaim_;  // a copy of the worker's
   std::string name_;
   int fd_ = -1;
   bool ipv6_ = false;

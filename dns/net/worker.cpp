@@ -144,9 +144,8 @@ struct Worker::Impl {
   Impl(const WorkerSettings& worker_settings, registry::SnapshotPtr snapshot,
        ConnectionLimit& limit, Reclaim give_back, NetLog net_log)
       : settings(worker_settings),
-        state(settings, std::move(snapshot), limit, give_back, std::move(net_log)),
-        index(settings.index),
-        reclaim(std::move(give_back)) {}
+        state(settings, std::move(snapshot), limit, std::move(give_back), std::move(net_log)),
+        index(settings.index) {}
 
   void run();
   // Takes a new snapshot when TCP has been idle (see kIdleSnapshotCheck).
@@ -155,7 +154,6 @@ struct Worker::Impl {
   WorkerSettings settings;
   WorkerState state;
   std::size_t index;
-  Reclaim reclaim;
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   asio::steady_timer idle_check{io};
@@ -195,8 +193,7 @@ Worker::~Worker() { stop(); }
 
 void Worker::listen(const ListenEndpoint& endpoint) {
   const std::size_t row = impl_->settings.first_row + 1 + impl_->udp.size();
-  impl_->udp.push_back(std::make_unique<UdpListener>(impl_->settings, row, impl_->state,
-                                                     endpoint, impl_->reclaim));
+  impl_->udp.push_back(std::make_unique<UdpListener>(impl_->settings, row, impl_->state, endpoint));
   impl_->tcp.push_back(std::make_unique<TcpListener>(impl_->io, impl_->state, endpoint));
 }
 
