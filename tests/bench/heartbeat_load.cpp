@@ -14,10 +14,17 @@
 //   heartbeats: sent N renewals N changes N answered N noerror N refused N notauth N
 //   other_rcode N lost N seconds S latency_avg_us U rate_achieved R/s
 // An UPDATE unanswered one second after it was sent, or one second after the end, is lost.
+//
+// The timed phase sleeps on the clock until the next send is due, never on its socket, and
+// reads the answers that arrived meanwhile with their kernel arrival times (SO_TIMESTAMPNS),
+// which give the latency. On loopback the sender of a datagram pays for waking a receiver
+// that sleeps on it: a generator waiting in poll() would bill the server a cross-core
+// wake-up per answer, which an agent on another host never costs it.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +33,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <initializer_list>
 #include <span>
@@ -79,6 +87,12 @@ struct Options {
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
+}
+
+std::int64_t wall_ns() {
+  timespec t{};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
 
 bool parse_value(std::string_view flag, const char* value, Options& o) {
@@ -257,10 +271,24 @@ struct Counts {
   double latency_sum_us = 0;
 };
 
+// When the kernel received `message` (SO_TIMESTAMPNS), or `otherwise`.
+std::int64_t arrival(const msghdr& message, std::int64_t otherwise) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&message), c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec t{};
+      std::memcpy(&t, CMSG_DATA(c), sizeof t);
+      return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+    }
+  }
+  return otherwise;
+}
+
 /// An UPDATE in flight, by the ID it was sent with.
 struct Slot {
-  std::int64_t sent_at = 0;  // 0: free
-  std::uint32_t index = 0;   // the instance
+  std::int64_t sent_at = 0;    // steady clock; 0: free
+  std::int64_t sent_wall = 0;  // the realtime clock, as the kernel's receive timestamps
+  std::uint32_t index = 0;     // the instance
 };
 
 /// The run: one connected socket, the UPDATEs in flight by ID, the counts. One thread.
@@ -281,9 +309,10 @@ class HeartbeatLoad {
   std::size_t send(std::span<const Bytes* const> messages,
                    std::span<const std::uint32_t> indexes, std::int64_t now);
   std::size_t send_due(Plan& plan, std::vector<const Bytes*>& current, std::int64_t now);
-  std::size_t receive(std::int64_t now);
+  std::size_t receive();
   std::vector<std::uint32_t> release_older_than(std::int64_t limit);
   void wait(std::int64_t ns) const;
+  void sleep_until_due(std::int64_t now, std::int64_t stop) const;
 
   const Options& o_;
   int fd_;
@@ -297,6 +326,7 @@ class HeartbeatLoad {
   std::uint64_t renewals_sent_ = 0, changes_sent_ = 0;
   std::int64_t start_ = 0, end_ = 0;
   std::array<std::array<std::uint8_t, kResponseMax>, kMaxBatch> in_{};
+  std::array<std::array<char, CMSG_SPACE(sizeof(timespec))>, kMaxBatch> control_{};
 };
 
 std::size_t HeartbeatLoad::send(std::span<const Bytes* const> messages,
@@ -318,24 +348,28 @@ std::size_t HeartbeatLoad::send(std::span<const Bytes* const> messages,
     msgs[i].msg_hdr.msg_iov = iov[i].data();
     msgs[i].msg_hdr.msg_iovlen = 2;
   }
+  const std::int64_t wall = wall_ns();
   const int n = ::sendmmsg(fd_, msgs.data(), static_cast<unsigned int>(count), 0);
   const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-  for (std::size_t i = 0; i < sent; ++i) slots_[id_of[i]] = {now, indexes[i]};
+  for (std::size_t i = 0; i < sent; ++i) slots_[id_of[i]] = {now, wall, indexes[i]};
   in_flight_ += sent;
   counts_.sent += sent;
   return sent;
 }
 
-std::size_t HeartbeatLoad::receive(std::int64_t now) {
+std::size_t HeartbeatLoad::receive() {
   std::array<iovec, kMaxBatch> iov{};
   std::array<mmsghdr, kMaxBatch> msgs{};
   for (std::size_t i = 0; i < kMaxBatch; ++i) {
     iov[i] = {in_[i].data(), kResponseMax};
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_control = control_[i].data();
+    msgs[i].msg_hdr.msg_controllen = control_[i].size();
   }
   const int got = ::recvmmsg(fd_, msgs.data(), kMaxBatch, MSG_DONTWAIT, nullptr);
   if (got <= 0) return 0;  // nothing yet, or ICMP unreachable (then the UPDATEs are lost)
+  const std::int64_t wall = wall_ns();
   for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
     const auto& a = in_[i];
     if (msgs[i].msg_len < 12) continue;
@@ -344,7 +378,7 @@ std::size_t HeartbeatLoad::receive(std::int64_t now) {
     const int rcode = a[3] & 0x0F;
     ++counts_.answered;
     ++counts_.rcodes[static_cast<std::size_t>(rcode)];
-    counts_.latency_sum_us += static_cast<double>(now - slot.sent_at) / 1e3;
+    counts_.latency_sum_us += static_cast<double>(arrival(msgs[i].msg_hdr, wall) - slot.sent_wall) / 1e3;
     if (rcode != 0 && refused_rcode_ == 0) {
       refused_rcode_ = rcode;
       refused_index_ = slot.index;
@@ -374,6 +408,20 @@ void HeartbeatLoad::wait(std::int64_t ns) const {
   ::ppoll(&p, 1, &timeout, nullptr);
 }
 
+// Sleeps until the next renewal or change is due (at most a tick, not past `stop`),
+// on the clock alone: see the design note at the top.
+void HeartbeatLoad::sleep_until_due(std::int64_t now, std::int64_t stop) const {
+  const auto due_at = [&](double rate, std::uint64_t sent) {
+    return rate > 0 ? start_ + static_cast<std::int64_t>(static_cast<double>(sent + 1) / rate * 1e9)
+                    : stop;
+  };
+  const std::int64_t until = std::min({due_at(o_.rate, renewals_sent_),
+                                        due_at(o_.change_rate, changes_sent_), now + kTickNs, stop});
+  if (until <= now) return;
+  const timespec t{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
+  ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, nullptr);
+}
+
 // Sends the registrations of `indexes` and waits up to a second for their answers; returns
 // those still unanswered.
 std::vector<std::uint32_t> HeartbeatLoad::exchange(const std::vector<Bytes>& messages,
@@ -388,7 +436,7 @@ std::vector<std::uint32_t> HeartbeatLoad::exchange(const std::vector<Bytes>& mes
     if (sent < batch.size()) {
       sent += send(std::span(batch).subspan(sent), std::span(indexes).subspan(sent), now);
     }
-    if (receive(now) == 0) wait(kTickNs);
+    if (receive() == 0) wait(kTickNs);
   }
   std::vector<std::uint32_t> unanswered = release_older_than(now_ns() + 1);
   for (std::size_t i = sent; i < indexes.size(); ++i) unanswered.push_back(indexes[i]);
@@ -468,16 +516,16 @@ void HeartbeatLoad::renew(Plan plan) {
   std::int64_t next_expiry = start_ + kExpiryEveryNs;
   for (std::int64_t now = start_; now < stop; now = now_ns()) {
     const std::size_t sent = send_due(plan, current, now);
-    const std::size_t got = receive(now);
+    const std::size_t got = receive();
     if (now >= next_expiry) {
       counts_.lost += release_older_than(now - kLostAfterNs).size();
       next_expiry = now + kExpiryEveryNs;
     }
-    if (sent == 0 && got == 0) wait(std::min(stop - now, kTickNs));
+    if (sent == 0 && got == 0) sleep_until_due(now, stop);
   }
   end_ = now_ns();
   for (std::int64_t now = end_; in_flight_ != 0 && now < end_ + kLostAfterNs; now = now_ns()) {
-    if (receive(now) == 0) wait(end_ + kLostAfterNs - now);
+    if (receive() == 0) wait(end_ + kLostAfterNs - now);
   }
   counts_.lost += release_older_than(now_ns() + 1).size();
 }
@@ -510,6 +558,8 @@ int run(const Options& o) {
     std::fprintf(stderr, "heartbeat_load: cannot reach %s:%u\n", o.server.c_str(), o.port);
     return 1;
   }
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);  // answers' arrival times
   HeartbeatLoad load(o, fd);
   int status = 0;
   if (o.mode != Mode::renew_only) {
