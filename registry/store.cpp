@@ -177,6 +177,7 @@ std::vector<std::pair<Service, std::vector<Instance>>> Store::list() const {
     for (const auto& stored : entry.instances) instances.push_back(stored.second.unpack(name, stored.first));
     out.emplace_back(entry.service, std::move(instances));
   }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first.name < b.first.name; });
   return out;
 }
 
@@ -217,7 +218,12 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
     // Only adding or removing a service touches this O(services) set.
     auto types = std::make_shared<dns::zone::RRset>();
     types->type = dns::wire::rrtype::kPtr;
-    for (const auto& [name, entry] : services_) {
+    std::vector<const Services::value_type*> sorted;  // one order for every build
+    sorted.reserve(services_.size());
+    for (const auto& service : services_) sorted.push_back(&service);
+    std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* service : sorted) {
+      const auto& [name, entry] = *service;
       const std::string target = service_type_name(name, entry.service.protocol, settings_);
       dns::zone::append_record(*types, settings_.ttl,
                                {reinterpret_cast<const std::uint8_t*>(target.data()), target.size()});

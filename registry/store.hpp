@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,7 +69,10 @@ class Store {
     const Instances::value_type* instance;
   };
 
-  using Services = std::map<std::string, ServiceEntry>;
+  // Hashed, not ordered: the registry thread finds a service or node per change, and runs
+  // cold (it wakes a few times a second), so each node a std::map search visits is a cache
+  // miss. Elements stay put on rehash, which OnNode relies on.
+  using Services = std::unordered_map<std::string, ServiceEntry>;
   Services::value_type& entry_for(const std::string& name, Protocol protocol);
   void touch(const std::string& service, const std::string& node);
   void leave_node(const Instances::value_type& stored);
@@ -76,7 +80,7 @@ class Store {
 
   BuildSettings settings_;
   Services services_;
-  std::map<std::string, std::vector<OnNode>> nodes_;
+  std::unordered_map<std::string, std::vector<OnNode>> nodes_;
   std::set<std::string> dirty_services_;
   std::set<std::string> dirty_nodes_;
   bool types_dirty_ = true;
