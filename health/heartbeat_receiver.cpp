@@ -214,7 +214,8 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
   const auto now = Clock::now();
   const std::uint32_t requested = request.lease.value_or(plan.min_ttl);
   for (const InstanceKey& removal : plan.removals) deregister_instance(removal);
-  // Only a lone renewal without prerequisites can be taken for the same again.
+  // Only a lone registration without prerequisites can be taken for the same again: sent
+  // again, it finds the instance as it left it.
   outcome.repeatable = request.prerequisites.empty() && plan.removals.empty() &&
                        plan.registrations.size() == 1;
   for (Registration& registration : plan.registrations) {
@@ -223,9 +224,7 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
       outcome.requested = requested;
       outcome.health = registration.instance.health;
     }
-    bool unchanged = false;
-    outcome.lease = register_instance(std::move(registration), requested, now, unchanged);
-    outcome.repeatable = outcome.repeatable && unchanged;
+    outcome.lease = register_instance(std::move(registration), requested, now);
   }
   publish_changes();
   return outcome;
@@ -321,7 +320,7 @@ void HeartbeatReceiver::note_refusal(const std::string& reason) {
 
 std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
                                                    std::uint32_t requested,
-                                                   Clock::time_point now, bool& unchanged) {
+                                                   Clock::time_point now) {
   const InstanceKey key{registration.instance.service, registration.instance.id};
   const auto granted = tracker_.renew(key, std::chrono::seconds(requested),
                                       registration.instance.health, now);
@@ -334,7 +333,6 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
   if (found != registered_.end() && found->second.instance == packed &&
       found->second.protocol == registration.protocol) {
     counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
-    unchanged = true;
     return static_cast<std::uint32_t>(granted.count());
   }
   // An instance that stays on its node keeps its place in the node's list: its entry is

@@ -91,7 +91,7 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   struct Outcome {
     std::uint16_t rcode = 0;
     std::uint32_t lease = 0;  // granted, 0 when nothing was registered
-    bool repeatable = false;  // a renewal that changed nothing: remember it (see Renewal)
+    bool repeatable = false;  // a lone registration or renewal: remember it (see Renewal)
     InstanceKey renewed;      // when repeatable: the instance, its lease asked for and health
     std::uint32_t requested = 0;
     registry::Health health = registry::Health::passing;
@@ -105,12 +105,14 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   };
   using RegisteredMap = std::unordered_map<InstanceKey, Registered, InstanceKeyHash>;
   // Agents renew by sending the same UPDATE again and again. One that repeats, byte for byte
-  // (header ID and TSIG aside), an UPDATE that renewed an instance without changing it is
+  // (header ID and TSIG aside), the UPDATE that last registered or renewed an instance is
   // known by the hash of those bytes and skips parsing, planning and every lookup by name:
-  // its lease is renewed through its handle and answered as before. An instance has at most
-  // one remembered renewal, and loses it when it changes (the renewal renewed it as it was)
-  // or is deregistered, so that `instance` always points into registered_ at the instance
-  // the renewal saw.
+  // its lease is renewed through its handle and answered as before. Sent again, an UPDATE
+  // that registered or changed an instance changes nothing more, so it is remembered too,
+  // and an agent's first heartbeat after registering takes the short way. An instance has
+  // at most one remembered renewal, and loses it when another UPDATE changes it (the
+  // renewal left it as it was) or it is deregistered, so that `instance` always points into
+  // registered_ at the instance the renewal saw.
   struct Renewal {
     Registered* instance = nullptr;
     LeaseTracker::Handle lease;
@@ -133,10 +135,9 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   void forget_renewal(std::uint64_t hash);
   Outcome apply_request(const UpdateRequest& request, const TsigKey& key);
   std::uint16_t check_prerequisites(const UpdateRequest& request) const;
-  // Renews the lease and posts the instance when it changed; returns the granted lease and
-  // sets `unchanged` when the instance was registered as it is.
+  // Renews the lease and posts the instance when it changed; returns the granted lease.
   std::uint32_t register_instance(Registration registration, std::uint32_t requested,
-                                  std::chrono::steady_clock::time_point now, bool& unchanged);
+                                  std::chrono::steady_clock::time_point now);
   void note_refusal(const std::string& reason);
   void deregister_instance(const InstanceKey& key);
   void leave_node(const RegisteredMap::value_type& entry);

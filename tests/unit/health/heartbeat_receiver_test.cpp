@@ -174,8 +174,8 @@ TEST_F(HeartbeatReceiverTest, RepeatedRenewalsFollowChangesInBetween) {
   const auto unchanged_before = receiver_.counters().unchanged.load();
   for (int i = 0; i < 3; ++i) ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
   EXPECT_EQ(receiver_.counters().unchanged.load(), unchanged_before + 3);
-  // The first renewal went the whole way; the two after it were known as its repeats.
-  EXPECT_EQ(receiver_.counters().repeated.load(), 2u);
+  // The registration went the whole way; the renewals after it were known as its repeats.
+  EXPECT_EQ(receiver_.counters().repeated.load(), 3u);
   EXPECT_EQ(find("web", "web-1")->weight, 5);
   // A change, then the earlier UPDATE again: it must change the instance back, not merely
   // renew it as it did before.
@@ -183,9 +183,19 @@ TEST_F(HeartbeatReceiverTest, RepeatedRenewalsFollowChangesInBetween) {
   EXPECT_EQ(find("web", "web-1")->weight, 7);
   ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
   EXPECT_EQ(find("web", "web-1")->weight, 5);
-  EXPECT_EQ(receiver_.counters().repeated.load(), 2u);
+  EXPECT_EQ(receiver_.counters().repeated.load(), 3u);
+  // The UPDATE that changed it back is the one remembered now: its repeat is a renewal.
   ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
   EXPECT_EQ(find("web", "web-1")->weight, 5);
+  EXPECT_EQ(receiver_.counters().repeated.load(), 4u);
+  // So is a change's repeat, which must not change the instance back either.
+  ASSERT_EQ(send(weight7), dns::wire::rcode::kNoError);
+  ASSERT_EQ(send(weight7), dns::wire::rcode::kNoError);
+  EXPECT_EQ(find("web", "web-1")->weight, 7);
+  EXPECT_EQ(receiver_.counters().repeated.load(), 5u);
+  ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
+  EXPECT_EQ(find("web", "web-1")->weight, 5);
+  EXPECT_EQ(receiver_.counters().repeated.load(), 5u);
   // Deregistered in between: the same renewal registers it again.
   ASSERT_EQ(send({"web-1._web._tcp.svc.internal. 0 ANY ANY"}), dns::wire::rcode::kNoError);
   EXPECT_FALSE(find("web", "web-1").has_value());
