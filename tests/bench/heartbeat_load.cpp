@@ -324,6 +324,7 @@ class HeartbeatLoad {
   std::uint32_t refused_index_ = 0;  // and its instance
   std::size_t next_renewal_ = 0;
   std::uint64_t renewals_sent_ = 0, changes_sent_ = 0;
+  std::uint64_t changes_planned_ = 0;
   std::int64_t start_ = 0, end_ = 0;
   std::array<std::array<std::uint8_t, kResponseMax>, kMaxBatch> in_{};
   std::array<std::array<char, CMSG_SPACE(sizeof(timespec))>, kMaxBatch> control_{};
@@ -411,12 +412,14 @@ void HeartbeatLoad::wait(std::int64_t ns) const {
 // Sleeps until the next renewal or change is due (at most a tick, not past `stop`),
 // on the clock alone: see the design note at the top.
 void HeartbeatLoad::sleep_until_due(std::int64_t now, std::int64_t stop) const {
-  const auto due_at = [&](double rate, std::uint64_t sent) {
-    return rate > 0 ? start_ + static_cast<std::int64_t>(static_cast<double>(sent + 1) / rate * 1e9)
-                    : stop;
+  const auto due_at = [&](double rate, std::uint64_t sent, std::uint64_t planned) {
+    return rate > 0 && sent < planned
+               ? start_ + static_cast<std::int64_t>(static_cast<double>(sent + 1) / rate * 1e9)
+               : stop;
   };
-  const std::int64_t until = std::min({due_at(o_.rate, renewals_sent_),
-                                        due_at(o_.change_rate, changes_sent_), now + kTickNs, stop});
+  const std::int64_t until =
+      std::min({due_at(o_.rate, renewals_sent_, UINT64_MAX),
+                due_at(o_.change_rate, changes_sent_, changes_planned_), now + kTickNs, stop});
   if (until <= now) return;
   const timespec t{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
   ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, nullptr);
@@ -508,6 +511,7 @@ std::size_t HeartbeatLoad::send_due(Plan& plan, std::vector<const Bytes*>& curre
 void HeartbeatLoad::renew(Plan plan) {
   std::vector<const Bytes*> current;
   for (const Bytes& renewal : plan.renewals) current.push_back(&renewal);
+  changes_planned_ = plan.changes.size();
   counts_ = {};
   std::printf("renewing\n");
   std::fflush(stdout);
