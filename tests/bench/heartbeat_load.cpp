@@ -15,19 +15,29 @@
 //   other_rcode N lost N seconds S latency_avg_us U rate_achieved R/s
 // An UPDATE unanswered one second after it was sent, or one second after the end, is lost.
 //
+// With `--tcp-agents N` the timed phase sends over N persistent TCP connections instead
+// (RFC 7766), as N agents would that each keep one open: each agent has an equal run of
+// consecutive instances, so the renewals due in one tick (1 ms) are mostly one agent's,
+// and each tick writes all of an agent's due UPDATEs at once, length-prefixed (RFC 1035
+// §4.2.2). Registration stays on UDP. The latency is then taken when the answer is read,
+// so it is known to within the tick.
+//
 // The timed phase sleeps on the clock until the next send is due, never on its socket, and
 // reads the answers that arrived meanwhile with their kernel arrival times (SO_TIMESTAMPNS),
 // which give the latency. On loopback the sender of a datagram pays for waking a receiver
 // that sleeps on it: a generator waiting in poll() would bill the server a cross-core
 // wake-up per answer, which an agent on another host never costs it.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -51,6 +61,7 @@ using Clock = std::chrono::steady_clock;
 using Bytes = std::vector<std::uint8_t>;
 
 constexpr std::size_t kMaxBatch = 64;
+constexpr std::size_t kMaxTcpAgents = 1000;  // signpostd's server.tcp_max_clients default
 constexpr std::size_t kResponseMax = 1024;
 constexpr std::size_t kIds = 65536;
 constexpr std::int64_t kLostAfterNs = 1'000'000'000;
@@ -81,6 +92,7 @@ struct Options {
   std::uint32_t lease = 3600;
   std::size_t change_offset = 0;  // changes sent by earlier runs to the same server
   std::size_t window = 64;        // registrations outstanding
+  std::size_t tcp_agents = 0;     // timed phase over this many TCP connections; 0: UDP
   Mode mode = Mode::register_and_renew;
 };
 
@@ -108,6 +120,7 @@ bool parse_value(std::string_view flag, const char* value, Options& o) {
   else if (flag == "--lease") o.lease = static_cast<std::uint32_t>(std::strtoul(value, nullptr, 10));
   else if (flag == "--change-offset") o.change_offset = std::strtoul(value, nullptr, 10);
   else if (flag == "--window") o.window = std::strtoul(value, nullptr, 10);
+  else if (flag == "--tcp-agents") o.tcp_agents = std::strtoul(value, nullptr, 10);
   else return false;
   return true;
 }
@@ -123,7 +136,8 @@ bool parse_options(int argc, char** argv, Options& o) {
   }
   return o.port != 0 && !o.key_name.empty() && !o.secret.empty() && o.instances >= 1 &&
          o.instances <= 1'000'000 && o.rate > 0 && o.change_rate >= 0 && o.duration > 0 &&
-         o.duration <= kMaxDuration && o.lease >= 1 && o.window >= 1 && o.window <= kMaxBatch;
+         o.duration <= kMaxDuration && o.lease >= 1 && o.window >= 1 && o.window <= kMaxBatch &&
+         o.tcp_agents <= kMaxTcpAgents && o.tcp_agents <= o.instances;
 }
 
 void put_u16(Bytes& out, unsigned value) {
@@ -295,6 +309,13 @@ struct Slot {
 class HeartbeatLoad {
  public:
   HeartbeatLoad(const Options& o, int fd) : o_(o), fd_(fd), slots_(kIds) {}
+  ~HeartbeatLoad();
+  HeartbeatLoad(const HeartbeatLoad&) = delete;
+  HeartbeatLoad& operator=(const HeartbeatLoad&) = delete;
+
+  /// Opens o.tcp_agents TCP connections for the timed phase; false (after saying why)
+  /// when one cannot be opened.
+  bool connect_agents();
 
   /// Registers every instance; false (after saying why) when one is refused or unanswered.
   bool register_all(const std::vector<Bytes>& messages);
@@ -310,6 +331,10 @@ class HeartbeatLoad {
                    std::span<const std::uint32_t> indexes, std::int64_t now);
   std::size_t send_due(Plan& plan, std::vector<const Bytes*>& current, std::int64_t now);
   std::size_t receive();
+  std::size_t send_tcp(std::span<const Bytes* const> messages,
+                       std::span<const std::uint32_t> indexes, std::int64_t now);
+  std::size_t receive_tcp(std::int64_t now);
+  void count_answer(std::span<const std::uint8_t> answer, std::int64_t latency_ns);
   std::vector<std::uint32_t> release_older_than(std::int64_t limit);
   void wait(std::int64_t ns) const;
   void sleep_until_due(std::int64_t now, std::int64_t stop) const;
@@ -328,7 +353,40 @@ class HeartbeatLoad {
   std::int64_t start_ = 0, end_ = 0;
   std::array<std::array<std::uint8_t, kResponseMax>, kMaxBatch> in_{};
   std::array<std::array<char, CMSG_SPACE(sizeof(timespec))>, kMaxBatch> control_{};
+  // One connection per simulated agent (--tcp-agents): framed UPDATEs not yet written,
+  // and octets read but not yet a whole answer.
+  struct Agent {
+    int fd = -1;
+    Bytes out;
+    Bytes in;
+  };
+  std::vector<Agent> agents_;
 };
+
+HeartbeatLoad::~HeartbeatLoad() {
+  for (const Agent& agent : agents_) ::close(agent.fd);
+}
+
+bool HeartbeatLoad::connect_agents() {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(o_.port);
+  ::inet_pton(AF_INET, o_.server.c_str(), &addr.sin_addr);
+  for (std::size_t i = 0; i < o_.tcp_agents; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      if (fd >= 0) ::close(fd);
+      std::fprintf(stderr, "heartbeat_load: TCP connection %zu to %s:%u failed: %s\n", i + 1,
+                   o_.server.c_str(), o_.port, std::strerror(errno));
+      return false;
+    }
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    agents_.push_back(Agent{fd, {}, {}});
+  }
+  return true;
+}
 
 std::size_t HeartbeatLoad::send(std::span<const Bytes* const> messages,
                                 std::span<const std::uint32_t> indexes, std::int64_t now) {
@@ -337,6 +395,7 @@ std::size_t HeartbeatLoad::send(std::span<const Bytes* const> messages,
   std::array<std::uint16_t, kMaxBatch> id_of{};
   std::array<std::array<iovec, 2>, kMaxBatch> iov{};
   std::array<mmsghdr, kMaxBatch> msgs{};
+  if (!agents_.empty()) return send_tcp(messages, indexes, now);
   const std::size_t count = std::min(messages.size(), kMaxBatch);
   if (count == 0) return 0;
   for (std::size_t i = 0; i < count; ++i) {
@@ -359,6 +418,7 @@ std::size_t HeartbeatLoad::send(std::span<const Bytes* const> messages,
 }
 
 std::size_t HeartbeatLoad::receive() {
+  if (!agents_.empty()) return receive_tcp(now_ns());
   std::array<iovec, kMaxBatch> iov{};
   std::array<mmsghdr, kMaxBatch> msgs{};
   for (std::size_t i = 0; i < kMaxBatch; ++i) {
@@ -374,20 +434,86 @@ std::size_t HeartbeatLoad::receive() {
   for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
     const auto& a = in_[i];
     if (msgs[i].msg_len < 12) continue;
-    Slot& slot = slots_[static_cast<std::uint16_t>(a[0] << 8 | a[1])];
-    if (slot.sent_at == 0) continue;  // late answer to an UPDATE already counted lost
-    const int rcode = a[3] & 0x0F;
-    ++counts_.answered;
-    ++counts_.rcodes[static_cast<std::size_t>(rcode)];
-    counts_.latency_sum_us += static_cast<double>(arrival(msgs[i].msg_hdr, wall) - slot.sent_wall) / 1e3;
-    if (rcode != 0 && refused_rcode_ == 0) {
-      refused_rcode_ = rcode;
-      refused_index_ = slot.index;
-    }
-    slot.sent_at = 0;
-    --in_flight_;
+    const Slot& slot = slots_[static_cast<std::uint16_t>(a[0] << 8 | a[1])];
+    count_answer({a.data(), msgs[i].msg_len}, arrival(msgs[i].msg_hdr, wall) - slot.sent_wall);
   }
   return static_cast<std::size_t>(got);
+}
+
+// Counts the answer to the UPDATE in flight with its ID (a late one, already counted lost,
+// is ignored).
+void HeartbeatLoad::count_answer(std::span<const std::uint8_t> answer, std::int64_t latency_ns) {
+  Slot& slot = slots_[static_cast<std::uint16_t>(answer[0] << 8 | answer[1])];
+  if (slot.sent_at == 0) return;
+  const int rcode = answer[3] & 0x0F;
+  ++counts_.answered;
+  ++counts_.rcodes[static_cast<std::size_t>(rcode)];
+  counts_.latency_sum_us += static_cast<double>(latency_ns) / 1e3;
+  if (rcode != 0 && refused_rcode_ == 0) {
+    refused_rcode_ = rcode;
+    refused_index_ = slot.index;
+  }
+  slot.sent_at = 0;
+  --in_flight_;
+}
+
+// Appends each message, framed, to its agent's output, then writes what each agent has.
+std::size_t HeartbeatLoad::send_tcp(std::span<const Bytes* const> messages,
+                                    std::span<const std::uint32_t> indexes, std::int64_t now) {
+  constexpr std::size_t kMaxUnwritten = 1 << 20;  // per agent: the server is not reading
+  std::size_t sent = 0;
+  for (; sent < messages.size(); ++sent) {
+    Agent& agent = agents_[std::size_t{indexes[sent]} * agents_.size() / o_.instances];
+    const Bytes& m = *messages[sent];
+    if (agent.out.size() + 2 + m.size() > kMaxUnwritten) break;
+    while (slots_[next_id_].sent_at != 0) ++next_id_;
+    const std::uint16_t id = next_id_++;
+    const std::uint8_t head[4] = {static_cast<std::uint8_t>(m.size() >> 8),
+                                  static_cast<std::uint8_t>(m.size()),
+                                  static_cast<std::uint8_t>(id >> 8), static_cast<std::uint8_t>(id)};
+    agent.out.insert(agent.out.end(), head, head + 4);
+    agent.out.insert(agent.out.end(), m.begin() + 2, m.end());
+    slots_[id] = {now, 0, indexes[sent]};
+  }
+  in_flight_ += sent;
+  counts_.sent += sent;
+  for (Agent& agent : agents_) {
+    if (agent.out.empty()) continue;
+    const ssize_t n = ::send(agent.fd, agent.out.data(), agent.out.size(), MSG_NOSIGNAL);
+    if (n > 0) agent.out.erase(agent.out.begin(), agent.out.begin() + n);
+  }
+  return sent;
+}
+
+// Reads every agent that has something (poll without waiting: no wait queue is joined) and
+// counts the whole answers.
+std::size_t HeartbeatLoad::receive_tcp(std::int64_t now) {
+  std::vector<pollfd> polled;
+  polled.reserve(agents_.size());
+  for (const Agent& agent : agents_) polled.push_back({agent.fd, POLLIN, 0});
+  if (::poll(polled.data(), polled.size(), 0) <= 0) return 0;
+  std::size_t answers = 0;
+  std::array<std::uint8_t, 65536> buffer;
+  for (std::size_t a = 0; a < agents_.size(); ++a) {
+    if ((polled[a].revents & POLLIN) == 0) continue;
+    Agent& agent = agents_[a];
+    for (ssize_t n; (n = ::recv(agent.fd, buffer.data(), buffer.size(), MSG_DONTWAIT)) > 0;) {
+      agent.in.insert(agent.in.end(), buffer.begin(), buffer.begin() + n);
+    }
+    std::size_t at = 0;
+    while (agent.in.size() - at >= 2) {
+      const std::size_t length = static_cast<std::size_t>(agent.in[at]) << 8 | agent.in[at + 1];
+      if (agent.in.size() - at < 2 + length) break;
+      if (length >= 12) {
+        const std::span<const std::uint8_t> answer(agent.in.data() + at + 2, length);
+        count_answer(answer, now - slots_[static_cast<std::uint16_t>(answer[0] << 8 | answer[1])].sent_at);
+        ++answers;
+      }
+      at += 2 + length;
+    }
+    agent.in.erase(agent.in.begin(), agent.in.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+  return answers;
 }
 
 // Frees the slots of UPDATEs sent before `limit`; returns their instances.
@@ -404,6 +530,11 @@ std::vector<std::uint32_t> HeartbeatLoad::release_older_than(std::int64_t limit)
 }
 
 void HeartbeatLoad::wait(std::int64_t ns) const {
+  if (!agents_.empty()) {
+    const timespec pause{0, static_cast<long>(std::clamp<std::int64_t>(ns, 0, kTickNs))};
+    ::nanosleep(&pause, nullptr);
+    return;
+  }
   pollfd p{fd_, POLLIN, 0};
   const timespec timeout{0, static_cast<long>(std::clamp<std::int64_t>(ns, 0, kTickNs))};
   ::ppoll(&p, 1, &timeout, nullptr);
@@ -421,6 +552,7 @@ void HeartbeatLoad::sleep_until_due(std::int64_t now, std::int64_t stop) const {
       std::min({due_at(o_.rate, renewals_sent_, UINT64_MAX),
                 due_at(o_.change_rate, changes_sent_, changes_planned_), now + kTickNs, stop});
   if (until <= now) return;
+  if (!agents_.empty()) return wait(std::min(now + kTickNs, stop) - now);  // a tick's batch
   const timespec t{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
   ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, nullptr);
 }
@@ -574,6 +706,9 @@ int run(const Options& o) {
       std::printf("registered: instances %zu seconds %.3f\n", o.instances, seconds);
     }
   }
+  if (status == 0 && o.mode != Mode::register_only && o.tcp_agents != 0 && !load.connect_agents()) {
+    status = 1;
+  }
   if (status == 0 && o.mode != Mode::register_only) {
     load.renew(std::move(plan));
     load.report();
@@ -591,7 +726,8 @@ int main(int argc, char** argv) {
                  "usage: %s --port P --key-name NAME --secret BASE64 [--algorithm hmac-sha256]\n"
                  "       [--server 127.0.0.1] [--instances 30000] [--rate 10000]\n"
                  "       [--changes 100] [--duration S<=240] [--lease 3600]\n"
-                 "       [--change-offset N] [--window N<=64] [--register-only | --renew-only]\n",
+                 "       [--change-offset N] [--window N<=64] [--tcp-agents N<=1000]\n"
+                 "       [--register-only | --renew-only]\n",
                  argv[0]);
     return 2;
   }
