@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "tests/unit/support/test_registry.hpp"
 
 namespace signpost::registry {
@@ -83,6 +87,29 @@ TEST(Store, ViewsShareUnchangedServices) {
   EXPECT_EQ(&first->service_types(), &second->service_types());  // no service added
   EXPECT_EQ(second->service_count(), 50u);
   EXPECT_EQ(second->service_types().size(), 50u);
+}
+
+// Services are kept hashed; what lists them must still come out in name order.
+TEST(Store, ListingsAndServiceTypesAreInNameOrder) {
+  Store store(testing::registry_settings());
+  const std::vector<std::string> added = {"web", "api", "zeta", "db", "cache", "alpha", "mq"};
+  for (const std::string& name : added) store.put_instance(instance(name, "i", "n", 1));
+  std::vector<std::string> sorted = added;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::string> listed;
+  for (const auto& [service, instances] : store.list()) listed.push_back(service.name);
+  EXPECT_EQ(listed, sorted);
+  // _services._dns-sd._udp PTR: one _<service>._tcp.<domain> per service, in name order.
+  const auto view = store.build_view(RegistryView{});
+  const auto& types = view->service_types();
+  std::vector<std::string> typed;
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    const auto rdata = types.rdata(i);
+    ASSERT_GE(rdata.size(), 2u);
+    ASSERT_EQ(rdata[1], '_');
+    typed.emplace_back(rdata.begin() + 2, rdata.begin() + 1 + rdata[0]);
+  }
+  EXPECT_EQ(typed, sorted);
 }
 
 TEST(Store, NodeRecordsAreKeptWhenTheirAddressesStayTheSame) {
