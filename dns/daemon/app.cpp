@@ -253,10 +253,12 @@ void App::start_receiver() {
   std::vector<health::TsigKey> keys;
   for (const KeyConfig& key : config_.keys) {
     keys.push_back(health::make_tsig_key(key.name, key.algorithm, key.secret, key.allow));
+    keys.back().max_instances = key.max_instances;
   }
   health::ReceiverSettings settings;
   settings.domain = config_.domain;
   settings.leases = lease_settings(config_);
+  settings.max_instances = config_.max_instances;
   receiver_ = std::make_unique<health::HeartbeatReceiver>(
       std::move(settings), std::move(keys), *publisher_,
       [](const std::string& message) { log_line(LogLevel::warning, message); });

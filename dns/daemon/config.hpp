@@ -39,6 +39,7 @@ struct KeyConfig {
   std::string algorithm;
   std::string secret;              // base64
   std::vector<std::string> allow;  // service-name patterns; empty = all
+  std::uint32_t max_instances = 0;  // registered with this key at once
 };
 
 /// The effective configuration: every option set, either from the file or by its default.
@@ -69,6 +70,7 @@ struct Config {
   double panic_threshold = 0;
   std::uint32_t min_lease = 0;         // seconds; heartbeat leases are clamped to
   std::uint32_t max_lease = 0;         // [min_lease, max_lease]
+  std::uint32_t max_instances = 0;     // registered by UPDATE at once
   std::uint32_t deregister_after = 0;  // seconds an expired or critical instance is kept
   std::uint32_t flap_half_life = 0;    // seconds
   double preservation_threshold = 0;

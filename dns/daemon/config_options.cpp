@@ -219,6 +219,11 @@ const std::vector<Option>& options() {
       {.section = "health", .key = "max_lease", .fallback = std::int64_t{3600}, .min = 1,
        .max = 604800, .help = "Longest heartbeat lease granted, in seconds.",
        .set = [](Target& t, const Value& v) { t.config->max_lease = as<std::uint32_t>(v); }},
+      {.section = "health", .key = "max_instances", .fallback = std::int64_t{1000000}, .min = 1,
+       .max = 100000000,
+       .help = "Instances registered by UPDATE at once, over all keys; past it UPDATEs that "
+               "add one are REFUSED.",
+       .set = [](Target& t, const Value& v) { t.config->max_instances = as<std::uint32_t>(v); }},
       {.section = "health", .key = "deregister_after", .fallback = std::int64_t{600}, .min = 1,
        .max = 604800,
        .help = "Seconds after which an expired or critical instance is forgotten.",
@@ -265,6 +270,11 @@ const std::vector<Option>& options() {
       {.section = "key", .key = "allow", .kind = Kind::string_list, .fallback = StringList{},
        .help = "Services the key may register: names, `prefix*` or `*`; empty = all.",
        .set = [](Target& t, const Value& v) { t.key->allow = std::get<StringList>(v); }},
+      {.section = "key", .key = "max_instances", .fallback = std::int64_t{10000}, .min = 1,
+       .max = 100000000,
+       .help = "Instances registered with this key at once; past it UPDATEs that add one are "
+               "REFUSED.",
+       .set = [](Target& t, const Value& v) { t.key->max_instances = as<std::uint32_t>(v); }},
       // [[service]]
       {.section = "service", .key = "name", .kind = Kind::string, .reloadable = true,
        .required = true, .help = "Service name, one DNS label: `<name>.<domain>`.",

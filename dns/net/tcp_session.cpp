@@ -90,9 +90,7 @@ bool TcpSession::answer_frames() {
     const std::span<const std::uint8_t> message(in_.data() + start + 2, length);
     start += 2 + length;
     if (state_.update_handler != nullptr && is_update(message)) {
-      const std::vector<std::uint8_t> response =
-          state_.update_handler->handle(message, answer::Transport::tcp);
-      if (!response.empty()) append_frame(response.data(), response.size());
+      answer_update(message);
       continue;
     }
     const std::size_t answer = state_.respond(message, state_.tcp_tx, answer::Transport::tcp);
@@ -109,6 +107,28 @@ bool TcpSession::answer_frames() {
     if (needed > in_.size()) in_.resize(needed);
   }
   return true;
+}
+
+// An UPDATE answered at once keeps its place among the answers. Any other is handled on
+// another thread and its response comes back to this session's thread when it is ready, out
+// of order with the answers around it, as RFC 7766 §7 allows (clients match by ID).
+void TcpSession::answer_update(std::span<const std::uint8_t> message) {
+  std::vector<std::uint8_t> response;
+  if (state_.update_handler->try_handle(message, answer::Transport::tcp, response)) {
+    if (!response.empty()) append_frame(response.data(), response.size());
+    return;
+  }
+  auto reply = [self = shared_from_this(), executor = socket_.get_executor()](
+                   std::vector<std::uint8_t> later) mutable {
+    // The session moves into the handler, so that it is destroyed on its own thread.
+    asio::post(executor, [self = std::move(self), later = std::move(later)] {
+      if (self->closed_ || later.empty()) return;
+      self->append_frame(later.data(), later.size());
+      self->do_write();
+    });
+  };
+  state_.update_handler->handle_later({message.begin(), message.end()}, answer::Transport::tcp,
+                                      std::move(reply));
 }
 
 void TcpSession::append_frame(const std::uint8_t* data, std::size_t length) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -36,6 +37,8 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   void on_read(const boost::system::error_code& error, std::size_t length);
   // Answers the complete frames read so far; false when the framing is malformed.
   bool answer_frames();
+  // Answers an UPDATE at once or hands it on (see UpdateHandler).
+  void answer_update(std::span<const std::uint8_t> message);
   void append_frame(const std::uint8_t* data, std::size_t length);
   // Answers the frames held back (by a write in flight), then writes, reads on
   // and closes when done.

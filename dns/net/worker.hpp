@@ -95,15 +95,27 @@ struct WorkerSettings {
   std::size_t udp_receive_buffer = 0;
 };
 
+/// Sends the response to an UPDATE that was handled later (empty: send nothing). Called at
+/// most once, from any thread; it may outlive the worker (it keeps what it sends through).
+using UpdateReply = std::function<void(std::vector<std::uint8_t> response)>;
+
 /// Takes the messages that are not queries but DNS UPDATEs (RFC 2136) off the answer path.
-/// Implemented by the heartbeat receiver; dns/net only moves the bytes.
+/// Implemented by the heartbeat receiver; dns/net only moves the bytes. An UPDATE either is
+/// answered at once, when that takes no waiting (a known renewal), or is copied and handed
+/// to another thread, so that no amount of UPDATE work delays the queries behind it.
 class UpdateHandler {
  public:
   virtual ~UpdateHandler() = default;
-  /// Handles one UPDATE message and returns its response (empty: send nothing). Worker
-  /// thread; may take a short lock but never waits on I/O (UPDATEs are few next to queries).
-  virtual std::vector<std::uint8_t> handle(std::span<const std::uint8_t> message,
-                                           answer::Transport transport) = 0;
+  /// Answers `message` at once when that needs no waiting: returns true with the response
+  /// in `response` (empty: send nothing). False: it must go to handle_later. Worker thread;
+  /// never blocks (it only tries a lock); may allocate.
+  virtual bool try_handle(std::span<const std::uint8_t> message, answer::Transport transport,
+                          std::vector<std::uint8_t>& response) = 0;
+  /// Queues `message` to be handled on another thread; `reply` gets its response there.
+  /// Never blocks: when too much is queued the UPDATE is dropped (`reply` is then destroyed
+  /// on this thread without being called), as a datagram lost. Worker thread; allocates.
+  virtual void handle_later(std::vector<std::uint8_t> message, answer::Transport transport,
+                            UpdateReply reply) = 0;
 };
 
 /// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.
