@@ -165,6 +165,14 @@ const std::vector<Option>& options() {
        .max = 1000000,
        .help = "Open TCP connections allowed in total; further ones are closed at once.",
        .set = [](Target& t, const Value& v) { t.config->tcp_max_clients = as<std::uint32_t>(v); }},
+      {.section = "server", .key = "tcp_max_per_client", .fallback = std::int64_t{64},
+       .min = 1, .max = 1000000,
+       .help = "Open TCP connections allowed from any one client address, so that one client "
+               "cannot take all of `server.tcp_max_clients`; further ones from it are closed "
+               "at once.",
+       .set = [](Target& t, const Value& v) {
+         t.config->tcp_max_per_client = as<std::uint32_t>(v);
+       }},
       {.section = "server", .key = "udp_receive_buffer", .fallback = std::int64_t{4 << 20}, .min = 0,
        .max = 1 << 30,
        .help = "Receive buffer of each UDP socket in octets, for bursts; 0 = the system default "

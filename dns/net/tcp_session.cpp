@@ -28,13 +28,14 @@ std::size_t frame_length(const std::uint8_t* at) noexcept {
 
 }  // namespace
 
-TcpSession::TcpSession(tcp::socket socket, WorkerState& state)
+TcpSession::TcpSession(tcp::socket socket, WorkerState& state, const ClientAddress& client)
     : socket_(std::move(socket)),
       idle_timer_(socket_.get_executor()),
       state_(state),
+      client_(client),
       in_(kInitialBuffer) {}
 
-TcpSession::~TcpSession() { state_.tcp_limit.release(); }
+TcpSession::~TcpSession() { state_.tcp_limit.release(client_); }
 
 void TcpSession::start() {
   boost::system::error_code ignored;

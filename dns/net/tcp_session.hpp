@@ -22,11 +22,12 @@ namespace signpost::dns::net {
 /// not extend it, so a client cannot hold the connection by sending one now and then
 /// (§6.2.3). The connection is closed when that time is up, on a zero-length frame, on a
 /// read error, and once the client has closed its side and every answer is sent.
-/// Owns one slot of the worker's ConnectionLimit, released when it is destroyed. Lives
-/// as long as one of its asynchronous operations holds it; the worker's thread only.
+/// Owns one slot of the worker's ConnectionLimit, for `client`, released when it is
+/// destroyed. Lives as long as one of its asynchronous operations holds it; the worker's
+/// thread only.
 class TcpSession : public std::enable_shared_from_this<TcpSession> {
  public:
-  TcpSession(boost::asio::ip::tcp::socket socket, WorkerState& state);
+  TcpSession(boost::asio::ip::tcp::socket socket, WorkerState& state, const ClientAddress& client);
   ~TcpSession();
   TcpSession(const TcpSession&) = delete;
   TcpSession& operator=(const TcpSession&) = delete;
@@ -56,6 +57,7 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer idle_timer_;
   WorkerState& state_;
+  ClientAddress client_;
   std::chrono::steady_clock::time_point deadline_;  // for the message awaited
   std::vector<std::uint8_t> in_;       // received octets; in_[0, in_used_) are unprocessed
   std::size_t in_used_ = 0;

@@ -1,5 +1,7 @@
 """DNS over TCP against clients that hold connections (RFC 7766 §6.2.3): a message must
-arrive whole within server.tcp_idle_timeout however slowly it trickles in.
+arrive whole within server.tcp_idle_timeout however slowly it trickles in, and one client
+address may hold at most server.tcp_max_per_client connections, so that it cannot take the
+whole table (server.tcp_max_clients) from everyone else.
 
 Every client binds its own loopback address: Linux routes all of 127.0.0.0/8 to lo, so
 127.0.0.2 and 127.0.0.3 are other clients on the same machine."""
@@ -12,9 +14,10 @@ import unittest
 import dns.message
 
 import harness
-from harness import frame, read_framed
+from harness import dig, frame, read_framed
 
 ATTACKER = "127.0.0.1"
+OTHER_ATTACKER = "127.0.0.2"
 LEGITIMATE = "127.0.0.3"
 DRIP_INTERVAL = 0.5  # seconds between two octets of a slow client
 
@@ -193,6 +196,99 @@ class SlowDripTest(harness.ServerTestCase):
                 clients.run(DRIP_INTERVAL)
         finally:
             clients.close()
+
+
+class PerClientLimitTest(harness.ServerTestCase):
+    PER_CLIENT = 8
+    SERVER_ARGS = {"server": {"tcp_max_per_client": PER_CLIENT, "tcp_idle_timeout": 60}}
+
+    def test_one_address_gets_at_most_its_share(self):
+        held = []
+        try:
+            for i in range(self.PER_CLIENT):
+                s = connect_from(ATTACKER, self.port)
+                held.append(s)
+                # Served, so accepted: the server counts it before the next one connects.
+                self.assertTrue(served(s, 100 + i), f"connection {i + 1} of {self.PER_CLIENT} "
+                                                    "from one address not served")
+            with connect_from(ATTACKER, self.port) as extra:
+                self.assertTrue(closed_at_once(extra),
+                                f"connection {self.PER_CLIENT + 1} from {ATTACKER} was not "
+                                "closed at once")
+            # Another client address is not held back by the first one's connections.
+            with connect_from(OTHER_ATTACKER, self.port) as other:
+                self.assertTrue(served(other, 200), f"a connection from {OTHER_ATTACKER} "
+                                                    "was not answered")
+            r = dig(self.port, "www.example.test", "A", "+tcp", "-b", LEGITIMATE)
+            self.assertEqual(r.status, "NOERROR", r.text)
+            # The held connections still work, and closing one makes room for another.
+            for i, s in enumerate(held):
+                self.assertTrue(served(s, 300 + i), f"held connection {i + 1} stopped")
+            held.pop().close()
+            self.assertTrue(harness.wait_for(lambda: resolves_from(ATTACKER, self.port),
+                                             timeout=5, interval=0.2),
+                            "no room for a new connection after one from the address closed")
+        finally:
+            for s in held:
+                s.close()
+
+
+class FullTableTest(harness.ServerTestCase):
+    """One address drips on as many connections as it can open; the table has room for more
+    than its share, so another client still gets in."""
+
+    MAX_CLIENTS = 12
+    PER_CLIENT = 8
+    SERVER_ARGS = {"server": {"tcp_max_clients": MAX_CLIENTS, "tcp_max_per_client": PER_CLIENT,
+                              "tcp_idle_timeout": 60}}
+
+    def test_other_client_resolves_while_one_address_fills_the_table(self):
+        clients = SlowClients(self.port, ATTACKER, 2 * self.MAX_CLIENTS)
+        try:
+            clients.run(2.0)
+            r = dig(self.port, "www.example.test", "A", "+tcp", "-b", LEGITIMATE)
+            self.assertEqual(r.status, "NOERROR", r.text)
+            self.assertEqual(sorted(r.rdata()), ["192.0.2.10", "192.0.2.11"], r.text)
+            clients.run(DRIP_INTERVAL)
+            self.assertTrue(resolves_from(LEGITIMATE, self.port),
+                            "a raw TCP query from another address was not answered")
+            # The server closed every connection beyond the address's share at once.
+            self.assertEqual(len(clients.open_sockets()), self.PER_CLIENT)
+        finally:
+            clients.close()
+
+
+class SlowDripTableTest(harness.ServerTestCase):
+    """Slow clients on two addresses fill the whole table: a legitimate client is refused
+    until the idle timeout closes them, and not for ever."""
+
+    IDLE_TIMEOUT = 2
+    MAX_CLIENTS = 12
+    SERVER_ARGS = {"server": {"tcp_max_clients": MAX_CLIENTS, "tcp_max_per_client": 6,
+                              "tcp_idle_timeout": IDLE_TIMEOUT}}
+
+    def test_slow_clients_give_the_table_back(self):
+        first = SlowClients(self.port, ATTACKER, self.MAX_CLIENTS // 2)
+        second = SlowClients(self.port, OTHER_ATTACKER, self.MAX_CLIENTS // 2)
+        try:
+            first.run(0.3)
+            second.run(0.3)
+            started = time.monotonic()
+            self.assertFalse(resolves_from(LEGITIMATE, self.port, timeout=0.5),
+                             "served although slow clients hold every connection")
+            answered = None
+            # Bounded: 40 attempts, each at most 0.5 s plus a drip.
+            for _ in range(40):
+                if resolves_from(LEGITIMATE, self.port, timeout=0.5):
+                    answered = time.monotonic() - started
+                    break
+                first.run(0.1)
+                second.run(0.1)
+            self.assertIsNotNone(answered, "the table stayed full of slow clients")
+            self.assertLessEqual(answered, self.IDLE_TIMEOUT + 4.0)
+        finally:
+            first.close()
+            second.close()
 
 
 if __name__ == "__main__":
