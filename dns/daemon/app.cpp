@@ -175,7 +175,7 @@ std::string check_config(Config config) {
 App::App(Config config, std::string config_path)
     : config_(std::move(config)),
       config_path_(std::move(config_path)),
-      tcp_limit_(config_.tcp_max_clients) {
+      tcp_limit_(config_.tcp_max_clients, config_.tcp_max_per_client) {
   // Signals are taken with sigtimedwait on the main thread; every thread started from here
   // on inherits the mask, so none of them is interrupted.
   const sigset_t signals = handled_signals();
@@ -410,6 +410,7 @@ void App::log_counters() const {
                std::to_string(net.udp_send_failed) + " unsent; TCP: " +
                std::to_string(net.tcp_accepted) + " connections, " +
                std::to_string(net.tcp_refused) + " refused at the limit, " +
+               std::to_string(net.tcp_client_refused) + " at the client's limit, " +
                std::to_string(net.tcp_idle_closed) + " closed idle");
   if (!receiver_) return;
   const health::ReceiverCounters& h = receiver_->counters();

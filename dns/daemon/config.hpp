@@ -52,6 +52,7 @@ struct Config {
   std::uint32_t threads = 0;  // 0 = one per core
   std::uint32_t tcp_idle_timeout = 0;  // seconds
   std::uint32_t tcp_max_clients = 0;
+  std::uint32_t tcp_max_per_client = 0;  // from any one client address
   std::size_t udp_receive_buffer = 0;
 
   // [dns]: sealed, except zones_dir.

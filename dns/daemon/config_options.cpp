@@ -157,12 +157,22 @@ const std::vector<Option>& options() {
        .set = [](Target& t, const Value& v) { t.config->threads = as<std::uint32_t>(v); }},
       {.section = "server", .key = "tcp_idle_timeout", .fallback = std::int64_t{10}, .min = 1,
        .max = 3600,
-       .help = "Seconds a TCP connection may stay idle before it is closed (RFC 7766 §6.2.3).",
+       .help = "Seconds a TCP client has to send each message whole, counted from the "
+               "connection's start or its previous message; octets that trickle in do not "
+               "extend it. When they are up, the connection is closed (RFC 7766 §6.2.3).",
        .set = [](Target& t, const Value& v) { t.config->tcp_idle_timeout = as<std::uint32_t>(v); }},
       {.section = "server", .key = "tcp_max_clients", .fallback = std::int64_t{1000}, .min = 1,
        .max = 1000000,
        .help = "Open TCP connections allowed in total; further ones are closed at once.",
        .set = [](Target& t, const Value& v) { t.config->tcp_max_clients = as<std::uint32_t>(v); }},
+      {.section = "server", .key = "tcp_max_per_client", .fallback = std::int64_t{64},
+       .min = 1, .max = 1000000,
+       .help = "Open TCP connections allowed from any one client address, so that one client "
+               "cannot take all of `server.tcp_max_clients`; further ones from it are closed "
+               "at once.",
+       .set = [](Target& t, const Value& v) {
+         t.config->tcp_max_per_client = as<std::uint32_t>(v);
+       }},
       {.section = "server", .key = "udp_receive_buffer", .fallback = std::int64_t{4 << 20}, .min = 0,
        .max = 1 << 30,
        .help = "Receive buffer of each UDP socket in octets, for bursts; 0 = the system default "

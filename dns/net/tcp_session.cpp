@@ -28,19 +28,20 @@ std::size_t frame_length(const std::uint8_t* at) noexcept {
 
 }  // namespace
 
-TcpSession::TcpSession(tcp::socket socket, WorkerState& state)
+TcpSession::TcpSession(tcp::socket socket, WorkerState& state, const ClientAddress& client)
     : socket_(std::move(socket)),
       idle_timer_(socket_.get_executor()),
       state_(state),
+      client_(client),
       in_(kInitialBuffer) {}
 
-TcpSession::~TcpSession() { state_.tcp_limit.release(); }
+TcpSession::~TcpSession() { state_.tcp_limit.release(client_); }
 
 void TcpSession::start() {
   boost::system::error_code ignored;
   // Answers are written whole; do not hold them back waiting for more (Nagle).
   socket_.set_option(tcp::no_delay(true), ignored);
-  touch();
+  await_message();
   do_idle_wait();
   do_read();
 }
@@ -70,8 +71,8 @@ void TcpSession::on_read(const boost::system::error_code& error, std::size_t len
     close();
     return;
   }
+  // Octets alone do not move the deadline: only a whole message does (answer_frames).
   in_used_ += length;
-  touch();
   if (!answer_frames()) {
     ++state_.counters.tcp_bad_framing;
     close();
@@ -100,6 +101,7 @@ bool TcpSession::answer_frames() {
   if (start != 0) {
     std::memmove(in_.data(), in_.data() + start, in_used_ - start);
     in_used_ -= start;
+    await_message();
   }
   // Make room for the whole of a frame that has only begun to arrive.
   if (in_used_ >= 2) {
@@ -152,8 +154,7 @@ void TcpSession::on_write(const boost::system::error_code& error) {
     return;
   }
   writing_.clear();
-  touch();
-  // Queries held back while answers piled up can go now.
+  // Queries held back while answers piled up can go now; taking one restarts the wait.
   resume();
 }
 
@@ -175,8 +176,8 @@ void TcpSession::do_idle_wait() {
   });
 }
 
-// One timer per connection, re-armed only when it fires: every read and write just moves
-// the deadline, which costs no timer operation.
+// One timer per connection, re-armed only when it fires: each message taken just moves the
+// deadline, which costs no timer operation.
 void TcpSession::on_idle(const boost::system::error_code& error) {
   if (closed_ || error == asio::error::operation_aborted) return;
   if (std::chrono::steady_clock::now() >= deadline_) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dns/answer/responder.hpp"
+#include "dns/net/connection_limit.hpp"
 #include "registry/snapshot.hpp"
 
 namespace signpost::dns::net {
@@ -48,31 +49,17 @@ int enable_socket_option(int fd, int level, int name) noexcept;
 /// Control thread, before the workers bind; throws NetError.
 std::uint16_t reserve_port(const ListenEndpoint& endpoint);
 
-/// The server-wide count of open TCP connections, shared by every worker (RFC 7766 §6.2.2
-/// lets a server limit them). Any thread; lock-free.
-class ConnectionLimit {
- public:
-  explicit ConnectionLimit(std::size_t max) noexcept : max_(max) {}
-  /// Takes a slot; false when all are in use.
-  bool try_acquire() noexcept;
-  void release() noexcept { open_.fetch_sub(1, std::memory_order_relaxed); }
-  std::size_t max() const noexcept { return max_; }
-
- private:
-  std::atomic<std::size_t> open_{0};
-  std::size_t max_;
-};
-
 /// What the network code counts; plain integers written by one thread.
 struct NetCounters {
   std::uint64_t udp_received = 0;
   std::uint64_t udp_sent = 0;
-  std::uint64_t udp_send_failed = 0;   // dropped: the socket buffer was full or send failed
-  std::uint64_t udp_oversized = 0;     // queries longer than a receive slot, dropped
+  std::uint64_t udp_send_failed = 0;     // dropped: the socket buffer was full or send failed
+  std::uint64_t udp_oversized = 0;       // queries longer than a receive slot, dropped
   std::uint64_t tcp_accepted = 0;
-  std::uint64_t tcp_refused = 0;       // closed at once: tcp_max_clients reached
-  std::uint64_t tcp_idle_closed = 0;
-  std::uint64_t tcp_bad_framing = 0;   // zero-length frames
+  std::uint64_t tcp_refused = 0;         // closed at once: tcp_max_clients reached
+  std::uint64_t tcp_client_refused = 0;  // closed at once: tcp_max_per_client from its address
+  std::uint64_t tcp_idle_closed = 0;     // no whole message within tcp_idle_timeout
+  std::uint64_t tcp_bad_framing = 0;     // zero-length frames
 
   NetCounters& operator+=(const NetCounters& other) noexcept;
 };
