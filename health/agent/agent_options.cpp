@@ -196,11 +196,14 @@ const std::vector<Option>& options() {
   return table;
 }
 
-const Option* find_option(std::string_view section, std::string_view key) {
-  for (const Option& option : options()) {
-    if (option.section == section && option.key == key) return &option;
-  }
-  return nullptr;
+const config::Schema& config_schema() {
+  // Every option reloads (SIGHUP re-reads the whole file), so the reference has no column
+  // saying which.
+  static const config::Schema schema(
+      {{.name = "agent"}, {.name = "service", .array = true},
+       {.name = "service.check", .array = true}},
+      options(), /*reload_column=*/false);
+  return schema;
 }
 
 namespace {
