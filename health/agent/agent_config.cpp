@@ -2,7 +2,6 @@
 // option table, the defaults that come from the host, the key file, and the summary.
 #include "health/agent/agent_config.hpp"
 
-#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <map>
@@ -90,11 +89,7 @@ void Reader::read_key(const config::Table& agent, const KeyDraft& draft) {
   std::ostringstream text;
   text << in.rdbuf();
   const std::string secret = secret_in(text.str());
-  const auto base64 = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '/' || c == '=';
-  };
-  if (secret.empty() || secret.size() % 4 != 0 ||
-      !std::all_of(secret.begin(), secret.end(), base64)) {
+  if (!is_secret(secret)) {
     agent.fail(agent.line_of("key_file"),
                "key 'agent.key_file': '" + path + "' holds no base64 secret");
   }

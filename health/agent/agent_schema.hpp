@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "health/agent/agent_config.hpp"
@@ -32,6 +33,9 @@ struct Target {
   ServiceConfig* service = nullptr;
   CheckConfig* check = nullptr;
 };
+
+/// True when `text` is a TSIG secret the server takes: base64 of at least one octet.
+bool is_secret(std::string_view text);
 
 /// Every option, declared once, in the order of the reference.
 const std::vector<Option>& options();

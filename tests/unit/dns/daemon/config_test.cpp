@@ -77,6 +77,9 @@ secret = "b3RoZXIgc2VjcmV0IDAxMjM0NTY3ODlhYmNkZWYwMTIzNDU="
             "test.toml:3: key 'health.max_lease': must not be below health.min_lease (100 > 50)");
   EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"!!\"\n"),
             "test.toml:1: [[key]] 'k': secret of key \"k\" is not base64");
+  // Unpadded, as a secret cut short in copying would be: the agent refuses it too.
+  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"aGVsbG8\"\n"),
+            "test.toml:1: [[key]] 'k': secret of key \"k\" is not base64 (bad length)");
   EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret = \"aGVsbG8=\"\n"),
             "test.toml:1: [[key]] 'k': unknown TSIG algorithm \"hmac-md5\" (expected hmac-sha256 or "
             "hmac-sha512)");
