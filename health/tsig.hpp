@@ -44,6 +44,9 @@ struct TsigKey {
 TsigKey make_tsig_key(std::string_view name, std::string_view algorithm,
                       std::string_view secret_base64, std::vector<std::string> allow);
 
+/// Our time window in seconds (RFC 8945 §10 recommends 300): the fudge we sign with.
+inline constexpr std::uint16_t kTsigFudge = 300;
+
 /// What verification found. For every status but `unsigned_message` and `malformed`, the
 /// request's TSIG fields are kept for the response.
 struct TsigCheck {
@@ -53,8 +56,14 @@ struct TsigCheck {
     bad_key,           // unknown key or algorithm (RFC 8945 §5.2.1)
     bad_sig,           // MAC does not verify (§5.2.2)
     bad_time,          // outside the fudge window (§5.2.3)
-    malformed,         // TSIG not last, repeated, or its fields run out: FORMERR (§5.2)
+    bad_trunc,         // a truncated MAC that verifies: we accept none (§5.2.4)
+    malformed,         // TSIG not last, repeated, its fields run out, or a MAC size that
+                       // §5.2.2.1 forbids: FORMERR (§5.2)
   };
+  /// The TSIG error field of the response (RFC 8945 §5.3.2): BADKEY, BADSIG, BADTIME or
+  /// BADTRUNC for those statuses, 0 otherwise.
+  std::uint16_t error() const noexcept;
+
   Status status = Status::unsigned_message;
   const TsigKey* key = nullptr;
   std::size_t tsig_offset = 0;      // the message without its TSIG is [0, tsig_offset)
@@ -80,11 +89,23 @@ class TsigSigner {
   TsigCheck verify(std::span<const std::uint8_t> message, std::uint64_t now) const;
 
   /// Appends a TSIG record to `response` (a complete message; its ARCOUNT is raised) that
-  /// answers `request`: signed with the request's MAC for ok and bad_time (§5.3, §5.3.2;
-  /// bad_time carries our time in other data), unsigned with an empty MAC for bad_key and
-  /// bad_sig (§5.3.2). `error` goes in the TSIG error field.
+  /// answers `request`: signed with the request's MAC for ok, bad_time and bad_trunc (§5.3,
+  /// §5.3.2; bad_time signs the client's time and carries ours in other data, §5.2.3),
+  /// unsigned with an empty MAC for bad_key and bad_sig (§5.3.2). `error` goes in the TSIG
+  /// error field. Allocates.
   void sign_response(std::vector<std::uint8_t>& response, const TsigCheck& request,
                      std::uint16_t error, std::uint64_t now) const;
+
+  /// As above, for the message of `length` octets at the start of `buffer`: appends the TSIG
+  /// record there and returns the new length, or 0 (and writes nothing) when the record
+  /// does not fit in `buffer`. No allocation.
+  std::size_t sign_response(std::span<std::uint8_t> buffer, std::size_t length,
+                            const TsigCheck& request, std::uint16_t error,
+                            std::uint64_t now) const noexcept;
+
+  /// Octets the TSIG record that sign_response appends for `request` and `error` takes, so
+  /// that a response can hold that much back (a signed answer must still fit, RFC 8945 §5.3).
+  std::size_t response_size(const TsigCheck& request, std::uint16_t error) const noexcept;
 
   /// Signs a request (tests and tools): appends TSIG with `key`, time `now`.
   void sign_request(std::vector<std::uint8_t>& message, const TsigKey& key,
