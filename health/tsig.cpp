@@ -397,9 +397,10 @@ TsigCheck TsigSigner::verify(std::span<const std::uint8_t> message, std::uint64_
     check.status = TsigCheck::Status::bad_sig;
     return check;
   }
-  // Time is checked only after the MAC (§5.2.3).
+  // Time is checked only after the MAC (§5.2.3), within the client's fudge but never more
+  // than our own window: a client must not open an 18-hour window with a fudge of 65,535.
   const std::uint64_t distance = now > check.time_signed ? now - check.time_signed : check.time_signed - now;
-  if (distance > check.fudge) {
+  if (distance > std::min(check.fudge, kTsigFudge)) {
     check.status = TsigCheck::Status::bad_time;
     return check;
   }

@@ -44,7 +44,8 @@ struct TsigKey {
 TsigKey make_tsig_key(std::string_view name, std::string_view algorithm,
                       std::string_view secret_base64, std::vector<std::string> allow);
 
-/// Our time window in seconds (RFC 8945 §10 recommends 300): the fudge we sign with.
+/// Our time window in seconds (RFC 8945 §10 recommends 300): the fudge we sign with, and the
+/// most we accept from a client, whatever fudge it asks for.
 inline constexpr std::uint16_t kTsigFudge = 300;
 
 /// What verification found. For every status but `unsigned_message` and `malformed`, the

@@ -280,6 +280,20 @@ TEST(TsigTest, MacSizeFollowsRfc8945Truncation) {
   EXPECT_EQ(tsig.verify(with_mac_size(sha512, 65), now()).status, TsigCheck::Status::malformed);
 }
 
+TEST(TsigTest, FudgeIsCappedAtOurWindow) {
+  const TsigSigner tsig = signer();
+  // A client may not widen the window past ours (RFC 8945 §10 recommends 300 s).
+  const auto wide = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.", 65535);
+  EXPECT_EQ(tsig.verify(wide, now() + kTsigFudge - 1).status, TsigCheck::Status::ok);
+  EXPECT_EQ(tsig.verify(wide, now() + kTsigFudge + 2).status, TsigCheck::Status::bad_time);
+  EXPECT_EQ(tsig.verify(wide, now() - kTsigFudge - 2).status, TsigCheck::Status::bad_time);
+  EXPECT_EQ(tsig.verify(wide, now() + 18 * 3600).status, TsigCheck::Status::bad_time);
+  // It may narrow it: |now - time signed| <= min(its fudge, ours).
+  const auto narrow = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.", 10);
+  EXPECT_EQ(tsig.verify(narrow, now() + 8).status, TsigCheck::Status::ok);
+  EXPECT_EQ(tsig.verify(narrow, now() + 12).status, TsigCheck::Status::bad_time);
+}
+
 TEST(TsigTest, BadTimeResponseSignsTheClientsTimeAndCarriesOurs) {
   const TsigSigner tsig = signer();
   const auto request = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.");
