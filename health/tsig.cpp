@@ -163,6 +163,18 @@ std::uint16_t TsigCheck::error() const noexcept {
   }
 }
 
+std::vector<std::uint8_t> decode_tsig_secret(std::string_view name,
+                                             std::string_view secret_base64) {
+  const std::string what = "secret of key \"" + std::string(name) + "\"";
+  std::vector<std::uint8_t> secret = decode_base64(secret_base64, what);
+  if (secret.empty()) throw KeyError(what + " is empty");
+  if (secret.size() < kMinTsigSecret) {
+    throw KeyError(what + " is " + std::to_string(secret.size()) + " octets; a TSIG key needs at least " +
+                   std::to_string(kMinTsigSecret));
+  }
+  return secret;
+}
+
 bool TsigKey::allows(std::string_view service) const noexcept {
   if (allow.empty()) return true;
   for (const std::string& pattern : allow) {
@@ -185,8 +197,7 @@ TsigKey make_tsig_key(std::string_view name, std::string_view algorithm,
   }
   wire::fold_name({reinterpret_cast<std::uint8_t*>(key.name_wire.data()), key.name_wire.size()});
   key.algorithm = parse_tsig_algorithm(algorithm);
-  key.secret = decode_base64(secret_base64, "secret of key \"" + std::string(name) + "\"");
-  if (key.secret.empty()) throw KeyError("secret of key \"" + std::string(name) + "\" is empty");
+  key.secret = decode_tsig_secret(name, secret_base64);
   key.allow = std::move(allow);
   return key;
 }

@@ -28,6 +28,15 @@ std::string_view to_string(TsigAlgorithm algorithm) noexcept;
 /// Decodes RFC 4648 base64 (whitespace ignored); throws KeyError naming `what` when it is not.
 std::vector<std::uint8_t> decode_base64(std::string_view text, std::string_view what);
 
+/// The shortest secret a key may have, in octets. HMAC keys shorter than the hash's output
+/// are "strongly discouraged" (RFC 2104 §3); 16 octets is the floor we enforce for both
+/// algorithms, so that a typo or a placeholder ("hello") never becomes a key.
+inline constexpr std::size_t kMinTsigSecret = 16;
+
+/// Decodes the base64 secret of key `name`; throws KeyError naming the key when it is not
+/// base64 or shorter than kMinTsigSecret octets.
+std::vector<std::uint8_t> decode_tsig_secret(std::string_view name, std::string_view secret_base64);
+
 /// A shared secret and what it may touch.
 struct TsigKey {
   std::string name;           // text, as configured ("agent-key")
@@ -40,7 +49,8 @@ struct TsigKey {
   bool allows(std::string_view service) const noexcept;
 };
 
-/// Builds a key from its configuration; throws KeyError naming the problem.
+/// Builds a key from its configuration; throws KeyError naming the problem (see also
+/// decode_tsig_secret).
 TsigKey make_tsig_key(std::string_view name, std::string_view algorithm,
                       std::string_view secret_base64, std::vector<std::string> allow);
 

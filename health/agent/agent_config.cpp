@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "health/agent/agent_schema.hpp"
+#include "health/tsig.hpp"
 
 namespace signpost::health::agent {
 
@@ -310,6 +311,13 @@ void Reader::read_key(const toml::table& agent, const KeyDraft& draft) {
   if (secret.empty() || secret.size() % 4 != 0 ||
       !std::all_of(secret.begin(), secret.end(), base64)) {
     fail(line_in(agent, "key_file"), "key 'agent.key_file': '" + path + "' holds no base64 secret");
+  }
+  std::string_view name = config_.key.name;
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);  // as written
+  try {
+    decode_tsig_secret(name, secret);
+  } catch (const KeyError& e) {
+    fail(line_in(agent, "key_file"), "key 'agent.key_file': '" + path + "': " + e.what());
   }
   config_.key.secret = secret;
 }

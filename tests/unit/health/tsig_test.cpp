@@ -358,6 +358,10 @@ TEST(TsigTest, KeysValidateAndAllowPatterns) {
   EXPECT_THROW(make_tsig_key("k", "hmac-md5", kSecret, {}), KeyError);
   EXPECT_THROW(make_tsig_key("k", "hmac-sha256", "not base64!", {}), KeyError);
   EXPECT_THROW(make_tsig_key("k", "hmac-sha256", "", {}), KeyError);
+  // 15 octets ("fifteen octets!") is too short; 16 ("sixteen octets!!") is enough.
+  EXPECT_THROW(make_tsig_key("k", "hmac-sha256", "ZmlmdGVlbiBvY3RldHMh", {}), KeyError);
+  EXPECT_EQ(make_tsig_key("k", "hmac-sha256", "c2l4dGVlbiBvY3RldHMhIQ==", {}).secret.size(),
+            kMinTsigSecret);
   const TsigKey key = make_tsig_key("k", "hmac-sha256", kSecret, {"web", "db-*"});
   EXPECT_TRUE(key.allows("web"));
   EXPECT_TRUE(key.allows("db-main"));
