@@ -477,8 +477,8 @@ void TsigSigner::sign_response(std::vector<std::uint8_t>& response, const TsigCh
   response.resize(signed_length != 0 ? signed_length : length);
 }
 
-void TsigSigner::sign_request(std::vector<std::uint8_t>& message, const TsigKey& key,
-                              std::uint64_t now) const {
+std::vector<std::uint8_t> TsigSigner::sign_request(std::vector<std::uint8_t>& message,
+                                                   const TsigKey& key, std::uint64_t now) const {
   const Hmac& hmac = *hmacs_[static_cast<std::size_t>(&key - keys_.data())];
   const std::string_view algorithm = algorithm_wire(key.algorithm);
   hmac.begin();
@@ -493,6 +493,7 @@ void TsigSigner::sign_request(std::vector<std::uint8_t>& message, const TsigKey&
                                          .original_id = wire::load_u16(message.data()),
                                          .error = 0,
                                          .other = {}});
+  return {mac.bytes.begin(), mac.bytes.begin() + static_cast<std::ptrdiff_t>(mac.size)};
 }
 
 }  // namespace signpost::health

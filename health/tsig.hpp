@@ -118,9 +118,11 @@ class TsigSigner {
   /// that a response can hold that much back (a signed answer must still fit, RFC 8945 §5.3).
   std::size_t response_size(const TsigCheck& request, std::uint16_t error) const noexcept;
 
-  /// Signs a request (tests and tools): appends TSIG with `key`, time `now`.
-  void sign_request(std::vector<std::uint8_t>& message, const TsigKey& key,
-                    std::uint64_t now) const;
+  /// Signs a request: appends TSIG with `key` (one of keys()), time `now` and our fudge
+  /// (RFC 8945 §4.2, §4.3), and raises ARCOUNT. Returns the MAC, which the response's MAC
+  /// covers (§5.3). The agent's UPDATEs, tests and tools; allocates.
+  std::vector<std::uint8_t> sign_request(std::vector<std::uint8_t>& message, const TsigKey& key,
+                                         std::uint64_t now) const;
 
   const std::vector<TsigKey>& keys() const noexcept { return keys_; }
   const TsigKey* find(std::string_view name_wire) const noexcept;

@@ -1,9 +1,11 @@
-// The agent's DNS UPDATE messages, built and signed with ldns, and the reading of replies.
+// The agent's DNS UPDATE messages, built with ldns and signed with health/tsig, and the
+// reading of replies.
 #include "health/agent/update_message.hpp"
 
 #include <ldns/ldns.h>
 
 #include <array>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 
@@ -120,16 +122,16 @@ void set_lease_option(ldns_pkt* pkt, std::uint32_t lease) {
   ldns_pkt_set_edns_option_list(pkt, list);
 }
 
-std::string algorithm_name(const KeyConfig& key) { return key.algorithm + "."; }
+std::uint64_t wall_seconds() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
 
-// Signs with TSIG as the last record of the additional section (RFC 8945 §4.2), then renders.
+// Renders the UPDATE, then signs it with the server's own TSIG code, so that what the agent
+// signs and what the server verifies cannot drift apart: TSIG as the last record of the
+// additional section (RFC 8945 §4.2).
 SignedUpdate sign_and_render(ldns_pkt* pkt, const KeyConfig& key) {
-  const ldns_status signed_status = ldns_pkt_tsig_sign(
-      pkt, key.name.c_str(), key.secret.c_str(), kTsigFudge, algorithm_name(key).c_str(), nullptr);
-  if (signed_status != LDNS_STATUS_OK) {
-    throw UpdateError("cannot sign with key '" + key.name +
-                      "': " + ldns_get_errorstr_by_id(signed_status));
-  }
   std::uint8_t* wire = nullptr;
   std::size_t size = 0;
   if (ldns_pkt2wire(&wire, pkt, &size) != LDNS_STATUS_OK) throw UpdateError("cannot render UPDATE");
@@ -137,8 +139,12 @@ SignedUpdate sign_and_render(ldns_pkt* pkt, const KeyConfig& key) {
   out.wire.assign(wire, wire + size);
   std::free(wire);
   out.id = ldns_pkt_id(pkt);
-  const ldns_rdf* mac = ldns_rr_rdf(ldns_pkt_tsig(pkt), 3);  // MAC size and MAC (§4.2)
-  out.mac.assign(ldns_rdf_data(mac) + 2, ldns_rdf_data(mac) + ldns_rdf_size(mac));
+  try {
+    const TsigSigner signer({make_tsig_key(key.name, key.algorithm, key.secret, {})});
+    out.mac = signer.sign_request(out.wire, signer.keys().front(), wall_seconds());
+  } catch (const KeyError& e) {
+    throw UpdateError("cannot sign with key '" + key.name + "': " + e.what());
+  }
   return out;
 }
 
