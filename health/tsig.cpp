@@ -316,108 +316,170 @@ const TsigKey* TsigSigner::find(std::string_view name_wire) const noexcept {
   return nullptr;
 }
 
-TsigCheck TsigSigner::verify(std::span<const std::uint8_t> message, std::uint64_t now) const {
-  TsigCheck check;
-  wire::Header header;
-  if (!wire::parse_header(message, header)) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
-  // Find the last record; a TSIG anywhere but there is an error (RFC 8945 §5.1).
-  std::size_t position = 12;
+namespace {
+
+// What a TSIG record says besides the fields TsigCheck keeps.
+struct TsigTail {
+  std::uint16_t arcount = 0;  // the message's, TSIG included
+  std::uint16_t error = 0;
+  std::span<const std::uint8_t> other;
+};
+
+// Skips the question and every record but the last, which it leaves in `record`; false when
+// the message does not parse or a TSIG stands anywhere but last (RFC 8945 §5.1).
+bool find_last_record(std::span<const std::uint8_t> message, const wire::Header& header,
+                      wire::RecordView& record, std::size_t& last_start) {
+  std::size_t position = wire::kHeaderSize;
   for (std::uint16_t i = 0; i < header.qdcount; ++i) {
     if (wire::skip_name(message, position) != wire::NameError::ok || position + 4 > message.size()) {
-      check.status = TsigCheck::Status::malformed;
-      return check;
+      return false;
     }
     position += 4;
   }
   const std::size_t records = std::size_t{header.ancount} + header.nscount + header.arcount;
-  wire::RecordView record;
-  std::size_t last_start = 0;
   for (std::size_t i = 0; i < records; ++i) {
     last_start = position;
     wire::NameError name_error;
     if (wire::parse_record(message, position, record, name_error) != wire::MessageError::ok ||
         (record.type == wire::rrtype::kTsig && i + 1 != records)) {
-      check.status = TsigCheck::Status::malformed;
-      return check;
+      return false;
     }
   }
-  if (records == 0 || record.type != wire::rrtype::kTsig) return check;
-  if (header.arcount == 0 || record.rrclass != wire::rrclass::kAny || record.ttl != 0) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
-  check.tsig_offset = last_start;
+  return true;
+}
+
+// Reads the fields of the TSIG record (RFC 8945 §4.2) that starts at `start` into `check`
+// and `tail`; false when they run out or past the record.
+bool read_tsig_fields(std::span<const std::uint8_t> message, const wire::RecordView& record,
+                      std::size_t start, TsigCheck& check, TsigTail& tail) {
   bool ok = true;
-  std::size_t at = last_start;
+  std::size_t at = start;
   check.key_name_wire = folded_name(message, at, ok);
   at = record.rdata_offset;
   const std::size_t end = record.rdata_offset + record.rdlength;
   if (ok) check.algorithm_wire = folded_name(message, at, ok);
-  if (!ok || at + 10 > end) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
+  if (!ok || at + 10 > end) return false;
   const std::uint8_t* p = message.data() + at;
   check.time_signed = std::uint64_t{wire::load_u16(p)} << 32 | wire::load_u32(p + 2);
   check.fudge = wire::load_u16(p + 6);
   const std::size_t mac_size = wire::load_u16(p + 8);
   at += 10;
-  if (at + mac_size + 6 > end) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
+  if (at + mac_size + 6 > end) return false;
   check.mac.assign(message.data() + at, message.data() + at + mac_size);
   at += mac_size;
   check.original_id = wire::load_u16(message.data() + at);
+  tail.error = wire::load_u16(message.data() + at + 2);
   const std::size_t other_length = wire::load_u16(message.data() + at + 4);
-  if (at + 6 + other_length != end) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
-  const std::span<const std::uint8_t> other(message.data() + at + 6, other_length);
+  if (at + 6 + other_length != end) return false;
+  tail.other = message.subspan(at + 6, other_length);
+  return true;
+}
 
+// Reads the TSIG record that ends `message` into `check` and `tail`. False when there is
+// nothing more to check: check.status is then unsigned_message or malformed.
+bool read_tsig(std::span<const std::uint8_t> message, TsigCheck& check, TsigTail& tail) {
+  wire::Header header;
+  wire::RecordView record;
+  std::size_t last_start = 0;
+  check.status = TsigCheck::Status::malformed;
+  if (!wire::parse_header(message, header) || !find_last_record(message, header, record, last_start)) {
+    return false;
+  }
+  const std::size_t records = std::size_t{header.ancount} + header.nscount + header.arcount;
+  if (records == 0 || record.type != wire::rrtype::kTsig) {
+    check.status = TsigCheck::Status::unsigned_message;
+    return false;
+  }
+  if (header.arcount == 0 || record.rrclass != wire::rrclass::kAny || record.ttl != 0 ||
+      !read_tsig_fields(message, record, last_start, check, tail)) {
+    return false;
+  }
+  check.tsig_offset = last_start;
+  tail.arcount = header.arcount;
+  return true;
+}
+
+// After the MAC, the time (RFC 8945 §5.2.3), within the signer's fudge but never more than
+// our own window: a client must not open an 18-hour window with a fudge of 65,535. Then the
+// length: a truncated MAC that verified (§5.2.2.1 rule 4) is still refused, as our policy
+// takes none and a full MAC costs a few octets (§5.2.4).
+TsigCheck::Status time_and_length(const TsigCheck& check, std::size_t full_mac,
+                                  std::uint64_t now) noexcept {
+  const std::uint64_t distance = now > check.time_signed ? now - check.time_signed : check.time_signed - now;
+  if (distance > std::min(check.fudge, kTsigFudge)) return TsigCheck::Status::bad_time;
+  return check.mac.size() < full_mac ? TsigCheck::Status::bad_trunc : TsigCheck::Status::ok;
+}
+
+}  // namespace
+
+std::size_t TsigSigner::check_mac(std::span<const std::uint8_t> message, TsigCheck& check,
+                                  std::uint16_t error, std::span<const std::uint8_t> other,
+                                  std::span<const std::uint8_t> request_mac) const {
   check.key = find(check.key_name_wire);
   if (check.key == nullptr || algorithm_wire(check.key->algorithm) != check.algorithm_wire) {
     check.key = nullptr;
     check.status = TsigCheck::Status::bad_key;
-    return check;
+    return 0;
   }
   const Hmac& hmac = *hmacs_[static_cast<std::size_t>(check.key - keys_.data())];
   // RFC 8945 §5.2.2.1 rules 1 and 3: a MAC longer than the hash, or shorter than the larger
   // of 10 octets and half the hash, is a format error.
+  const std::size_t mac_size = check.mac.size();
   if (mac_size > hmac.size || mac_size < std::max<std::size_t>(10, hmac.size / 2)) {
     check.status = TsigCheck::Status::malformed;
-    return check;
+    return 0;
   }
-  // The digest covers the message as it was before TSIG was added: original ID, ARCOUNT
-  // one less (§4.3.1), then the TSIG variables (§4.3.3).
+  // A response's digest starts with the request's MAC (§5.3). The message is digested as it
+  // was before TSIG was added: original ID, ARCOUNT one less (§4.3.1), then the TSIG
+  // variables (§4.3.3).
   std::array<std::uint8_t, 12> original_header;
   std::memcpy(original_header.data(), message.data(), 12);
   wire::store_u16(original_header.data(), check.original_id);
-  wire::store_u16(original_header.data() + 10, static_cast<std::uint16_t>(header.arcount - 1));
+  wire::store_u16(original_header.data() + 10,
+                  static_cast<std::uint16_t>(wire::load_u16(message.data() + 10) - 1));
   hmac.begin();
+  if (!request_mac.empty()) {
+    std::array<std::uint8_t, 2> request_mac_size;
+    wire::store_u16(request_mac_size.data(), static_cast<std::uint16_t>(request_mac.size()));
+    hmac.update(request_mac_size.data(), request_mac_size.size());
+    hmac.update(request_mac.data(), request_mac.size());
+  }
   hmac.update(original_header.data(), original_header.size());
-  hmac.update(message.data() + 12, last_start - 12);
+  hmac.update(message.data() + 12, check.tsig_offset - 12);
   hmac.update_variables(check.key_name_wire, check.algorithm_wire, check.time_signed, check.fudge,
-                        wire::load_u16(message.data() + at + 2), other);
+                        error, other);
   const Hmac::Mac expected = hmac.finish();
   if (CRYPTO_memcmp(expected.bytes.data(), check.mac.data(), mac_size) != 0) {
     check.status = TsigCheck::Status::bad_sig;
+    return 0;
+  }
+  return hmac.size;
+}
+
+TsigCheck TsigSigner::verify(std::span<const std::uint8_t> message, std::uint64_t now) const {
+  TsigCheck check;
+  TsigTail tail;
+  if (!read_tsig(message, check, tail)) return check;
+  check.tsig_error = tail.error;
+  const std::size_t full_mac = check_mac(message, check, tail.error, tail.other, {});
+  if (full_mac != 0) check.status = time_and_length(check, full_mac, now);
+  return check;
+}
+
+TsigCheck TsigSigner::verify_response(std::span<const std::uint8_t> response,
+                                      std::span<const std::uint8_t> request_mac,
+                                      std::uint64_t now) const {
+  TsigCheck check;
+  TsigTail tail;
+  if (!read_tsig(response, check, tail)) return check;
+  check.tsig_error = tail.error;
+  if (check.mac.empty() && tail.error != 0) {
+    // The server could not verify us and says so unsigned (§5.3.2): nothing to check.
+    check.status = TsigCheck::Status::bad_sig;
     return check;
   }
-  // Time is checked only after the MAC (§5.2.3), within the client's fudge but never more
-  // than our own window: a client must not open an 18-hour window with a fudge of 65,535.
-  const std::uint64_t distance = now > check.time_signed ? now - check.time_signed : check.time_signed - now;
-  if (distance > std::min(check.fudge, kTsigFudge)) {
-    check.status = TsigCheck::Status::bad_time;
-    return check;
-  }
-  // A truncated MAC that verified (rule 4) is still refused: our policy allows no truncation,
-  // and the full MAC costs a query only a few octets (§5.2.4).
-  check.status = mac_size < hmac.size ? TsigCheck::Status::bad_trunc : TsigCheck::Status::ok;
+  const std::size_t full_mac = check_mac(response, check, tail.error, tail.other, request_mac);
+  if (full_mac != 0) check.status = time_and_length(check, full_mac, now);
   return check;
 }
 

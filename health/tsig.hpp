@@ -84,6 +84,8 @@ struct TsigCheck {
   std::uint16_t original_id = 0;
   std::uint64_t time_signed = 0;
   std::uint16_t fudge = 300;
+  std::uint16_t tsig_error = 0;     // the record's error field as sent (in a response: what
+                                    // the server found wrong with our request)
 };
 
 /// Verifies TSIG on requests and signs responses with a set of keys. Keeps one HMAC context
@@ -95,9 +97,17 @@ class TsigSigner {
   TsigSigner(const TsigSigner&) = delete;
   TsigSigner& operator=(const TsigSigner&) = delete;
 
-  /// Checks the TSIG record of `message` at time `now` (seconds since the epoch), RFC 8945
-  /// §5.2: key, then MAC, then time.
+  /// Checks the TSIG record of a request, `message`, at time `now` (seconds since the
+  /// epoch), RFC 8945 §5.2: key, then MAC, then time, then truncation.
   TsigCheck verify(std::span<const std::uint8_t> message, std::uint64_t now) const;
+
+  /// Checks the TSIG of `response`, the answer to a request we signed with MAC
+  /// `request_mac`, at time `now`: the MAC covers the request's MAC, the response and its
+  /// TSIG variables (RFC 8945 §5.3), then time and length as verify() checks them. An error
+  /// sent with an empty MAC (§5.3.2: the server could not verify us) is bad_sig, with the
+  /// error in `tsig_error`. The agent; allocates.
+  TsigCheck verify_response(std::span<const std::uint8_t> response,
+                            std::span<const std::uint8_t> request_mac, std::uint64_t now) const;
 
   /// Appends a TSIG record to `response` (a complete message; its ARCOUNT is raised) that
   /// answers `request`: signed with the request's MAC for ok, bad_time and bad_trunc (§5.3,
@@ -129,6 +139,13 @@ class TsigSigner {
 
  private:
   struct Hmac;
+  // Finds the key and checks the MAC of the TSIG that verify() or verify_response() read
+  // into `check` (RFC 8945 §5.2.1, §5.2.2): returns the full MAC size of the key's
+  // algorithm, or 0 with check.status set.
+  std::size_t check_mac(std::span<const std::uint8_t> message, TsigCheck& check,
+                        std::uint16_t error, std::span<const std::uint8_t> other,
+                        std::span<const std::uint8_t> request_mac) const;
+
   std::vector<TsigKey> keys_;
   std::vector<std::unique_ptr<Hmac>> hmacs_;  // one per key, same order
 };

@@ -19,12 +19,8 @@ struct PktFree {
 struct RrFree {
   void operator()(ldns_rr* rr) const { ldns_rr_free(rr); }
 };
-struct RdfFree {
-  void operator()(ldns_rdf* rdf) const { ldns_rdf_deep_free(rdf); }
-};
 using Pkt = std::unique_ptr<ldns_pkt, PktFree>;
 using Rr = std::unique_ptr<ldns_rr, RrFree>;
-using Rdf = std::unique_ptr<ldns_rdf, RdfFree>;
 
 constexpr std::uint16_t kNotAuth = 9;
 constexpr std::uint16_t kUdpPayload = 1232;  // RFC 9715's safe EDNS payload size
@@ -148,12 +144,6 @@ SignedUpdate sign_and_render(ldns_pkt* pkt, const KeyConfig& key) {
   return out;
 }
 
-std::uint64_t load48(const std::uint8_t* p) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < 6; ++i) value = (value << 8) | p[i];
-  return value;
-}
-
 // The granted lease: the first 4 octets of option 2 (RFC 9664 §4, 4- or 8-octet form).
 std::optional<std::uint32_t> lease_of(ldns_pkt* pkt) {
   const ldns_edns_option_list* list = ldns_pkt_edns_get_option_list(pkt);
@@ -169,35 +159,35 @@ std::optional<std::uint32_t> lease_of(ldns_pkt* pkt) {
   return std::nullopt;
 }
 
-// RFC 8945 §5.3: the reply's MAC covers the request's MAC, the reply and its TSIG variables;
-// §5.4: its time must be within the fudge.
-void verify_signature(ldns_pkt* pkt, std::span<const std::uint8_t> wire,
-                      const SignedUpdate& request, const KeyConfig& key, std::uint64_t now,
-                      UpdateReply& out) {
-  const ldns_rr* tsig = ldns_pkt_tsig(pkt);
-  if (tsig == nullptr || ldns_rr_rd_count(tsig) < 7) {
-    out.problem = "reply is not signed";
+// RFC 8945 §5.3: the reply's MAC covers the request's MAC, the reply and its TSIG
+// variables; its time must be within the fudge. Checked with the server's TSIG code.
+void verify_signature(std::span<const std::uint8_t> wire, const SignedUpdate& request,
+                      const KeyConfig& key, std::uint64_t now, UpdateReply& out) {
+  TsigCheck check;
+  try {
+    const TsigSigner signer({make_tsig_key(key.name, key.algorithm, key.secret, {})});
+    check = signer.verify_response(wire, request.mac, now);
+  } catch (const KeyError& e) {
+    out.problem = std::string("cannot verify the reply: ") + e.what();
     return;
   }
-  out.tsig_error = ldns_rdf2native_int16(ldns_rr_rdf(tsig, 5));
-  std::vector<std::uint8_t> mac = request.mac;
-  Rdf request_mac(ldns_native2rdf_int16_data(mac.size(), mac.data()));
-  const bool mac_ok = ldns_pkt_tsig_verify(pkt, wire.data(), wire.size(), key.name.c_str(),
-                                           key.secret.c_str(), request_mac.get());
-  if (!mac_ok) {
-    out.problem = "reply signature does not verify";
-    return;
+  out.tsig_error = check.tsig_error;
+  switch (check.status) {
+    case TsigCheck::Status::ok:
+      out.signed_ok = true;
+      return;
+    case TsigCheck::Status::unsigned_message:
+      out.problem = "reply is not signed";
+      return;
+    case TsigCheck::Status::bad_time: {
+      const std::uint64_t skew = check.time_signed > now ? check.time_signed - now : now - check.time_signed;
+      out.problem = "reply signed " + std::to_string(skew) + " s away from our clock";
+      return;
+    }
+    default:
+      out.problem = "reply signature does not verify";
+      return;
   }
-  const ldns_rdf* time_rdf = ldns_rr_rdf(tsig, 1);
-  const std::uint64_t signed_at =
-      ldns_rdf_size(time_rdf) == 6 ? load48(ldns_rdf_data(time_rdf)) : 0;
-  const std::uint64_t fudge = ldns_rdf2native_int16(ldns_rr_rdf(tsig, 2));
-  const std::uint64_t skew = signed_at > now ? signed_at - now : now - signed_at;
-  if (skew > fudge) {
-    out.problem = "reply signed " + std::to_string(skew) + " s away from our clock";
-    return;
-  }
-  out.signed_ok = true;
 }
 
 }  // namespace
@@ -277,7 +267,7 @@ UpdateReply parse_update_reply(std::span<const std::uint8_t> wire, const SignedU
   out.rcode = static_cast<std::uint16_t>(ldns_pkt_get_rcode(raw) |
                                          (ldns_pkt_edns_extended_rcode(raw) << 4));
   out.lease = lease_of(raw);
-  verify_signature(raw, wire, request, key, now, out);
+  verify_signature(wire, request, key, now, out);
   return out;
 }
 

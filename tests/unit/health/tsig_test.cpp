@@ -354,6 +354,48 @@ TEST(TsigTest, SignsIntoABufferAndSaysHowMuchRoomItTakes) {
   EXPECT_EQ(tsig.response_size(unknown, dns::wire::rcode::kBadKey), room - 32);
 }
 
+TEST(TsigTest, VerifiesResponsesOverTheRequestMac) {
+  const TsigSigner tsig = signer();
+  ldns_pkt* packet = make_update();
+  std::vector<std::uint8_t> request = to_wire(packet);
+  ldns_pkt_free(packet);
+  const std::vector<std::uint8_t> request_mac = tsig.sign_request(request, tsig.keys()[0], now());
+  const TsigCheck check = tsig.verify(request, now());
+  ASSERT_EQ(check.status, TsigCheck::Status::ok);
+  EXPECT_EQ(check.mac, request_mac);
+
+  // Signed by ldns over the request MAC: the oracle.
+  ldns_pkt* reply = nullptr;
+  auto header = response_header(request);
+  ASSERT_EQ(ldns_wire2pkt(&reply, header.data(), header.size()), LDNS_STATUS_OK);
+  ldns_rdf* mac = mac_rdf(request_mac);
+  ASSERT_EQ(ldns_pkt_tsig_sign(reply, "agent-key.", kSecret, 300, "hmac-sha256.", mac),
+            LDNS_STATUS_OK);
+  ldns_rdf_deep_free(mac);
+  const std::vector<std::uint8_t> by_ldns = to_wire(reply);
+  ldns_pkt_free(reply);
+  EXPECT_EQ(tsig.verify_response(by_ldns, request_mac, now()).status, TsigCheck::Status::ok);
+  // Over another request's MAC, or later than the window: not accepted.
+  auto other_mac = request_mac;
+  other_mac[0] ^= 1;
+  EXPECT_EQ(tsig.verify_response(by_ldns, other_mac, now()).status, TsigCheck::Status::bad_sig);
+  EXPECT_EQ(tsig.verify_response(by_ldns, request_mac, now() + 400).status,
+            TsigCheck::Status::bad_time);
+  // Our own responses, and the errors in them.
+  auto ours = header;
+  tsig.sign_response(ours, check, 0, now());
+  EXPECT_EQ(tsig.verify_response(ours, request_mac, now()).status, TsigCheck::Status::ok);
+  TsigCheck refused = check;
+  refused.status = TsigCheck::Status::bad_sig;  // answered unsigned, with an empty MAC
+  auto unsigned_error = header;
+  tsig.sign_response(unsigned_error, refused, dns::wire::rcode::kBadSig, now());
+  const TsigCheck error = tsig.verify_response(unsigned_error, request_mac, now());
+  EXPECT_EQ(error.status, TsigCheck::Status::bad_sig);
+  EXPECT_EQ(error.tsig_error, dns::wire::rcode::kBadSig);
+  EXPECT_EQ(tsig.verify_response(header, request_mac, now()).status,
+            TsigCheck::Status::unsigned_message);
+}
+
 TEST(TsigTest, KeysValidateAndAllowPatterns) {
   EXPECT_THROW(make_tsig_key("k", "hmac-md5", kSecret, {}), KeyError);
   EXPECT_THROW(make_tsig_key("k", "hmac-sha256", "not base64!", {}), KeyError);
