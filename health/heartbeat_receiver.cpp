@@ -9,6 +9,7 @@
 #include "dns/wire/name.hpp"
 #include "dns/wire/reader.hpp"
 #include "dns/wire/types.hpp"
+#include "health/prerequisites.hpp"
 
 namespace signpost::health {
 
@@ -17,7 +18,6 @@ namespace {
 namespace asio = boost::asio;
 namespace wire = dns::wire;
 using Clock = std::chrono::steady_clock;
-using RecordList = std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>>;
 
 constexpr std::uint16_t kOurPayload = 1232;
 
@@ -34,12 +34,6 @@ std::string domain_to_wire(const std::string& text) {
   return out;
 }
 
-std::string label_wire(std::string_view label) {
-  std::string out(1, static_cast<char>(label.size()));
-  out += label;
-  return out;
-}
-
 void put_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
   out.push_back(static_cast<std::uint8_t>(value >> 8));
   out.push_back(static_cast<std::uint8_t>(value));
@@ -48,31 +42,6 @@ void put_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
 void put_u32(std::vector<std::uint8_t>& out, std::uint32_t value) {
   put_u16(out, static_cast<std::uint16_t>(value >> 16));
   put_u16(out, static_cast<std::uint16_t>(value));
-}
-
-// The names an instance's records live at, lower-case wire.
-std::string instance_owner(const InstanceKey& key, registry::Protocol protocol,
-                           const std::string& domain) {
-  return label_wire(key.id) + label_wire("_" + key.service) +
-         label_wire("_" + std::string(registry::to_string(protocol))) + domain;
-}
-
-std::vector<std::uint8_t> srv_rdata(const registry::Instance& instance, const std::string& domain) {
-  std::vector<std::uint8_t> out;
-  put_u16(out, instance.priority);
-  put_u16(out, instance.weight);
-  put_u16(out, instance.port);
-  const std::string target = label_wire(instance.node) + label_wire("node") + domain;
-  out.insert(out.end(), target.begin(), target.end());
-  return out;
-}
-
-bool same_set(RecordList a, RecordList b) {
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  a.erase(std::unique(a.begin(), a.end()), a.end());
-  b.erase(std::unique(b.begin(), b.end()), b.end());
-  return a == b;
 }
 
 }  // namespace
@@ -87,17 +56,7 @@ HeartbeatReceiver::HeartbeatReceiver(ReceiverSettings settings, std::vector<Tsig
       publisher_(publisher),
       log_(std::move(log)),
       wall_clock_(wall_clock ? std::move(wall_clock) : WallClock(system_seconds)) {
-  lookup_.find = [this](const InstanceKey& key) -> std::optional<registry::Instance> {
-    const auto found = registered_.find(key);
-    if (found == registered_.end()) return std::nullopt;
-    return found->second.instance.unpack(key.service, key.id);
-  };
-  lookup_.on_node = [this](std::string_view node) -> std::optional<registry::Instance> {
-    const auto found = by_node_.find(node);
-    if (found == by_node_.end() || found->second.empty()) return std::nullopt;
-    const auto& [key, registered] = *found->second.front();
-    return registered.instance.unpack(key.service, key.id);
-  };
+  key_instances_.resize(signer_.keys().size());
 }
 
 HeartbeatReceiver::~HeartbeatReceiver() { stop(); }
@@ -112,19 +71,67 @@ void HeartbeatReceiver::start() {
 }
 
 void HeartbeatReceiver::stop() {
+  accepting_.store(false, std::memory_order_relaxed);
   if (!thread_.joinable()) return;
   io_.stop();
   thread_.join();
 }
 
-// An UPDATE is handled at once on the worker that received it. A trip to the heartbeat thread
-// and back woke two threads per UPDATE, which cost more CPU than the UPDATE itself (at 10,000
-// renewals a second, on the worker's core, a fifth of its time). The lock makes the workers
-// and the lease ticks take turns; it is held for one UPDATE, a few microseconds.
-std::vector<std::uint8_t> HeartbeatReceiver::handle(std::span<const std::uint8_t> message,
-                                                     dns::answer::Transport) {
-  const std::lock_guard lock(mutex_);
-  return process(message);
+// Workers answer at once only what needs no registry work and no waiting: a renewal they
+// know (a trip to another thread and back woke two threads per UPDATE, which cost more CPU
+// than the UPDATE itself) and a refusal for the signature. They only try the lock: while the
+// registry thread or a lease tick holds it, the UPDATE goes to the registry thread too, so a
+// worker never waits behind UPDATE work, however much of it arrives.
+bool HeartbeatReceiver::try_handle(std::span<const std::uint8_t> message,
+                                   dns::answer::Transport, std::vector<std::uint8_t>& response) {
+  if (message.size() < 12) return true;  // not even a header: no response
+  const std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  auto answer = answer_without_registry(message, signer_.verify(message, wall_clock_()));
+  if (!answer) return false;
+  response = std::move(*answer);
+  return true;
+}
+
+void HeartbeatReceiver::handle_later(std::vector<std::uint8_t> message, dns::answer::Transport,
+                                     dns::net::UpdateReply reply) {
+  if (!accepting_.load(std::memory_order_relaxed)) {
+    counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  // Bounded, so that a flood of UPDATEs costs a fixed amount of memory: past it they are
+  // lost as datagrams are, and agents retry.
+  if (queued_.fetch_add(1, std::memory_order_relaxed) >= settings_.max_queued) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  publisher_.post([this, message = std::move(message), reply = std::move(reply)](
+                      registry::Store& store) mutable {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    std::vector<std::uint8_t> response;
+    {
+      const std::lock_guard lock(mutex_);
+      response = process_with(message, store);
+    }
+    reply(std::move(response));
+  });
+}
+
+std::vector<std::uint8_t> HeartbeatReceiver::process(std::span<const std::uint8_t> message) {
+  if (message.size() < 12) return {};
+  {
+    const std::lock_guard lock(mutex_);
+    if (auto answer = answer_without_registry(message, signer_.verify(message, wall_clock_()))) {
+      return std::move(*answer);
+    }
+  }
+  std::vector<std::uint8_t> response;
+  publisher_.apply([&](registry::Store& store) {
+    const std::lock_guard lock(mutex_);
+    response = process_with(message, store);
+  });
+  return response;
 }
 
 void HeartbeatReceiver::do_tick() {
@@ -140,38 +147,53 @@ void HeartbeatReceiver::do_tick() {
 }
 
 void HeartbeatReceiver::tick() {
-  tracker_.tick(Clock::now());
-  publish_changes();
+  const auto now = Clock::now();
+  tracker_.tick(now);
+  publish_changes(nullptr);
+  forget_old_deletions(now);
 }
 
-std::vector<std::uint8_t> HeartbeatReceiver::process(std::span<const std::uint8_t> message) {
-  if (message.size() < 12) return {};
-  counters_.received.fetch_add(1, std::memory_order_relaxed);
-  const std::uint64_t now = wall_clock_();
-  const TsigCheck check = signer_.verify(message, now);
-  Outcome outcome;
-  std::size_t zone_end = 12;
-  bool edns = false;
+std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::answer_without_registry(
+    std::span<const std::uint8_t> message, const TsigCheck& check) {
   using Status = TsigCheck::Status;
+  if (check.status == Status::ok) {
+    auto repeated = renew_repeated(message, check);
+    if (repeated) {
+      counters_.received.fetch_add(1, std::memory_order_relaxed);
+      counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+    }
+    return repeated;
+  }
+  counters_.received.fetch_add(1, std::memory_order_relaxed);
+  counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+  Outcome outcome;
   if (check.status == Status::malformed) {
     outcome.rcode = wire::rcode::kFormErr;
-  } else if (check.status != Status::ok) {
+  } else {
     counters_.bad_signature.fetch_add(1, std::memory_order_relaxed);
     // Unsigned: refused, as every change needs a key; bad TSIG: NOTAUTH (RFC 8945 §5.2).
     outcome.rcode = check.status == Status::unsigned_message ? wire::rcode::kRefused
                                                              : wire::rcode::kNotAuth;
-  } else if (auto repeated = renew_repeated(message, check)) {
-    counters_.accepted.fetch_add(1, std::memory_order_relaxed);
-    return std::move(*repeated);
-  } else {
-    UpdateRequest request;
-    outcome.rcode = parse_update(message, check.tsig_offset, request);
-    if (outcome.rcode == wire::rcode::kNoError) {
-      zone_end = request.zone_section_end;
-      edns = request.edns;
-      outcome = apply_request(request, *check.key);
-      if (outcome.repeatable) remember_renewal(message, check, zone_end, edns, outcome);
-    }
+  }
+  return respond(message, check, 12, outcome, false);
+}
+
+std::vector<std::uint8_t> HeartbeatReceiver::process_with(std::span<const std::uint8_t> message,
+                                                          registry::Store& store) {
+  if (message.size() < 12) return {};
+  const TsigCheck check = signer_.verify(message, wall_clock_());
+  if (auto answer = answer_without_registry(message, check)) return std::move(*answer);
+  counters_.received.fetch_add(1, std::memory_order_relaxed);
+  UpdateRequest request;
+  Outcome outcome;
+  outcome.rcode = parse_update(message, check.tsig_offset, request);
+  std::size_t zone_end = 12;
+  bool edns = false;
+  if (outcome.rcode == wire::rcode::kNoError) {
+    zone_end = request.zone_section_end;
+    edns = request.edns;
+    outcome = apply_request(request, check, store);
+    if (outcome.repeatable) remember_renewal(message, check, zone_end, edns, outcome);
   }
   if (outcome.rcode == wire::rcode::kNoError) {
     counters_.accepted.fetch_add(1, std::memory_order_relaxed);
@@ -181,39 +203,72 @@ std::vector<std::uint8_t> HeartbeatReceiver::process(std::span<const std::uint8_
   return respond(message, check, zone_end, outcome, edns);
 }
 
+// The checks run cheapest first and before any lookup a prerequisite asks for: what the key
+// may touch, replays and quotas, then the prerequisites, each in proportion to the records
+// it names (RFC 2136 §3.2 puts prerequisites first, but the order only decides which of two
+// errors is reported).
 HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest& request,
-                                                            const TsigKey& key) {
+                                                            const TsigCheck& check,
+                                                            registry::Store& store) {
+  const TsigKey& key = *check.key;
   Outcome outcome;
   // An UPDATE for a zone we do not serve: NOTAUTH (RFC 2136 §3.1.1).
   if (request.zone != domain_wire_) {
     outcome.rcode = wire::rcode::kNotAuth;
     return outcome;
   }
-  outcome.rcode = check_prerequisites(request);
-  if (outcome.rcode != wire::rcode::kNoError) return outcome;
-  UpdatePlan plan = plan_update(request, domain_wire_, lookup_);
-  std::string refusal = plan.reason;
+  RegisteredInstances lookup;
+  lookup.find = [this](const InstanceKey& wanted) -> std::optional<registry::Instance> {
+    const auto found = registered_.find(wanted);
+    if (found == registered_.end()) return std::nullopt;
+    return found->second.instance.unpack(wanted.service, wanted.id);
+  };
+  lookup.on_node = [&store](std::string_view node) -> std::optional<registry::Instance> {
+    std::optional<registry::Instance> out;
+    store.visit_node(std::string(node), [&](const std::string&, const registry::Instance& found) {
+      out = found;
+      return false;
+    });
+    return out;
+  };
+  UpdatePlan plan = plan_update(request, domain_wire_, lookup);
   if (plan.rcode == wire::rcode::kNoError) {
-    const auto denied = [&](const std::string& service) { return !key.allows(service); };
-    for (const Registration& registration : plan.registrations) {
-      if (denied(registration.instance.service)) refusal = "service " + registration.instance.service;
-    }
-    for (const InstanceKey& removal : plan.removals) {
-      if (denied(removal.service)) refusal = "service " + removal.service;
-    }
-    if (!refusal.empty()) {
+    if (std::string why = forbidden(plan, key, store); !why.empty()) {
       plan.rcode = wire::rcode::kRefused;
-      refusal = "key " + key.name + " may not change " + refusal;
+      plan.reason = "key " + key.name + " may not " + why;
+    } else if (!fresh(plan, check)) {
+      counters_.replayed.fetch_add(1, std::memory_order_relaxed);
+      note_refusal("key " + key.name + ": an UPDATE signed no later than the last one accepted "
+                   "for its instance (a replay)");
+      outcome.rcode = wire::rcode::kNotAuth;
+      outcome.tsig_error = wire::rcode::kBadTime;
+      return outcome;
+    } else if (std::string quota = over_quota(plan, key); !quota.empty()) {
+      counters_.over_quota.fetch_add(1, std::memory_order_relaxed);
+      plan.rcode = wire::rcode::kRefused;
+      plan.reason = quota;
     }
   }
   if (plan.rcode != wire::rcode::kNoError) {
-    note_refusal(refusal);
+    note_refusal(plan.reason);
     outcome.rcode = plan.rcode;
     return outcome;
   }
+  outcome.rcode = check_prerequisites(request.prerequisites, domain_wire_, store);
+  if (outcome.rcode != wire::rcode::kNoError) return outcome;
   const auto now = Clock::now();
   const std::uint32_t requested = request.lease.value_or(plan.min_ttl);
-  for (const InstanceKey& removal : plan.removals) deregister_instance(removal);
+  for (const InstanceKey& removal : plan.removals) {
+    ReplayGuard guard;
+    if (const auto found = registered_.find(removal); found != registered_.end()) {
+      guard = found->second.replay;
+    } else if (const auto gone = deleted_.find(removal); gone != deleted_.end()) {
+      guard = gone->second;
+    }
+    guard.accept(check.time_signed, check.mac);
+    deregister_instance(removal, &store);
+    remember_deleted(removal, guard);
+  }
   // Only a lone registration without prerequisites can be taken for the same again: sent
   // again, it finds the instance as it left it.
   outcome.repeatable = request.prerequisites.empty() && plan.removals.empty() &&
@@ -224,10 +279,87 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
       outcome.requested = requested;
       outcome.health = registration.instance.health;
     }
-    outcome.lease = register_instance(std::move(registration), requested, now);
+    outcome.lease = register_instance(std::move(registration), requested, check, store, now);
   }
-  publish_changes();
+  publish_changes(&store);
   return outcome;
+}
+
+std::string HeartbeatReceiver::forbidden(const UpdatePlan& plan, const TsigKey& key,
+                                         const registry::Store& store) const {
+  const auto touch = [&](const std::string& service, const std::string& id) -> std::string {
+    if (!key.allows(service)) return "change service " + service;
+    if (store.source_of(service, id) == registry::Source::config) {
+      return "change instance " + id + " of " + service + ": it is declared in the config";
+    }
+    return {};
+  };
+  for (const InstanceKey& removal : plan.removals) {
+    if (std::string why = touch(removal.service, removal.id); !why.empty()) return why;
+  }
+  for (const Registration& registration : plan.registrations) {
+    const registry::Instance& instance = registration.instance;
+    if (std::string why = touch(instance.service, instance.id); !why.empty()) return why;
+    // A node's addresses are every client's way to all of its instances: only a key that may
+    // change all of them may give the node an address it does not have.
+    bool foreign = false;
+    std::vector<registry::Ipv4> ipv4;
+    std::vector<registry::Ipv6> ipv6;
+    store.visit_node(instance.node, [&](const std::string& service, const registry::Instance& other) {
+      if (!key.allows(service)) foreign = true;
+      ipv4.insert(ipv4.end(), other.ipv4.begin(), other.ipv4.end());
+      ipv6.insert(ipv6.end(), other.ipv6.begin(), other.ipv6.end());
+      return true;
+    });
+    if (!foreign) continue;
+    const auto known = [](const auto& have, const auto& address) {
+      return std::find(have.begin(), have.end(), address) != have.end();
+    };
+    for (const auto& address : instance.ipv4) {
+      if (!known(ipv4, address)) return "add addresses to node " + instance.node + ", which has instances of services it may not change";
+    }
+    for (const auto& address : instance.ipv6) {
+      if (!known(ipv6, address)) return "add addresses to node " + instance.node + ", which has instances of services it may not change";
+    }
+  }
+  return {};
+}
+
+bool HeartbeatReceiver::fresh(const UpdatePlan& plan, const TsigCheck& check) const {
+  const auto accepts = [&](const InstanceKey& key) {
+    if (const auto found = registered_.find(key); found != registered_.end()) {
+      return found->second.replay.accepts(check.time_signed, check.mac);
+    }
+    const auto gone = deleted_.find(key);
+    return gone == deleted_.end() || gone->second.accepts(check.time_signed, check.mac);
+  };
+  for (const InstanceKey& removal : plan.removals) {
+    if (!accepts(removal)) return false;
+  }
+  for (const Registration& registration : plan.registrations) {
+    if (!accepts({registration.instance.service, registration.instance.id})) return false;
+  }
+  return true;
+}
+
+std::string HeartbeatReceiver::over_quota(const UpdatePlan& plan, const TsigKey& key) const {
+  std::size_t added = 0;
+  for (const Registration& registration : plan.registrations) {
+    const auto found = registered_.find({registration.instance.service, registration.instance.id});
+    if (found == registered_.end() || found->second.key != &key) ++added;
+  }
+  if (added == 0) return {};
+  const std::size_t by_key = key_instances_[static_cast<std::size_t>(&key - signer_.keys().data())];
+  if (by_key + added > key.max_instances) {
+    return "key " + key.name + " has " + std::to_string(by_key) + " instances registered, its limit " +
+           "key.max_instances is " + std::to_string(key.max_instances);
+  }
+  if (registered_.size() + added > settings_.max_instances) {
+    return "the registry holds " + std::to_string(registered_.size()) +
+           " instances registered by UPDATE, its limit health.max_instances is " +
+           std::to_string(settings_.max_instances);
+  }
+  return {};
 }
 
 namespace {
@@ -253,6 +385,8 @@ std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::renew_repeated(
   if (found == nullptr) return std::nullopt;
   const Renewal renewal = *found;
   if (renewal.length != bytes.size() || renewal.tsig_key != check.key) return std::nullopt;
+  // A replay takes the full path, which refuses it and says so.
+  if (!renewal.instance->replay.accepts(check.time_signed, check.mac)) return std::nullopt;
   const auto granted = tracker_.renew(renewal.lease, std::chrono::seconds(renewal.requested),
                                       renewal.health, Clock::now());
   if (!granted) {
@@ -262,9 +396,10 @@ std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::renew_repeated(
   // A different lease would change the instance's TTL cap: let the full path see to it (the
   // second renewal of the lease is harmless).
   if (static_cast<std::uint32_t>(granted->count()) != renewal.granted) return std::nullopt;
+  renewal.instance->replay.accept(check.time_signed, check.mac);
   counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
   counters_.repeated.fetch_add(1, std::memory_order_relaxed);
-  publish_changes();
+  publish_changes(nullptr);
   Outcome outcome;
   outcome.lease = renewal.granted;
   return respond(message, check, renewal.zone_end, outcome, renewal.edns);
@@ -320,123 +455,106 @@ void HeartbeatReceiver::note_refusal(const std::string& reason) {
 
 std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
                                                    std::uint32_t requested,
+                                                   const TsigCheck& check, registry::Store& store,
                                                    Clock::time_point now) {
   const InstanceKey key{registration.instance.service, registration.instance.id};
   const auto granted = tracker_.renew(key, std::chrono::seconds(requested),
                                       registration.instance.health, now);
-  // Answers must not be cached past the lease: a third of it stays below the remaining
-  // lease as long as the heartbeats (every third of a lease) arrive.
-  registration.instance.max_ttl =
-      std::max<std::uint32_t>(1, static_cast<std::uint32_t>(granted.count() / 3));
+  registration.instance.max_ttl = tracker_.ttl_cap(key);
   registry::PackedInstance packed = registry::PackedInstance::pack(registration.instance);
   auto found = registered_.find(key);
-  if (found != registered_.end() && found->second.instance == packed &&
-      found->second.protocol == registration.protocol) {
+  if (found == registered_.end()) {
+    found = registered_.try_emplace(key).first;
+    if (const auto gone = deleted_.find(key); gone != deleted_.end()) {
+      found->second.replay = gone->second;
+      deleted_.erase(gone);
+    }
+  }
+  Registered& entry = found->second;
+  entry.replay.accept(check.time_signed, check.mac);
+  if (entry.key != check.key) {
+    if (entry.key != nullptr) --key_instances_[static_cast<std::size_t>(entry.key - signer_.keys().data())];
+    ++key_instances_[static_cast<std::size_t>(check.key - signer_.keys().data())];
+    entry.key = check.key;
+  }
+  if (entry.instance == packed && entry.protocol == registration.protocol) {
     counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
     return static_cast<std::uint32_t>(granted.count());
   }
-  // An instance that stays on its node keeps its place in the node's list: its entry is
-  // assigned in place, so the pointer there stays valid.
-  bool same_node = false;
-  if (found != registered_.end()) {
-    same_node = found->second.instance.node == packed.node;
-    if (!same_node) leave_node(*found);
-    // Its remembered renewal renewed the instance as it was.
-    if (const auto& renewal = found->second.renewal) forget_renewal(*renewal);
-  } else {
-    found = registered_.try_emplace(key).first;
-  }
-  found->second = Registered{std::move(packed), registration.protocol, std::nullopt};
-  if (!same_node) by_node_[registration.instance.node].push_back(&*found);
+  // Its remembered renewal renewed the instance as it was.
+  if (entry.renewal) forget_renewal(*entry.renewal);
+  entry.instance = std::move(packed);
+  entry.protocol = registration.protocol;
   registry::Instance published = std::move(registration.instance);
   published.health = tracker_.effective_health(key);
-  publisher_.post([published = std::move(published), protocol = registration.protocol](registry::Store& store) {
-    store.put_instance(published, protocol);
-  });
+  store.put_instance(std::move(published), registration.protocol);
   return static_cast<std::uint32_t>(granted.count());
 }
 
-// Takes an instance off its node's list, and the node off the index with its last instance.
-void HeartbeatReceiver::leave_node(const RegisteredMap::value_type& entry) {
-  const auto on_node = by_node_.find(entry.second.instance.node);
-  if (on_node == by_node_.end()) return;
-  std::erase(on_node->second, &entry);
-  if (on_node->second.empty()) by_node_.erase(on_node);
-}
-
-void HeartbeatReceiver::deregister_instance(const InstanceKey& key) {
+void HeartbeatReceiver::deregister_instance(const InstanceKey& key, registry::Store* store) {
   tracker_.remove(key);
   const auto found = registered_.find(key);
   if (found == registered_.end()) return;
-  leave_node(*found);
   if (const auto& renewal = found->second.renewal) forget_renewal(*renewal);
+  if (const TsigKey* owner = found->second.key) {
+    --key_instances_[static_cast<std::size_t>(owner - signer_.keys().data())];
+  }
   registered_.erase(found);
-  publisher_.post([key](registry::Store& store) { store.remove_instance(key.service, key.id); });
+  if (store != nullptr) {
+    store->remove_instance(key.service, key.id);
+  } else {
+    publisher_.post([key](registry::Store& s) { s.remove_instance(key.service, key.id); });
+  }
 }
 
-void HeartbeatReceiver::publish_changes() {
+// A deleted instance keeps its replay guard for replay_memory, so that the UPDATE that
+// registered it cannot bring it back. Bounded: past max_instances guards, the oldest goes.
+void HeartbeatReceiver::remember_deleted(const InstanceKey& key, const ReplayGuard& guard) {
+  const auto [it, added] = deleted_.insert_or_assign(key, guard);
+  if (added) deletions_.emplace_back(Clock::now() + settings_.replay_memory, key);
+  while (deleted_.size() > settings_.max_instances && !deletions_.empty()) {
+    deleted_.erase(deletions_.front().second);
+    deletions_.pop_front();
+  }
+}
+
+void HeartbeatReceiver::forget_old_deletions(Clock::time_point now) {
+  while (!deletions_.empty() && deletions_.front().first <= now) {
+    const InstanceKey& key = deletions_.front().second;
+    // One registered again since keeps its guard in registered_.
+    deleted_.erase(key);
+    deletions_.pop_front();
+  }
+}
+
+// With `store` (the registry thread), changes are applied to it at once; from the heartbeat
+// thread they are posted.
+void HeartbeatReceiver::publish_changes(registry::Store* store) {
+  using Kind = Change::Kind;
   for (const Change& change : tracker_.take_changes()) {
-    if (registered_.find(change.key) == registered_.end()) continue;
-    if (change.kind == Change::Kind::forget) {
+    const auto found = registered_.find(change.key);
+    if (found == registered_.end()) continue;
+    if (change.kind == Kind::forget) {
       log_("instance " + change.key.id + " of " + change.key.service + " forgotten");
-      deregister_instance(change.key);
+      const ReplayGuard guard = found->second.replay;
+      deregister_instance(change.key, store);
+      remember_deleted(change.key, guard);
       continue;
     }
-    publisher_.post([key = change.key, health = change.health](registry::Store& store) {
-      store.set_health(key.service, key.id, health);
-    });
-  }
-}
-
-std::uint16_t HeartbeatReceiver::check_prerequisites(const UpdateRequest& request) const {
-  std::map<std::pair<std::string, std::uint16_t>, RecordList> wanted;
-  for (const UpdateRecord& record : request.prerequisites) {
-    if (record.ttl != 0) return wire::rcode::kFormErr;
-    if (!wire::is_at_or_below(record.owner, domain_wire_)) return wire::rcode::kNotZone;
-    const bool any_type = record.type == wire::rrtype::kAny;
-    if (record.rrclass == wire::rrclass::kAny || record.rrclass == wire::rrclass::kNone) {
-      if (!record.rdata.empty()) return wire::rcode::kFormErr;
-      const bool exists = !records_at(record.owner, record.type).empty();
-      if (record.rrclass == wire::rrclass::kAny && !exists) {
-        return any_type ? wire::rcode::kNxDomain : wire::rcode::kNxRrset;  // §3.2.1
+    if (change.kind == Kind::ttl) found->second.instance.max_ttl = change.ttl;
+    auto apply = [change](registry::Store& s) {
+      if (change.kind == Kind::ttl) {
+        s.set_max_ttl(change.key.service, change.key.id, change.ttl);
+      } else {
+        s.set_health(change.key.service, change.key.id, change.health);
       }
-      if (record.rrclass == wire::rrclass::kNone && exists) {
-        return any_type ? wire::rcode::kYxDomain : wire::rcode::kYxRrset;  // §3.2.2
-      }
-      continue;
-    }
-    if (any_type) return wire::rcode::kFormErr;
-    wanted[{record.owner, record.type}].emplace_back(record.type, record.rdata);
-  }
-  // Value-dependent: the RRset must be exactly the records listed (§3.2.3).
-  for (const auto& [where, records] : wanted) {
-    if (!same_set(records, records_at(where.first, where.second))) return wire::rcode::kNxRrset;
-  }
-  return wire::rcode::kNoError;
-}
-
-RecordList HeartbeatReceiver::records_at(const std::string& owner, std::uint16_t type) const {
-  RecordList out;
-  const auto want = [type](std::uint16_t have) { return type == wire::rrtype::kAny || type == have; };
-  for (const auto& [key, registered] : registered_) {
-    const registry::Instance instance = registered.instance.unpack(key.service, key.id);
-    const std::string name = instance_owner(key, registered.protocol, domain_wire_);
-    if (name == owner) {
-      if (want(wire::rrtype::kSrv)) out.emplace_back(wire::rrtype::kSrv, srv_rdata(instance, domain_wire_));
-      if (want(wire::rrtype::kTxt)) out.emplace_back(wire::rrtype::kTxt, encode_instance_txt(instance));
-    } else if (want(wire::rrtype::kPtr) && name.size() == owner.size() + 1 + key.id.size() &&
-               name.compare(name.size() - owner.size(), owner.size(), owner) == 0) {
-      out.emplace_back(wire::rrtype::kPtr, std::vector<std::uint8_t>(name.begin(), name.end()));
-    } else if (label_wire(instance.node) + label_wire("node") + domain_wire_ == owner) {
-      for (const auto& address : instance.ipv4) {
-        if (want(wire::rrtype::kA)) out.emplace_back(wire::rrtype::kA, std::vector<std::uint8_t>(address.begin(), address.end()));
-      }
-      for (const auto& address : instance.ipv6) {
-        if (want(wire::rrtype::kAaaa)) out.emplace_back(wire::rrtype::kAaaa, std::vector<std::uint8_t>(address.begin(), address.end()));
-      }
+    };
+    if (store != nullptr) {
+      apply(*store);
+    } else {
+      publisher_.post(std::move(apply));
     }
   }
-  return out;
 }
 
 std::vector<std::uint8_t> HeartbeatReceiver::respond(std::span<const std::uint8_t> message,
@@ -472,7 +590,7 @@ std::vector<std::uint8_t> HeartbeatReceiver::respond(std::span<const std::uint8_
     wire::store_u16(response.data() + 10, 1);
   }
   if (check.status == Status::ok || tsig_failed) {
-    std::uint16_t error = 0;
+    std::uint16_t error = outcome.tsig_error;
     if (check.status == Status::bad_key) error = wire::rcode::kBadKey;
     if (check.status == Status::bad_sig) error = wire::rcode::kBadSig;
     if (check.status == Status::bad_time) error = wire::rcode::kBadTime;

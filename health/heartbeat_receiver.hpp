@@ -5,8 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,6 +24,7 @@
 #include "dns/net/worker.hpp"
 #include "health/hash_keyed_table.hpp"
 #include "health/lease_tracker.hpp"
+#include "health/replay_guard.hpp"
 #include "health/tsig.hpp"
 #include "health/update_plan.hpp"
 #include "registry/publisher.hpp"
@@ -36,6 +37,11 @@ struct ReceiverSettings {
   LeaseSettings leases;
   std::chrono::milliseconds tick{250};  // how often leases are checked; instances leave
                                         // within one tick of their lease running out
+  std::size_t max_instances = 1'000'000;  // registered by UPDATE at once (health.max_instances)
+  std::size_t max_queued = 4096;          // UPDATEs waiting for the registry thread
+  /// How long a deleted instance's replay guard is kept: longer than any accepted TSIG
+  /// time window, so that a recorded UPDATE is refused for as long as its time would pass.
+  std::chrono::seconds replay_memory{900};
 };
 
 /// What the receiver counts; written under the receiver's lock, read from any thread (relaxed).
@@ -46,15 +52,19 @@ struct ReceiverCounters {
   std::atomic<std::uint64_t> repeated{0};       // of which known as repeats, not parsed
   std::atomic<std::uint64_t> rejected{0};       // any other rcode
   std::atomic<std::uint64_t> bad_signature{0};  // BADKEY, BADSIG, BADTIME or unsigned
+  std::atomic<std::uint64_t> replayed{0};       // signed no later than the last accepted
+  std::atomic<std::uint64_t> over_quota{0};     // refused: key.max_instances, max_instances
+  std::atomic<std::uint64_t> dropped{0};        // not handled: too many queued
 };
 
-/// Takes UPDATE messages from the DNS workers (dns::net::UpdateHandler) and handles them one
-/// at a time, on the worker that received each, under one lock that it shares with the lease
-/// ticks of its own thread, the heartbeat thread: TSIG verification
-/// (RFC 8945), prerequisites (RFC 2136 §3.2), the update (§3.4) read as registrations, the
-/// Update Lease (RFC 9664), then a signed response. Registry changes are posted to the
-/// Publisher; a renewal that changes nothing posts nothing. Expired and critical instances
-/// leave the answers through the same path.
+/// Takes UPDATE messages from the DNS workers (dns::net::UpdateHandler): TSIG verification
+/// (RFC 8945), the update (RFC 2136 §3.4) read as registrations, what the key may touch,
+/// replays, quotas, prerequisites (§3.2), the Update Lease (RFC 9664), then a signed
+/// response. A worker answers at once only an UPDATE that repeats a remembered renewal, and
+/// only when the receiver's lock is free (it never waits for it); every other UPDATE runs on
+/// the registry thread, which checks it against the whole registry (static instances
+/// included) and applies it to the store there. Lease ticks run on the heartbeat thread.
+/// Expired and critical instances leave the answers through the publisher.
 class HeartbeatReceiver : public dns::net::UpdateHandler {
  public:
   using Log = std::function<void(const std::string&)>;
@@ -70,18 +80,22 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
 
   /// Starts the heartbeat thread and its lease ticks.
   void start();
-  /// Stops it; UPDATEs not yet handled get no answer. Idempotent.
+  /// Stops it, and takes no more UPDATEs for the registry thread. Idempotent.
   void stop();
 
-  /// Handles one UPDATE at once and returns the response (empty: none). Any thread; takes
-  /// the receiver's lock for the UPDATE.
-  std::vector<std::uint8_t> handle(std::span<const std::uint8_t> message,
-                                   dns::answer::Transport transport) override;
+  /// dns::net::UpdateHandler: answers a repeated renewal, or a message refused before any
+  /// registry work (unsigned, bad TSIG, malformed), when the lock is free. Worker thread.
+  bool try_handle(std::span<const std::uint8_t> message, dns::answer::Transport transport,
+                  std::vector<std::uint8_t>& response) override;
+  /// dns::net::UpdateHandler: queues the UPDATE for the registry thread (at most
+  /// max_queued at once; more are dropped and counted). Worker thread.
+  void handle_later(std::vector<std::uint8_t> message, dns::answer::Transport transport,
+                    dns::net::UpdateReply reply) override;
 
-  /// Handles one UPDATE at once and returns the response (empty: none). With the receiver's
-  /// lock held, or while the heartbeat thread is not running (tests and benchmarks).
+  /// Handles one UPDATE as the workers' two calls together would, and waits for the
+  /// response (empty: none). Tests and benchmarks; not from the registry thread.
   std::vector<std::uint8_t> process(std::span<const std::uint8_t> message);
-  /// Checks the leases now. As process.
+  /// Checks the leases now. Tests; with the heartbeat thread not running.
   void tick();
 
   const ReceiverCounters& counters() const noexcept { return counters_; }
@@ -90,6 +104,7 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
  private:
   struct Outcome {
     std::uint16_t rcode = 0;
+    std::uint16_t tsig_error = 0;  // BADTIME for a replay
     std::uint32_t lease = 0;  // granted, 0 when nothing was registered
     bool repeatable = false;  // a lone registration or renewal: remember it (see Renewal)
     InstanceKey renewed;      // when repeatable: the instance, its lease asked for and health
@@ -102,6 +117,8 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
     registry::PackedInstance instance;
     registry::Protocol protocol = registry::Protocol::tcp;
     std::optional<std::uint64_t> renewal;
+    ReplayGuard replay;
+    const TsigKey* key = nullptr;  // the key it counts against (key.max_instances)
   };
   using RegisteredMap = std::unordered_map<InstanceKey, Registered, InstanceKeyHash>;
   // Agents renew by sending the same UPDATE again and again. One that repeats, byte for byte
@@ -125,6 +142,14 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
     bool edns = false;
   };
   using Renewals = HashKeyedTable<Renewal>;  // by nonzero hash of the repeated bytes
+  // The response to `message` when it can be given without the registry: a repeated
+  // renewal, or a refusal for its signature or form. nullopt: it needs the registry thread.
+  // With the lock held.
+  std::optional<std::vector<std::uint8_t>> answer_without_registry(
+      std::span<const std::uint8_t> message, const TsigCheck& check);
+  // The whole handling, on the registry thread with the lock held.
+  std::vector<std::uint8_t> process_with(std::span<const std::uint8_t> message,
+                                         registry::Store& store);
   // The response when `message` repeats a remembered renewal, after renewing the lease;
   // nullopt otherwise.
   std::optional<std::vector<std::uint8_t>> renew_repeated(std::span<const std::uint8_t> message,
@@ -133,23 +158,32 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
                         std::size_t zone_end, bool edns, const Outcome& outcome);
   // Drops the remembered renewal with this hash, and its instance's note of it.
   void forget_renewal(std::uint64_t hash);
-  Outcome apply_request(const UpdateRequest& request, const TsigKey& key);
-  std::uint16_t check_prerequisites(const UpdateRequest& request) const;
-  // Renews the lease and posts the instance when it changed; returns the granted lease.
+  Outcome apply_request(const UpdateRequest& request, const TsigCheck& check,
+                        registry::Store& store);
+  // Why `key` may not make the changes of `plan`, or "" when it may: services it is not
+  // allowed, static instances, addresses added to nodes of services it may not touch.
+  std::string forbidden(const UpdatePlan& plan, const TsigKey& key,
+                        const registry::Store& store) const;
+  // Whether every instance `plan` touches accepts an UPDATE signed as in `check`.
+  bool fresh(const UpdatePlan& plan, const TsigCheck& check) const;
+  // Why registering `plan` would pass a quota, or "".
+  std::string over_quota(const UpdatePlan& plan, const TsigKey& key) const;
+  // Renews the lease and applies the instance to the store when it changed; returns the
+  // granted lease.
   std::uint32_t register_instance(Registration registration, std::uint32_t requested,
+                                  const TsigCheck& check, registry::Store& store,
                                   std::chrono::steady_clock::time_point now);
   void note_refusal(const std::string& reason);
-  void deregister_instance(const InstanceKey& key);
-  void leave_node(const RegisteredMap::value_type& entry);
-  void publish_changes();
+  // Deregisters an instance; the store change is applied at once when `store` is given,
+  // posted otherwise. Its replay guard stays for replay_memory.
+  void deregister_instance(const InstanceKey& key, registry::Store* store);
+  void remember_deleted(const InstanceKey& key, const ReplayGuard& guard);
+  void forget_old_deletions(std::chrono::steady_clock::time_point now);
+  void publish_changes(registry::Store* store);
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message,
                                     const TsigCheck& check, std::size_t zone_end,
                                     const Outcome& outcome, bool edns);
   void do_tick();
-  // The records the registered instances make at `owner` of `type` (ANY: all), as
-  // (type, rdata) pairs, for the prerequisites.
-  std::vector<std::pair<std::uint16_t, std::vector<std::uint8_t>>> records_at(
-      const std::string& owner, std::uint16_t type) const;
 
   ReceiverSettings settings_;
   std::string domain_wire_;
@@ -158,17 +192,22 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   registry::Publisher& publisher_;
   Log log_;
   WallClock wall_clock_;
-  RegisteredInstances lookup_;
   // As reported; health in the store may differ.
   RegisteredMap registered_;
   Renewals renewals_;
-  // The instances on each node, as pointers to registered_'s elements (which never move).
-  std::map<std::string, std::vector<const RegisteredMap::value_type*>, std::less<>> by_node_;
+  std::vector<std::size_t> key_instances_;  // registered per key, in signer_.keys() order
+  // Replay guards of deleted instances, and when each may go (in the order they were added).
+  std::unordered_map<InstanceKey, ReplayGuard, InstanceKeyHash> deleted_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, InstanceKey>> deletions_;
   ReceiverCounters counters_;
+  std::atomic<std::size_t> queued_{0};
+  std::atomic<bool> accepting_{true};
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::uint64_t refusals_not_logged_ = 0;
 
-  std::mutex mutex_;  // process() and tick() one at a time, from workers and the heartbeat thread
+  // Everything above, from the workers (try_lock only), the registry thread and the
+  // heartbeat thread.
+  std::mutex mutex_;
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
   boost::asio::steady_timer timer_{io_};

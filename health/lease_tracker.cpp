@@ -22,6 +22,11 @@ std::string name_of(const InstanceKey& key) {
   return "instance " + key.id + " of " + key.service;
 }
 
+// How far ahead of the remaining lease a TTL cap is lowered: more than a tick and a publish,
+// so that no answer served before the lowering reaches the caches with a TTL above what is
+// left of the lease.
+constexpr Clock::duration kTtlMargin = std::chrono::seconds(1);
+
 std::string whole_seconds(Clock::duration duration) {
   return std::to_string(std::chrono::ceil<std::chrono::seconds>(duration).count()) + " s";
 }
@@ -90,6 +95,7 @@ std::chrono::seconds LeaseTracker::renew_slot(std::uint32_t slot, std::chrono::s
   const std::chrono::seconds granted = clamp_lease(requested);
   Entry& entry = slots_[slot];
   extend(entry, granted, now);
+  restore_ttl_cap(entry);
   entry.reported = reported;
   update_critical(entry, now);
   publish(entry);
@@ -211,6 +217,41 @@ void LeaseTracker::extend(Entry& entry, Clock::duration lease, Clock::time_point
   }
 }
 
+std::uint32_t LeaseTracker::ttl_cap(const InstanceKey& key) const {
+  const auto found = index_.find(key);
+  return found == index_.end() ? 0 : slots_[found->second].ttl_cap;
+}
+
+// A renewal gives the cap back its full size: a third of the lease. A cap that had been
+// lowered is published again; the first one goes out with the registration itself.
+void LeaseTracker::restore_ttl_cap(Entry& entry) {
+  const auto full = static_cast<std::uint32_t>(
+      std::max<Clock::rep>(1, std::chrono::duration_cast<std::chrono::seconds>(entry.lease).count() / 3));
+  if (entry.ttl_cap == full) return;
+  if (entry.ttl_cap != 0) {
+    changes_.push_back({.key = *entry.key, .kind = Change::Kind::ttl, .ttl = full});
+  }
+  entry.ttl_cap = full;
+}
+
+// When what is left of the lease comes within the margin of the cap, the cap drops to half of
+// what will be left then: a lease that is not renewed gets a few lowerings (15 s: 5, 2, 1),
+// not one a second, and the cap stays below the remaining lease until it is 1 s.
+void LeaseTracker::lower_ttl_cap(Entry& entry, Clock::time_point at) {
+  const auto step = ttl_step_at(entry);
+  if (!step || *step > at) return;
+  const auto left = std::chrono::duration_cast<std::chrono::seconds>(entry.expires_at - at - kTtlMargin);
+  const auto lowered = static_cast<std::uint32_t>(std::max<Clock::rep>(1, left.count() / 2));
+  if (lowered >= entry.ttl_cap) return;
+  entry.ttl_cap = lowered;
+  changes_.push_back({.key = *entry.key, .kind = Change::Kind::ttl, .ttl = lowered});
+}
+
+std::optional<Clock::time_point> LeaseTracker::ttl_step_at(const Entry& entry) noexcept {
+  if (entry.expired || entry.overdue || entry.ttl_cap <= 1) return std::nullopt;
+  return entry.expires_at - std::chrono::seconds(entry.ttl_cap) - kTtlMargin;
+}
+
 void LeaseTracker::update_critical(Entry& entry, Clock::time_point at) {
   const bool critical = entry.expired || entry.reported == Health::critical;
   if (critical == entry.critical) return;
@@ -242,6 +283,7 @@ void LeaseTracker::advance(std::uint32_t slot, Clock::time_point at) {
       entry.at_risk = true;
       ++at_risk_;
     }
+    lower_ttl_cap(entry, at);
     if (entry.expires_at <= at) run_out(slot, at);
   }
   if (damper_.try_reuse(entry.flap, at)) {
@@ -320,6 +362,7 @@ std::optional<Clock::time_point> LeaseTracker::next_due(const Entry& entry) cons
     if (!due || at < *due) due = at;
   };
   if (!entry.expired && !entry.overdue) consider(entry.at_risk ? entry.expires_at : entry.risk_at);
+  if (const auto step = ttl_step_at(entry)) consider(*step);
   if (entry.flap.suppressed) consider(entry.flap.reuse_at);
   if (entry.critical) consider(entry.critical_since + settings_.deregister_after);
   return due;

@@ -82,9 +82,11 @@ struct LeaseSettings {
 /// What the registry must do for one instance.
 struct Change {
   InstanceKey key;
-  /// health: publish `health` as the instance's health; forget: remove the instance.
-  enum class Kind : std::uint8_t { health, forget } kind = Kind::health;
+  /// health: publish `health` as the instance's health; forget: remove the instance;
+  /// ttl: publish `ttl` as the highest TTL of the instance's records.
+  enum class Kind : std::uint8_t { health, forget, ttl } kind = Kind::health;
   registry::Health health = registry::Health::critical;  // for Kind::health
+  std::uint32_t ttl = 0;                                // for Kind::ttl, seconds
 
   bool operator==(const Change&) const = default;
 };
@@ -162,6 +164,11 @@ class LeaseTracker {
   /// The granted lease for a requested one.
   std::chrono::seconds clamp_lease(std::chrono::seconds requested) const noexcept;
 
+  /// The highest TTL the instance's records may carry now, in seconds: a third of the lease
+  /// while heartbeats arrive, so that no cache keeps an answer past a lease being renewed;
+  /// lowered step by step as a lease that is not renewed runs down (Change::Kind::ttl), so
+  /// that it stays below what is left of the lease (to within a second); 0 for unknown ones.
+  std::uint32_t ttl_cap(const InstanceKey& key) const;
   /// Whether the instance is tracked.
   bool contains(const InstanceKey& key) const;
   /// The effective health last queued for the instance; critical for unknown ones.
@@ -196,6 +203,7 @@ class LeaseTracker {
     Clock::time_point expires_at{};
     Clock::time_point risk_at{};
     Clock::time_point critical_since{};
+    std::uint32_t ttl_cap = 0;  // seconds; see ttl_cap()
     FlapState flap;
     std::uint64_t event_seq = 0;  // the entry's live event in the heap; 0: none
     Clock::time_point event_at{};
@@ -217,6 +225,9 @@ class LeaseTracker {
   void release(std::uint32_t slot);
   void extend(Entry& entry, Clock::duration lease, Clock::time_point now);
   void update_critical(Entry& entry, Clock::time_point at);
+  void restore_ttl_cap(Entry& entry);
+  void lower_ttl_cap(Entry& entry, Clock::time_point at);
+  static std::optional<Clock::time_point> ttl_step_at(const Entry& entry) noexcept;
   void publish(Entry& entry);
   void advance(std::uint32_t slot, Clock::time_point at);
   void run_out(std::uint32_t slot, Clock::time_point at);

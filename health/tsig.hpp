@@ -44,6 +44,7 @@ struct TsigKey {
   TsigAlgorithm algorithm = TsigAlgorithm::hmac_sha256;
   std::vector<std::uint8_t> secret;
   std::vector<std::string> allow;  // service-name patterns ("web", "db-*", "*"); empty = all
+  std::size_t max_instances = 10'000;  // instances registered with this key at once
 
   /// True when the key may register instances of `service` (lower case).
   bool allows(std::string_view service) const noexcept;

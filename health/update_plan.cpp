@@ -16,16 +16,6 @@ namespace {
 namespace wire = dns::wire;
 using registry::Instance;
 
-enum class NameKind : std::uint8_t { instance, service_type, node, other };
-
-struct NameParts {
-  NameKind kind = NameKind::other;
-  std::string id;       // instance
-  std::string service;  // instance, service_type
-  registry::Protocol protocol = registry::Protocol::tcp;
-  std::string node;     // node
-};
-
 // The labels of `owner` above `domain`, as text (owner is lower-case wire below domain).
 std::vector<std::string> relative_labels(std::string_view owner, std::string_view domain) {
   std::vector<std::string> labels;
@@ -36,32 +26,6 @@ std::vector<std::string> relative_labels(std::string_view owner, std::string_vie
     at += 1 + length;
   }
   return labels;
-}
-
-NameParts classify(std::string_view owner, std::string_view domain) {
-  NameParts parts;
-  const std::vector<std::string> labels = relative_labels(owner, domain);
-  const auto service_labels = [&](std::size_t first) {
-    if (labels[first].size() < 2 || labels[first][0] != '_' || labels[first + 1].empty() ||
-        labels[first + 1][0] != '_') {
-      return false;
-    }
-    const auto protocol = registry::parse_protocol(std::string_view(labels[first + 1]).substr(1));
-    if (!protocol) return false;
-    parts.service = labels[first].substr(1);
-    parts.protocol = *protocol;
-    return true;
-  };
-  if (labels.size() == 3 && labels[0][0] != '_' && service_labels(1)) {
-    parts.kind = NameKind::instance;
-    parts.id = labels[0];
-  } else if (labels.size() == 2 && service_labels(0)) {
-    parts.kind = NameKind::service_type;
-  } else if (labels.size() == 2 && labels[1] == "node") {
-    parts.kind = NameKind::node;
-    parts.node = labels[0];
-  }
-  return parts;
 }
 
 struct Draft {
@@ -103,7 +67,7 @@ struct Planner {
     if (record.rdata.size() < 7 || record.target.empty()) {
       return refuse(wire::rcode::kFormErr, "SRV without rdata in an add");
     }
-    const NameParts target = classify(record.target, domain);
+    const NameParts target = classify_name(record.target, domain);
     if (!wire::is_at_or_below(record.target, domain) || target.kind != NameKind::node) {
       return refuse(wire::rcode::kRefused, "SRV target " + wire::name_to_text(record.target) +
                                                " is not a <node>.node name of the zone");
@@ -196,7 +160,7 @@ struct Planner {
       return add_address(record, parts);
     }
     if (parts.kind == NameKind::service_type && record.type == wire::rrtype::kPtr) {
-      const NameParts target = classify(record.target, domain);
+      const NameParts target = classify_name(record.target, domain);
       if (target.kind == NameKind::instance && target.service == parts.service &&
           target.protocol == parts.protocol) {
         return true;  // the browse record follows from the instance itself
@@ -222,7 +186,7 @@ struct Planner {
       remove(parts);
     } else if (parts.kind == NameKind::service_type && record.type == wire::rrtype::kPtr &&
                record.rrclass == wire::rrclass::kNone) {
-      const NameParts target = classify(record.target, domain);
+      const NameParts target = classify_name(record.target, domain);
       if (target.kind == NameKind::instance) remove(target);
     }
     // Other deletes (node addresses, TXT alone) change nothing the registry keeps apart.
@@ -264,6 +228,32 @@ void put_txt_string(std::vector<std::uint8_t>& out, const std::string& text) {
 
 }  // namespace
 
+NameParts classify_name(std::string_view owner, std::string_view domain) {
+  NameParts parts;
+  const std::vector<std::string> labels = relative_labels(owner, domain);
+  const auto service_labels = [&](std::size_t first) {
+    if (labels[first].size() < 2 || labels[first][0] != '_' || labels[first + 1].empty() ||
+        labels[first + 1][0] != '_') {
+      return false;
+    }
+    const auto protocol = registry::parse_protocol(std::string_view(labels[first + 1]).substr(1));
+    if (!protocol) return false;
+    parts.service = labels[first].substr(1);
+    parts.protocol = *protocol;
+    return true;
+  };
+  if (labels.size() == 3 && labels[0][0] != '_' && service_labels(1)) {
+    parts.kind = NameKind::instance;
+    parts.id = labels[0];
+  } else if (labels.size() == 2 && service_labels(0)) {
+    parts.kind = NameKind::service_type;
+  } else if (labels.size() == 2 && labels[1] == "node") {
+    parts.kind = NameKind::node;
+    parts.node = labels[0];
+  }
+  return parts;
+}
+
 UpdatePlan plan_update(const UpdateRequest& request, std::string_view domain,
                        const RegisteredInstances& registered) {
   Planner planner{request, domain, registered, {}, {}, {}};
@@ -272,7 +262,7 @@ UpdatePlan plan_update(const UpdateRequest& request, std::string_view domain,
       planner.refuse(wire::rcode::kNotZone, wire::name_to_text(record.owner) + " is outside the zone");
       return planner.plan;
     }
-    const NameParts parts = classify(record.owner, domain);
+    const NameParts parts = classify_name(record.owner, domain);
     try {
       if (record.rrclass == wire::rrclass::kAny || record.rrclass == wire::rrclass::kNone) {
         // Deletes carry TTL 0 and, for class ANY, no rdata (RFC 2136 §3.4.1.3).

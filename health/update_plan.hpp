@@ -38,6 +38,23 @@ struct RegisteredInstances {
   std::function<std::optional<registry::Instance>(std::string_view node)> on_node;
 };
 
+/// What a name of the registry zone is, by its shape (see plan_update).
+enum class NameKind : std::uint8_t { instance, service_type, node, other };
+
+/// A registry zone name taken apart.
+struct NameParts {
+  NameKind kind = NameKind::other;
+  std::string id;       // instance
+  std::string service;  // instance, service_type
+  registry::Protocol protocol = registry::Protocol::tcp;
+  std::string node;     // node
+};
+
+/// Takes apart `owner` (lower-case wire, at or below `domain`): an instance name
+/// <id>._<service>._<proto>, a service type _<service>._<proto>, a node <node>.node, or
+/// other. Any thread; allocates.
+NameParts classify_name(std::string_view owner, std::string_view domain);
+
 /// Reads the update section of `request` for the registry zone `domain` (lower-case wire).
 /// The records one instance is made of (README, "Registering with DNS UPDATE"):
 ///   <id>._<service>._<proto>.<domain>  SRV <priority> <weight> <port> <node>.node.<domain>

@@ -121,6 +121,16 @@ bool Store::set_health(const std::string& service, const std::string& id, Health
   return true;
 }
 
+bool Store::set_max_ttl(const std::string& service, const std::string& id, std::uint32_t max_ttl) {
+  const auto entry = services_.find(service);
+  if (entry == services_.end()) return false;
+  const auto it = entry->second.instances.find(id);
+  if (it == entry->second.instances.end() || it->second.max_ttl == max_ttl) return false;
+  it->second.max_ttl = max_ttl;
+  touch(service, it->second.node);
+  return true;
+}
+
 void Store::replace_source(Source source, std::vector<Service> services,
                            std::vector<Instance> instances) {
   for (Service& s : services) validate(s);
@@ -234,6 +244,44 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
   dirty_nodes_.clear();
   types_dirty_ = false;
   return view;
+}
+
+
+std::optional<Source> Store::source_of(const std::string& service, const std::string& id) const {
+  const auto entry = services_.find(service);
+  if (entry == services_.end()) return std::nullopt;
+  const auto it = entry->second.instances.find(id);
+  if (it == entry->second.instances.end()) return std::nullopt;
+  return it->second.source;
+}
+
+void Store::visit_node(const std::string& node,
+                       const std::function<bool(const std::string&, const Instance&)>& visit) const {
+  const auto on_node = nodes_.find(node);
+  if (on_node == nodes_.end()) return;
+  for (const OnNode& member : on_node->second) {
+    const auto& [id, packed] = *member.instance;
+    if (!visit(*member.service, packed.unpack(*member.service, id))) return;
+  }
+}
+
+std::size_t Store::node_size(const std::string& node) const {
+  const auto on_node = nodes_.find(node);
+  return on_node == nodes_.end() ? 0 : on_node->second.size();
+}
+
+std::vector<std::string> Store::instance_ids(const std::string& service) const {
+  std::vector<std::string> out;
+  const auto entry = services_.find(service);
+  if (entry == services_.end()) return out;
+  out.reserve(entry->second.instances.size());
+  for (const auto& [id, packed] : entry->second.instances) out.push_back(id);
+  return out;
+}
+
+std::size_t Store::service_size(const std::string& service) const {
+  const auto entry = services_.find(service);
+  return entry == services_.end() ? 0 : entry->second.instances.size();
 }
 
 }  // namespace signpost::registry

@@ -1,6 +1,7 @@
 // The registry store: the one mutable copy of every service and instance.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,11 +39,26 @@ class Store {
   bool remove_instance(const std::string& service, const std::string& id);
   /// Changes an instance's health. Returns true when it changed.
   bool set_health(const std::string& service, const std::string& id, Health health);
+  /// Changes the highest TTL of an instance's records (Instance::max_ttl). Returns true when
+  /// it changed.
+  bool set_max_ttl(const std::string& service, const std::string& id, std::uint32_t max_ttl);
   /// Replaces every service and instance that came from `source` with the given ones
   /// (config reload). Validates everything first: on error nothing changes.
   void replace_source(Source source, std::vector<Service> services, std::vector<Instance> instances);
 
   std::optional<Instance> find_instance(const std::string& service, const std::string& id) const;
+  /// Where an instance came from, or nullopt when it is not registered. No allocation.
+  std::optional<Source> source_of(const std::string& service, const std::string& id) const;
+  /// Calls `visit(service, instance)` for the instances on `node` until it returns false.
+  /// Time proportional to the instances visited.
+  void visit_node(const std::string& node,
+                  const std::function<bool(const std::string&, const Instance&)>& visit) const;
+  /// The number of instances on `node`. No allocation.
+  std::size_t node_size(const std::string& node) const;
+  /// The ids of a service's instances (empty for an unknown service), in id order.
+  std::vector<std::string> instance_ids(const std::string& service) const;
+  /// The number of a service's instances. No allocation.
+  std::size_t service_size(const std::string& service) const;
   const Service* find_service(const std::string& name) const;
   std::size_t instance_count() const noexcept { return instance_count_; }
   /// Services and their instances, in name order (control plane listings).

@@ -175,7 +175,7 @@ std::string check_config(Config config) {
 App::App(Config config, std::string config_path)
     : config_(std::move(config)),
       config_path_(std::move(config_path)),
-      tcp_limit_(config_.tcp_max_clients) {
+      tcp_limit_(config_.tcp_max_clients, config_.tcp_max_per_client) {
   // Signals are taken with sigtimedwait on the main thread; every thread started from here
   // on inherits the mask, so none of them is interrupted.
   const sigset_t signals = handled_signals();
@@ -253,12 +253,14 @@ void App::start_receiver() {
   std::vector<health::TsigKey> keys;
   for (const KeyConfig& key : config_.keys) {
     keys.push_back(health::make_tsig_key(key.name, key.algorithm, key.secret, key.allow));
+    keys.back().max_instances = key.max_instances;
   }
   // Signed queries are answered with the same keys (RFC 8945 §5.3).
   signed_queries_ = std::make_unique<health::TsigQueryHandler>(keys);
   health::ReceiverSettings settings;
   settings.domain = config_.domain;
   settings.leases = lease_settings(config_);
+  settings.max_instances = config_.max_instances;
   receiver_ = std::make_unique<health::HeartbeatReceiver>(
       std::move(settings), std::move(keys), *publisher_,
       [](const std::string& message) { log_line(LogLevel::warning, message); });
@@ -413,6 +415,7 @@ void App::log_counters() const {
                std::to_string(net.udp_send_failed) + " unsent; TCP: " +
                std::to_string(net.tcp_accepted) + " connections, " +
                std::to_string(net.tcp_refused) + " refused at the limit, " +
+               std::to_string(net.tcp_client_refused) + " at the client's limit, " +
                std::to_string(net.tcp_idle_closed) + " closed idle");
   if (!receiver_) return;
   const health::ReceiverCounters& h = receiver_->counters();

@@ -39,6 +39,7 @@ struct KeyConfig {
   std::string algorithm;
   std::string secret;              // base64
   std::vector<std::string> allow;  // service-name patterns; empty = all
+  std::uint32_t max_instances = 0;  // registered with this key at once
 };
 
 /// The effective configuration: every option set, either from the file or by its default.
@@ -51,6 +52,7 @@ struct Config {
   std::uint32_t threads = 0;  // 0 = one per core
   std::uint32_t tcp_idle_timeout = 0;  // seconds
   std::uint32_t tcp_max_clients = 0;
+  std::uint32_t tcp_max_per_client = 0;  // from any one client address
   std::size_t udp_receive_buffer = 0;
 
   // [dns]: sealed, except zones_dir.
@@ -69,6 +71,7 @@ struct Config {
   double panic_threshold = 0;
   std::uint32_t min_lease = 0;         // seconds; heartbeat leases are clamped to
   std::uint32_t max_lease = 0;         // [min_lease, max_lease]
+  std::uint32_t max_instances = 0;     // registered by UPDATE at once
   std::uint32_t deregister_after = 0;  // seconds an expired or critical instance is kept
   std::uint32_t flap_half_life = 0;    // seconds
   double preservation_threshold = 0;

@@ -168,12 +168,22 @@ const std::vector<Option>& options() {
        .set = [](Target& t, const Value& v) { t.config->threads = as<std::uint32_t>(v); }},
       {.section = "server", .key = "tcp_idle_timeout", .fallback = std::int64_t{10}, .min = 1,
        .max = 3600,
-       .help = "Seconds a TCP connection may stay idle before it is closed (RFC 7766 §6.2.3).",
+       .help = "Seconds a TCP client has to send each message whole, counted from the "
+               "connection's start or its previous message; octets that trickle in do not "
+               "extend it. When they are up, the connection is closed (RFC 7766 §6.2.3).",
        .set = [](Target& t, const Value& v) { t.config->tcp_idle_timeout = as<std::uint32_t>(v); }},
       {.section = "server", .key = "tcp_max_clients", .fallback = std::int64_t{1000}, .min = 1,
        .max = 1000000,
        .help = "Open TCP connections allowed in total; further ones are closed at once.",
        .set = [](Target& t, const Value& v) { t.config->tcp_max_clients = as<std::uint32_t>(v); }},
+      {.section = "server", .key = "tcp_max_per_client", .fallback = std::int64_t{64},
+       .min = 1, .max = 1000000,
+       .help = "Open TCP connections allowed from any one client address, so that one client "
+               "cannot take all of `server.tcp_max_clients`; further ones from it are closed "
+               "at once.",
+       .set = [](Target& t, const Value& v) {
+         t.config->tcp_max_per_client = as<std::uint32_t>(v);
+       }},
       {.section = "server", .key = "udp_receive_buffer", .fallback = std::int64_t{4 << 20}, .min = 0,
        .max = 1 << 30,
        .help = "Receive buffer of each UDP socket in octets, for bursts; 0 = the system default "
@@ -230,6 +240,11 @@ const std::vector<Option>& options() {
       {.section = "health", .key = "max_lease", .fallback = std::int64_t{3600}, .min = 1,
        .max = 604800, .help = "Longest heartbeat lease granted, in seconds.",
        .set = [](Target& t, const Value& v) { t.config->max_lease = as<std::uint32_t>(v); }},
+      {.section = "health", .key = "max_instances", .fallback = std::int64_t{1000000}, .min = 1,
+       .max = 100000000,
+       .help = "Instances registered by UPDATE at once, over all keys; past it UPDATEs that "
+               "add one are REFUSED.",
+       .set = [](Target& t, const Value& v) { t.config->max_instances = as<std::uint32_t>(v); }},
       {.section = "health", .key = "deregister_after", .fallback = std::int64_t{600}, .min = 1,
        .max = 604800,
        .help = "Seconds after which an expired or critical instance is forgotten.",
@@ -275,6 +290,11 @@ const std::vector<Option>& options() {
       {.section = "key", .key = "allow", .kind = Kind::string_list, .fallback = StringList{},
        .help = "Services the key may register: names, `prefix*` or `*`; empty = all.",
        .set = [](Target& t, const Value& v) { t.key->allow = std::get<StringList>(v); }},
+      {.section = "key", .key = "max_instances", .fallback = std::int64_t{10000}, .min = 1,
+       .max = 100000000,
+       .help = "Instances registered with this key at once; past it UPDATEs that add one are "
+               "REFUSED.",
+       .set = [](Target& t, const Value& v) { t.key->max_instances = as<std::uint32_t>(v); }},
       // [[service]]
       {.section = "service", .key = "name", .kind = Kind::string, .reloadable = true,
        .required = true, .help = "Service name, one DNS label: `<name>.<domain>`.",

@@ -28,19 +28,20 @@ std::size_t frame_length(const std::uint8_t* at) noexcept {
 
 }  // namespace
 
-TcpSession::TcpSession(tcp::socket socket, WorkerState& state)
+TcpSession::TcpSession(tcp::socket socket, WorkerState& state, const ClientAddress& client)
     : socket_(std::move(socket)),
       idle_timer_(socket_.get_executor()),
       state_(state),
+      client_(client),
       in_(kInitialBuffer) {}
 
-TcpSession::~TcpSession() { state_.tcp_limit.release(); }
+TcpSession::~TcpSession() { state_.tcp_limit.release(client_); }
 
 void TcpSession::start() {
   boost::system::error_code ignored;
   // Answers are written whole; do not hold them back waiting for more (Nagle).
   socket_.set_option(tcp::no_delay(true), ignored);
-  touch();
+  await_message();
   do_idle_wait();
   do_read();
 }
@@ -70,8 +71,8 @@ void TcpSession::on_read(const boost::system::error_code& error, std::size_t len
     close();
     return;
   }
+  // Octets alone do not move the deadline: only a whole message does (answer_frames).
   in_used_ += length;
-  touch();
   if (!answer_frames()) {
     ++state_.counters.tcp_bad_framing;
     close();
@@ -90,9 +91,7 @@ bool TcpSession::answer_frames() {
     const std::span<const std::uint8_t> message(in_.data() + start + 2, length);
     start += 2 + length;
     if (state_.update_handler != nullptr && is_update(message)) {
-      const std::vector<std::uint8_t> response =
-          state_.update_handler->handle(message, answer::Transport::tcp);
-      if (!response.empty()) append_frame(response.data(), response.size());
+      answer_update(message);
       continue;
     }
     const std::size_t answer = state_.respond(message, state_.tcp_tx, answer::Transport::tcp);
@@ -102,6 +101,7 @@ bool TcpSession::answer_frames() {
   if (start != 0) {
     std::memmove(in_.data(), in_.data() + start, in_used_ - start);
     in_used_ -= start;
+    await_message();
   }
   // Make room for the whole of a frame that has only begun to arrive.
   if (in_used_ >= 2) {
@@ -109,6 +109,28 @@ bool TcpSession::answer_frames() {
     if (needed > in_.size()) in_.resize(needed);
   }
   return true;
+}
+
+// An UPDATE answered at once keeps its place among the answers. Any other is handled on
+// another thread and its response comes back to this session's thread when it is ready, out
+// of order with the answers around it, as RFC 7766 §7 allows (clients match by ID).
+void TcpSession::answer_update(std::span<const std::uint8_t> message) {
+  std::vector<std::uint8_t> response;
+  if (state_.update_handler->try_handle(message, answer::Transport::tcp, response)) {
+    if (!response.empty()) append_frame(response.data(), response.size());
+    return;
+  }
+  auto reply = [self = shared_from_this(), executor = socket_.get_executor()](
+                   std::vector<std::uint8_t> later) mutable {
+    // The session moves into the handler, so that it is destroyed on its own thread.
+    asio::post(executor, [self = std::move(self), later = std::move(later)] {
+      if (self->closed_ || later.empty()) return;
+      self->append_frame(later.data(), later.size());
+      self->do_write();
+    });
+  };
+  state_.update_handler->handle_later({message.begin(), message.end()}, answer::Transport::tcp,
+                                      std::move(reply));
 }
 
 void TcpSession::append_frame(const std::uint8_t* data, std::size_t length) {
@@ -132,8 +154,7 @@ void TcpSession::on_write(const boost::system::error_code& error) {
     return;
   }
   writing_.clear();
-  touch();
-  // Queries held back while answers piled up can go now.
+  // Queries held back while answers piled up can go now; taking one restarts the wait.
   resume();
 }
 
@@ -155,8 +176,8 @@ void TcpSession::do_idle_wait() {
   });
 }
 
-// One timer per connection, re-armed only when it fires: every read and write just moves
-// the deadline, which costs no timer operation.
+// One timer per connection, re-armed only when it fires: each message taken just moves the
+// deadline, which costs no timer operation.
 void TcpSession::on_idle(const boost::system::error_code& error) {
   if (closed_ || error == asio::error::operation_aborted) return;
   if (std::chrono::steady_clock::now() >= deadline_) {

@@ -37,7 +37,7 @@ UdpListener::UdpListener(const WorkerSettings& settings, std::size_t row, Worker
   try {
     set_receive_buffer(settings.udp_receive_buffer);
   } catch (...) {
-    ::close(fd_);
+    fd_owner_.reset();
     throw;
   }
   for (std::size_t i = 0; i < WorkerState::kUdpBatch; ++i) {
@@ -52,7 +52,7 @@ UdpListener::UdpListener(const WorkerSettings& settings, std::size_t row, Worker
 
 UdpListener::~UdpListener() {
   stop();
-  if (fd_ >= 0) ::close(fd_);
+  fd_owner_.reset();  // the socket closes once no deferred UPDATE reply holds it
 }
 
 void UdpListener::open_socket(const ListenEndpoint& endpoint) {
@@ -89,6 +89,8 @@ void UdpListener::open_socket(const ListenEndpoint& endpoint) {
     fd_ = -1;
     throw listen_error(endpoint, "UDP", std::strerror(code));
   }
+  const int fd = fd_;
+  fd_owner_ = std::shared_ptr<void>(nullptr, [fd](void*) { ::close(fd); });
 }
 
 // A burst (or a worker held off its core for a moment) must not overflow the socket: the
@@ -184,7 +186,7 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
     const std::span<std::uint8_t> out(tx_buffer_.data() + i * WorkerState::kUdpSlot,
                                       WorkerState::kUdpSlot);
     const std::size_t length = worker_.update_handler != nullptr && is_update(in)
-                                   ? answer_update(in, out)
+                                   ? answer_update(i, in, out)
                                    : answer_query(in, out);
     if (length == 0) continue;
     tx_iov_[count] = {out.data(), length};
@@ -233,20 +235,51 @@ std::size_t UdpListener::answer_query(std::span<const std::uint8_t> query,
                        *snapshot_, context_);
 }
 
-// The response to an UPDATE goes out with the batch, like an answer; one too large for a
-// slot (an UPDATE's response carries no records, so none is) is dropped.
-std::size_t UdpListener::answer_update(std::span<const std::uint8_t> message,
+// The response to an UPDATE answered at once goes out with the batch, like an answer; one
+// too large for a slot (an UPDATE's response carries no records, so none is) is dropped. Any
+// other UPDATE is copied and handed on with a reply that sends from the thread that handles
+// it, so that its work never delays the queries behind it in this batch.
+std::size_t UdpListener::answer_update(std::size_t slot, std::span<const std::uint8_t> message,
                                        std::span<std::uint8_t> out) noexcept {
   try {
-    const std::vector<std::uint8_t> response =
-        worker_.update_handler->handle(message, answer::Transport::udp);
-    if (response.size() > out.size()) return 0;
-    std::copy(response.begin(), response.end(), out.begin());
-    return response.size();
+    std::vector<std::uint8_t> response;
+    if (worker_.update_handler->try_handle(message, answer::Transport::udp, response)) {
+      if (response.size() > out.size()) return 0;
+      std::copy(response.begin(), response.end(), out.begin());
+      return response.size();
+    }
+    worker_.update_handler->handle_later({message.begin(), message.end()},
+                                         answer::Transport::udp, deferred_reply(slot));
   } catch (const std::exception&) {
     // Out of memory: no response, as for a datagram lost; the sender retries.
-    return 0;
   }
+  return 0;
+}
+
+UpdateReply UdpListener::deferred_reply(std::size_t slot) {
+  struct Destination {
+    sockaddr_storage peer;
+    socklen_t peer_length;
+    Control control;
+    std::size_t control_length;
+  };
+  auto destination = std::make_shared<Destination>();
+  destination->peer = peers_[slot];
+  destination->peer_length = rx_[slot].msg_hdr.msg_namelen;
+  destination->control_length = reply_control(slot, destination->control);
+  return [fd = fd_, owner = fd_owner_, destination](std::vector<std::uint8_t> response) {
+    if (response.empty()) return;
+    iovec data{response.data(), response.size()};
+    msghdr reply{};
+    reply.msg_name = &destination->peer;
+    reply.msg_namelen = destination->peer_length;
+    reply.msg_iov = &data;
+    reply.msg_iovlen = 1;
+    reply.msg_control = destination->control_length != 0 ? destination->control.bytes : nullptr;
+    reply.msg_controllen = destination->control_length;
+    // Lost like any datagram when it cannot be sent; the sender retries.
+    ::sendmsg(fd, &reply, MSG_DONTWAIT);
+  };
 }
 
 std::size_t UdpListener::reply_control(std::size_t slot, Control& out) noexcept {

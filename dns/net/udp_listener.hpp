@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 #include <thread>
@@ -78,11 +79,15 @@ class UdpListener {
   // returns the length, 0 to drop.
   std::size_t answer_query(std::span<const std::uint8_t> query,
                            std::span<std::uint8_t> out) noexcept;
-  // Hands an UPDATE to the worker's UpdateHandler and puts its response in `out`; returns
-  // its length, 0 for none (and when the handler runs out of memory). Allocates (UPDATEs
-  // are not the answer path).
-  std::size_t answer_update(std::span<const std::uint8_t> message,
+  // Hands the UPDATE in receive slot `slot` to the worker's UpdateHandler. When it is
+  // answered at once, puts the response in `out` and returns its length; otherwise returns 0
+  // (also when the handler runs out of memory) and the reply is sent later, from another
+  // thread. Allocates (UPDATEs are not the answer path).
+  std::size_t answer_update(std::size_t slot, std::span<const std::uint8_t> message,
                             std::span<std::uint8_t> out) noexcept;
+  // A reply that sends to the peer of receive slot `slot`, from the address it wrote to,
+  // from any thread; it keeps the socket open until it is gone.
+  UpdateReply deferred_reply(std::size_t slot);
   // Copies the query's destination address into the reply's control data; returns its size.
   std::size_t reply_control(std::size_t slot, Control& out) noexcept;
 
@@ -90,6 +95,7 @@ class UdpListener {
   SnapshotReclaim reclaim_;  // a copy of the worker's
   std::string name_;
   int fd_ = -1;
+  std::shared_ptr<void> fd_owner_;  // closes fd_; shared with deferred UPDATE replies
   bool ipv6_ = false;
   bool pktinfo_ = false;
   std::thread thread_;

@@ -104,6 +104,7 @@ NetCounters& NetCounters::operator+=(const NetCounters& other) noexcept {
   udp_oversized += other.udp_oversized;
   tcp_accepted += other.tcp_accepted;
   tcp_refused += other.tcp_refused;
+  tcp_client_refused += other.tcp_client_refused;
   tcp_idle_closed += other.tcp_idle_closed;
   tcp_bad_framing += other.tcp_bad_framing;
   return *this;
@@ -126,14 +127,6 @@ void SnapshotMailbox::take(registry::SnapshotPtr& current, const SnapshotReclaim
     // Out of memory to hand it back: it is dropped below instead.
   }
   delete next;
-}
-
-bool ConnectionLimit::try_acquire() noexcept {
-  std::size_t open = open_.load(std::memory_order_relaxed);
-  do {
-    if (open >= max_) return false;
-  } while (!open_.compare_exchange_weak(open, open + 1, std::memory_order_relaxed));
-  return true;
 }
 
 WorkerState::WorkerState(const WorkerSettings& settings, registry::SnapshotPtr initial,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dns/answer/responder.hpp"
+#include "dns/net/connection_limit.hpp"
 #include "registry/snapshot.hpp"
 
 namespace signpost::dns::net {
@@ -48,31 +49,17 @@ int enable_socket_option(int fd, int level, int name) noexcept;
 /// Control thread, before the workers bind; throws NetError.
 std::uint16_t reserve_port(const ListenEndpoint& endpoint);
 
-/// The server-wide count of open TCP connections, shared by every worker (RFC 7766 §6.2.2
-/// lets a server limit them). Any thread; lock-free.
-class ConnectionLimit {
- public:
-  explicit ConnectionLimit(std::size_t max) noexcept : max_(max) {}
-  /// Takes a slot; false when all are in use.
-  bool try_acquire() noexcept;
-  void release() noexcept { open_.fetch_sub(1, std::memory_order_relaxed); }
-  std::size_t max() const noexcept { return max_; }
-
- private:
-  std::atomic<std::size_t> open_{0};
-  std::size_t max_;
-};
-
 /// What the network code counts; plain integers written by one thread.
 struct NetCounters {
   std::uint64_t udp_received = 0;
   std::uint64_t udp_sent = 0;
-  std::uint64_t udp_send_failed = 0;   // dropped: the socket buffer was full or send failed
-  std::uint64_t udp_oversized = 0;     // queries longer than a receive slot, dropped
+  std::uint64_t udp_send_failed = 0;     // dropped: the socket buffer was full or send failed
+  std::uint64_t udp_oversized = 0;       // queries longer than a receive slot, dropped
   std::uint64_t tcp_accepted = 0;
-  std::uint64_t tcp_refused = 0;       // closed at once: tcp_max_clients reached
-  std::uint64_t tcp_idle_closed = 0;
-  std::uint64_t tcp_bad_framing = 0;   // zero-length frames
+  std::uint64_t tcp_refused = 0;         // closed at once: tcp_max_clients reached
+  std::uint64_t tcp_client_refused = 0;  // closed at once: tcp_max_per_client from its address
+  std::uint64_t tcp_idle_closed = 0;     // no whole message within tcp_idle_timeout
+  std::uint64_t tcp_bad_framing = 0;     // zero-length frames
 
   NetCounters& operator+=(const NetCounters& other) noexcept;
 };
@@ -95,15 +82,27 @@ struct WorkerSettings {
   std::size_t udp_receive_buffer = 0;
 };
 
+/// Sends the response to an UPDATE that was handled later (empty: send nothing). Called at
+/// most once, from any thread; it may outlive the worker (it keeps what it sends through).
+using UpdateReply = std::function<void(std::vector<std::uint8_t> response)>;
+
 /// Takes the messages that are not queries but DNS UPDATEs (RFC 2136) off the answer path.
-/// Implemented by the heartbeat receiver; dns/net only moves the bytes.
+/// Implemented by the heartbeat receiver; dns/net only moves the bytes. An UPDATE either is
+/// answered at once, when that takes no waiting (a known renewal), or is copied and handed
+/// to another thread, so that no amount of UPDATE work delays the queries behind it.
 class UpdateHandler {
  public:
   virtual ~UpdateHandler() = default;
-  /// Handles one UPDATE message and returns its response (empty: send nothing). Worker
-  /// thread; may take a short lock but never waits on I/O (UPDATEs are few next to queries).
-  virtual std::vector<std::uint8_t> handle(std::span<const std::uint8_t> message,
-                                           answer::Transport transport) = 0;
+  /// Answers `message` at once when that needs no waiting: returns true with the response
+  /// in `response` (empty: send nothing). False: it must go to handle_later. Worker thread;
+  /// never blocks (it only tries a lock); may allocate.
+  virtual bool try_handle(std::span<const std::uint8_t> message, answer::Transport transport,
+                          std::vector<std::uint8_t>& response) = 0;
+  /// Queues `message` to be handled on another thread; `reply` gets its response there.
+  /// Never blocks: when too much is queued the UPDATE is dropped (`reply` is then destroyed
+  /// on this thread without being called), as a datagram lost. Worker thread; allocates.
+  virtual void handle_later(std::vector<std::uint8_t> message, answer::Transport transport,
+                            UpdateReply reply) = 0;
 };
 
 /// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace signpost::dns::zone {
@@ -148,6 +149,9 @@ class ZoneBuilder {
 
  private:
   std::unique_ptr<Zone> zone_;
+  // Every record added, as owner, type and RDATA, so that a duplicate is found with one
+  // hash lookup: a scan of its RRset made loading an RRset of n records take n² steps.
+  std::unordered_set<std::string, NameHash, std::equal_to<>> records_;
 };
 
 }  // namespace signpost::dns::zone

@@ -39,15 +39,15 @@ std::string additional_target(std::uint16_t type, std::span<const std::uint8_t> 
   return std::string(name.key());
 }
 
-bool contains_rdata(const RRset& rrset, std::span<const std::uint8_t> rdata) {
-  for (std::size_t i = 0; i < rrset.size(); ++i) {
-    const auto existing = rrset.rdata(i);
-    if (existing.size() == rdata.size() &&
-        std::equal(existing.begin(), existing.end(), rdata.begin())) {
-      return true;
-    }
-  }
-  return false;
+// The key of a record in ZoneBuilder::records_: lower-case owner, type, RDATA. The owner is
+// a whole wire name, so where it ends (and the type begins) is never in doubt.
+std::string record_key(std::string_view owner, std::uint16_t type,
+                       std::span<const std::uint8_t> rdata) {
+  std::string key(owner);
+  key.push_back(static_cast<char>(type >> 8));
+  key.push_back(static_cast<char>(type));
+  key.append(reinterpret_cast<const char*>(rdata.data()), rdata.size());
+  return key;
 }
 
 // All records of an RRset share one TTL (RFC 2181 §5.2).
@@ -98,7 +98,8 @@ void ZoneBuilder::add(std::string_view owner, std::uint16_t type, std::uint32_t 
     it->type = type;
     it->ttl = ttl;
   }
-  if (contains_rdata(*it, rdata)) return;
+  // Duplicates are dropped (RFC 2181 §5).
+  if (!records_.insert(record_key(key, type, rdata)).second) return;
   it->ttl = std::min(it->ttl, ttl);
   append_record(*it, ttl, rdata);
 }

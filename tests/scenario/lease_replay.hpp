@@ -85,16 +85,22 @@ class LeaseReplay {
         return;
       }
       for (const Change& change : tracker_.take_changes()) {
-        changes_.push_back(stamp(now_) + " " + change.key.service + "/" + change.key.id + " " +
-                           (change.kind == Change::Kind::forget
-                                ? std::string("forget")
-                                : std::string(registry::to_string(change.health))));
+        const std::string head = stamp(now_) + " " + change.key.service + "/" + change.key.id + " ";
+        if (change.kind == Change::Kind::ttl) {
+          ttl_changes_.push_back(head + "ttl " + std::to_string(change.ttl));
+        } else {
+          changes_.push_back(head + (change.kind == Change::Kind::forget
+                                         ? std::string("forget")
+                                         : std::string(registry::to_string(change.health))));
+        }
       }
     }
   }
 
-  /// Every change so far, in order.
+  /// Every health and forget change so far, in order.
   const std::vector<std::string>& changes() const { return changes_; }
+  /// Every TTL cap change so far, in order ("6.000 web/a ttl 2").
+  const std::vector<std::string>& ttl_changes() const { return ttl_changes_; }
   /// Every log line so far, in order.
   const std::vector<std::string>& log() const { return log_; }
   /// The changes whose text ends with `suffix` (" critical", " forget", ...).
@@ -123,6 +129,7 @@ class LeaseReplay {
   Millis now_{0};
   std::multimap<Millis, std::function<void()>> events_;  // equal times keep queue order
   std::vector<std::string> changes_;
+  std::vector<std::string> ttl_changes_;
   std::vector<std::string> log_;
   LeaseTracker tracker_;
 };

@@ -45,10 +45,15 @@ ldns_rr* make_rr(const std::string& text) {
   return rr;
 }
 
-// An UPDATE of svc.internal. with `updates` (presentation form), signed unless `secret` is null.
+constexpr const char* kDbSecret = "ZGIga2V5IHNlY3JldCAwMTIzNDU2Nzg5YWJjZGVmMDEyMw==";
+
+// An UPDATE of svc.internal. with `updates` (presentation form), signed unless `secret` is
+// null, with a new ID each time (so that no two are the same bytes, as a replay would be).
 std::vector<std::uint8_t> make_update(const std::vector<std::string>& updates,
                                       const char* secret = kSecret,
-                                      const std::vector<std::string>& prerequisites = {}) {
+                                      const std::vector<std::string>& prerequisites = {},
+                                      const char* key_name = "agent-key.") {
+  static std::uint16_t next_id = 777;
   const auto list = [](const std::vector<std::string>& texts) {
     ldns_rr_list* rrs = ldns_rr_list_new();
     for (const std::string& text : texts) ldns_rr_list_push_rr(rrs, make_rr(text));
@@ -61,9 +66,9 @@ std::vector<std::uint8_t> make_update(const std::vector<std::string>& updates,
                                          prerequisite_list, update_list, nullptr);
   ldns_rr_list_deep_free(prerequisite_list);
   ldns_rr_list_deep_free(update_list);
-  ldns_pkt_set_id(packet, 777);
+  ldns_pkt_set_id(packet, next_id++);
   if (secret != nullptr) {
-    EXPECT_EQ(ldns_pkt_tsig_sign(packet, "agent-key.", secret, 300, "hmac-sha256.", nullptr),
+    EXPECT_EQ(ldns_pkt_tsig_sign(packet, key_name, secret, 300, "hmac-sha256.", nullptr),
               LDNS_STATUS_OK);
   }
   std::uint8_t* bytes = nullptr;
@@ -100,11 +105,14 @@ class HeartbeatReceiverTest : public ::testing::Test {
     out.domain = "svc.internal.";
     out.leases.min_lease = std::chrono::seconds(1);
     out.leases.max_lease = std::chrono::seconds(600);
+    out.max_instances = 4;
     return out;
   }
   static std::vector<TsigKey> keys() {
     std::vector<TsigKey> out;
     out.push_back(make_tsig_key("agent-key", "hmac-sha256", kSecret, {"web"}));
+    out.push_back(make_tsig_key("db-key", "hmac-sha256", kDbSecret, {"db"}));
+    out.back().max_instances = 2;
     return out;
   }
 
@@ -122,10 +130,11 @@ class HeartbeatReceiverTest : public ::testing::Test {
 };
 
 TEST_F(HeartbeatReceiverTest, RegistersRenewsAndDeregisters) {
-  const auto response = receiver_.process(make_update(kRegisterWeb1));
+  const auto request = make_update(kRegisterWeb1);
+  const auto response = receiver_.process(request);
   ASSERT_GE(response.size(), 12u);
   EXPECT_EQ(rcode_of(response), dns::wire::rcode::kNoError);
-  EXPECT_EQ(response[0] << 8 | response[1], 777);
+  EXPECT_EQ(response[0] << 8 | response[1], request[0] << 8 | request[1]);
   EXPECT_EQ(response[2] & 0x80, 0x80);                  // QR
   EXPECT_EQ((response[2] >> 3) & 0x0f, 5);              // opcode UPDATE
   EXPECT_EQ(response[11], 1);                           // the TSIG record
@@ -164,10 +173,14 @@ TEST_F(HeartbeatReceiverTest, RegistersRenewsAndDeregisters) {
 TEST_F(HeartbeatReceiverTest, RepeatedRenewalsFollowChangesInBetween) {
   std::vector<std::string> weight7 = kRegisterWeb1;
   weight7[0] = "web-1._web._tcp.svc.internal. 30 IN SRV 0 7 8080 host-1.node.svc.internal.";
+  // Signed afresh each time, a second apart, as an agent's heartbeats are: only the TSIG
+  // record and the ID differ (the receiver refuses a fifth UPDATE of one instance within a
+  // second as a replay).
+  const TsigSigner signer(keys());
+  std::uint64_t signed_at = static_cast<std::uint64_t>(std::time(nullptr));
   const auto send = [&](const std::vector<std::string>& updates) {
-    // Signed afresh each time, as an agent does: only the TSIG record and the ID differ.
-    auto message = make_update(updates);
-    message[0] ^= 0x5a;
+    auto message = make_update(updates, nullptr);
+    signer.sign_request(message, signer.keys()[0], ++signed_at);
     return rcode_of(receiver_.process(message));
   };
   ASSERT_EQ(send(kRegisterWeb1), dns::wire::rcode::kNoError);
@@ -282,6 +295,135 @@ TEST_F(HeartbeatReceiverTest, NodeAddressesFollowAnInstanceThatChangesOrMoves) {
   ASSERT_EQ(join("web-4", "host-2"), dns::wire::rcode::kNoError);
   const registry::Ipv4 host2{127, 0, 0, 20};
   EXPECT_EQ(find("web", "web-4")->ipv4, std::vector<registry::Ipv4>{host2});
+}
+
+// A key allowed one service must not give another service's node an address: a client that
+// follows _db._tcp's SRV target would go there.
+TEST_F(HeartbeatReceiverTest, NodeAddressesNeedAKeyForEveryInstanceOnTheNode) {
+  ASSERT_EQ(rcode_of(receiver_.process(make_update(
+                {"db-1._db._tcp.svc.internal. 30 IN SRV 0 1 5432 db-host-1.node.svc.internal.",
+                 "db-host-1.node.svc.internal. 30 IN A 127.0.0.5"},
+                kDbSecret, {}, "db-key."))),
+            dns::wire::rcode::kNoError);
+  // The web key adds 6.6.6.6 to db-host-1: refused.
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(
+                {"web-1._web._tcp.svc.internal. 30 IN SRV 0 1 80 db-host-1.node.svc.internal.",
+                 "db-host-1.node.svc.internal. 30 IN A 6.6.6.6"}))),
+            dns::wire::rcode::kRefused);
+  EXPECT_FALSE(find("web", "web-1").has_value());
+  EXPECT_EQ(find("db", "db-1")->ipv4, std::vector<registry::Ipv4>{(registry::Ipv4{127, 0, 0, 5})});
+  std::vector<std::string> on_node;
+  publisher_.apply([&](registry::Store& store) {
+    store.visit_node("db-host-1", [&](const std::string& service, const registry::Instance& i) {
+      on_node.push_back(service + "/" + i.id);
+      for (const auto& address : i.ipv4) EXPECT_EQ(address, (registry::Ipv4{127, 0, 0, 5}));
+      return true;
+    });
+  });
+  EXPECT_EQ(on_node, std::vector<std::string>{"db/db-1"});
+  // Joining the node with the address it has, or without one, adds nothing: allowed.
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(
+                {"web-2._web._tcp.svc.internal. 30 IN SRV 0 1 80 db-host-1.node.svc.internal.",
+                 "db-host-1.node.svc.internal. 30 IN A 127.0.0.5"}))),
+            dns::wire::rcode::kNoError);
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(
+                {"web-3._web._tcp.svc.internal. 30 IN SRV 0 1 80 db-host-1.node.svc.internal."}))),
+            dns::wire::rcode::kNoError);
+  // A node of its own services only, or a new one, takes any address.
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(kRegisterWeb1))), dns::wire::rcode::kNoError);
+  std::vector<std::string> moved = kRegisterWeb1;
+  moved[2] = "host-1.node.svc.internal. 30 IN A 127.0.0.11";
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(moved))), dns::wire::rcode::kNoError);
+  EXPECT_EQ(find("web", "web-1")->ipv4, std::vector<registry::Ipv4>{(registry::Ipv4{127, 0, 0, 11})});
+}
+
+// Static registrations belong to the config: no UPDATE replaces or deletes one, and the
+// prerequisites see them.
+TEST_F(HeartbeatReceiverTest, StaticInstancesAreNotTheUpdatesToChange) {
+  registry::Instance web1;
+  web1.id = "web-1";
+  web1.service = "web";
+  web1.node = "static-1";
+  web1.ipv4 = {registry::Ipv4{192, 0, 2, 21}};
+  web1.port = 80;
+  web1.weight = 3;
+  publisher_.apply([&](registry::Store& store) {
+    store.replace_source(registry::Source::config, {}, {web1});
+  });
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(kRegisterWeb1))), dns::wire::rcode::kRefused);
+  EXPECT_EQ(rcode_of(receiver_.process(make_update({"web-1._web._tcp.svc.internal. 0 ANY ANY"}))),
+            dns::wire::rcode::kRefused);
+  const auto kept = find("web", "web-1");
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->source, registry::Source::config);
+  EXPECT_EQ(kept->node, "static-1");
+  EXPECT_EQ(kept->weight, 3);
+  // Another instance may join; its prerequisites see the static one.
+  std::vector<std::string> web2 = {
+      "web-2._web._tcp.svc.internal. 30 IN SRV 0 5 8080 host-2.node.svc.internal.",
+      "host-2.node.svc.internal. 30 IN A 127.0.0.20"};
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(
+                web2, kSecret, {"web-1._web._tcp.svc.internal. 0 ANY SRV"}))),
+            dns::wire::rcode::kNoError);
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(
+                web2, kSecret, {"static-1.node.svc.internal. 0 IN A 192.0.2.21"}))),
+            dns::wire::rcode::kNoError);
+  EXPECT_EQ(rcode_of(receiver_.process(make_update(
+                web2, kSecret, {"_web._tcp.svc.internal. 0 NONE PTR"}))),
+            dns::wire::rcode::kYxRrset);
+}
+
+// The exact bytes of an UPDATE sent again later must not undo what came after them.
+TEST_F(HeartbeatReceiverTest, ReplayedUpdatesAreRefused) {
+  const auto registration = make_update(kRegisterWeb1);
+  const auto deletion = make_update({"web-1._web._tcp.svc.internal. 0 ANY ANY"});
+  ASSERT_EQ(rcode_of(receiver_.process(registration)), dns::wire::rcode::kNoError);
+  ASSERT_EQ(rcode_of(receiver_.process(deletion)), dns::wire::rcode::kNoError);
+  // The recorded registration again: refused (BADTIME), the instance stays deleted.
+  const auto replayed = receiver_.process(registration);
+  EXPECT_EQ(rcode_of(replayed), dns::wire::rcode::kNotAuth);
+  EXPECT_FALSE(find("web", "web-1").has_value());
+  EXPECT_EQ(receiver_.counters().replayed.load(), 1u);
+  // Registered again with a new UPDATE, the recorded delete cannot take it out.
+  ASSERT_EQ(rcode_of(receiver_.process(make_update(kRegisterWeb1))), dns::wire::rcode::kNoError);
+  EXPECT_EQ(rcode_of(receiver_.process(deletion)), dns::wire::rcode::kNotAuth);
+  EXPECT_TRUE(find("web", "web-1").has_value());
+  // Nor can a renewal's bytes renew twice.
+  const auto renewal = make_update(kRegisterWeb1);
+  ASSERT_EQ(rcode_of(receiver_.process(renewal)), dns::wire::rcode::kNoError);
+  EXPECT_EQ(rcode_of(receiver_.process(renewal)), dns::wire::rcode::kNotAuth);
+  EXPECT_EQ(receiver_.counters().replayed.load(), 3u);
+}
+
+TEST_F(HeartbeatReceiverTest, QuotasRefuseNewInstancesOnly) {
+  const auto db = [&](const std::string& id) {
+    return rcode_of(receiver_.process(make_update(
+        {id + "._db._tcp.svc.internal. 30 IN SRV 0 1 5432 db-host.node.svc.internal.",
+         "db-host.node.svc.internal. 30 IN A 127.0.0.5"},
+        kDbSecret, {}, "db-key.")));
+  };
+  // db-key may hold 2 instances.
+  ASSERT_EQ(db("db-1"), dns::wire::rcode::kNoError);
+  ASSERT_EQ(db("db-2"), dns::wire::rcode::kNoError);
+  EXPECT_EQ(db("db-3"), dns::wire::rcode::kRefused);
+  EXPECT_FALSE(find("db", "db-3").has_value());
+  EXPECT_EQ(db("db-1"), dns::wire::rcode::kNoError);  // renewals go on
+  ASSERT_EQ(rcode_of(receiver_.process(make_update({"db-2._db._tcp.svc.internal. 0 ANY ANY"},
+                                                   kDbSecret, {}, "db-key."))),
+            dns::wire::rcode::kNoError);
+  EXPECT_EQ(db("db-3"), dns::wire::rcode::kNoError);  // room again
+  // The registry holds at most 4 registered by UPDATE.
+  const auto web = [&](const std::string& id, const std::string& node) {
+    return rcode_of(receiver_.process(make_update(
+        {id + "._web._tcp.svc.internal. 30 IN SRV 0 1 80 " + node + ".node.svc.internal.",
+         node + ".node.svc.internal. 30 IN A 127.0.0.7"})));
+  };
+  ASSERT_EQ(web("web-1", "h1"), dns::wire::rcode::kNoError);
+  ASSERT_EQ(web("web-2", "h2"), dns::wire::rcode::kNoError);
+  EXPECT_EQ(web("web-3", "h3"), dns::wire::rcode::kRefused);
+  EXPECT_EQ(receiver_.counters().over_quota.load(), 2u);
+  EXPECT_TRUE(find("db", "db-1").has_value());
+  EXPECT_TRUE(find("web", "web-2").has_value());
 }
 
 // Mutated UPDATEs signed after mutation get past TSIG into the UPDATE parser and planner:

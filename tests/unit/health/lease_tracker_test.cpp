@@ -25,14 +25,26 @@ InstanceKey key(const std::string& id, const std::string& service = "web") {
   return {service, id};
 }
 
-// Changes as "web/a passing", "web/a forget": readable in failure messages.
+// Health and forget changes as "web/a passing", "web/a forget": readable in failure
+// messages. TTL cap changes are left out (see ttl_texts).
 std::vector<std::string> texts(const std::vector<Change>& changes) {
   std::vector<std::string> out;
   for (const Change& change : changes) {
+    if (change.kind == Change::Kind::ttl) continue;
     std::string line = change.key.service + "/" + change.key.id + " ";
     line += change.kind == Change::Kind::forget ? std::string("forget")
                                                 : std::string(registry::to_string(change.health));
     out.push_back(line);
+  }
+  return out;
+}
+
+// TTL cap changes as "web/a ttl 2".
+std::vector<std::string> ttl_texts(const std::vector<Change>& changes) {
+  std::vector<std::string> out;
+  for (const Change& change : changes) {
+    if (change.kind != Change::Kind::ttl) continue;
+    out.push_back(change.key.service + "/" + change.key.id + " ttl " + std::to_string(change.ttl));
   }
   return out;
 }
@@ -88,7 +100,7 @@ TEST_F(LeaseTrackerTest, LeaseExpiresOnTheFirstTickAtOrAfterItsEnd) {
   tracker.renew(key("a"), 10s, Health::passing, at(0));
   tracker.take_changes();
   tracker.tick(at(9.999));
-  EXPECT_FALSE(tracker.has_changes());
+  EXPECT_TRUE(texts(tracker.take_changes()).empty());  // TTL caps aside
   EXPECT_FALSE(tracker.state(key("a"), at(9.999))->expired);
   tracker.tick(at(10));
   EXPECT_EQ(texts(tracker.take_changes()), (Lines{"web/a critical"}));
@@ -118,7 +130,7 @@ TEST_F(LeaseTrackerTest, RenewalsKeepTheLeaseAlive) {
   }
   EXPECT_EQ(texts(tracker.take_changes()), (Lines{"web/a passing"}));
   tracker.tick(at(74.999));
-  EXPECT_FALSE(tracker.has_changes());
+  EXPECT_TRUE(texts(tracker.take_changes()).empty());  // TTL caps aside
   tracker.tick(at(75));
   EXPECT_EQ(texts(tracker.take_changes()), (Lines{"web/a critical"}));
 }
@@ -306,7 +318,7 @@ TEST_F(LeaseTrackerTest, MassExpiryIsHeldBySelfPreservation) {
   EXPECT_TRUE(tracker.preserving());
   EXPECT_EQ(tracker.totals().at_risk, 20u);
   tracker.tick(at(60));
-  EXPECT_FALSE(tracker.has_changes());
+  EXPECT_TRUE(texts(tracker.take_changes()).empty());  // TTL caps aside
   EXPECT_EQ(tracker.totals().overdue, 20u);
   EXPECT_TRUE(tracker.state(key("i3"), at(60))->overdue);
   EXPECT_EQ(tracker.effective_health(key("i3")), Health::passing);
@@ -321,7 +333,7 @@ TEST_F(LeaseTrackerTest, MassExpiryIsHeldBySelfPreservation) {
     tracker.renew(key("i" + std::to_string(i)), 30s, Health::passing, at(71));
   }
   tracker.tick(at(75.9));
-  EXPECT_FALSE(tracker.has_changes());
+  EXPECT_TRUE(texts(tracker.take_changes()).empty());  // TTL caps aside
   tracker.tick(at(76));
   EXPECT_EQ(texts(tracker.take_changes()),
             (Lines{"web/i15 critical", "web/i16 critical", "web/i17 critical", "web/i18 critical",
@@ -342,7 +354,7 @@ TEST_F(LeaseTrackerTest, SmallRegistryAlwaysExpires) {
   tracker.take_changes();
   tracker.tick(at(30));
   EXPECT_FALSE(tracker.preserving());
-  EXPECT_EQ(tracker.take_changes().size(), 9u);
+  EXPECT_EQ(texts(tracker.take_changes()).size(), 9u);
   EXPECT_TRUE(log.empty());
 }
 
@@ -386,7 +398,7 @@ TEST_F(LeaseTrackerTest, StaleEventsAreDropped) {
   EXPECT_LE(tracker.totals().scheduled, 2 * tracker.size() + 1024 + 1);
   tracker.take_changes();
   tracker.tick(at(5000 + 60));
-  EXPECT_EQ(tracker.take_changes().size(), 10u);  // the ten long-lived ones, on time
+  EXPECT_EQ(texts(tracker.take_changes()).size(), 10u);  // the ten long-lived ones, on time
 }
 
 TEST_F(LeaseTrackerTest, HundredThousandInstancesRegisterAndRenewWithoutGrowingTheHeap) {
@@ -424,6 +436,51 @@ TEST_F(LeaseTrackerTest, RejectsInconsistentSettings) {
   EXPECT_THROW(make({.min_lease = 60s, .max_lease = 30s}), std::invalid_argument);
   EXPECT_THROW(make({.flap_suppress = 500}), std::invalid_argument);
   EXPECT_THROW(make({.preservation_threshold = 2}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace signpost::health
+
+namespace signpost::health {
+namespace {
+
+// A cache may keep an answer for its TTL: the cap must never exceed what is left of the
+// lease, however the lease runs down, and a renewal gives the full cap back.
+TEST_F(LeaseTrackerTest, TtlCapStaysBelowTheRemainingLease) {
+  LeaseTracker tracker = make();
+  tracker.renew(key("a"), 15s, Health::passing, at(0));
+  EXPECT_EQ(tracker.ttl_cap(key("a")), 5u);  // a third of the lease
+  tracker.take_changes();
+  std::vector<std::string> lowered;
+  for (auto now = at(0); now < at(15); now += 250ms) {
+    tracker.tick(now);
+    for (const std::string& line : ttl_texts(tracker.take_changes())) lowered.push_back(line);
+    const auto state = tracker.state(key("a"), now);
+    ASSERT_TRUE(state);
+    if (state->remaining >= 1s) {
+      EXPECT_LE(std::chrono::seconds(tracker.ttl_cap(key("a"))), state->remaining)
+          << "at " << (now - at(0)).count();
+    }
+  }
+  // A few steps, not one per tick.
+  EXPECT_EQ(lowered, (Lines{"web/a ttl 2", "web/a ttl 1"}));
+  EXPECT_EQ(tracker.ttl_cap(key("a")), 1u);
+}
+
+TEST_F(LeaseTrackerTest, RenewalRestoresTheTtlCap) {
+  LeaseTracker tracker = make();
+  tracker.renew(key("a"), 15s, Health::passing, at(0));
+  tracker.tick(at(12));
+  EXPECT_EQ(ttl_texts(tracker.take_changes()), (Lines{"web/a ttl 2", "web/a ttl 1"}));
+  tracker.renew(key("a"), 15s, Health::passing, at(13));
+  EXPECT_EQ(ttl_texts(tracker.take_changes()), (Lines{"web/a ttl 5"}));
+  // Renewals on time never lower it.
+  for (int second = 14; second < 60; ++second) {
+    tracker.tick(at(second));
+    if (second % 5 == 0) tracker.renew(key("a"), 15s, Health::passing, at(second));
+  }
+  EXPECT_TRUE(ttl_texts(tracker.take_changes()).empty());
+  EXPECT_EQ(tracker.ttl_cap(key("a")), 5u);
 }
 
 }  // namespace

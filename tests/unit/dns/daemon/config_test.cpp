@@ -34,6 +34,7 @@ TEST(Config, EmptyFileTakesEveryDefault) {
   EXPECT_EQ(config.threads, 0u);
   EXPECT_EQ(config.tcp_idle_timeout, 10u);
   EXPECT_EQ(config.tcp_max_clients, 1000u);
+  EXPECT_EQ(config.tcp_max_per_client, 64u);
   EXPECT_EQ(config.domain, "svc.internal.");
   EXPECT_EQ(config.domain_wire, testing::wire_name("svc.internal."));
   EXPECT_EQ(config.ttl, 5u);
@@ -117,6 +118,7 @@ listen = ["192.0.2.1:53", "[2001:DB8::1]:5353", "0.0.0.0:0"]
 threads = 4
 tcp_idle_timeout = 30
 tcp_max_clients = 50
+tcp_max_per_client = 5
 
 [dns]
 domain = "Disco.Example"
@@ -143,6 +145,7 @@ panic_threshold = 0.5
   EXPECT_EQ(config.threads, 4u);
   EXPECT_EQ(config.tcp_idle_timeout, 30u);
   EXPECT_EQ(config.tcp_max_clients, 50u);
+  EXPECT_EQ(config.tcp_max_per_client, 5u);
   EXPECT_EQ(config.domain, "disco.example.");
   EXPECT_EQ(config.domain_wire, testing::wire_name("disco.example."));
   EXPECT_EQ(config.ttl, 30u);
@@ -206,6 +209,8 @@ TEST(Config, OutOfRangeValuesNameLineKeyAndRange) {
             "test.toml:3: key 'dns.ttl': must be between 0 and 86400, not -1");
   EXPECT_EQ(error_of("[server]\ntcp_idle_timeout = 0\n"),
             "test.toml:2: key 'server.tcp_idle_timeout': must be between 1 and 3600, not 0");
+  EXPECT_EQ(error_of("[server]\ntcp_max_per_client = 0\n"),
+            "test.toml:2: key 'server.tcp_max_per_client': must be between 1 and 1000000, not 0");
   EXPECT_EQ(error_of("[health]\nwarning_weight = 1.5\n"),
             "test.toml:2: key 'health.warning_weight': must be between 0 and 1, not 1.5");
   EXPECT_EQ(error_of("[dns]\norder = \"random\"\n"),
@@ -347,7 +352,8 @@ TEST(Config, SealedOptionsAreRecordedForReload) {
 TEST(Config, ReferenceListsEveryOption) {
   const std::string reference = config_reference();
   for (const char* key : {"`server.listen`", "`server.threads`", "`server.tcp_idle_timeout`",
-                          "`server.tcp_max_clients`", "`dns.domain`", "`dns.ttl`",
+                          "`server.tcp_max_clients`", "`server.tcp_max_per_client`",
+                          "`dns.domain`", "`dns.ttl`",
                           "`dns.negative_ttl`", "`dns.answer_limit`", "`dns.udp_payload`",
                           "`dns.seed`", "`dns.zones_dir`", "`service.instance.weight`"}) {
     EXPECT_NE(reference.find(key), std::string::npos) << key;

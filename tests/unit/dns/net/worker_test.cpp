@@ -118,8 +118,9 @@ class FakeSignedQueries : public SignedQueryHandler {
 // A worker serving the test registry on 127.0.0.1 and a free port.
 class WorkerTest : public ::testing::Test {
  protected:
-  void start(std::size_t max_clients = 100, SignedQueryHandler* signed_queries = nullptr) {
-    limit_.emplace(max_clients);
+  void start(std::size_t max_clients = 100, std::size_t max_per_client = 100,
+             SignedQueryHandler* signed_queries = nullptr) {
+    limit_.emplace(max_clients, max_per_client);
     WorkerSettings settings;
     settings.seed = 7;
     worker_.emplace(settings, registry_.publish(), *limit_,
@@ -160,7 +161,7 @@ TEST_F(WorkerTest, AnswersOverUdp) {
 
 TEST_F(WorkerTest, SignedQueriesGoToTheSignedPathOverUdpAndTcp) {
   FakeSignedQueries signed_queries;
-  start(100, &signed_queries);
+  start(100, 100, &signed_queries);
   Fd udp(::socket(AF_INET, SOCK_DGRAM, 0));
   const Bytes query = testing::with_tsig(testing::make_query("www.example.test.", 1));
   const auto over_udp = udp_exchange(udp.get(), port_, query);
@@ -268,6 +269,26 @@ TEST_F(WorkerTest, ConnectionsBeyondTheLimitAreClosed) {
   ASSERT_TRUE(readable(second.get()));
   std::uint8_t octet;
   EXPECT_LE(::recv(second.get(), &octet, 1, 0), 0);  // closed at once
+}
+
+TEST_F(WorkerTest, ConnectionsBeyondTheClientsShareAreClosedAndCounted) {
+  start(100, 2);
+  const Bytes query = framed(testing::make_query("www.example.test.", 1));
+  Fd first(tcp_connect(port_));
+  Fd second(tcp_connect(port_));
+  for (const Fd* fd : {&first, &second}) {
+    ::send(fd->get(), query.data(), query.size(), 0);
+    ASSERT_EQ(read_frames(fd->get(), 1).size(), 1u);  // accepted and served
+  }
+  Fd third(tcp_connect(port_));
+  ASSERT_TRUE(readable(third.get()));
+  std::uint8_t octet;
+  EXPECT_LE(::recv(third.get(), &octet, 1, 0), 0);  // closed at once
+  EXPECT_EQ(limit_->open(), 2u);
+  worker_->stop();
+  EXPECT_EQ(worker_->net_counters().tcp_accepted, 2u);
+  EXPECT_EQ(worker_->net_counters().tcp_client_refused, 1u);
+  EXPECT_EQ(worker_->net_counters().tcp_refused, 0u);
 }
 
 // Asks `name` A over TCP or UDP until the answer's rcode is `rcode` and, unless it is -1, its

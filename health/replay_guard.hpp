@@ -1,0 +1,58 @@
+// What keeps a recorded UPDATE from being sent again to good effect.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace signpost::health {
+
+/// The TSIG times (RFC 8945 §4.2 Time Signed) of the last UPDATEs accepted for one
+/// instance. A signed UPDATE is accepted only when it was signed later than the last one,
+/// or in the same second with a MAC not seen in that second: a recorded registration sent
+/// again after a delete, or a recorded delete after a new registration, is refused, while
+/// an agent may still send up to four different UPDATEs within one second. 24 octets; any thread
+/// that owns it; no allocation.
+class ReplayGuard {
+ public:
+  /// Whether an UPDATE signed at `time_signed` with `mac` may change the instance.
+  bool accepts(std::uint64_t time_signed, std::span<const std::uint8_t> mac) const noexcept {
+    if (time_signed != time_) return time_signed > time_;
+    const std::uint32_t digest = digest_of(mac);
+    for (const std::uint32_t seen : macs_) {
+      if (seen == digest) return false;
+    }
+    return macs_.back() == 0;  // room for one more in this second
+  }
+
+  /// Records an accepted UPDATE.
+  void accept(std::uint64_t time_signed, std::span<const std::uint8_t> mac) noexcept {
+    if (time_signed != time_) {
+      time_ = time_signed;
+      macs_.fill(0);
+    }
+    for (std::uint32_t& seen : macs_) {
+      if (seen == 0) {
+        seen = digest_of(mac);
+        return;
+      }
+    }
+  }
+
+  std::uint64_t time() const noexcept { return time_; }
+
+ private:
+  // A nonzero 32-bit digest of a MAC: replays repeat it exactly; two different MACs share
+  // one with odds of 2^-32, which refuses a good UPDATE, never accepts a replay.
+  static std::uint32_t digest_of(std::span<const std::uint8_t> mac) noexcept {
+    std::uint32_t hash = 2166136261u;  // FNV-1a
+    for (const std::uint8_t octet : mac) hash = (hash ^ octet) * 16777619u;
+    return hash == 0 ? 1 : hash;
+  }
+
+  std::uint64_t time_ = 0;
+  std::array<std::uint32_t, 4> macs_{};
+};
+
+}  // namespace signpost::health
