@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 
+#include "dns/wire/base64.hpp"
 #include "dns/wire/message.hpp"
 #include "dns/wire/name.hpp"
 #include "dns/wire/reader.hpp"
@@ -128,29 +129,13 @@ std::string_view to_string(TsigAlgorithm algorithm) noexcept {
 
 std::vector<std::uint8_t> decode_base64(std::string_view text, std::string_view what) {
   std::vector<std::uint8_t> out;
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  std::size_t padding = 0;
-  for (const char c : text) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-    int value;
-    if (c >= 'A' && c <= 'Z') value = c - 'A';
-    else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') value = c - '0' + 52;
-    else if (c == '+') value = 62;
-    else if (c == '/') value = 63;
-    else if (c == '=') { ++padding; continue; }
-    else throw KeyError(std::string(what) + " is not base64");
-    if (padding != 0) throw KeyError(std::string(what) + " is not base64 (data after '=')");
-    buffer = buffer << 6 | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<std::uint8_t>(buffer >> bits));
-    }
+  switch (wire::decode_base64(text, out)) {
+    case wire::Base64Error::ok: return out;
+    case wire::Base64Error::bad_character: throw KeyError(std::string(what) + " is not base64");
+    case wire::Base64Error::data_after_padding:
+      throw KeyError(std::string(what) + " is not base64 (data after '=')");
+    default: throw KeyError(std::string(what) + " is not base64 (bad length)");
   }
-  if (padding > 2 || bits >= 6) throw KeyError(std::string(what) + " is not base64 (bad length)");
-  return out;
 }
 
 std::uint16_t TsigCheck::error() const noexcept {

@@ -6,7 +6,6 @@
 #include <signal.h>
 
 #include <chrono>
-#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <thread>
@@ -19,28 +18,6 @@
 namespace signpost::dns::daemon {
 
 namespace {
-
-std::string timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", text, static_cast<int>(millis));
-  return out;
-}
-
-std::string_view level_name(LogLevel level) {
-  switch (level) {
-    case LogLevel::info: return "info";
-    case LogLevel::warning: return "warning";
-    default: return "error";
-  }
-}
 
 std::size_t worker_count(const Config& config) {
   if (config.threads != 0) return config.threads;
@@ -150,14 +127,6 @@ sigset_t handled_signals() {
 }
 
 }  // namespace
-
-void log_line(LogLevel level, std::string_view message) {
-  static std::mutex mutex;
-  const std::string line =
-      timestamp() + " " + std::string(level_name(level)) + ": " + std::string(message) + "\n";
-  std::lock_guard lock(mutex);
-  std::fwrite(line.data(), 1, line.size(), stderr);
-}
 
 std::string check_config(Config config) {
   auto zones = load_zones(config);

@@ -13,15 +13,10 @@
 #include "dns/net/worker.hpp"
 #include "health/heartbeat_receiver.hpp"
 #include "health/tsig_query_handler.hpp"
+#include "registry/log/log.hpp"
 #include "registry/publisher.hpp"
 
 namespace signpost::dns::daemon {
-
-enum class LogLevel : std::uint8_t { info, warning, error };
-
-/// Writes one line to stderr: "2026-05-01T10:00:00.123Z warning: message". Any thread;
-/// never called per packet.
-void log_line(LogLevel level, std::string_view message);
 
 /// Checks `config` as start-up would, without opening sockets: loads its zones and builds a
 /// snapshot with its static registrations. Returns a one-line summary. Throws ConfigError,

@@ -3,22 +3,18 @@
 
 #include <cstdint>
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "dns/answer/responder.hpp"
+#include "registry/config/config_error.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::dns::daemon {
 
-/// A configuration that cannot be used. The message names the file, the line and the key:
-/// "signpostd.toml:7: key 'dns.ttl': must be between 1 and 86400, not 0".
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+/// A configuration that cannot be used; the message names the file, the line and the key.
+using config::ConfigError;
 
 /// One `server.listen` entry: a numeric address and a port, served over UDP and TCP.
 struct ListenAddress {

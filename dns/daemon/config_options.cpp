@@ -350,11 +350,12 @@ const std::vector<Option>& options() {
   return table;
 }
 
-const Option* find_option(std::string_view section, std::string_view key) {
-  for (const Option& option : options()) {
-    if (option.section == section && option.key == key) return &option;
-  }
-  return nullptr;
+const config::Schema& config_schema() {
+  static const config::Schema schema(
+      {{.name = "server"}, {.name = "dns"}, {.name = "health"}, {.name = "key", .array = true},
+       {.name = "service", .array = true}, {.name = "service.instance", .array = true}},
+      options(), /*reload_column=*/true);
+  return schema;
 }
 
 }  // namespace signpost::dns::daemon::schema

@@ -5,6 +5,7 @@
 
 #include "dns/daemon/app.hpp"
 #include "dns/daemon/config.hpp"
+#include "registry/log/log.hpp"
 
 namespace {
 
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
     App app(std::move(config), flags.config);
     return app.run();
   } catch (const std::exception& e) {
-    log_line(LogLevel::error, e.what());
+    signpost::log_line(signpost::LogLevel::error, e.what());
     return 1;
   }
 }

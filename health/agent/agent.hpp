@@ -24,11 +24,11 @@
 #include <vector>
 
 #include "health/agent/agent_config.hpp"
-#include "health/agent/log.hpp"
 #include "health/agent/schedule.hpp"
 #include "health/agent/server_link.hpp"
 #include "health/agent/service_runner.hpp"
 #include "health/agent/update_message.hpp"
+#include "registry/log/log.hpp"
 
 namespace signpost::health::agent {
 

@@ -9,14 +9,13 @@
 #include <utility>
 #include <vector>
 
+#include "registry/config/config_error.hpp"
+
 namespace signpost::health::agent {
 
 /// A configuration that cannot be used. The message names the file, the line and the key:
 /// "agent.toml:4: key 'agent.lease': must be between 1 and 86400, not 0".
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using config::ConfigError;
 
 /// What a check does: an HTTP GET, a TCP connect, or a command run by /bin/sh.
 enum class CheckType : std::uint8_t { http, tcp, exec };

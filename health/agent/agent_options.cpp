@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "dns/wire/base64.hpp"
 #include "health/agent/agent_schema.hpp"
 #include "health/tsig.hpp"
 #include "registry/model.hpp"
@@ -103,24 +104,6 @@ void check_secret(std::string_view key_name, std::string_view secret) {
   }
 }
 
-bool is_base64(std::string_view text) {
-  std::string compact;
-  for (const char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c)) == 0) compact += c;
-  }
-  if (compact.empty() || compact.size() % 4 != 0) return false;
-  const std::size_t pad = compact.find('=');
-  if (pad != std::string::npos &&
-      (compact.size() - pad > 2 || compact.find_first_not_of('=', pad) != std::string::npos)) {
-    return false;
-  }
-  return std::all_of(
-      compact.begin(), compact.begin() + static_cast<std::ptrdiff_t>(std::min(pad, compact.size())),
-      [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '/';
-      });
-}
-
 void set_addresses(Target& t, const Value& v) {
   const auto& list = std::get<StringList>(v);
   if (list.empty()) throw Invalid("must list at least one address");
@@ -207,11 +190,19 @@ const std::vector<Option>& options() {
   return table;
 }
 
-const Option* find_option(std::string_view section, std::string_view key) {
-  for (const Option& option : options()) {
-    if (option.section == section && option.key == key) return &option;
-  }
-  return nullptr;
+bool is_secret(std::string_view text) {
+  std::vector<std::uint8_t> octets;
+  return dns::wire::decode_base64(text, octets) == dns::wire::Base64Error::ok && !octets.empty();
+}
+
+const config::Schema& config_schema() {
+  // Every option reloads (SIGHUP re-reads the whole file), so the reference has no column
+  // saying which.
+  static const config::Schema schema(
+      {{.name = "agent"}, {.name = "service", .array = true},
+       {.name = "service.check", .array = true}},
+      options(), /*reload_column=*/false);
+  return schema;
 }
 
 namespace {
@@ -261,7 +252,7 @@ std::vector<Option> make_options() {
        .help = "The key's secret, base64, at least 16 octets. Give this or `key_file`.",
        .set =
            [](Target& t, const Value& v) {
-             if (!is_base64(text_of(v))) throw Invalid("is not base64");
+             if (!is_secret(text_of(v))) throw Invalid("is not base64");
              check_secret(t.config->key.name, text_of(v));
              t.key->secret = text_of(v);
            }},

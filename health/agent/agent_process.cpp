@@ -16,7 +16,7 @@ class Process {
   Process(AgentConfig config, std::string path)
       : path_(std::move(path)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
-        agent_(io_, std::move(config), log_to_stderr) {}
+        agent_(io_, std::move(config), log_line) {}
 
   int run() {
     agent_.start();
@@ -33,11 +33,11 @@ class Process {
         reload();
       } else if (!stopping_) {
         stopping_ = true;
-        log_to_stderr(LogLevel::info, std::string("stopping on ") +
+        log_line(LogLevel::info, std::string("stopping on ") +
                                           (number == SIGINT ? "SIGINT" : "SIGTERM") +
                                           ": deregistering");
         agent_.shutdown([this] {
-          log_to_stderr(LogLevel::info, "stopped");
+          log_line(LogLevel::info, "stopped");
           io_.stop();
         });
       } else {
@@ -52,7 +52,7 @@ class Process {
     try {
       agent_.reload(load_agent_config(path_, read_host_facts()));
     } catch (const std::exception& e) {
-      log_to_stderr(LogLevel::error, std::string("reload failed, running on: ") + e.what());
+      log_line(LogLevel::error, std::string("reload failed, running on: ") + e.what());
     }
   }
 
@@ -75,7 +75,7 @@ int run_agent(const std::string& config_path) {
     Process process(load_agent_config(config_path, read_host_facts()), config_path);
     return process.run();
   } catch (const std::exception& e) {
-    log_to_stderr(LogLevel::error, e.what());
+    log_line(LogLevel::error, e.what());
     return 1;
   }
 }

@@ -14,7 +14,7 @@
 #include "health/agent/agent_config.hpp"
 #include "health/agent/check.hpp"
 #include "health/agent/check_state.hpp"
-#include "health/agent/log.hpp"
+#include "registry/log/log.hpp"
 
 namespace signpost::health::agent {
 
