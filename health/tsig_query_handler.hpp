@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -17,8 +18,10 @@ namespace signpost::health {
 /// held back so that the signed response still fits, signed over the request's MAC (§5.3);
 /// a bad one gets NOTAUTH with the TSIG error, unsigned for BADKEY and BADSIG, signed for
 /// BADTIME and BADTRUNC (§5.3.2); a TSIG that cannot be read gets FORMERR.
-/// Shared by every worker: the HMAC contexts are used under one lock, held only for the
-/// verification and the signing, never for the answer.
+/// Shared by every worker. A TsigSigner's HMAC contexts serve one thread at a time, so the
+/// handler keeps kSigners of them, each under its own lock, and an answering thread uses
+/// the one of its row (AnswerContext::worker): threads on different rows never wait for
+/// each other, and no lock is held while the answer is written.
 class TsigQueryHandler : public dns::net::SignedQueryHandler {
  public:
   /// Wall clock in seconds since the epoch.
@@ -28,21 +31,31 @@ class TsigQueryHandler : public dns::net::SignedQueryHandler {
   /// BADKEY.
   explicit TsigQueryHandler(std::vector<TsigKey> keys, WallClock wall_clock = {});
 
-  /// See dns::net::SignedQueryHandler. Any worker thread; takes the lock twice; allocates a
-  /// copy of the query; returns 0 (no response) when memory runs out.
+  /// See dns::net::SignedQueryHandler. Any worker thread; takes its row's lock twice;
+  /// allocates a copy of the query; returns 0 (no response) when memory runs out.
   std::size_t handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                      dns::answer::Transport transport, const registry::Snapshot& snapshot,
                      dns::answer::AnswerContext& context) noexcept override;
 
+  /// Signers kept, one per answering row modulo this (rows: dns::net::answer_rows).
+  static constexpr std::size_t kSigners = 16;
+
  private:
+  // One signer and the lock its HMAC contexts are used under.
+  struct Signer {
+    explicit Signer(std::vector<TsigKey> keys) : signer(std::move(keys)) {}
+    TsigSigner signer;
+    std::mutex mutex;
+  };
+
   std::size_t answer_verified(std::span<const std::uint8_t> query, const TsigCheck& check,
-                              std::span<std::uint8_t> out, dns::answer::Transport transport,
+                              const TsigSigner& signer, std::span<std::uint8_t> out,
+                              dns::answer::Transport transport,
                               const registry::Snapshot& snapshot,
                               dns::answer::AnswerContext& context);
 
-  TsigSigner signer_;
+  std::vector<std::unique_ptr<Signer>> signers_;  // kSigners, the same keys in each
   WallClock wall_clock_;
-  std::mutex mutex_;  // the signer's HMAC contexts, one user at a time
 };
 
 }  // namespace signpost::health

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <ldns/ldns.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dns/answer/responder.hpp"
@@ -210,6 +212,26 @@ TEST_F(TsigQueryHandlerTest, SignedAnswerStillFitsTheUdpSize) {
     EXPECT_EQ(ldns_pkt_ancount(parse(tcp).get()), 100);
     EXPECT_TRUE(verifies(tcp, *query));
   }
+}
+
+TEST_F(TsigQueryHandlerTest, EveryRowSignsWithItsOwnSignerAtOnce) {
+  // Answering threads on different rows use different signers, so they can verify and sign
+  // at the same time; each answer verifies whichever signer made it.
+  std::vector<std::thread> threads;
+  std::atomic<int> verified{0};
+  for (std::size_t row = 0; row < TsigQueryHandler::kSigners + 2; ++row) {
+    threads.emplace_back([this, row, &verified] {
+      answer::AnswerContext context(answer::AnswerOptions{}, row, 42);
+      std::vector<std::uint8_t> out(65535);
+      for (int i = 0; i < 50; ++i) {
+        const auto query = signed_query("www.example.test.", LDNS_RR_TYPE_A, "agent-key.", kSecret);
+        const std::size_t n = handler_.handle(query->wire, out, answer::Transport::udp, snapshot_, context);
+        if (verifies({out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n)}, *query)) ++verified;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(verified.load(), static_cast<int>((TsigQueryHandler::kSigners + 2) * 50));
 }
 
 TEST_F(TsigQueryHandlerTest, NoKeysMeansBadKey) {
