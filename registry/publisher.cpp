@@ -19,7 +19,7 @@ std::shared_ptr<const dns::zone::Zone> build_apex_zone(const RegistryZoneSetting
   }
   dns::zone::ZoneBuilder builder(from_file->origin());
   from_file->for_each_node([&](std::string_view owner, const dns::zone::Node& node) {
-    for (const dns::zone::RRset& rrset : node.rrsets) {
+    for (const dns::wire::RRset& rrset : node.rrsets) {
       for (std::size_t i = 0; i < rrset.size(); ++i) {
         std::vector<std::uint8_t> rdata(rrset.rdata(i).begin(), rrset.rdata(i).end());
         if (rrset.type == dns::wire::rrtype::kSoa) {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "dns/zone/zone.hpp"
+#include "dns/wire/rrset.hpp"
 #include "registry/service_records.hpp"
 #include "registry/sharded_map.hpp"
 
@@ -36,7 +36,7 @@ class RegistryView {
   /// The node with this lower-case label, or nullptr.
   const NodeRecords* find_node(std::string_view name) const noexcept { return nodes_.find(name); }
   /// _services._dns-sd._udp.<domain> PTR: one record per service (RFC 6763 §9).
-  const dns::zone::RRset& service_types() const noexcept { return *service_types_; }
+  const dns::wire::RRset& service_types() const noexcept { return *service_types_; }
   std::size_t service_count() const noexcept { return services_.size(); }
   std::size_t node_count() const noexcept { return nodes_.size(); }
   const BuildSettings& settings() const noexcept { return *settings_; }
@@ -55,7 +55,7 @@ class RegistryView {
   friend class Store;
   ShardedMap<ServiceRecords> services_;
   ShardedMap<NodeRecords> nodes_;
-  std::shared_ptr<const dns::zone::RRset> service_types_ = std::make_shared<dns::zone::RRset>();
+  std::shared_ptr<const dns::wire::RRset> service_types_ = std::make_shared<dns::wire::RRset>();
   std::shared_ptr<const BuildSettings> settings_ = std::make_shared<BuildSettings>();
 };
 

@@ -18,7 +18,7 @@ namespace signpost::registry {
 namespace {
 
 namespace rrtype = dns::wire::rrtype;
-using dns::zone::RRset;
+using dns::wire::RRset;
 
 // Effective weights are the configured weight times this, so that warning fractions stay
 // integral (0.25 of weight 1 is 250).

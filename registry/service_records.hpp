@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dns/zone/zone.hpp"
+#include "dns/wire/rrset.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::registry {

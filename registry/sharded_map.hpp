@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dns/zone/zone.hpp"
+#include "dns/wire/rrset.hpp"
 
 namespace signpost::registry {
 
@@ -175,7 +175,7 @@ class ShardedMap {
     return *groups_[index / kGroupSize]->shards[index % kGroupSize];
   }
 
-  static std::size_t hash_of(std::string_view key) noexcept { return dns::zone::NameHash{}(key); }
+  static std::size_t hash_of(std::string_view key) noexcept { return dns::wire::NameHash{}(key); }
   static std::size_t shard_of(std::size_t hash) noexcept {
     // The top bits of the hash pick the shard; the shard's table uses the low ones.
     return (hash >> 24) % kShards;

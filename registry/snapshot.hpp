@@ -44,7 +44,7 @@ class Snapshot {
 
  private:
   std::vector<std::shared_ptr<const dns::zone::Zone>> zones_;
-  std::unordered_map<std::string, const dns::zone::Zone*, dns::zone::NameHash, std::equal_to<>>
+  std::unordered_map<std::string, const dns::zone::Zone*, dns::wire::NameHash, std::equal_to<>>
       by_origin_;
   std::size_t min_labels_ = 255;
   std::size_t max_labels_ = 0;

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "dns/wire/types.hpp"
-#include "dns/zone/zone.hpp"
+#include "dns/wire/rrset.hpp"
 
 namespace signpost::registry {
 
@@ -226,7 +226,7 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
   }
   if (types_dirty_) {
     // Only adding or removing a service touches this O(services) set.
-    auto types = std::make_shared<dns::zone::RRset>();
+    auto types = std::make_shared<dns::wire::RRset>();
     types->type = dns::wire::rrtype::kPtr;
     std::vector<const Services::value_type*> sorted;  // one order for every build
     sorted.reserve(services_.size());
@@ -235,7 +235,7 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
     for (const auto* service : sorted) {
       const auto& [name, entry] = *service;
       const std::string target = service_type_name(name, entry.service.protocol, settings_);
-      dns::zone::append_record(*types, settings_.ttl,
+      dns::wire::append_record(*types, settings_.ttl,
                                {reinterpret_cast<const std::uint8_t*>(target.data()), target.size()});
     }
     view->service_types_ = std::move(types);

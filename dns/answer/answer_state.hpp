@@ -21,11 +21,11 @@ class AnswerState {
       : snapshot(from), query(asked), writer(into), context(worker) {}
 
   /// Writes a whole RRset; sets TC when it does not fit (RFC 2181 §9).
-  bool put(Section section, Owner& owner, const zone::RRset& rrset) noexcept;
+  bool put(Section section, Owner& owner, const wire::RRset& rrset) noexcept;
   /// NXDOMAIN or NODATA with the zone's SOA, TTL min(SOA TTL, MINIMUM) (RFC 2308 §3, §5).
   void negative(const zone::Zone& zone, std::uint16_t code) noexcept;
   /// Adds the A/AAAA of every target of `rrset` that is served here (additional section).
-  void add_additional(const zone::RRset& rrset) noexcept;
+  void add_additional(const wire::RRset& rrset) noexcept;
   /// Remembers `name` as already in the additional section; false when it was there.
   bool first_additional(std::string_view name) noexcept;
 

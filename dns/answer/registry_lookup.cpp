@@ -19,7 +19,7 @@ using registry::NodeRecords;
 using registry::RecordAt;
 using registry::RecordGroup;
 using registry::ServiceRecords;
-using zone::RRset;
+using wire::RRset;
 using zone::Zone;
 
 constexpr std::size_t kMaxRelativeLabels = 4;

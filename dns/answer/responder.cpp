@@ -85,7 +85,7 @@ AnswerContext::AnswerContext(const AnswerOptions& opts, std::size_t worker_index
   order = order_;
 }
 
-bool AnswerState::put(Section section, Owner& owner, const zone::RRset& rrset) noexcept {
+bool AnswerState::put(Section section, Owner& owner, const wire::RRset& rrset) noexcept {
   // An SOA (one per zone) goes out with its names compressed, at its own TTL.
   const bool fits = rrset.type == rrtype::kSoa && rrset.size() == 1
                         ? writer.put_soa(section, owner, rrset, wire::load_u32(rrset.record(0).data() + 4))
@@ -103,7 +103,7 @@ void AnswerState::negative(const zone::Zone& zone, std::uint16_t code) noexcept 
   }
 }
 
-void AnswerState::add_additional(const zone::RRset& rrset) noexcept {
+void AnswerState::add_additional(const wire::RRset& rrset) noexcept {
   for (const std::string& target : rrset.targets) {
     if (!target.empty()) add_addresses(target);
   }
@@ -138,7 +138,7 @@ void AnswerState::add_addresses(std::string_view target) noexcept {
   const zone::Node* node = zone->find(target);
   if (node == nullptr) return;
   for (const std::uint16_t type : {rrtype::kA, rrtype::kAaaa}) {
-    if (const zone::RRset* rrset = node->find(type); rrset != nullptr) {
+    if (const wire::RRset* rrset = node->find(type); rrset != nullptr) {
       writer.put_rrset(Section::additional, owner, *rrset);
     }
   }

@@ -91,17 +91,17 @@ bool ResponseWriter::put_owner(Owner& owner) noexcept {
   return true;
 }
 
-bool ResponseWriter::put_rrset(Section section, Owner& owner, const zone::RRset& rrset) noexcept {
+bool ResponseWriter::put_rrset(Section section, Owner& owner, const wire::RRset& rrset) noexcept {
   return put_each(section, owner, rrset.size(), [&rrset](std::size_t i) { return rrset.record(i); });
 }
 
-bool ResponseWriter::put_records(Section section, Owner& owner, const zone::RRset& rrset,
+bool ResponseWriter::put_records(Section section, Owner& owner, const wire::RRset& rrset,
                                  std::span<const std::uint16_t> order) noexcept {
   return put_each(section, owner, order.size(),
                   [&rrset, order](std::size_t i) { return rrset.record(order[i]); });
 }
 
-bool ResponseWriter::put_soa(Section section, Owner& owner, const zone::RRset& rrset,
+bool ResponseWriter::put_soa(Section section, Owner& owner, const wire::RRset& rrset,
                              std::uint32_t ttl) noexcept {
   return put_all(section, owner, 1, [&](std::size_t) {
     const auto fixed = rrset.record(0).first(8);  // TYPE, CLASS, TTL

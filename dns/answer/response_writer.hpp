@@ -22,7 +22,7 @@
 
 #include "dns/answer/query.hpp"
 #include "dns/wire/writer.hpp"
-#include "dns/zone/zone.hpp"
+#include "dns/wire/rrset.hpp"
 
 namespace signpost::dns::answer {
 
@@ -46,10 +46,10 @@ class ResponseWriter {
 
   /// Appends every record of `rrset` in stored order, owned by `owner`. All or nothing:
   /// false (and nothing written) when they do not all fit.
-  bool put_rrset(Section section, Owner& owner, const zone::RRset& rrset) noexcept;
+  bool put_rrset(Section section, Owner& owner, const wire::RRset& rrset) noexcept;
 
   /// Appends the records of `rrset` in the order given by `order` (indexes into rrset).
-  bool put_records(Section section, Owner& owner, const zone::RRset& rrset,
+  bool put_records(Section section, Owner& owner, const wire::RRset& rrset,
                    std::span<const std::uint16_t> order) noexcept;
 
   /// Appends one pre-encoded record (type, class, TTL, RDLENGTH, RDATA), owned by `owner`.
@@ -74,7 +74,7 @@ class ResponseWriter {
   /// RNAME compressed against the names already in the message (RFC 1035 §3.3.13, §4.1.4;
   /// SOA is a well-known type whose RDATA names may be compressed, RFC 3597 §4). All or
   /// nothing.
-  bool put_soa(Section section, Owner& owner, const zone::RRset& rrset, std::uint32_t ttl) noexcept;
+  bool put_soa(Section section, Owner& owner, const wire::RRset& rrset, std::uint32_t ttl) noexcept;
 
   /// Offset where the RDATA of the last record written starts.
   std::size_t last_rdata_offset() const noexcept { return last_rdata_offset_; }

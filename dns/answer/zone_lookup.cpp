@@ -11,7 +11,7 @@ namespace {
 namespace rrtype = wire::rrtype;
 namespace rcode = wire::rcode;
 using zone::Node;
-using zone::RRset;
+using wire::RRset;
 using zone::Zone;
 
 constexpr std::size_t kMaxChain = 8;  // CNAMEs followed before giving up

@@ -19,26 +19,6 @@ std::string lower(std::string_view wire_name) {
   return out;
 }
 
-// The name whose addresses belong in the additional section (RFC 1035 §3.3.9, §3.3.11,
-// RFC 2782), as lower-case wire, or empty.
-std::string additional_target(std::uint16_t type, std::span<const std::uint8_t> rdata) {
-  std::size_t skip = 0;
-  if (type == rrtype::kNs) {
-    skip = 0;
-  } else if (type == rrtype::kMx) {
-    skip = 2;
-  } else if (type == rrtype::kSrv) {
-    skip = 6;
-  } else {
-    return {};
-  }
-  if (rdata.size() <= skip) return {};
-  std::size_t position = skip;
-  wire::Name name;
-  if (wire::parse_name(rdata, position, name, true) != wire::NameError::ok) return {};
-  return std::string(name.key());
-}
-
 // The key of a record in ZoneBuilder::records_: lower-case owner, type, RDATA. The owner is
 // a whole wire name, so where it ends (and the type begins) is never in doubt.
 std::string record_key(std::string_view owner, std::uint16_t type,
@@ -58,18 +38,6 @@ void apply_ttl(RRset& rrset) {
 }
 
 }  // namespace
-
-void append_record(RRset& rrset, std::uint32_t ttl, std::span<const std::uint8_t> rdata) {
-  std::uint8_t fixed[10];
-  wire::store_u16(fixed, rrset.type);
-  wire::store_u16(fixed + 2, wire::rrclass::kIn);
-  wire::store_u32(fixed + 4, ttl);
-  wire::store_u16(fixed + 8, static_cast<std::uint16_t>(rdata.size()));
-  rrset.wire.insert(rrset.wire.end(), fixed, fixed + 10);
-  rrset.wire.insert(rrset.wire.end(), rdata.begin(), rdata.end());
-  rrset.offsets.push_back(static_cast<std::uint32_t>(rrset.wire.size()));
-  rrset.targets.push_back(additional_target(rrset.type, rdata));
-}
 
 ZoneBuilder::ZoneBuilder(std::string_view origin) : zone_(std::make_unique<Zone>()) {
   zone_->origin_ = lower(origin);
