@@ -563,7 +563,7 @@ std::vector<std::uint8_t> HeartbeatReceiver::respond(std::span<const std::uint8_
                                                      const Outcome& outcome, bool edns) {
   using Status = TsigCheck::Status;
   const bool tsig_failed = check.status == Status::bad_key || check.status == Status::bad_sig ||
-                           check.status == Status::bad_time;
+                           check.status == Status::bad_time || check.status == Status::bad_trunc;
   // Room for the header and zone, OPT with the lease, and the TSIG record (names of at most
   // 255 octets, a MAC of at most 64): one allocation.
   std::vector<std::uint8_t> response;
@@ -594,6 +594,7 @@ std::vector<std::uint8_t> HeartbeatReceiver::respond(std::span<const std::uint8_
     if (check.status == Status::bad_key) error = wire::rcode::kBadKey;
     if (check.status == Status::bad_sig) error = wire::rcode::kBadSig;
     if (check.status == Status::bad_time) error = wire::rcode::kBadTime;
+    if (check.status == Status::bad_trunc) error = wire::rcode::kBadTrunc;
     signer_.sign_response(response, check, error, wall_clock_());
   }
   return response;

@@ -19,8 +19,6 @@ namespace {
 
 namespace wire = dns::wire;
 
-constexpr std::uint16_t kDefaultFudge = 300;  // seconds, RFC 8945 §10
-
 std::string_view algorithm_wire(TsigAlgorithm algorithm) noexcept {
   using namespace std::string_view_literals;
   return algorithm == TsigAlgorithm::hmac_sha256 ? "\x0bhmac-sha256\x00"sv
@@ -31,52 +29,82 @@ const char* digest_name(TsigAlgorithm algorithm) noexcept {
   return algorithm == TsigAlgorithm::hmac_sha256 ? "SHA256" : "SHA512";
 }
 
-void put_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
-  out.push_back(static_cast<std::uint8_t>(value >> 8));
-  out.push_back(static_cast<std::uint8_t>(value));
-}
-
 // TSIG's 48-bit time (RFC 8945 §4.2), big-endian.
-void store_u48(std::uint8_t* p, std::uint64_t value) {
+void store_u48(std::uint8_t* p, std::uint64_t value) noexcept {
   wire::store_u16(p, static_cast<std::uint16_t>(value >> 32));
   wire::store_u32(p + 2, static_cast<std::uint32_t>(value));
 }
 
-void put_u48(std::vector<std::uint8_t>& out, std::uint64_t value) {
-  std::array<std::uint8_t, 6> bytes;
-  store_u48(bytes.data(), value);
-  out.insert(out.end(), bytes.begin(), bytes.end());
+// Octets of a TSIG record: owner, type, class, TTL, RDLENGTH; algorithm, time (48 bits),
+// fudge, MAC size, MAC, original ID, error, other length, other data (RFC 8945 §4.2).
+std::size_t tsig_record_size(std::size_t key_name, std::size_t algorithm, std::size_t mac,
+                             std::size_t other) noexcept {
+  return key_name + 10 + algorithm + 16 + mac + other;
 }
 
-void put_bytes(std::vector<std::uint8_t>& out, std::string_view bytes) {
-  out.insert(out.end(), bytes.begin(), bytes.end());
+// The fields of one TSIG record.
+struct TsigFields {
+  std::string_view key_name;   // uncompressed wire
+  std::string_view algorithm;  // uncompressed wire
+  std::uint64_t time = 0;
+  std::uint16_t fudge = 0;
+  std::span<const std::uint8_t> mac;
+  std::uint16_t original_id = 0;
+  std::uint16_t error = 0;
+  std::span<const std::uint8_t> other;
+
+  std::size_t size() const noexcept {
+    return tsig_record_size(key_name.size(), algorithm.size(), mac.size(), other.size());
+  }
+};
+
+// Writes the TSIG record at `at`, which has room for fields.size() octets.
+void write_tsig_record(std::uint8_t* at, const TsigFields& fields) noexcept {
+  const auto put = [&at](const void* bytes, std::size_t size) {
+    if (size != 0) std::memcpy(at, bytes, size);
+    at += size;
+  };
+  const auto put16 = [&at](std::uint16_t value) {
+    wire::store_u16(at, value);
+    at += 2;
+  };
+  put(fields.key_name.data(), fields.key_name.size());
+  put16(wire::rrtype::kTsig);
+  put16(wire::rrclass::kAny);
+  put16(0);  // TTL, 32 bits
+  put16(0);
+  put16(static_cast<std::uint16_t>(fields.size() - fields.key_name.size() - 10));
+  put(fields.algorithm.data(), fields.algorithm.size());
+  store_u48(at, fields.time);
+  at += 6;
+  put16(fields.fudge);
+  put16(static_cast<std::uint16_t>(fields.mac.size()));
+  put(fields.mac.data(), fields.mac.size());
+  put16(fields.original_id);
+  put16(fields.error);
+  put16(static_cast<std::uint16_t>(fields.other.size()));
+  put(fields.other.data(), fields.other.size());
 }
 
-// Appends the TSIG resource record and raises ARCOUNT.
-void append_tsig_record(std::vector<std::uint8_t>& message, std::string_view key_name,
-                        std::string_view algorithm, std::uint64_t time, std::uint16_t fudge,
-                        std::span<const std::uint8_t> mac, std::uint16_t original_id,
-                        std::uint16_t error, std::span<const std::uint8_t> other) {
-  message.reserve(message.size() + key_name.size() + algorithm.size() + 26 + mac.size() + other.size());
-  put_bytes(message, key_name);
-  put_u16(message, wire::rrtype::kTsig);
-  put_u16(message, wire::rrclass::kAny);
-  put_u16(message, 0);
-  put_u16(message, 0);
-  const std::size_t rdlength_at = message.size();
-  put_u16(message, 0);
-  put_bytes(message, algorithm);
-  put_u48(message, time);
-  put_u16(message, fudge);
-  put_u16(message, static_cast<std::uint16_t>(mac.size()));
-  message.insert(message.end(), mac.begin(), mac.end());
-  put_u16(message, original_id);
-  put_u16(message, error);
-  put_u16(message, static_cast<std::uint16_t>(other.size()));
-  message.insert(message.end(), other.begin(), other.end());
-  wire::store_u16(message.data() + rdlength_at,
-                  static_cast<std::uint16_t>(message.size() - rdlength_at - 2));
-  wire::store_u16(message.data() + 10, static_cast<std::uint16_t>(wire::load_u16(message.data() + 10) + 1));
+// Appends the TSIG record to the message of `length` octets in `buffer` and raises ARCOUNT;
+// returns the new length, or 0 when it does not fit.
+std::size_t append_tsig_record(std::span<std::uint8_t> buffer, std::size_t length,
+                               const TsigFields& fields) noexcept {
+  if (length < wire::kHeaderSize || buffer.size() < length ||
+      buffer.size() - length < fields.size()) {
+    return 0;
+  }
+  write_tsig_record(buffer.data() + length, fields);
+  std::uint8_t* arcount = buffer.data() + 10;
+  wire::store_u16(arcount, static_cast<std::uint16_t>(wire::load_u16(arcount) + 1));
+  return length + fields.size();
+}
+
+// Appends to a message held in a vector.
+void append_tsig_record(std::vector<std::uint8_t>& message, const TsigFields& fields) {
+  const std::size_t length = message.size();
+  message.resize(length + fields.size());
+  append_tsig_record(message, length, fields);
 }
 
 std::string folded_name(std::span<const std::uint8_t> message, std::size_t& position,
@@ -110,6 +138,28 @@ std::vector<std::uint8_t> decode_base64(std::string_view text, std::string_view 
   }
 }
 
+std::uint16_t TsigCheck::error() const noexcept {
+  switch (status) {
+    case Status::bad_key: return wire::rcode::kBadKey;
+    case Status::bad_sig: return wire::rcode::kBadSig;
+    case Status::bad_time: return wire::rcode::kBadTime;
+    case Status::bad_trunc: return wire::rcode::kBadTrunc;
+    default: return 0;
+  }
+}
+
+std::vector<std::uint8_t> decode_tsig_secret(std::string_view name,
+                                             std::string_view secret_base64) {
+  const std::string what = "secret of key \"" + std::string(name) + "\"";
+  std::vector<std::uint8_t> secret = decode_base64(secret_base64, what);
+  if (secret.empty()) throw KeyError(what + " is empty");
+  if (secret.size() < kMinTsigSecret) {
+    throw KeyError(what + " is " + std::to_string(secret.size()) + " octets; a TSIG key needs at least " +
+                   std::to_string(kMinTsigSecret));
+  }
+  return secret;
+}
+
 bool TsigKey::allows(std::string_view service) const noexcept {
   if (allow.empty()) return true;
   for (const std::string& pattern : allow) {
@@ -132,8 +182,7 @@ TsigKey make_tsig_key(std::string_view name, std::string_view algorithm,
   }
   wire::fold_name({reinterpret_cast<std::uint8_t*>(key.name_wire.data()), key.name_wire.size()});
   key.algorithm = parse_tsig_algorithm(algorithm);
-  key.secret = decode_base64(secret_base64, "secret of key \"" + std::string(name) + "\"");
-  if (key.secret.empty()) throw KeyError("secret of key \"" + std::string(name) + "\" is empty");
+  key.secret = decode_tsig_secret(name, secret_base64);
   key.allow = std::move(allow);
   return key;
 }
@@ -252,139 +301,246 @@ const TsigKey* TsigSigner::find(std::string_view name_wire) const noexcept {
   return nullptr;
 }
 
-TsigCheck TsigSigner::verify(std::span<const std::uint8_t> message, std::uint64_t now) const {
-  TsigCheck check;
-  wire::Header header;
-  if (!wire::parse_header(message, header)) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
-  // Find the last record; a TSIG anywhere but there is an error (RFC 8945 §5.1).
-  std::size_t position = 12;
+namespace {
+
+// What a TSIG record says besides the fields TsigCheck keeps.
+struct TsigTail {
+  std::uint16_t arcount = 0;  // the message's, TSIG included
+  std::uint16_t error = 0;
+  std::span<const std::uint8_t> other;
+};
+
+// Skips the question and every record but the last, which it leaves in `record`; false when
+// the message does not parse or a TSIG stands anywhere but last (RFC 8945 §5.1).
+bool find_last_record(std::span<const std::uint8_t> message, const wire::Header& header,
+                      wire::RecordView& record, std::size_t& last_start) {
+  std::size_t position = wire::kHeaderSize;
   for (std::uint16_t i = 0; i < header.qdcount; ++i) {
     if (wire::skip_name(message, position) != wire::NameError::ok || position + 4 > message.size()) {
-      check.status = TsigCheck::Status::malformed;
-      return check;
+      return false;
     }
     position += 4;
   }
   const std::size_t records = std::size_t{header.ancount} + header.nscount + header.arcount;
-  wire::RecordView record;
-  std::size_t last_start = 0;
   for (std::size_t i = 0; i < records; ++i) {
     last_start = position;
     wire::NameError name_error;
     if (wire::parse_record(message, position, record, name_error) != wire::MessageError::ok ||
         (record.type == wire::rrtype::kTsig && i + 1 != records)) {
-      check.status = TsigCheck::Status::malformed;
-      return check;
+      return false;
     }
   }
-  if (records == 0 || record.type != wire::rrtype::kTsig) return check;
-  if (header.arcount == 0 || record.rrclass != wire::rrclass::kAny || record.ttl != 0) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
-  check.tsig_offset = last_start;
+  return true;
+}
+
+// Reads the fields of the TSIG record (RFC 8945 §4.2) that starts at `start` into `check`
+// and `tail`; false when they run out or past the record.
+bool read_tsig_fields(std::span<const std::uint8_t> message, const wire::RecordView& record,
+                      std::size_t start, TsigCheck& check, TsigTail& tail) {
   bool ok = true;
-  std::size_t at = last_start;
+  std::size_t at = start;
   check.key_name_wire = folded_name(message, at, ok);
   at = record.rdata_offset;
   const std::size_t end = record.rdata_offset + record.rdlength;
   if (ok) check.algorithm_wire = folded_name(message, at, ok);
-  if (!ok || at + 10 > end) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
+  if (!ok || at + 10 > end) return false;
   const std::uint8_t* p = message.data() + at;
   check.time_signed = std::uint64_t{wire::load_u16(p)} << 32 | wire::load_u32(p + 2);
   check.fudge = wire::load_u16(p + 6);
   const std::size_t mac_size = wire::load_u16(p + 8);
   at += 10;
-  if (at + mac_size + 6 > end) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
+  if (at + mac_size + 6 > end) return false;
   check.mac.assign(message.data() + at, message.data() + at + mac_size);
   at += mac_size;
   check.original_id = wire::load_u16(message.data() + at);
+  tail.error = wire::load_u16(message.data() + at + 2);
   const std::size_t other_length = wire::load_u16(message.data() + at + 4);
-  if (at + 6 + other_length != end) {
-    check.status = TsigCheck::Status::malformed;
-    return check;
-  }
-  const std::span<const std::uint8_t> other(message.data() + at + 6, other_length);
+  if (at + 6 + other_length != end) return false;
+  tail.other = message.subspan(at + 6, other_length);
+  return true;
+}
 
+// Reads the TSIG record that ends `message` into `check` and `tail`. False when there is
+// nothing more to check: check.status is then unsigned_message or malformed.
+bool read_tsig(std::span<const std::uint8_t> message, TsigCheck& check, TsigTail& tail) {
+  wire::Header header;
+  wire::RecordView record;
+  std::size_t last_start = 0;
+  check.status = TsigCheck::Status::malformed;
+  if (!wire::parse_header(message, header) || !find_last_record(message, header, record, last_start)) {
+    return false;
+  }
+  const std::size_t records = std::size_t{header.ancount} + header.nscount + header.arcount;
+  if (records == 0 || record.type != wire::rrtype::kTsig) {
+    check.status = TsigCheck::Status::unsigned_message;
+    return false;
+  }
+  if (header.arcount == 0 || record.rrclass != wire::rrclass::kAny || record.ttl != 0 ||
+      !read_tsig_fields(message, record, last_start, check, tail)) {
+    return false;
+  }
+  check.tsig_offset = last_start;
+  tail.arcount = header.arcount;
+  return true;
+}
+
+// After the MAC, the time (RFC 8945 §5.2.3), within the signer's fudge but never more than
+// our own window: a client must not open an 18-hour window with a fudge of 65,535. Then the
+// length: a truncated MAC that verified (§5.2.2.1 rule 4) is still refused, as our policy
+// takes none and a full MAC costs a few octets (§5.2.4).
+TsigCheck::Status time_and_length(const TsigCheck& check, std::size_t full_mac,
+                                  std::uint64_t now) noexcept {
+  const std::uint64_t distance = now > check.time_signed ? now - check.time_signed : check.time_signed - now;
+  if (distance > std::min(check.fudge, kTsigFudge)) return TsigCheck::Status::bad_time;
+  return check.mac.size() < full_mac ? TsigCheck::Status::bad_trunc : TsigCheck::Status::ok;
+}
+
+}  // namespace
+
+std::size_t TsigSigner::check_mac(std::span<const std::uint8_t> message, TsigCheck& check,
+                                  std::uint16_t error, std::span<const std::uint8_t> other,
+                                  std::span<const std::uint8_t> request_mac) const {
   check.key = find(check.key_name_wire);
   if (check.key == nullptr || algorithm_wire(check.key->algorithm) != check.algorithm_wire) {
     check.key = nullptr;
     check.status = TsigCheck::Status::bad_key;
-    return check;
+    return 0;
   }
   const Hmac& hmac = *hmacs_[static_cast<std::size_t>(check.key - keys_.data())];
-  // RFC 8945 §5.2.2.1: a truncated MAC must keep at least half, and 10 octets.
+  // RFC 8945 §5.2.2.1 rules 1 and 3: a MAC longer than the hash, or shorter than the larger
+  // of 10 octets and half the hash, is a format error.
+  const std::size_t mac_size = check.mac.size();
   if (mac_size > hmac.size || mac_size < std::max<std::size_t>(10, hmac.size / 2)) {
-    check.status = TsigCheck::Status::bad_sig;
-    return check;
+    check.status = TsigCheck::Status::malformed;
+    return 0;
   }
-  // The digest covers the message as it was before TSIG was added: original ID, ARCOUNT
-  // one less (§4.3.1), then the TSIG variables (§4.3.3).
+  // A response's digest starts with the request's MAC (§5.3). The message is digested as it
+  // was before TSIG was added: original ID, ARCOUNT one less (§4.3.1), then the TSIG
+  // variables (§4.3.3).
   std::array<std::uint8_t, 12> original_header;
   std::memcpy(original_header.data(), message.data(), 12);
   wire::store_u16(original_header.data(), check.original_id);
-  wire::store_u16(original_header.data() + 10, static_cast<std::uint16_t>(header.arcount - 1));
+  wire::store_u16(original_header.data() + 10,
+                  static_cast<std::uint16_t>(wire::load_u16(message.data() + 10) - 1));
   hmac.begin();
+  if (!request_mac.empty()) {
+    std::array<std::uint8_t, 2> request_mac_size;
+    wire::store_u16(request_mac_size.data(), static_cast<std::uint16_t>(request_mac.size()));
+    hmac.update(request_mac_size.data(), request_mac_size.size());
+    hmac.update(request_mac.data(), request_mac.size());
+  }
   hmac.update(original_header.data(), original_header.size());
-  hmac.update(message.data() + 12, last_start - 12);
+  hmac.update(message.data() + 12, check.tsig_offset - 12);
   hmac.update_variables(check.key_name_wire, check.algorithm_wire, check.time_signed, check.fudge,
-                        wire::load_u16(message.data() + at + 2), other);
+                        error, other);
   const Hmac::Mac expected = hmac.finish();
   if (CRYPTO_memcmp(expected.bytes.data(), check.mac.data(), mac_size) != 0) {
     check.status = TsigCheck::Status::bad_sig;
-    return check;
+    return 0;
   }
-  // Time is checked only after the MAC (§5.2.3).
-  const std::uint64_t distance = now > check.time_signed ? now - check.time_signed : check.time_signed - now;
-  check.status = distance > check.fudge ? TsigCheck::Status::bad_time : TsigCheck::Status::ok;
+  return hmac.size;
+}
+
+TsigCheck TsigSigner::verify(std::span<const std::uint8_t> message, std::uint64_t now) const {
+  TsigCheck check;
+  TsigTail tail;
+  if (!read_tsig(message, check, tail)) return check;
+  check.tsig_error = tail.error;
+  const std::size_t full_mac = check_mac(message, check, tail.error, tail.other, {});
+  if (full_mac != 0) check.status = time_and_length(check, full_mac, now);
   return check;
 }
 
-void TsigSigner::sign_response(std::vector<std::uint8_t>& response, const TsigCheck& request,
-                               std::uint16_t error, std::uint64_t now) const {
-  const std::uint16_t id = wire::load_u16(response.data());
+TsigCheck TsigSigner::verify_response(std::span<const std::uint8_t> response,
+                                      std::span<const std::uint8_t> request_mac,
+                                      std::uint64_t now) const {
+  TsigCheck check;
+  TsigTail tail;
+  if (!read_tsig(response, check, tail)) return check;
+  check.tsig_error = tail.error;
+  if (check.mac.empty() && tail.error != 0) {
+    // The server could not verify us and says so unsigned (§5.3.2): nothing to check.
+    check.status = TsigCheck::Status::bad_sig;
+    return check;
+  }
+  const std::size_t full_mac = check_mac(response, check, tail.error, tail.other, request_mac);
+  if (full_mac != 0) check.status = time_and_length(check, full_mac, now);
+  return check;
+}
+
+// Unsigned error responses (unknown key, MAC that does not verify) carry an empty MAC
+// (RFC 8945 §5.3.2); every other response to a signed request is signed.
+std::size_t TsigSigner::response_size(const TsigCheck& request, std::uint16_t error) const noexcept {
+  const bool signs = request.key != nullptr && request.status != TsigCheck::Status::bad_sig;
+  const std::size_t mac = signs ? hmacs_[static_cast<std::size_t>(request.key - keys_.data())]->size : 0;
+  const std::size_t other = signs && error == wire::rcode::kBadTime ? 6 : 0;
+  return tsig_record_size(request.key_name_wire.size(), request.algorithm_wire.size(), mac, other);
+}
+
+std::size_t TsigSigner::sign_response(std::span<std::uint8_t> buffer, std::size_t length,
+                                      const TsigCheck& request, std::uint16_t error,
+                                      std::uint64_t now) const noexcept {
+  if (length < wire::kHeaderSize || length > buffer.size()) return 0;
+  TsigFields fields{.key_name = request.key_name_wire,
+                    .algorithm = request.algorithm_wire,
+                    .time = now,
+                    .fudge = request.fudge,
+                    .mac = {},
+                    .original_id = wire::load_u16(buffer.data()),
+                    .error = error,
+                    .other = {}};
   if (request.key == nullptr || request.status == TsigCheck::Status::bad_sig) {
     // Unsigned error response: the request's key and algorithm, empty MAC (§5.3.2).
-    append_tsig_record(response, request.key_name_wire, request.algorithm_wire, now,
-                       request.fudge, {}, id, error, {});
-    return;
+    return append_tsig_record(buffer, length, fields);
   }
   const Hmac& hmac = *hmacs_[static_cast<std::size_t>(request.key - keys_.data())];
-  std::array<std::uint8_t, 6> our_time;  // with BADTIME, our clock, for the client
+  std::array<std::uint8_t, 6> our_time;
   store_u48(our_time.data(), now);
-  const std::span<const std::uint8_t> other =
-      error == wire::rcode::kBadTime ? std::span<const std::uint8_t>(our_time) : std::span<const std::uint8_t>();
+  if (error == wire::rcode::kBadTime) {
+    // The client's time, so that it can verify the response whatever its clock says, and
+    // ours in Other Data (§5.2.3).
+    fields.time = request.time_signed;
+    fields.other = our_time;
+  }
+  if (buffer.size() - length < response_size(request, error)) return 0;
   std::array<std::uint8_t, 2> mac_size;
   wire::store_u16(mac_size.data(), static_cast<std::uint16_t>(request.mac.size()));
   hmac.begin();
   hmac.update(mac_size.data(), mac_size.size());
   hmac.update(request.mac.data(), request.mac.size());
-  hmac.update(response.data(), response.size());
-  hmac.update_variables(request.key_name_wire, request.algorithm_wire, now, request.fudge, error, other);
+  hmac.update(buffer.data(), length);
+  hmac.update_variables(request.key_name_wire, request.algorithm_wire, fields.time, fields.fudge,
+                        error, fields.other);
   const Hmac::Mac mac = hmac.finish();
-  append_tsig_record(response, request.key_name_wire, request.algorithm_wire, now,
-                     request.fudge, mac.view(), id, error, other);
+  fields.mac = mac.view();
+  return append_tsig_record(buffer, length, fields);
 }
 
-void TsigSigner::sign_request(std::vector<std::uint8_t>& message, const TsigKey& key,
-                              std::uint64_t now) const {
+void TsigSigner::sign_response(std::vector<std::uint8_t>& response, const TsigCheck& request,
+                               std::uint16_t error, std::uint64_t now) const {
+  const std::size_t length = response.size();
+  response.resize(length + response_size(request, error));
+  const std::size_t signed_length = sign_response(response, length, request, error, now);
+  response.resize(signed_length != 0 ? signed_length : length);
+}
+
+std::vector<std::uint8_t> TsigSigner::sign_request(std::vector<std::uint8_t>& message,
+                                                   const TsigKey& key, std::uint64_t now) const {
   const Hmac& hmac = *hmacs_[static_cast<std::size_t>(&key - keys_.data())];
   const std::string_view algorithm = algorithm_wire(key.algorithm);
   hmac.begin();
   hmac.update(message.data(), message.size());
-  hmac.update_variables(key.name_wire, algorithm, now, kDefaultFudge, 0, {});
+  hmac.update_variables(key.name_wire, algorithm, now, kTsigFudge, 0, {});
   const Hmac::Mac mac = hmac.finish();
-  append_tsig_record(message, key.name_wire, algorithm, now, kDefaultFudge, mac.view(),
-                     wire::load_u16(message.data()), 0, {});
+  append_tsig_record(message, TsigFields{.key_name = key.name_wire,
+                                         .algorithm = algorithm,
+                                         .time = now,
+                                         .fudge = kTsigFudge,
+                                         .mac = mac.view(),
+                                         .original_id = wire::load_u16(message.data()),
+                                         .error = 0,
+                                         .other = {}});
+  return {mac.bytes.begin(), mac.bytes.begin() + static_cast<std::ptrdiff_t>(mac.size)};
 }
 
 }  // namespace signpost::health

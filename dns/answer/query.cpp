@@ -7,16 +7,23 @@ namespace {
 
 namespace rrtype = wire::rrtype;
 
-// Walks answer, authority and additional records; notes the OPT record.
+// Walks answer, authority and additional records; notes the OPT and TSIG records.
 Verdict parse_records(std::span<const std::uint8_t> packet, std::size_t position, Query& out) noexcept {
   const wire::Header& h = out.header;
   const std::size_t total = std::size_t{h.ancount} + h.nscount + h.arcount;
   const std::size_t additional_start = std::size_t{h.ancount} + h.nscount;
+  bool tsig = false;
   for (std::size_t i = 0; i < total; ++i) {
     wire::RecordView record;
     wire::NameError name_error = wire::NameError::ok;
     if (wire::parse_record(packet, position, record, name_error) != wire::MessageError::ok) {
       return Verdict::formerr;
+    }
+    if (record.type == rrtype::kTsig) {
+      // Only as the last record, in the additional section (RFC 8945 §5.1).
+      if (i + 1 != total || i < additional_start) return Verdict::formerr;
+      tsig = true;
+      continue;
     }
     if (record.type != rrtype::kOpt) continue;
     // One OPT, in the additional section, owned by the root (RFC 6891 §6.1.1).
@@ -25,7 +32,7 @@ Verdict parse_records(std::span<const std::uint8_t> packet, std::size_t position
     out.edns_valid = true;
   }
   if (position != packet.size()) return Verdict::formerr;
-  return Verdict::answer;
+  return tsig ? Verdict::signed_query : Verdict::answer;
 }
 
 Verdict check_question(const Query& q) noexcept {

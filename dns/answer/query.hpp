@@ -18,6 +18,7 @@ enum class Verdict : std::uint8_t {
   formerr,  // malformed: see the ladder in parse_query
   refused,  // class other than IN, or a transfer we do not serve
   badvers,  // EDNS version above 0 (RFC 6891 §6.1.3)
+  signed_query,  // carries TSIG (RFC 8945): verified, answered and signed off this path
 };
 
 /// A parsed query. `qname` keeps the client's letter case (echoed, RFC 1035 §7.3 and the
@@ -39,8 +40,12 @@ struct Query {
 ///  3. QDCOUNT != 1, a bad name (label > 63, name > 255, pointer loops or forward
 ///     pointers), a record running past the end, trailing octets, an OPT record outside
 ///     the additional section, not at the root or repeated: FORMERR;
-///  4. EDNS version > 0: BADVERS;
-///  5. class other than IN, zone transfers (until they are served): REFUSED;
+///     a TSIG record anywhere but last in the additional section (RFC 8945 §5.1): FORMERR;
+///  4. a TSIG record, last: signed_query. The question is not looked at further here: the
+///     signed path verifies the TSIG, then runs this ladder again on the message without it,
+///     so that the steps below are answered signed;
+///  5. EDNS version > 0: BADVERS;
+///  6. class other than IN, zone transfers (until they are served): REFUSED;
 ///     MAILA/MAILB: NOTIMP; OPT, TSIG or TKEY as qtype: FORMERR.
 /// Any thread; noexcept; no allocation.
 Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept;

@@ -27,6 +27,14 @@ std::size_t udp_limit(const Query& query, const AnswerOptions& options) noexcept
   return std::max(size, wire::kClassicUdpSize);
 }
 
+// What a response to `query` may take of `out`, less `reserve`; 0 when not even a header fits.
+std::size_t response_room(const Query& query, std::span<std::uint8_t> out, Transport transport,
+                          const AnswerOptions& options, std::size_t reserve) noexcept {
+  const std::size_t limit = std::min(
+      transport == Transport::tcp ? wire::kMaxMessageSize : udp_limit(query, options), out.size());
+  return limit >= reserve + wire::kHeaderSize ? limit - reserve : 0;
+}
+
 std::uint16_t response_flags(const Query& query) noexcept {
   // Opcode, RD and CD are copied; RA stays clear: we do not recurse.
   const std::uint16_t copied = query.header.flags & (wire::flag::kRd | wire::flag::kCd | 0x7800);
@@ -64,6 +72,8 @@ AnswerCounters& AnswerCounters::operator+=(const AnswerCounters& other) noexcept
   refused += other.refused;
   badvers += other.badvers;
   truncated += other.truncated;
+  signed_queries += other.signed_queries;
+  notauth += other.notauth;
   return *this;
 }
 
@@ -136,19 +146,23 @@ void AnswerState::add_addresses(std::string_view target) noexcept {
 
 std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std::uint8_t> query,
                          std::span<std::uint8_t> out, Transport transport,
-                         AnswerContext& context) noexcept {
+                         AnswerContext& context, std::size_t reserve) noexcept {
   AnswerCounters& counters = context.counters;
-  ++counters.queries;
   Query q;
   const Verdict verdict = parse_query(query, q);
-  if (verdict == Verdict::drop || out.size() < wire::kClassicUdpSize) {
+  context.signed_query = verdict == Verdict::signed_query;
+  if (context.signed_query) [[unlikely]] {
+    ++counters.signed_queries;
+    return 0;  // counted as a query when the signed path answers it
+  }
+  ++counters.queries;
+  const std::size_t room = response_room(q, out, transport, context.options, reserve);
+  if (verdict == Verdict::drop || out.size() < wire::kClassicUdpSize || room == 0) {
     ++counters.dropped;
     return 0;
   }
-  const std::size_t limit =
-      transport == Transport::tcp ? wire::kMaxMessageSize : udp_limit(q, context.options);
   if (verdict == Verdict::notimp) q.has_question = false;  // not parsed past the header
-  ResponseWriter writer(out, limit, q);
+  ResponseWriter writer(out, room, q);
   const std::uint16_t flags = response_flags(q);
   const zone::Zone* zone = verdict == Verdict::answer ? snapshot.find_zone(q.key) : nullptr;
   if (zone == nullptr) {
@@ -169,6 +183,25 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
   }
   ++(state.rcode == rcode::kNxDomain ? counters.nxdomain : counters.noerror);
   return writer.finish(result_flags, state.rcode, context.options.udp_payload);
+}
+
+std::size_t answer_error(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
+                         Transport transport, std::uint16_t rcode, AnswerContext& context,
+                         std::size_t reserve) noexcept {
+  AnswerCounters& counters = context.counters;
+  ++counters.queries;
+  Query q;
+  const Verdict verdict = parse_query(query, q);
+  const std::size_t room = response_room(q, out, transport, context.options, reserve);
+  if (verdict == Verdict::drop || out.size() < wire::kClassicUdpSize || room == 0) {
+    ++counters.dropped;
+    return 0;
+  }
+  if (rcode == rcode::kNotAuth) ++counters.notauth;
+  if (rcode == rcode::kFormErr) ++counters.formerr;
+  if (verdict == Verdict::notimp) q.has_question = false;  // not parsed past the header
+  ResponseWriter writer(out, room, q);
+  return writer.finish(response_flags(q), rcode, context.options.udp_payload);
 }
 
 }  // namespace signpost::dns::answer

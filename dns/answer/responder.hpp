@@ -34,6 +34,8 @@ struct AnswerCounters {
   std::uint64_t refused = 0;
   std::uint64_t badvers = 0;
   std::uint64_t truncated = 0;
+  std::uint64_t signed_queries = 0;  // carried TSIG (RFC 8945): left to the signed path
+  std::uint64_t notauth = 0;         // signed queries whose TSIG failed (RFC 8945 §5.2)
 
   AnswerCounters& operator+=(const AnswerCounters& other) noexcept;
 };
@@ -54,6 +56,9 @@ class AnswerContext {
   OrderScratch scratch;
   std::size_t worker;
   std::span<std::uint16_t> order;  // one answer's record order
+  /// Set by answer_query when it returned 0 because the query carries a TSIG record (RFC
+  /// 8945): the caller hands it to its signed path. Read it only right after that call.
+  bool signed_query = false;
 
  private:
   std::vector<std::uint64_t> weights_;
@@ -74,11 +79,24 @@ void prefetch_answers(const registry::Snapshot& snapshot,
 /// Answers the DNS message in `query` from `snapshot`, writing the response into `out`
 /// (at least 65,535 octets for TCP; at least the EDNS payload size for UDP). Returns the
 /// response length, or 0 when the message must be dropped (shorter than a header, or a
-/// response). Validation follows the ladder in query.hpp; lookup follows RFC 1034 §4.3.2
-/// for static zones and DESIGN.md's names for the registry.
+/// response) or when it carries a TSIG record: then `context.signed_query` is set and the
+/// caller's signed path verifies it and calls here again with the TSIG taken off. The
+/// response leaves `reserve` octets of its size limit free, for a record the caller appends
+/// (the signed path's TSIG, RFC 8945 §5.3); what does not fit then sets TC as usual.
+/// Validation follows the ladder in query.hpp; lookup follows RFC 1034 §4.3.2 for static
+/// zones and DESIGN.md's names for the registry.
 /// The worker that owns `context`; noexcept; never allocates, locks or logs.
 std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std::uint8_t> query,
                          std::span<std::uint8_t> out, Transport transport,
-                         AnswerContext& context) noexcept;
+                         AnswerContext& context, std::size_t reserve = 0) noexcept;
+
+/// Writes into `out` the response to `query` that carries nothing but `rcode`: the header,
+/// the question echoed, OPT when the query had EDNS, and `reserve` octets of the size limit
+/// left free, as answer_query. For a caller that decided the rcode itself (a TSIG error:
+/// NOTAUTH, or FORMERR, RFC 8945 §5.2). Returns the length, 0 when the message must be
+/// dropped. The worker that owns `context`; noexcept; no allocation.
+std::size_t answer_error(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
+                         Transport transport, std::uint16_t rcode, AnswerContext& context,
+                         std::size_t reserve = 0) noexcept;
 
 }  // namespace signpost::dns::answer

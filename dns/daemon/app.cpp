@@ -224,6 +224,8 @@ void App::start_receiver() {
     keys.push_back(health::make_tsig_key(key.name, key.algorithm, key.secret, key.allow));
     keys.back().max_instances = key.max_instances;
   }
+  // Signed queries are answered with the same keys (RFC 8945 §5.3).
+  signed_queries_ = std::make_unique<health::TsigQueryHandler>(keys);
   health::ReceiverSettings settings;
   settings.domain = config_.domain;
   settings.leases = lease_settings(config_);
@@ -254,6 +256,7 @@ void App::bind_workers() {
         [this](registry::SnapshotPtr old) { reclaim(std::move(old)); },
         [](const std::string& message) { log_line(LogLevel::warning, message); }));
     workers_.back()->set_update_handler(receiver_.get());
+    workers_.back()->set_signed_query_handler(signed_queries_.get());
   }
   for (const ListenAddress& listen : config_.listen) {
     net::ListenEndpoint endpoint{listen.address, listen.port};
@@ -374,7 +377,9 @@ void App::log_counters() const {
                std::to_string(answers.nxdomain) + " nxdomain, " +
                std::to_string(answers.refused) + " refused, " +
                std::to_string(answers.truncated) + " truncated, " +
-               std::to_string(answers.dropped) + " dropped); UDP: " +
+               std::to_string(answers.dropped) + " dropped, " +
+               std::to_string(answers.signed_queries) + " signed, " +
+               std::to_string(answers.notauth) + " refused for their TSIG); UDP: " +
                std::to_string(net.udp_received) + " received, " +
                std::to_string(net.udp_send_failed) + " unsent; TCP: " +
                std::to_string(net.tcp_accepted) + " connections, " +

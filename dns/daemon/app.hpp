@@ -12,6 +12,7 @@
 #include "dns/daemon/config.hpp"
 #include "dns/net/worker.hpp"
 #include "health/heartbeat_receiver.hpp"
+#include "health/tsig_query_handler.hpp"
 #include "registry/log/log.hpp"
 #include "registry/publisher.hpp"
 
@@ -64,6 +65,7 @@ class App {
   std::vector<std::unique_ptr<net::Worker>> workers_;
   std::unique_ptr<registry::Publisher> publisher_;
   std::unique_ptr<health::HeartbeatReceiver> receiver_;  // stopped before the workers
+  std::unique_ptr<health::TsigQueryHandler> signed_queries_;  // queries with TSIG
   bool huge_pages_settled_ = false;  // the registry's memory was put on huge pages, or could not be
 
   // Snapshots the workers have let go of, freed on the main thread.

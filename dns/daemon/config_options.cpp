@@ -8,6 +8,7 @@
 
 #include "dns/daemon/config_schema.hpp"
 #include "dns/wire/name.hpp"
+#include "health/tsig.hpp"
 
 namespace signpost::dns::daemon::schema {
 
@@ -138,6 +139,16 @@ void set_addresses(Target& target, const Value& value) {
   if (instance.ipv4.empty() && instance.ipv6.empty()) {
     throw Invalid("must hold at least one address");
   }
+}
+
+// Checked here rather than when the key is built, so that the error names the secret's line.
+void set_secret(Target& target, const Value& value) {
+  try {
+    health::decode_tsig_secret(target.key->name, text_of(value));
+  } catch (const health::KeyError& e) {
+    throw Invalid(e.what());
+  }
+  target.key->secret = text_of(value);
 }
 
 constexpr std::int64_t kMaxTtl = 86400;
@@ -275,8 +286,7 @@ const std::vector<Option>& options() {
        .help = "HMAC algorithm (RFC 8945 §6).",
        .set = [](Target& t, const Value& v) { t.key->algorithm = text_of(v); }},
       {.section = "key", .key = "secret", .kind = Kind::string, .required = true,
-       .help = "The shared secret, base64.",
-       .set = [](Target& t, const Value& v) { t.key->secret = text_of(v); }},
+       .help = "The shared secret, base64, at least 16 octets.", .set = set_secret},
       {.section = "key", .key = "allow", .kind = Kind::string_list, .fallback = StringList{},
        .help = "Services the key may register: names, `prefix*` or `*`; empty = all.",
        .set = [](Target& t, const Value& v) { t.key->allow = std::get<StringList>(v); }},

@@ -185,10 +185,9 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
     const std::span<const std::uint8_t> in = queries[i];
     const std::span<std::uint8_t> out(tx_buffer_.data() + i * WorkerState::kUdpSlot,
                                       WorkerState::kUdpSlot);
-    const std::size_t length =
-        worker_.update_handler != nullptr && is_update(in)
-            ? answer_update(i, in, out)
-            : answer::answer_query(*snapshot_, in, out, answer::Transport::udp, context_);
+    const std::size_t length = worker_.update_handler != nullptr && is_update(in)
+                                   ? answer_update(i, in, out)
+                                   : answer_query(in, out);
     if (length == 0) continue;
     tx_iov_[count] = {out.data(), length};
     msghdr& reply = tx_[count].msg_hdr;
@@ -225,6 +224,15 @@ void UdpListener::send_batch(std::size_t count) noexcept {
       ++sent;
     }
   }
+}
+
+std::size_t UdpListener::answer_query(std::span<const std::uint8_t> query,
+                                      std::span<std::uint8_t> out) noexcept {
+  const std::size_t length =
+      answer::answer_query(*snapshot_, query, out, answer::Transport::udp, context_);
+  if (length != 0 || !context_.signed_query) [[likely]] return length;
+  return answer_signed(worker_.signed_query_handler, query, out, answer::Transport::udp,
+                       *snapshot_, context_);
 }
 
 // The response to an UPDATE answered at once goes out with the batch, like an answer; one

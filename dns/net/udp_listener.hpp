@@ -75,6 +75,10 @@ class UdpListener {
   // Answers the received datagrams and sends the responses.
   void answer_batch(std::size_t received) noexcept;
   void send_batch(std::size_t count) noexcept;
+  // Answers one query into `out`, a signed one through the worker's SignedQueryHandler;
+  // returns the length, 0 to drop.
+  std::size_t answer_query(std::span<const std::uint8_t> query,
+                           std::span<std::uint8_t> out) noexcept;
   // Hands the UPDATE in receive slot `slot` to the worker's UpdateHandler. When it is
   // answered at once, puts the response in `out` and returns its length; otherwise returns 0
   // (also when the handler runs out of memory) and the reply is sent later, from another
@@ -87,7 +91,7 @@ class UdpListener {
   // Copies the query's destination address into the reply's control data; returns its size.
   std::size_t reply_control(std::size_t slot, Control& out) noexcept;
 
-  WorkerState& worker_;  // the update handler and the log, shared with the worker's TCP side
+  WorkerState& worker_;  // the handlers and the log, shared with the worker's TCP side
   SnapshotReclaim reclaim_;  // a copy of the worker's
   std::string name_;
   int fd_ = -1;

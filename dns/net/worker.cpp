@@ -16,6 +16,7 @@
 
 #include "dns/net/tcp_listener.hpp"
 #include "dns/net/udp_listener.hpp"
+#include "dns/wire/types.hpp"
 
 namespace signpost::dns::net {
 
@@ -86,6 +87,14 @@ bool is_update(std::span<const std::uint8_t> message) noexcept {
   constexpr std::uint8_t kOpcodeUpdate = 5;
   return message.size() >= 12 && (message[2] & kQr) == 0 &&
          ((message[2] >> 3) & 0x0f) == kOpcodeUpdate;
+}
+
+std::size_t answer_signed(SignedQueryHandler* handler, std::span<const std::uint8_t> query,
+                          std::span<std::uint8_t> out, answer::Transport transport,
+                          const registry::Snapshot& snapshot,
+                          answer::AnswerContext& context) noexcept {
+  if (handler != nullptr) return handler->handle(query, out, transport, snapshot, context);
+  return answer::answer_error(query, out, transport, wire::rcode::kNotAuth, context);
 }
 
 NetCounters& NetCounters::operator+=(const NetCounters& other) noexcept {
@@ -192,6 +201,10 @@ void Worker::listen(const ListenEndpoint& endpoint) {
 
 void Worker::set_update_handler(UpdateHandler* handler) noexcept {
   impl_->state.update_handler = handler;
+}
+
+void Worker::set_signed_query_handler(SignedQueryHandler* handler) noexcept {
+  impl_->state.signed_query_handler = handler;
 }
 
 // Threads are named for top -H and perf: "dns-udp-<worker>" for the UDP socket of the first

@@ -108,6 +108,29 @@ class UpdateHandler {
 /// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.
 bool is_update(std::span<const std::uint8_t> message) noexcept;
 
+/// Takes the queries that carry a TSIG record (RFC 8945) off the answer path, which only
+/// notices the record (answer::answer_query sets `context.signed_query`). Implemented where
+/// the keys are (health); dns/net only moves the bytes.
+class SignedQueryHandler {
+ public:
+  virtual ~SignedQueryHandler() = default;
+  /// Verifies the TSIG of `query`, answers it from `snapshot` through answer::answer_query
+  /// (or answer::answer_error for a TSIG error) into `out` with `context`, and signs the
+  /// response (RFC 8945 §5.2, §5.3). Returns the response length, 0 to send nothing. The
+  /// worker thread that owns `context`; may take a short lock and allocate (signed queries
+  /// are few), never waits on I/O.
+  virtual std::size_t handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
+                             answer::Transport transport, const registry::Snapshot& snapshot,
+                             answer::AnswerContext& context) noexcept = 0;
+};
+
+/// Answers `query`, which answer::answer_query left to the signed path, through `handler`;
+/// without one, the key cannot be known: NOTAUTH (RFC 8945 §5.2.1). Worker thread; noexcept.
+std::size_t answer_signed(SignedQueryHandler* handler, std::span<const std::uint8_t> query,
+                          std::span<std::uint8_t> out, answer::Transport transport,
+                          const registry::Snapshot& snapshot,
+                          answer::AnswerContext& context) noexcept;
+
 /// Logs one line (a warning); never called per packet. Any thread.
 using NetLog = std::function<void(const std::string&)>;
 
@@ -143,8 +166,8 @@ class SnapshotMailbox {
 
 /// What one worker's TCP listeners and sessions share. Owned by its Worker and used only on
 /// that worker's io_context thread, so nothing here is locked; its UDP listeners' threads
-/// read only `update_handler` and `log`, and the publisher uses only `published`: all three
-/// are safe from any thread.
+/// read only `update_handler`, `signed_query_handler` and `log`, and the publisher uses only
+/// `published`: all are safe from any thread.
 struct WorkerState {
   /// Octets per UDP receive and transmit slot: the largest udp_payload we allow.
   static constexpr std::size_t kUdpSlot = 4096;
@@ -154,19 +177,23 @@ struct WorkerState {
   WorkerState(const WorkerSettings& settings, registry::SnapshotPtr snapshot,
               ConnectionLimit& tcp_limit, SnapshotReclaim reclaim, NetLog log);
 
-  /// Answers one query from the newest snapshot into `out` (see answer::answer_query).
-  /// Returns the response length, 0 to drop. noexcept; allocates nothing but when it hands
-  /// back a snapshot that a publish replaced.
+  /// Answers one query from the newest snapshot into `out` (see answer::answer_query; a
+  /// signed one through `signed_query_handler`). Returns the response length, 0 to drop.
+  /// noexcept; allocates nothing but when it hands back a snapshot that a publish replaced,
+  /// or answers a signed query.
   std::size_t respond(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                       answer::Transport transport) noexcept {
     published.take(snapshot, reclaim);
-    return answer::answer_query(*snapshot, query, out, transport, context);
+    const std::size_t length = answer::answer_query(*snapshot, query, out, transport, context);
+    if (length != 0 || !context.signed_query) [[likely]] return length;
+    return answer_signed(signed_query_handler, query, out, transport, *snapshot, context);
   }
 
   registry::SnapshotPtr snapshot;  // what TCP answers from; swapped in from `published`
   SnapshotMailbox published;
   SnapshotReclaim reclaim;
   UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none
+  SignedQueryHandler* signed_query_handler = nullptr;  // see answer_signed when there is none
   answer::AnswerContext context;
   NetCounters counters;
   ConnectionLimit& tcp_limit;
@@ -200,6 +227,9 @@ class Worker {
   /// Sends DNS UPDATE messages to `handler` (which must outlive the worker's thread) instead of
   /// answering them NOTIMP. Control thread, before start().
   void set_update_handler(UpdateHandler* handler) noexcept;
+  /// Sends queries that carry TSIG to `handler` (which must outlive the worker's threads).
+  /// Control thread, before start().
+  void set_signed_query_handler(SignedQueryHandler* handler) noexcept;
   /// Starts the worker's threads.
   void start();
   /// Stops the threads and waits for them; open TCP connections are dropped. Idempotent.

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "health/agent/agent_schema.hpp"
+#include "health/tsig.hpp"
 #include "registry/config/document.hpp"
 
 namespace signpost::health::agent {
@@ -92,6 +93,13 @@ void Reader::read_key(const config::Table& agent, const KeyDraft& draft) {
   if (!is_secret(secret)) {
     agent.fail(agent.line_of("key_file"),
                "key 'agent.key_file': '" + path + "' holds no base64 secret");
+  }
+  std::string_view name = config_.key.name;
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);  // as written
+  try {
+    decode_tsig_secret(name, secret);
+  } catch (const KeyError& e) {
+    agent.fail(agent.line_of("key_file"), "key 'agent.key_file': '" + path + "': " + e.what());
   }
   config_.key.secret = secret;
 }

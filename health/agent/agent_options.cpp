@@ -8,6 +8,7 @@
 
 #include "dns/wire/base64.hpp"
 #include "health/agent/agent_schema.hpp"
+#include "health/tsig.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::health::agent::schema {
@@ -91,6 +92,16 @@ ServerAddress server_of(const std::string& text) {
   }
   out.port = parsed.port;
   return out;
+}
+
+// The server refuses keys shorter than kMinTsigSecret octets; so does the agent, at once.
+void check_secret(std::string_view key_name, std::string_view secret) {
+  if (!key_name.empty() && key_name.back() == '.') key_name.remove_suffix(1);  // as written
+  try {
+    decode_tsig_secret(key_name, secret);
+  } catch (const KeyError& e) {
+    throw Invalid(e.what());
+  }
 }
 
 void set_addresses(Target& t, const Value& v) {
@@ -238,10 +249,11 @@ std::vector<Option> make_options() {
        .key = "key_secret",
        .kind = Kind::string,
        .shown_default = "none",
-       .help = "The key's secret, base64. Give this or `key_file`.",
+       .help = "The key's secret, base64, at least 16 octets. Give this or `key_file`.",
        .set =
            [](Target& t, const Value& v) {
              if (!is_secret(text_of(v))) throw Invalid("is not base64");
+             check_secret(t.config->key.name, text_of(v));
              t.key->secret = text_of(v);
            }},
       {.section = "agent",

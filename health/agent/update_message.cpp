@@ -1,9 +1,11 @@
-// The agent's DNS UPDATE messages, built and signed with ldns, and the reading of replies.
+// The agent's DNS UPDATE messages, built with ldns and signed with health/tsig, and the
+// reading of replies.
 #include "health/agent/update_message.hpp"
 
 #include <ldns/ldns.h>
 
 #include <array>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 
@@ -17,12 +19,8 @@ struct PktFree {
 struct RrFree {
   void operator()(ldns_rr* rr) const { ldns_rr_free(rr); }
 };
-struct RdfFree {
-  void operator()(ldns_rdf* rdf) const { ldns_rdf_deep_free(rdf); }
-};
 using Pkt = std::unique_ptr<ldns_pkt, PktFree>;
 using Rr = std::unique_ptr<ldns_rr, RrFree>;
-using Rdf = std::unique_ptr<ldns_rdf, RdfFree>;
 
 constexpr std::uint16_t kNotAuth = 9;
 constexpr std::uint16_t kUdpPayload = 1232;  // RFC 9715's safe EDNS payload size
@@ -120,16 +118,16 @@ void set_lease_option(ldns_pkt* pkt, std::uint32_t lease) {
   ldns_pkt_set_edns_option_list(pkt, list);
 }
 
-std::string algorithm_name(const KeyConfig& key) { return key.algorithm + "."; }
+std::uint64_t wall_seconds() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
 
-// Signs with TSIG as the last record of the additional section (RFC 8945 §4.2), then renders.
+// Renders the UPDATE, then signs it with the server's own TSIG code, so that what the agent
+// signs and what the server verifies cannot drift apart: TSIG as the last record of the
+// additional section (RFC 8945 §4.2).
 SignedUpdate sign_and_render(ldns_pkt* pkt, const KeyConfig& key) {
-  const ldns_status signed_status = ldns_pkt_tsig_sign(
-      pkt, key.name.c_str(), key.secret.c_str(), kTsigFudge, algorithm_name(key).c_str(), nullptr);
-  if (signed_status != LDNS_STATUS_OK) {
-    throw UpdateError("cannot sign with key '" + key.name +
-                      "': " + ldns_get_errorstr_by_id(signed_status));
-  }
   std::uint8_t* wire = nullptr;
   std::size_t size = 0;
   if (ldns_pkt2wire(&wire, pkt, &size) != LDNS_STATUS_OK) throw UpdateError("cannot render UPDATE");
@@ -137,15 +135,13 @@ SignedUpdate sign_and_render(ldns_pkt* pkt, const KeyConfig& key) {
   out.wire.assign(wire, wire + size);
   std::free(wire);
   out.id = ldns_pkt_id(pkt);
-  const ldns_rdf* mac = ldns_rr_rdf(ldns_pkt_tsig(pkt), 3);  // MAC size and MAC (§4.2)
-  out.mac.assign(ldns_rdf_data(mac) + 2, ldns_rdf_data(mac) + ldns_rdf_size(mac));
+  try {
+    const TsigSigner signer({make_tsig_key(key.name, key.algorithm, key.secret, {})});
+    out.mac = signer.sign_request(out.wire, signer.keys().front(), wall_seconds());
+  } catch (const KeyError& e) {
+    throw UpdateError("cannot sign with key '" + key.name + "': " + e.what());
+  }
   return out;
-}
-
-std::uint64_t load48(const std::uint8_t* p) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < 6; ++i) value = (value << 8) | p[i];
-  return value;
 }
 
 // The granted lease: the first 4 octets of option 2 (RFC 9664 §4, 4- or 8-octet form).
@@ -163,35 +159,35 @@ std::optional<std::uint32_t> lease_of(ldns_pkt* pkt) {
   return std::nullopt;
 }
 
-// RFC 8945 §5.3: the reply's MAC covers the request's MAC, the reply and its TSIG variables;
-// §5.4: its time must be within the fudge.
-void verify_signature(ldns_pkt* pkt, std::span<const std::uint8_t> wire,
-                      const SignedUpdate& request, const KeyConfig& key, std::uint64_t now,
-                      UpdateReply& out) {
-  const ldns_rr* tsig = ldns_pkt_tsig(pkt);
-  if (tsig == nullptr || ldns_rr_rd_count(tsig) < 7) {
-    out.problem = "reply is not signed";
+// RFC 8945 §5.3: the reply's MAC covers the request's MAC, the reply and its TSIG
+// variables; its time must be within the fudge. Checked with the server's TSIG code.
+void verify_signature(std::span<const std::uint8_t> wire, const SignedUpdate& request,
+                      const KeyConfig& key, std::uint64_t now, UpdateReply& out) {
+  TsigCheck check;
+  try {
+    const TsigSigner signer({make_tsig_key(key.name, key.algorithm, key.secret, {})});
+    check = signer.verify_response(wire, request.mac, now);
+  } catch (const KeyError& e) {
+    out.problem = std::string("cannot verify the reply: ") + e.what();
     return;
   }
-  out.tsig_error = ldns_rdf2native_int16(ldns_rr_rdf(tsig, 5));
-  std::vector<std::uint8_t> mac = request.mac;
-  Rdf request_mac(ldns_native2rdf_int16_data(mac.size(), mac.data()));
-  const bool mac_ok = ldns_pkt_tsig_verify(pkt, wire.data(), wire.size(), key.name.c_str(),
-                                           key.secret.c_str(), request_mac.get());
-  if (!mac_ok) {
-    out.problem = "reply signature does not verify";
-    return;
+  out.tsig_error = check.tsig_error;
+  switch (check.status) {
+    case TsigCheck::Status::ok:
+      out.signed_ok = true;
+      return;
+    case TsigCheck::Status::unsigned_message:
+      out.problem = "reply is not signed";
+      return;
+    case TsigCheck::Status::bad_time: {
+      const std::uint64_t skew = check.time_signed > now ? check.time_signed - now : now - check.time_signed;
+      out.problem = "reply signed " + std::to_string(skew) + " s away from our clock";
+      return;
+    }
+    default:
+      out.problem = "reply signature does not verify";
+      return;
   }
-  const ldns_rdf* time_rdf = ldns_rr_rdf(tsig, 1);
-  const std::uint64_t signed_at =
-      ldns_rdf_size(time_rdf) == 6 ? load48(ldns_rdf_data(time_rdf)) : 0;
-  const std::uint64_t fudge = ldns_rdf2native_int16(ldns_rr_rdf(tsig, 2));
-  const std::uint64_t skew = signed_at > now ? signed_at - now : now - signed_at;
-  if (skew > fudge) {
-    out.problem = "reply signed " + std::to_string(skew) + " s away from our clock";
-    return;
-  }
-  out.signed_ok = true;
 }
 
 }  // namespace
@@ -271,7 +267,7 @@ UpdateReply parse_update_reply(std::span<const std::uint8_t> wire, const SignedU
   out.rcode = static_cast<std::uint16_t>(ldns_pkt_get_rcode(raw) |
                                          (ldns_pkt_edns_extended_rcode(raw) << 4));
   out.lease = lease_of(raw);
-  verify_signature(raw, wire, request, key, now, out);
+  verify_signature(wire, request, key, now, out);
   return out;
 }
 

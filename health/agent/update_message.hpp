@@ -1,6 +1,6 @@
 // The agent's DNS UPDATE messages (RFC 2136): registration with an Update Lease (RFC 9664),
 // deregistration, TSIG signing (RFC 8945) and the reading of the server's reply. Built with
-// ldns.
+// ldns, signed with health/tsig, the TSIG code the server verifies with.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "health/agent/agent_config.hpp"
+#include "health/tsig.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::health::agent {
@@ -60,15 +61,13 @@ struct SignedUpdate {
   std::vector<std::uint8_t> mac;  // the request's TSIG MAC, which signs into the reply
 };
 
-/// The TSIG fudge the agent signs with, in seconds (RFC 8945 §10 recommends 300).
-inline constexpr std::uint16_t kTsigFudge = 300;
 /// The Update Lease EDNS option code (RFC 9664 §4).
 inline constexpr std::uint16_t kLeaseOption = 2;
 
 /// Registration and heartbeat: zone `<domain> SOA IN`; updates: delete all RRsets at the
 /// instance name, add SRV, TXT, the node's A/AAAA and the PTR, each with TTL `lease`; an OPT
-/// with the 4-octet Update Lease; TSIG signed with `key` at the current time. Any thread;
-/// allocates; throws UpdateError.
+/// with the 4-octet Update Lease; TSIG signed with `key` at the current time and fudge
+/// kTsigFudge (health/tsig.hpp). Any thread; allocates; throws UpdateError.
 SignedUpdate encode_registration(const InstanceRecords& instance, std::uint32_t lease,
                                  const KeyConfig& key, std::uint16_t id);
 

@@ -296,6 +296,14 @@ class AgentCommandLineTest(unittest.TestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("unknown key 'agent.colour'", result.stderr)
 
+    def test_check_config_refuses_a_short_secret(self):
+        short = agent_config([53], []).replace(SECRET, "ZmlmdGVlbiBvY3RldHMh")  # 15 octets
+        self.agent.write_config(short)
+        result = run([signpost_agent_path(), "--check-config", self.agent.config_path])
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(f"{self.agent.config_path}:6: key 'agent.key_secret': secret of key "
+                      "\"agent-key\" is 15 octets; a TSIG key needs at least 16", result.stderr)
+
     def test_version_help_and_bad_arguments(self):
         result = run([signpost_agent_path(), "--version"])
         self.assertEqual(result.returncode, 0)

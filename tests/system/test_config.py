@@ -120,6 +120,18 @@ class CommandLineTest(unittest.TestCase):
         path, code, output = self.check('[server]\nlisten = ["localhost:53"]\n')
         self.assert_error(code, output, path, ":2", "listen")
 
+    def test_check_config_short_key_secret(self):
+        # "fifteen octets!": shorter than the 16 octets a TSIG key needs.
+        text = self.good_config() + '\n[[key]]\nname = "short-key"\nsecret = "ZmlmdGVlbiBvY3RldHMh"\n'
+        line = text.splitlines().index('secret = "ZmlmdGVlbiBvY3RldHMh"') + 1
+        path, code, output = self.check(text)
+        self.assert_error(code, output, path, f":{line}", "key.secret", '"short-key"',
+                          "15 octets", "at least 16")
+        # Sixteen octets are enough.
+        _, code, output = self.check(text.replace("ZmlmdGVlbiBvY3RldHMh",
+                                                  "c2l4dGVlbiBvY3RldHMhIQ=="))
+        self.assertEqual(code, 0, output)
+
     def test_check_config_syntax_error(self):
         path, code, output = self.check("[dns]\nttl = 30\nnegative_ttl = = 3\n")
         self.assert_error(code, output, path, ":3")

@@ -42,12 +42,92 @@ std::vector<std::uint8_t> to_wire(ldns_pkt* packet) {
 }
 
 std::vector<std::uint8_t> signed_by_ldns(const char* key_name, const char* secret,
-                                         const char* algorithm) {
+                                         const char* algorithm, std::uint16_t fudge = 300) {
   ldns_pkt* packet = make_update();
-  EXPECT_EQ(ldns_pkt_tsig_sign(packet, key_name, secret, 300, algorithm, nullptr), LDNS_STATUS_OK);
+  EXPECT_EQ(ldns_pkt_tsig_sign(packet, key_name, secret, fudge, algorithm, nullptr), LDNS_STATUS_OK);
   std::vector<std::uint8_t> out = to_wire(packet);
   ldns_pkt_free(packet);
   return out;
+}
+
+// Skips an uncompressed name (ldns writes the TSIG names uncompressed).
+std::size_t skip_name(const std::vector<std::uint8_t>& message, std::size_t at) {
+  while (message[at] != 0) at += message[at] + 1u;
+  return at + 1;
+}
+
+// Where the TSIG record's MAC Size field stands.
+std::size_t mac_size_at(const std::vector<std::uint8_t>& message, std::size_t tsig_offset) {
+  const std::size_t rdata = skip_name(message, tsig_offset) + 10;
+  return skip_name(message, rdata) + 8;
+}
+
+// `message` with its TSIG MAC cut to the first `size` octets (or, when `size` is larger, with
+// zeros added), MAC Size and RDLENGTH to match: what a signer that truncates sends (RFC 8945
+// §5.2.2.1 rule 4: "taking initial octets").
+std::vector<std::uint8_t> with_mac_size(std::vector<std::uint8_t> message, std::size_t size) {
+  const TsigCheck parsed = TsigSigner({}).verify(message, 0);
+  const std::size_t at = mac_size_at(message, parsed.tsig_offset);
+  const std::size_t old_size = message[at] << 8 | message[at + 1];
+  const std::size_t rdlength_at = skip_name(message, parsed.tsig_offset) + 8;
+  const std::size_t rdlength = (message[rdlength_at] << 8 | message[rdlength_at + 1]) + size - old_size;
+  message[rdlength_at] = static_cast<std::uint8_t>(rdlength >> 8);
+  message[rdlength_at + 1] = static_cast<std::uint8_t>(rdlength);
+  message[at] = static_cast<std::uint8_t>(size >> 8);
+  message[at + 1] = static_cast<std::uint8_t>(size);
+  const auto mac = message.begin() + static_cast<std::ptrdiff_t>(at + 2);
+  if (size < old_size) {
+    message.erase(mac + static_cast<std::ptrdiff_t>(size), mac + static_cast<std::ptrdiff_t>(old_size));
+  } else {
+    message.insert(mac + static_cast<std::ptrdiff_t>(old_size), size - old_size, 0);
+  }
+  return message;
+}
+
+// The request's MAC as ldns takes it for verifying a response: two-octet length, then the MAC.
+ldns_rdf* mac_rdf(const std::vector<std::uint8_t>& mac) {
+  std::vector<std::uint8_t> field{static_cast<std::uint8_t>(mac.size() >> 8),
+                                  static_cast<std::uint8_t>(mac.size())};
+  field.insert(field.end(), mac.begin(), mac.end());
+  return ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, field.size(), field.data());
+}
+
+// True when ldns verifies `response` as signed with `secret` over the request MAC of `request`.
+bool ldns_verifies_response(const std::vector<std::uint8_t>& response, const TsigCheck& request,
+                            const char* secret) {
+  ldns_pkt* parsed = nullptr;
+  if (ldns_wire2pkt(&parsed, response.data(), response.size()) != LDNS_STATUS_OK) return false;
+  ldns_rdf* mac = mac_rdf(request.mac);
+  const bool ok = ldns_pkt_tsig_verify(parsed, response.data(), response.size(), "agent-key.",
+                                       secret, mac);
+  ldns_rdf_deep_free(mac);
+  ldns_pkt_free(parsed);
+  return ok;
+}
+
+// The fields of the TSIG record at the end of `response` after the MAC.
+struct TsigTail {
+  std::uint64_t time_signed = 0;
+  std::uint16_t error = 0;
+  std::vector<std::uint8_t> other;
+};
+
+TsigTail tsig_tail(const std::vector<std::uint8_t>& response, std::size_t tsig_offset) {
+  TsigTail tail;
+  const std::size_t at = mac_size_at(response, tsig_offset);
+  for (std::size_t i = at - 8; i < at - 2; ++i) tail.time_signed = tail.time_signed << 8 | response[i];
+  const std::size_t after_mac = at + 2 + (response[at] << 8 | response[at + 1]);
+  tail.error = static_cast<std::uint16_t>(response[after_mac + 2] << 8 | response[after_mac + 3]);
+  tail.other.assign(response.begin() + static_cast<std::ptrdiff_t>(after_mac + 6), response.end());
+  return tail;
+}
+
+// A response header for `request`: its ID, QR set, no records.
+std::vector<std::uint8_t> response_header(const std::vector<std::uint8_t>& request) {
+  std::vector<std::uint8_t> response(request.begin(), request.begin() + 12);
+  response[2] |= 0x80;
+  for (std::size_t i = 4; i < 12; ++i) response[i] = 0;
+  return response;
 }
 
 TsigSigner signer() {
@@ -171,10 +251,159 @@ TEST(TsigTest, ErrorResponsesCarryTheErrorAndAnEmptyMacWhenUnsigned) {
   EXPECT_EQ(response[n - 8] << 8 | response[n - 7], 0);  // MAC size
 }
 
+TEST(TsigTest, MacSizeFollowsRfc8945Truncation) {
+  const TsigSigner tsig = signer();
+  const auto full = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.");
+  ASSERT_EQ(tsig.verify(full, now()).status, TsigCheck::Status::ok);
+  // §5.2.2.1 rule 4: half of SHA-256's 32 octets verifies, but we accept no truncation:
+  // BADTRUNC (§5.2.4), after the MAC and the time were found good.
+  const auto half = with_mac_size(full, 16);
+  const TsigCheck truncated = tsig.verify(half, now());
+  EXPECT_EQ(truncated.status, TsigCheck::Status::bad_trunc);
+  EXPECT_EQ(truncated.error(), dns::wire::rcode::kBadTrunc);
+  EXPECT_EQ(truncated.mac.size(), 16u);
+  EXPECT_EQ(tsig.verify(with_mac_size(full, 31), now()).status, TsigCheck::Status::bad_trunc);
+  // Rules 1 and 3: longer than the hash, or shorter than max(10, half of it): FORMERR.
+  EXPECT_EQ(tsig.verify(with_mac_size(full, 15), now()).status, TsigCheck::Status::malformed);
+  EXPECT_EQ(tsig.verify(with_mac_size(full, 9), now()).status, TsigCheck::Status::malformed);
+  EXPECT_EQ(tsig.verify(with_mac_size(full, 0), now()).status, TsigCheck::Status::malformed);
+  EXPECT_EQ(tsig.verify(with_mac_size(full, 33), now()).status, TsigCheck::Status::malformed);
+  // The checks go key, MAC, time, truncation (§5.2.1-§5.2.4).
+  auto forged = half;
+  forged[mac_size_at(forged, truncated.tsig_offset) + 2] ^= 0x01;
+  EXPECT_EQ(tsig.verify(forged, now()).status, TsigCheck::Status::bad_sig);
+  EXPECT_EQ(tsig.verify(half, now() + 400).status, TsigCheck::Status::bad_time);
+
+  const auto sha512 = signed_by_ldns("big-key.", kOtherSecret, "hmac-sha512.");
+  EXPECT_EQ(tsig.verify(with_mac_size(sha512, 32), now()).status, TsigCheck::Status::bad_trunc);
+  EXPECT_EQ(tsig.verify(with_mac_size(sha512, 31), now()).status, TsigCheck::Status::malformed);
+  EXPECT_EQ(tsig.verify(with_mac_size(sha512, 65), now()).status, TsigCheck::Status::malformed);
+}
+
+TEST(TsigTest, FudgeIsCappedAtOurWindow) {
+  const TsigSigner tsig = signer();
+  // A client may not widen the window past ours (RFC 8945 §10 recommends 300 s).
+  const auto wide = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.", 65535);
+  EXPECT_EQ(tsig.verify(wide, now() + kTsigFudge - 1).status, TsigCheck::Status::ok);
+  EXPECT_EQ(tsig.verify(wide, now() + kTsigFudge + 2).status, TsigCheck::Status::bad_time);
+  EXPECT_EQ(tsig.verify(wide, now() - kTsigFudge - 2).status, TsigCheck::Status::bad_time);
+  EXPECT_EQ(tsig.verify(wide, now() + 18 * 3600).status, TsigCheck::Status::bad_time);
+  // It may narrow it: |now - time signed| <= min(its fudge, ours).
+  const auto narrow = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.", 10);
+  EXPECT_EQ(tsig.verify(narrow, now() + 8).status, TsigCheck::Status::ok);
+  EXPECT_EQ(tsig.verify(narrow, now() + 12).status, TsigCheck::Status::bad_time);
+}
+
+TEST(TsigTest, BadTimeResponseSignsTheClientsTimeAndCarriesOurs) {
+  const TsigSigner tsig = signer();
+  const auto request = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.");
+  const std::uint64_t late = now() + 1000;
+  const TsigCheck check = tsig.verify(request, late);
+  ASSERT_EQ(check.status, TsigCheck::Status::bad_time);
+  EXPECT_EQ(check.error(), dns::wire::rcode::kBadTime);
+  auto response = response_header(request);
+  const std::size_t tsig_at = response.size();
+  tsig.sign_response(response, check, check.error(), late);
+  // RFC 8945 §5.2.3: Time Signed is the client's, Other Data our time, 6 octets.
+  const TsigTail tail = tsig_tail(response, tsig_at);
+  EXPECT_EQ(tail.time_signed, check.time_signed);
+  EXPECT_EQ(tail.error, dns::wire::rcode::kBadTime);
+  std::uint64_t ours = 0;
+  ASSERT_EQ(tail.other.size(), 6u);
+  for (const std::uint8_t octet : tail.other) ours = ours << 8 | octet;
+  EXPECT_EQ(ours, late);
+  EXPECT_TRUE(ldns_verifies_response(response, check, kSecret));
+}
+
+TEST(TsigTest, BadTruncResponseIsSignedOverTheTruncatedMac) {
+  const TsigSigner tsig = signer();
+  const auto request = with_mac_size(signed_by_ldns("agent-key.", kSecret, "hmac-sha256."), 20);
+  const TsigCheck check = tsig.verify(request, now());
+  ASSERT_EQ(check.status, TsigCheck::Status::bad_trunc);
+  auto response = response_header(request);
+  const std::size_t tsig_at = response.size();
+  tsig.sign_response(response, check, check.error(), now());
+  EXPECT_EQ(tsig_tail(response, tsig_at).error, dns::wire::rcode::kBadTrunc);
+  // §5.3.2: an error over the MAC's length is signed; §5.2.2.1: with the truncated MAC.
+  EXPECT_TRUE(ldns_verifies_response(response, check, kSecret));
+}
+
+TEST(TsigTest, SignsIntoABufferAndSaysHowMuchRoomItTakes) {
+  const TsigSigner tsig = signer();
+  const auto request = signed_by_ldns("agent-key.", kSecret, "hmac-sha256.");
+  const TsigCheck check = tsig.verify(request, now());
+  ASSERT_EQ(check.status, TsigCheck::Status::ok);
+  const auto header = response_header(request);
+  const std::size_t room = tsig.response_size(check, 0);
+  std::vector<std::uint8_t> buffer(header.size() + room, 0xEE);
+  std::copy(header.begin(), header.end(), buffer.begin());
+  EXPECT_EQ(tsig.sign_response(std::span(buffer).first(buffer.size() - 1), header.size(), check, 0,
+                               now()),
+            0u);  // one octet short: nothing written
+  EXPECT_EQ(buffer[11], 0);
+  EXPECT_EQ(tsig.sign_response(buffer, header.size(), check, 0, now()), buffer.size());
+  EXPECT_TRUE(ldns_verifies_response(buffer, check, kSecret));
+  auto appended = header;
+  tsig.sign_response(appended, check, 0, now());
+  EXPECT_EQ(appended, buffer);
+  // Unsigned errors carry no MAC; BADTIME adds our time.
+  EXPECT_EQ(tsig.response_size(check, dns::wire::rcode::kBadTime), room + 6);
+  TsigCheck unknown = check;
+  unknown.key = nullptr;
+  unknown.status = TsigCheck::Status::bad_key;
+  EXPECT_EQ(tsig.response_size(unknown, dns::wire::rcode::kBadKey), room - 32);
+}
+
+TEST(TsigTest, VerifiesResponsesOverTheRequestMac) {
+  const TsigSigner tsig = signer();
+  ldns_pkt* packet = make_update();
+  std::vector<std::uint8_t> request = to_wire(packet);
+  ldns_pkt_free(packet);
+  const std::vector<std::uint8_t> request_mac = tsig.sign_request(request, tsig.keys()[0], now());
+  const TsigCheck check = tsig.verify(request, now());
+  ASSERT_EQ(check.status, TsigCheck::Status::ok);
+  EXPECT_EQ(check.mac, request_mac);
+
+  // Signed by ldns over the request MAC: the oracle.
+  ldns_pkt* reply = nullptr;
+  auto header = response_header(request);
+  ASSERT_EQ(ldns_wire2pkt(&reply, header.data(), header.size()), LDNS_STATUS_OK);
+  ldns_rdf* mac = mac_rdf(request_mac);
+  ASSERT_EQ(ldns_pkt_tsig_sign(reply, "agent-key.", kSecret, 300, "hmac-sha256.", mac),
+            LDNS_STATUS_OK);
+  ldns_rdf_deep_free(mac);
+  const std::vector<std::uint8_t> by_ldns = to_wire(reply);
+  ldns_pkt_free(reply);
+  EXPECT_EQ(tsig.verify_response(by_ldns, request_mac, now()).status, TsigCheck::Status::ok);
+  // Over another request's MAC, or later than the window: not accepted.
+  auto other_mac = request_mac;
+  other_mac[0] ^= 1;
+  EXPECT_EQ(tsig.verify_response(by_ldns, other_mac, now()).status, TsigCheck::Status::bad_sig);
+  EXPECT_EQ(tsig.verify_response(by_ldns, request_mac, now() + 400).status,
+            TsigCheck::Status::bad_time);
+  // Our own responses, and the errors in them.
+  auto ours = header;
+  tsig.sign_response(ours, check, 0, now());
+  EXPECT_EQ(tsig.verify_response(ours, request_mac, now()).status, TsigCheck::Status::ok);
+  TsigCheck refused = check;
+  refused.status = TsigCheck::Status::bad_sig;  // answered unsigned, with an empty MAC
+  auto unsigned_error = header;
+  tsig.sign_response(unsigned_error, refused, dns::wire::rcode::kBadSig, now());
+  const TsigCheck error = tsig.verify_response(unsigned_error, request_mac, now());
+  EXPECT_EQ(error.status, TsigCheck::Status::bad_sig);
+  EXPECT_EQ(error.tsig_error, dns::wire::rcode::kBadSig);
+  EXPECT_EQ(tsig.verify_response(header, request_mac, now()).status,
+            TsigCheck::Status::unsigned_message);
+}
+
 TEST(TsigTest, KeysValidateAndAllowPatterns) {
   EXPECT_THROW(make_tsig_key("k", "hmac-md5", kSecret, {}), KeyError);
   EXPECT_THROW(make_tsig_key("k", "hmac-sha256", "not base64!", {}), KeyError);
   EXPECT_THROW(make_tsig_key("k", "hmac-sha256", "", {}), KeyError);
+  // 15 octets ("fifteen octets!") is too short; 16 ("sixteen octets!!") is enough.
+  EXPECT_THROW(make_tsig_key("k", "hmac-sha256", "ZmlmdGVlbiBvY3RldHMh", {}), KeyError);
+  EXPECT_EQ(make_tsig_key("k", "hmac-sha256", "c2l4dGVlbiBvY3RldHMhIQ==", {}).secret.size(),
+            kMinTsigSecret);
   const TsigKey key = make_tsig_key("k", "hmac-sha256", kSecret, {"web", "db-*"});
   EXPECT_TRUE(key.allows("web"));
   EXPECT_TRUE(key.allows("db-main"));

@@ -95,4 +95,16 @@ std::vector<std::uint8_t> make_query(std::string_view name, std::uint16_t qtype,
   return q;
 }
 
+std::vector<std::uint8_t> with_tsig(std::vector<std::uint8_t> message) {
+  const std::uint8_t record[] = {
+      3, 'k', 'e', 'y', 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 29,  // key., TSIG, ANY, TTL 0
+      11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0,
+      0, 0, 0, 0, 0, 1, 1, 44, 0, 0,                       // time, fudge 300, MAC size 0
+      message[0], message[1], 0, 0, 0, 0};                 // original ID, error, other length
+  message.insert(message.end(), record, record + sizeof record);
+  dns::wire::store_u16(message.data() + 10,
+                       static_cast<std::uint16_t>(dns::wire::load_u16(message.data() + 10) + 1));
+  return message;
+}
+
 }  // namespace signpost::testing

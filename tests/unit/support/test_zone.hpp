@@ -42,4 +42,8 @@ struct QueryOptions {
 std::vector<std::uint8_t> make_query(std::string_view name, std::uint16_t qtype,
                                      const QueryOptions& options = {});
 
+/// `message` with a TSIG record (RFC 8945 §4.2) appended, key "key.", hmac-sha256, an empty
+/// MAC: for the paths that notice a TSIG before anyone checks it.
+std::vector<std::uint8_t> with_tsig(std::vector<std::uint8_t> message);
+
 }  // namespace signpost::testing

@@ -18,6 +18,7 @@ namespace {
 
 namespace rrtype = wire::rrtype;
 using testing::make_query;
+using testing::with_tsig;
 using testing::QueryOptions;
 
 struct PacketDeleter {
@@ -273,6 +274,77 @@ TEST_F(ResponderTest, CountersFollowOutcomes) {
   EXPECT_EQ(counters_.noerror, 1u);
   EXPECT_EQ(counters_.nxdomain, 1u);
   EXPECT_EQ(counters_.refused, 1u);
+}
+
+TEST_F(ResponderTest, SignedQueryIsLeftToTheSignedPath) {
+  const auto signed_query = with_tsig(make_query("www.example.test.", rrtype::kA));
+  EXPECT_EQ(answer_query(snapshot_, signed_query, out_, Transport::udp, context_), 0u);
+  EXPECT_TRUE(context_.signed_query);
+  EXPECT_EQ(counters_.signed_queries, 1u);
+  EXPECT_EQ(counters_.queries, 0u);  // counted when the signed path answers it
+  // Even when the question would be refused: the refusal goes out signed.
+  QueryOptions chaos;
+  chaos.qclass = 3;
+  EXPECT_EQ(answer_query(snapshot_, with_tsig(make_query("www.example.test.", rrtype::kA, chaos)),
+                         out_, Transport::udp, context_),
+            0u);
+  EXPECT_TRUE(context_.signed_query);
+  // The next query clears the flag.
+  EXPECT_FALSE(raw(make_query("www.example.test.", rrtype::kA)).empty());
+  EXPECT_FALSE(context_.signed_query);
+}
+
+TEST_F(ResponderTest, TsigAnywhereButLastIsFormerr) {
+  // RFC 8945 §5.1: followed by another record (here OPT).
+  QueryOptions edns;
+  edns.edns = true;
+  auto query = make_query("www.example.test.", rrtype::kA);
+  query = with_tsig(query);
+  const auto opt = make_query("www.example.test.", rrtype::kA, edns);
+  query.insert(query.end(), opt.end() - 11, opt.end());
+  ++query[11];
+  EXPECT_EQ(raw(query)[3] & 0x0F, 1);
+  EXPECT_FALSE(context_.signed_query);
+  // In the answer section.
+  auto answer = with_tsig(make_query("www.example.test.", rrtype::kA));
+  answer[7] = 1;
+  answer[11] = 0;
+  EXPECT_EQ(raw(answer)[3] & 0x0F, 1);
+}
+
+TEST_F(ResponderTest, ReserveIsHeldBackFromTheSizeLimit) {
+  // www: two A and one AAAA, 103 octets; with 420 octets held back, only 92 are left.
+  const auto query = make_query("www.example.test.", rrtype::kA);
+  const std::size_t full = answer_query(snapshot_, query, out_, Transport::udp, context_);
+  Packet whole = ask("www.example.test.", rrtype::kA);
+  EXPECT_FALSE(ldns_pkt_tc(whole.get()));
+  const std::size_t reserve = 512 - full + 1;
+  const std::size_t cut = answer_query(snapshot_, query, out_, Transport::udp, context_, reserve);
+  EXPECT_LE(cut + reserve, 512u);
+  EXPECT_NE(out_[2] & 0x02, 0);  // TC
+  // Over TCP the limit is 65,535 octets: the same reserve changes nothing.
+  EXPECT_EQ(answer_query(snapshot_, query, out_, Transport::tcp, context_, reserve), full);
+  // Not even a header: dropped.
+  EXPECT_EQ(answer_query(snapshot_, query, out_, Transport::udp, context_, 505), 0u);
+}
+
+TEST_F(ResponderTest, ErrorResponseEchoesTheQuestionAndEdns) {
+  QueryOptions edns;
+  edns.edns = true;
+  const auto query = with_tsig(make_query("WWW.example.test.", rrtype::kA, edns));
+  const std::size_t n = answer_error(query, out_, Transport::udp, wire::rcode::kNotAuth, context_, 100);
+  ldns_pkt* parsed = nullptr;
+  ASSERT_EQ(ldns_wire2pkt(&parsed, out_.data(), n), LDNS_STATUS_OK);
+  Packet p(parsed);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOTAUTH);
+  EXPECT_EQ(ldns_pkt_id(p.get()), 0x1234);
+  EXPECT_TRUE(ldns_pkt_qr(p.get()));
+  EXPECT_FALSE(ldns_pkt_aa(p.get()));
+  EXPECT_EQ(ldns_pkt_qdcount(p.get()), 1);
+  EXPECT_EQ(ldns_pkt_ancount(p.get()), 0);
+  EXPECT_EQ(ldns_pkt_edns_udp_size(p.get()), 1232);
+  EXPECT_EQ(std::string(out_.begin() + 13, out_.begin() + 16), "WWW");
+  EXPECT_EQ(counters_.notauth, 1u);
 }
 
 }  // namespace

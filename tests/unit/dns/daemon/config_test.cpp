@@ -77,17 +77,29 @@ secret = "b3RoZXIgc2VjcmV0IDAxMjM0NTY3ODlhYmNkZWYwMTIzNDU="
   EXPECT_EQ(error_of("[health]\nmin_lease = 100\nmax_lease = 50\n"),
             "test.toml:3: key 'health.max_lease': must not be below health.min_lease (100 > 50)");
   EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"!!\"\n"),
-            "test.toml:1: [[key]] 'k': secret of key \"k\" is not base64");
+            "test.toml:3: key 'key.secret': secret of key \"k\" is not base64");
   // Unpadded, as a secret cut short in copying would be: the agent refuses it too.
   EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"aGVsbG8\"\n"),
-            "test.toml:1: [[key]] 'k': secret of key \"k\" is not base64 (bad length)");
-  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret = \"aGVsbG8=\"\n"),
+            "test.toml:3: key 'key.secret': secret of key \"k\" is not base64 (bad length)");
+  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n"),
             "test.toml:1: [[key]] 'k': unknown TSIG algorithm \"hmac-md5\" (expected hmac-sha256 or "
             "hmac-sha512)");
   EXPECT_EQ(error_of("[[key]]\nname = \"k\"\n"), "test.toml:1: key 'key.secret' is required");
-  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"aGVsbG8=\"\n[[key]]\nname = \"K.\"\n"
-                     "secret = \"aGVsbG8=\"\n"),
+  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n[[key]]\n"
+                     "name = \"K.\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n"),
             "test.toml:4: key 'key.name': key 'K.' is declared twice");
+}
+
+TEST(Config, KeySecretsShorterThan16OctetsAreRefused) {
+  // "fifteen octets!": too short to be a TSIG key; "sixteen octets!!" is the shortest.
+  EXPECT_EQ(error_of("[dns]\nttl = 5\n\n[[key]]\nname = \"short-key\"\n"
+                     "secret = \"ZmlmdGVlbiBvY3RldHMh\"\n"),
+            "test.toml:6: key 'key.secret': secret of key \"short-key\" is 15 octets; a TSIG "
+            "key needs at least 16");
+  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"aGVsbG8=\"\n"),
+            "test.toml:3: key 'key.secret': secret of key \"k\" is 5 octets; a TSIG key needs "
+            "at least 16");
+  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n"), "");
 }
 
 TEST(Config, EmbeddedDefaultServesLoopbackAndDemoService) {

@@ -102,10 +102,24 @@ std::uint16_t id_of(const Bytes& message) {
 int rcode_of(const Bytes& message) { return message[3] & 0x0f; }
 int ancount_of(const Bytes& message) { return message[6] << 8 | message[7]; }
 
+// Answers every signed query YXDOMAIN, an rcode no query gets otherwise, so that a test
+// sees which path answered.
+class FakeSignedQueries : public SignedQueryHandler {
+ public:
+  std::size_t handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
+                     answer::Transport transport, const registry::Snapshot&,
+                     answer::AnswerContext& context) noexcept override {
+    calls.fetch_add(1);
+    return answer::answer_error(query, out, transport, wire::rcode::kYxDomain, context);
+  }
+  std::atomic<int> calls{0};
+};
+
 // A worker serving the test registry on 127.0.0.1 and a free port.
 class WorkerTest : public ::testing::Test {
  protected:
-  void start(std::size_t max_clients = 100, std::size_t max_per_client = 100) {
+  void start(std::size_t max_clients = 100, std::size_t max_per_client = 100,
+             SignedQueryHandler* signed_queries = nullptr) {
     limit_.emplace(max_clients, max_per_client);
     WorkerSettings settings;
     settings.seed = 7;
@@ -118,6 +132,7 @@ class WorkerTest : public ::testing::Test {
     port_ = reserve_port(endpoint);
     endpoint.port = port_;
     worker_->listen(endpoint);
+    worker_->set_signed_query_handler(signed_queries);
     worker_->start();
   }
   void TearDown() override {
@@ -142,6 +157,38 @@ TEST_F(WorkerTest, AnswersOverUdp) {
   EXPECT_EQ(id_of(*answer), 0xbeef);
   EXPECT_EQ(rcode_of(*answer), 0);
   EXPECT_EQ(ancount_of(*answer), 2);
+}
+
+TEST_F(WorkerTest, SignedQueriesGoToTheSignedPathOverUdpAndTcp) {
+  FakeSignedQueries signed_queries;
+  start(100, 100, &signed_queries);
+  Fd udp(::socket(AF_INET, SOCK_DGRAM, 0));
+  const Bytes query = testing::with_tsig(testing::make_query("www.example.test.", 1));
+  const auto over_udp = udp_exchange(udp.get(), port_, query);
+  ASSERT_TRUE(over_udp);
+  EXPECT_EQ(rcode_of(*over_udp), wire::rcode::kYxDomain);
+  Fd tcp(tcp_connect(port_));
+  const Bytes stream = framed(query);
+  ::send(tcp.get(), stream.data(), stream.size(), 0);
+  const std::vector<Bytes> over_tcp = read_frames(tcp.get(), 1);
+  ASSERT_EQ(over_tcp.size(), 1u);
+  EXPECT_EQ(rcode_of(over_tcp[0]), wire::rcode::kYxDomain);
+  EXPECT_EQ(signed_queries.calls.load(), 2);
+  // Unsigned queries never go there.
+  const auto plain = udp_exchange(udp.get(), port_, testing::make_query("www.example.test.", 1));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(rcode_of(*plain), 0);
+  EXPECT_EQ(signed_queries.calls.load(), 2);
+}
+
+TEST_F(WorkerTest, SignedQueriesGetNotauthWithoutAHandler) {
+  start();
+  Fd fd(::socket(AF_INET, SOCK_DGRAM, 0));
+  const auto answer =
+      udp_exchange(fd.get(), port_, testing::with_tsig(testing::make_query("www.example.test.", 1)));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(rcode_of(*answer), wire::rcode::kNotAuth);
+  EXPECT_EQ(ancount_of(*answer), 0);
 }
 
 TEST_F(WorkerTest, AnswersABurstOfUdpQueries) {

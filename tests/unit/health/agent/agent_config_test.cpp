@@ -152,6 +152,10 @@ const std::vector<BadCase>& bad_cases() {
               "agent.toml:5: give 'agent.key_secret' or 'agent.key_file', not both"},
       BadCase{"[agent]\nservers = [\"127.0.0.1:1\"]\nkey_name = \"k\"\nkey_secret = \"no!\"\n",
               "agent.toml:4: key 'agent.key_secret': is not base64"},
+      BadCase{"[agent]\nservers = [\"127.0.0.1:1\"]\nkey_name = \"short-key\"\n"
+              "key_secret = \"ZmlmdGVlbiBvY3RldHMh\"\n",
+              "agent.toml:4: key 'agent.key_secret': secret of key \"short-key\" is 15 octets; "
+              "a TSIG key needs at least 16"},
       BadCase{minimal("algorithm = \"hmac-md5\"\n"),
               "agent.toml:5: key 'agent.algorithm': must be \"hmac-sha256\" or "
               "\"hmac-sha512\", not \"hmac-md5\""},
@@ -278,6 +282,15 @@ TEST_F(KeyFile, MissingOrNotBase64IsAnError) {
   write_key("not a secret\n");
   EXPECT_EQ(error_of(config_with_file(dir_ + "/key")),
             "agent.toml:4: key 'agent.key_file': '" + dir_ + "/key' holds no base64 secret");
+}
+
+TEST_F(KeyFile, ShortSecretIsAnError) {
+  write_key("ZmlmdGVlbiBvY3RldHMh\n");  // "fifteen octets!"
+  EXPECT_EQ(error_of(config_with_file(dir_ + "/key")),
+            "agent.toml:4: key 'agent.key_file': '" + dir_ +
+                "/key': secret of key \"k\" is 15 octets; a TSIG key needs at least 16");
+  write_key("c2l4dGVlbiBvY3RldHMhIQ==\n");  // "sixteen octets!!"
+  EXPECT_EQ(error_of(config_with_file(dir_ + "/key")), "");
 }
 
 TEST(AgentConfig, UrlAndHostPortParsing) {

@@ -161,6 +161,23 @@ TEST(UpdateMessage, SignsWithHmacSha512) {
   EXPECT_TRUE(verifies(update.wire, kSecret));
 }
 
+TEST(UpdateMessage, SignedWithTheServersTsigCode) {
+  // The agent signs through health/tsig: the server's verifier takes its UPDATEs as they
+  // are, and ldns (the tests above) agrees.
+  for (const char* algorithm : {"hmac-sha256", "hmac-sha512"}) {
+    const SignedUpdate update = encode_registration(web_instance(), 30, test_key(algorithm), 8);
+    const TsigSigner server({make_tsig_key("agent-key", algorithm, kSecret, {})});
+    const TsigCheck check = server.verify(update.wire, now());
+    EXPECT_EQ(check.status, TsigCheck::Status::ok) << algorithm;
+    EXPECT_EQ(check.mac, update.mac);
+    EXPECT_EQ(check.original_id, 8);
+    EXPECT_EQ(check.fudge, kTsigFudge);
+  }
+  EXPECT_THROW(encode_registration(web_instance(), 30, test_key("hmac-md5"), 9), UpdateError);
+  EXPECT_THROW(encode_deregistration(web_instance(), test_key("hmac-sha256", "aGVsbG8="), 9),
+               UpdateError);
+}
+
 TEST(UpdateMessage, DeregistrationDeletesNameAndPtrWithoutLease) {
   const SignedUpdate update = encode_deregistration(web_instance(), test_key(), 99);
   Pkt pkt = parse(update.wire);
