@@ -94,7 +94,7 @@ bool HeartbeatReceiver::try_handle(std::span<const std::uint8_t> message,
 }
 
 void HeartbeatReceiver::handle_later(std::vector<std::uint8_t> message, dns::answer::Transport,
-                                     dns::net::UpdateReply reply) {
+                                     dns::answer::UpdateReply reply) {
   if (!accepting_.load(std::memory_order_relaxed)) {
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;

@@ -21,7 +21,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "dns/net/worker.hpp"
+#include "dns/answer/message_handlers.hpp"
 #include "health/hash_keyed_table.hpp"
 #include "health/lease_tracker.hpp"
 #include "health/replay_guard.hpp"
@@ -57,7 +57,7 @@ struct ReceiverCounters {
   std::atomic<std::uint64_t> dropped{0};        // not handled: too many queued
 };
 
-/// Takes UPDATE messages from the DNS workers (dns::net::UpdateHandler): TSIG verification
+/// Takes UPDATE messages from the DNS workers (dns::answer::UpdateHandler): TSIG verification
 /// (RFC 8945), the update (RFC 2136 §3.4) read as registrations, what the key may touch,
 /// replays, quotas, prerequisites (§3.2), the Update Lease (RFC 9664), then a signed
 /// response. A worker answers at once only an UPDATE that repeats a remembered renewal, and
@@ -65,7 +65,7 @@ struct ReceiverCounters {
 /// the registry thread, which checks it against the whole registry (static instances
 /// included) and applies it to the store there. Lease ticks run on the heartbeat thread.
 /// Expired and critical instances leave the answers through the publisher.
-class HeartbeatReceiver : public dns::net::UpdateHandler {
+class HeartbeatReceiver : public dns::answer::UpdateHandler {
  public:
   using Log = std::function<void(const std::string&)>;
   /// Wall clock in seconds since the epoch, for TSIG; the lease clock is steady_clock.
@@ -83,14 +83,14 @@ class HeartbeatReceiver : public dns::net::UpdateHandler {
   /// Stops it, and takes no more UPDATEs for the registry thread. Idempotent.
   void stop();
 
-  /// dns::net::UpdateHandler: answers a repeated renewal, or a message refused before any
+  /// dns::answer::UpdateHandler: answers a repeated renewal, or a message refused before any
   /// registry work (unsigned, bad TSIG, malformed), when the lock is free. Worker thread.
   bool try_handle(std::span<const std::uint8_t> message, dns::answer::Transport transport,
                   std::vector<std::uint8_t>& response) override;
-  /// dns::net::UpdateHandler: queues the UPDATE for the registry thread (at most
+  /// dns::answer::UpdateHandler: queues the UPDATE for the registry thread (at most
   /// max_queued at once; more are dropped and counted). Worker thread.
   void handle_later(std::vector<std::uint8_t> message, dns::answer::Transport transport,
-                    dns::net::UpdateReply reply) override;
+                    dns::answer::UpdateReply reply) override;
 
   /// Handles one UPDATE as the workers' two calls together would, and waits for the
   /// response (empty: none). Tests and benchmarks; not from the registry thread.

@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "dns/net/worker.hpp"
+#include "dns/answer/message_handlers.hpp"
 #include "health/tsig.hpp"
 
 namespace signpost::health {
@@ -22,7 +22,7 @@ namespace signpost::health {
 /// handler keeps kSigners of them, each under its own lock, and an answering thread uses
 /// the one of its row (AnswerContext::worker): threads on different rows never wait for
 /// each other, and no lock is held while the answer is written.
-class TsigQueryHandler : public dns::net::SignedQueryHandler {
+class TsigQueryHandler : public dns::answer::SignedQueryHandler {
  public:
   /// Wall clock in seconds since the epoch.
   using WallClock = std::function<std::uint64_t()>;
@@ -31,7 +31,7 @@ class TsigQueryHandler : public dns::net::SignedQueryHandler {
   /// BADKEY.
   explicit TsigQueryHandler(std::vector<TsigKey> keys, WallClock wall_clock = {});
 
-  /// See dns::net::SignedQueryHandler. Any worker thread; takes its row's lock twice;
+  /// See dns::answer::SignedQueryHandler. Any worker thread; takes its row's lock twice;
   /// allocates a copy of the query; returns 0 (no response) when memory runs out.
   std::size_t handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                      dns::answer::Transport transport, const registry::Snapshot& snapshot,

@@ -256,7 +256,7 @@ std::size_t UdpListener::answer_update(std::size_t slot, std::span<const std::ui
   return 0;
 }
 
-UpdateReply UdpListener::deferred_reply(std::size_t slot) {
+answer::UpdateReply UdpListener::deferred_reply(std::size_t slot) {
   struct Destination {
     sockaddr_storage peer;
     socklen_t peer_length;

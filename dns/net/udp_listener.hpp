@@ -87,7 +87,7 @@ class UdpListener {
                             std::span<std::uint8_t> out) noexcept;
   // A reply that sends to the peer of receive slot `slot`, from the address it wrote to,
   // from any thread; it keeps the socket open until it is gone.
-  UpdateReply deferred_reply(std::size_t slot);
+  answer::UpdateReply deferred_reply(std::size_t slot);
   // Copies the query's destination address into the reply's control data; returns its size.
   std::size_t reply_control(std::size_t slot, Control& out) noexcept;
 

@@ -89,7 +89,7 @@ bool is_update(std::span<const std::uint8_t> message) noexcept {
          ((message[2] >> 3) & 0x0f) == kOpcodeUpdate;
 }
 
-std::size_t answer_signed(SignedQueryHandler* handler, std::span<const std::uint8_t> query,
+std::size_t answer_signed(answer::SignedQueryHandler* handler, std::span<const std::uint8_t> query,
                           std::span<std::uint8_t> out, answer::Transport transport,
                           const registry::Snapshot& snapshot,
                           answer::AnswerContext& context) noexcept {
@@ -199,11 +199,11 @@ void Worker::listen(const ListenEndpoint& endpoint) {
   impl_->tcp.push_back(std::make_unique<TcpListener>(impl_->io, impl_->state, endpoint));
 }
 
-void Worker::set_update_handler(UpdateHandler* handler) noexcept {
+void Worker::set_update_handler(answer::UpdateHandler* handler) noexcept {
   impl_->state.update_handler = handler;
 }
 
-void Worker::set_signed_query_handler(SignedQueryHandler* handler) noexcept {
+void Worker::set_signed_query_handler(answer::SignedQueryHandler* handler) noexcept {
   impl_->state.signed_query_handler = handler;
 }
 

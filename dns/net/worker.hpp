@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dns/answer/message_handlers.hpp"
 #include "dns/answer/responder.hpp"
 #include "dns/net/connection_limit.hpp"
 #include "registry/snapshot.hpp"
@@ -82,51 +83,12 @@ struct WorkerSettings {
   std::size_t udp_receive_buffer = 0;
 };
 
-/// Sends the response to an UPDATE that was handled later (empty: send nothing). Called at
-/// most once, from any thread; it may outlive the worker (it keeps what it sends through).
-using UpdateReply = std::function<void(std::vector<std::uint8_t> response)>;
-
-/// Takes the messages that are not queries but DNS UPDATEs (RFC 2136) off the answer path.
-/// Implemented by the heartbeat receiver; dns/net only moves the bytes. An UPDATE either is
-/// answered at once, when that takes no waiting (a known renewal), or is copied and handed
-/// to another thread, so that no amount of UPDATE work delays the queries behind it.
-class UpdateHandler {
- public:
-  virtual ~UpdateHandler() = default;
-  /// Answers `message` at once when that needs no waiting: returns true with the response
-  /// in `response` (empty: send nothing). False: it must go to handle_later. Worker thread;
-  /// never blocks (it only tries a lock); may allocate.
-  virtual bool try_handle(std::span<const std::uint8_t> message, answer::Transport transport,
-                          std::vector<std::uint8_t>& response) = 0;
-  /// Queues `message` to be handled on another thread; `reply` gets its response there.
-  /// Never blocks: when too much is queued the UPDATE is dropped (`reply` is then destroyed
-  /// on this thread without being called), as a datagram lost. Worker thread; allocates.
-  virtual void handle_later(std::vector<std::uint8_t> message, answer::Transport transport,
-                            UpdateReply reply) = 0;
-};
-
 /// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.
 bool is_update(std::span<const std::uint8_t> message) noexcept;
 
-/// Takes the queries that carry a TSIG record (RFC 8945) off the answer path, which only
-/// notices the record (answer::answer_query sets `context.signed_query`). Implemented where
-/// the keys are (health); dns/net only moves the bytes.
-class SignedQueryHandler {
- public:
-  virtual ~SignedQueryHandler() = default;
-  /// Verifies the TSIG of `query`, answers it from `snapshot` through answer::answer_query
-  /// (or answer::answer_error for a TSIG error) into `out` with `context`, and signs the
-  /// response (RFC 8945 §5.2, §5.3). Returns the response length, 0 to send nothing. The
-  /// worker thread that owns `context`; may take a short lock and allocate (signed queries
-  /// are few), never waits on I/O.
-  virtual std::size_t handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
-                             answer::Transport transport, const registry::Snapshot& snapshot,
-                             answer::AnswerContext& context) noexcept = 0;
-};
-
 /// Answers `query`, which answer::answer_query left to the signed path, through `handler`;
 /// without one, the key cannot be known: NOTAUTH (RFC 8945 §5.2.1). Worker thread; noexcept.
-std::size_t answer_signed(SignedQueryHandler* handler, std::span<const std::uint8_t> query,
+std::size_t answer_signed(answer::SignedQueryHandler* handler, std::span<const std::uint8_t> query,
                           std::span<std::uint8_t> out, answer::Transport transport,
                           const registry::Snapshot& snapshot,
                           answer::AnswerContext& context) noexcept;
@@ -192,8 +154,8 @@ struct WorkerState {
   registry::SnapshotPtr snapshot;  // what TCP answers from; swapped in from `published`
   SnapshotMailbox published;
   SnapshotReclaim reclaim;
-  UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none
-  SignedQueryHandler* signed_query_handler = nullptr;  // see answer_signed when there is none
+  answer::UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none
+  answer::SignedQueryHandler* signed_query_handler = nullptr;  // see answer_signed when there is none
   answer::AnswerContext context;
   NetCounters counters;
   ConnectionLimit& tcp_limit;
@@ -226,10 +188,10 @@ class Worker {
   void listen(const ListenEndpoint& endpoint);
   /// Sends DNS UPDATE messages to `handler` (which must outlive the worker's thread) instead of
   /// answering them NOTIMP. Control thread, before start().
-  void set_update_handler(UpdateHandler* handler) noexcept;
+  void set_update_handler(answer::UpdateHandler* handler) noexcept;
   /// Sends queries that carry TSIG to `handler` (which must outlive the worker's threads).
   /// Control thread, before start().
-  void set_signed_query_handler(SignedQueryHandler* handler) noexcept;
+  void set_signed_query_handler(answer::SignedQueryHandler* handler) noexcept;
   /// Starts the worker's threads.
   void start();
   /// Stops the threads and waits for them; open TCP connections are dropped. Idempotent.

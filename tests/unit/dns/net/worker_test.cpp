@@ -104,7 +104,7 @@ int ancount_of(const Bytes& message) { return message[6] << 8 | message[7]; }
 
 // Answers every signed query YXDOMAIN, an rcode no query gets otherwise, so that a test
 // sees which path answered.
-class FakeSignedQueries : public SignedQueryHandler {
+class FakeSignedQueries : public answer::SignedQueryHandler {
  public:
   std::size_t handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                      answer::Transport transport, const registry::Snapshot&,
@@ -119,7 +119,7 @@ class FakeSignedQueries : public SignedQueryHandler {
 class WorkerTest : public ::testing::Test {
  protected:
   void start(std::size_t max_clients = 100, std::size_t max_per_client = 100,
-             SignedQueryHandler* signed_queries = nullptr) {
+             answer::SignedQueryHandler* signed_queries = nullptr) {
     limit_.emplace(max_clients, max_per_client);
     WorkerSettings settings;
     settings.seed = 7;
