@@ -1,0 +1,92 @@
+// libFuzzer target: DNS UPDATE heartbeats (RFC 2136) with TSIG (RFC 8945) and the Update
+// Lease option (RFC 9664): TSIG verification, the UPDATE parser, and the heartbeat receiver
+// with one key, a fixed wall clock and a fresh registry for every input.
+//
+// Input: one mode byte, then the message. Mode bit 0 set: the message is first signed with
+// the receiver's key at the receiver's time, so that the input gets past TSIG and into the
+// parser and the registration behind it. Clear: the message is taken as it is (the corpus's
+// signed seeds carry the same key and time). The receiver handles the message twice, so that
+// the second is a renewal (repeat) of what the first registered.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "health/heartbeat_receiver.hpp"
+#include "health/tsig.hpp"
+#include "health/update_request.hpp"
+#include "registry/publisher.hpp"
+
+namespace {
+
+using namespace signpost;
+
+// The key of the seed corpus (tests/fuzz/make_corpus.py): "agent-key", hmac-sha256.
+constexpr const char* kKeyName = "agent-key";
+constexpr const char* kSecret = "c2lnbnBvc3QgdGVzdCBrZXkgMDEyMzQ1Njc4OWFiY2RlZg==";
+// The receiver's wall clock: 2026-06-01 00:00:00 UTC, the time the seeds are signed at.
+constexpr std::uint64_t kNow = 1780272000;
+constexpr std::uint8_t kSignMode = 0x01;
+
+std::vector<health::TsigKey> keys() {
+  std::vector<health::TsigKey> out;
+  out.push_back(health::make_tsig_key(kKeyName, "hmac-sha256", kSecret, {"web", "db-*"}));
+  return out;
+}
+
+registry::Publisher::Settings publisher_settings() {
+  registry::Publisher::Settings out;
+  const std::string domain("\x03svc\x08internal\x00", 14);
+  out.apex.domain = domain;
+  out.build.domain = domain;
+  out.batch_delay = std::chrono::milliseconds(0);
+  return out;
+}
+
+health::ReceiverSettings receiver_settings() {
+  health::ReceiverSettings out;
+  out.domain = "svc.internal.";
+  out.leases.min_lease = std::chrono::seconds(1);
+  out.leases.max_lease = std::chrono::seconds(600);
+  return out;
+}
+
+// The receiver's own steps, called one by one on the message.
+void parse(const health::TsigSigner& signer, std::span<const std::uint8_t> message) {
+  const health::TsigCheck check = signer.verify(message, kNow);
+  const bool signed_message = check.status != health::TsigCheck::Status::unsigned_message &&
+                              check.status != health::TsigCheck::Status::malformed;
+  health::UpdateRequest request;
+  health::parse_update(message, signed_message ? check.tsig_offset : message.size(), request);
+}
+
+// The whole receiver: the message handled twice, then the registry's changes applied.
+void receive(std::span<const std::uint8_t> message) {
+  registry::Publisher publisher(publisher_settings(), {}, nullptr, nullptr);
+  {
+    health::HeartbeatReceiver receiver(receiver_settings(), keys(), publisher,
+                                       [](const std::string&) {}, [] { return kNow; });
+    receiver.process(message);
+    receiver.process(message);
+    receiver.tick();
+  }
+  // The registry thread applies what was posted and publishes before it stops.
+  publisher.start();
+  publisher.stop();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const health::TsigSigner signer(keys());
+  if (size == 0) return 0;
+  std::vector<std::uint8_t> message(data + 1, data + size);
+  // Signing needs a whole header: it raises ARCOUNT.
+  if ((data[0] & kSignMode) != 0 && message.size() >= 12) {
+    signer.sign_request(message, signer.keys().front(), kNow);
+  }
+  parse(signer, message);
+  receive(message);
+  return 0;
+}
