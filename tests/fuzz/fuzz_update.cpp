@@ -61,9 +61,11 @@ void parse(const health::TsigSigner& signer, std::span<const std::uint8_t> messa
   health::parse_update(message, signed_message ? check.tsig_offset : message.size(), request);
 }
 
-// The whole receiver: the message handled twice, then the registry's changes applied.
+// The whole receiver: the message handled twice (the second time it is a replay), on the
+// registry thread as the workers hand it there, then the lease tick's changes applied.
 void receive(std::span<const std::uint8_t> message) {
   registry::Publisher publisher(publisher_settings(), {}, nullptr, nullptr);
+  publisher.start();
   {
     health::HeartbeatReceiver receiver(receiver_settings(), keys(), publisher,
                                        [](const std::string&) {}, [] { return kNow; });
@@ -72,7 +74,6 @@ void receive(std::span<const std::uint8_t> message) {
     receiver.tick();
   }
   // The registry thread applies what was posted and publishes before it stops.
-  publisher.start();
   publisher.stop();
 }
 
