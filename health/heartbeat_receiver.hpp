@@ -51,7 +51,7 @@ struct ReceiverCounters {
   std::atomic<std::uint64_t> unchanged{0};      // renewals that published nothing
   std::atomic<std::uint64_t> repeated{0};       // of which known as repeats, not parsed
   std::atomic<std::uint64_t> rejected{0};       // any other rcode
-  std::atomic<std::uint64_t> bad_signature{0};  // BADKEY, BADSIG, BADTIME or unsigned
+  std::atomic<std::uint64_t> bad_signature{0};  // BADKEY, BADSIG, BADTIME, BADTRUNC or unsigned
   std::atomic<std::uint64_t> replayed{0};       // signed no later than the last accepted
   std::atomic<std::uint64_t> over_quota{0};     // refused: key.max_instances, max_instances
   std::atomic<std::uint64_t> dropped{0};        // not handled: too many queued
