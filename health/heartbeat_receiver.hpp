@@ -25,7 +25,7 @@
 #include "health/hash_keyed_table.hpp"
 #include "health/lease_tracker.hpp"
 #include "health/replay_guard.hpp"
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 #include "health/update_plan.hpp"
 #include "registry/publisher.hpp"
 

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "health/update_request.hpp"
+#include "health/protocol/update_request.hpp"
 #include "registry/store.hpp"
 
 namespace signpost::health {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dns/answer/message_handlers.hpp"
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 
 namespace signpost::health {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "health/lease_tracker.hpp"
-#include "health/update_request.hpp"
+#include "health/protocol/update_request.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::health {

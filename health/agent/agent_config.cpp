@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "health/agent/agent_schema.hpp"
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 #include "registry/config/document.hpp"
 
 namespace signpost::health::agent {

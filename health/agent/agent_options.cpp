@@ -8,7 +8,7 @@
 
 #include "dns/wire/base64.hpp"
 #include "health/agent/agent_schema.hpp"
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::health::agent::schema {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "health/agent/agent_config.hpp"
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::health::agent {
@@ -67,7 +67,7 @@ inline constexpr std::uint16_t kLeaseOption = 2;
 /// Registration and heartbeat: zone `<domain> SOA IN`; updates: delete all RRsets at the
 /// instance name, add SRV, TXT, the node's A/AAAA and the PTR, each with TTL `lease`; an OPT
 /// with the 4-octet Update Lease; TSIG signed with `key` at the current time and fudge
-/// kTsigFudge (health/tsig.hpp). Any thread; allocates; throws UpdateError.
+/// kTsigFudge (health/protocol/tsig.hpp). Any thread; allocates; throws UpdateError.
 SignedUpdate encode_registration(const InstanceRecords& instance, std::uint32_t lease,
                                  const KeyConfig& key, std::uint16_t id);
 

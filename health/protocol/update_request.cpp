@@ -1,5 +1,5 @@
 // Parsing DNS UPDATE messages (RFC 2136 §2, §3.1) with the own wire code.
-#include "health/update_request.hpp"
+#include "health/protocol/update_request.hpp"
 
 #include "dns/wire/message.hpp"
 #include "dns/wire/name.hpp"

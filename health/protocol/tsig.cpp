@@ -1,5 +1,5 @@
 // TSIG (RFC 8945): HMAC (RFC 2104) over OpenSSL's digests.
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
