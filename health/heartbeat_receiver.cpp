@@ -138,18 +138,24 @@ void HeartbeatReceiver::do_tick() {
   timer_.expires_after(settings_.tick);
   timer_.async_wait([this](const boost::system::error_code& error) {
     if (error) return;
-    {
-      const std::lock_guard lock(mutex_);
-      tick();
-    }
+    // Waits for the registry thread, which checks the leases: stop() joins this thread, so
+    // no tick is left queued behind it.
+    tick();
     do_tick();
   });
 }
 
 void HeartbeatReceiver::tick() {
+  publisher_.apply([this](registry::Store& store) {
+    const std::lock_guard lock(mutex_);
+    tick_with(store);
+  });
+}
+
+void HeartbeatReceiver::tick_with(registry::Store& store) {
   const auto now = Clock::now();
   tracker_.tick(now);
-  publish_changes(nullptr);
+  publish_changes(&store);
   forget_old_deletions(now);
 }
 
@@ -218,10 +224,8 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
     return outcome;
   }
   RegisteredInstances lookup;
-  lookup.find = [this](const InstanceKey& wanted) -> std::optional<registry::Instance> {
-    const auto found = registered_.find(wanted);
-    if (found == registered_.end()) return std::nullopt;
-    return found->second.instance.unpack(wanted.service, wanted.id);
+  lookup.find = [&store](const InstanceKey& wanted) {
+    return store.find_instance(wanted.service, wanted.id);
   };
   lookup.on_node = [&store](std::string_view node) -> std::optional<registry::Instance> {
     std::optional<registry::Instance> out;
@@ -260,13 +264,13 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
   const std::uint32_t requested = request.lease.value_or(plan.min_ttl);
   for (const InstanceKey& removal : plan.removals) {
     ReplayGuard guard;
-    if (const auto found = registered_.find(removal); found != registered_.end()) {
-      guard = found->second.replay;
+    if (const Registered* found = find_registered(removal)) {
+      guard = found->replay;
     } else if (const auto gone = deleted_.find(removal); gone != deleted_.end()) {
       guard = gone->second;
     }
     guard.accept(check.time_signed, check.mac);
-    deregister_instance(removal, &store);
+    deregister_instance(removal, store);
     remember_deleted(removal, guard);
   }
   // Only a lone registration without prerequisites can be taken for the same again: sent
@@ -327,8 +331,8 @@ std::string HeartbeatReceiver::forbidden(const UpdatePlan& plan, const TsigKey& 
 
 bool HeartbeatReceiver::fresh(const UpdatePlan& plan, const TsigCheck& check) const {
   const auto accepts = [&](const InstanceKey& key) {
-    if (const auto found = registered_.find(key); found != registered_.end()) {
-      return found->second.replay.accepts(check.time_signed, check.mac);
+    if (const Registered* found = find_registered(key)) {
+      return found->replay.accepts(check.time_signed, check.mac);
     }
     const auto gone = deleted_.find(key);
     return gone == deleted_.end() || gone->second.accepts(check.time_signed, check.mac);
@@ -345,8 +349,8 @@ bool HeartbeatReceiver::fresh(const UpdatePlan& plan, const TsigCheck& check) co
 std::string HeartbeatReceiver::over_quota(const UpdatePlan& plan, const TsigKey& key) const {
   std::size_t added = 0;
   for (const Registration& registration : plan.registrations) {
-    const auto found = registered_.find({registration.instance.service, registration.instance.id});
-    if (found == registered_.end() || found->second.key != &key) ++added;
+    const Registered* found = find_registered({registration.instance.service, registration.instance.id});
+    if (found == nullptr || found->key != &key) ++added;
   }
   if (added == 0) return {};
   const std::size_t by_key = key_instances_[static_cast<std::size_t>(&key - signer_.keys().data())];
@@ -354,8 +358,8 @@ std::string HeartbeatReceiver::over_quota(const UpdatePlan& plan, const TsigKey&
     return "key " + key.name + " has " + std::to_string(by_key) + " instances registered, its limit " +
            "key.max_instances is " + std::to_string(key.max_instances);
   }
-  if (registered_.size() + added > settings_.max_instances) {
-    return "the registry holds " + std::to_string(registered_.size()) +
+  if (tracker_.size() + added > settings_.max_instances) {
+    return "the registry holds " + std::to_string(tracker_.size()) +
            " instances registered by UPDATE, its limit health.max_instances is " +
            std::to_string(settings_.max_instances);
   }
@@ -385,18 +389,19 @@ std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::renew_repeated(
   if (found == nullptr) return std::nullopt;
   const Renewal renewal = *found;
   if (renewal.length != bytes.size() || renewal.tsig_key != check.key) return std::nullopt;
-  // A replay takes the full path, which refuses it and says so.
-  if (!renewal.instance->replay.accepts(check.time_signed, check.mac)) return std::nullopt;
-  const auto granted = tracker_.renew(renewal.lease, std::chrono::seconds(renewal.requested),
-                                      renewal.health, Clock::now());
-  if (!granted) {
+  if (!tracker_.current(renewal.lease)) {
     forget_renewal(hash);  // the lease was forgotten, and the instance is on its way out
     return std::nullopt;
   }
+  Registered& instance = registered_at(renewal.lease.slot);
+  // A replay takes the full path, which refuses it and says so.
+  if (!instance.replay.accepts(check.time_signed, check.mac)) return std::nullopt;
+  const auto granted = tracker_.renew(renewal.lease, std::chrono::seconds(renewal.requested),
+                                      renewal.health, Clock::now());
   // A different lease would change the instance's TTL cap: let the full path see to it (the
   // second renewal of the lease is harmless).
-  if (static_cast<std::uint32_t>(granted->count()) != renewal.granted) return std::nullopt;
-  renewal.instance->replay.accept(check.time_signed, check.mac);
+  if (!granted || static_cast<std::uint32_t>(granted->count()) != renewal.granted) return std::nullopt;
+  instance.replay.accept(check.time_signed, check.mac);
   counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
   counters_.repeated.fetch_add(1, std::memory_order_relaxed);
   publish_changes(nullptr);
@@ -408,18 +413,16 @@ std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::renew_repeated(
 void HeartbeatReceiver::remember_renewal(std::span<const std::uint8_t> message,
                                          const TsigCheck& check, std::size_t zone_end,
                                          bool edns, const Outcome& outcome) {
-  const auto registered = registered_.find(outcome.renewed);
   const auto lease = tracker_.handle(outcome.renewed);
-  if (registered == registered_.end() || !lease) return;
-  Registered& instance = registered->second;
-  if (instance.renewal) forget_renewal(*instance.renewal);
+  if (!lease) return;
+  Registered& instance = registered_at(lease->slot);
+  if (instance.renewal != 0) forget_renewal(instance.renewal);
   const auto bytes = repeated_part(message, check);
   const std::uint64_t hash = hash_of(bytes);
   // Another instance's renewal with the same hash gives way (and that instance goes back
   // to the full path).
   forget_renewal(hash);
-  renewals_.assign(hash, Renewal{.instance = &instance,
-                                 .lease = *lease,
+  renewals_.assign(hash, Renewal{.lease = *lease,
                                  .tsig_key = check.key,
                                  .length = static_cast<std::uint32_t>(bytes.size()),
                                  .zone_end = static_cast<std::uint32_t>(zone_end),
@@ -431,9 +434,12 @@ void HeartbeatReceiver::remember_renewal(std::span<const std::uint8_t> message,
 }
 
 void HeartbeatReceiver::forget_renewal(std::uint64_t hash) {
-  Renewal* renewal = renewals_.find(hash);
+  const Renewal* renewal = renewals_.find(hash);
   if (renewal == nullptr) return;
-  renewal->instance->renewal.reset();
+  if (renewal->lease.slot < registered_.size()) {
+    Registered& instance = registered_[renewal->lease.slot];
+    if (instance.renewal == hash) instance.renewal = 0;
+  }
   renewals_.erase(hash);
 }
 
@@ -453,6 +459,32 @@ void HeartbeatReceiver::note_refusal(const std::string& reason) {
   log_(line);
 }
 
+HeartbeatReceiver::Registered* HeartbeatReceiver::find_registered(const InstanceKey& key) {
+  const auto handle = tracker_.handle(key);
+  return handle ? &registered_at(handle->slot) : nullptr;
+}
+
+const HeartbeatReceiver::Registered* HeartbeatReceiver::find_registered(
+    const InstanceKey& key) const {
+  const auto handle = tracker_.handle(key);
+  if (!handle || handle->slot >= registered_.size()) return nullptr;
+  return &registered_[handle->slot];
+}
+
+HeartbeatReceiver::Registered& HeartbeatReceiver::registered_at(std::uint32_t slot) {
+  if (slot >= registered_.size()) registered_.resize(tracker_.slot_count());
+  return registered_[slot];
+}
+
+void HeartbeatReceiver::retire(std::uint32_t slot) {
+  Registered& entry = registered_at(slot);
+  if (entry.renewal != 0) forget_renewal(entry.renewal);
+  if (entry.key != nullptr) {
+    --key_instances_[static_cast<std::size_t>(entry.key - signer_.keys().data())];
+  }
+  entry = Registered{};
+}
+
 std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
                                                    std::uint32_t requested,
                                                    const TsigCheck& check, registry::Store& store,
@@ -460,51 +492,42 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
   const InstanceKey key{registration.instance.service, registration.instance.id};
   const auto granted = tracker_.renew(key, std::chrono::seconds(requested),
                                       registration.instance.health, now);
-  registration.instance.max_ttl = tracker_.ttl_cap(key);
-  registry::PackedInstance packed = registry::PackedInstance::pack(registration.instance);
-  auto found = registered_.find(key);
-  if (found == registered_.end()) {
-    found = registered_.try_emplace(key).first;
+  Registered& entry = registered_at(tracker_.handle(key)->slot);
+  const bool known = entry.key != nullptr;
+  if (!known) {
     if (const auto gone = deleted_.find(key); gone != deleted_.end()) {
-      found->second.replay = gone->second;
+      entry.replay = gone->second;
       deleted_.erase(gone);
     }
   }
-  Registered& entry = found->second;
   entry.replay.accept(check.time_signed, check.mac);
   if (entry.key != check.key) {
     if (entry.key != nullptr) --key_instances_[static_cast<std::size_t>(entry.key - signer_.keys().data())];
     ++key_instances_[static_cast<std::size_t>(check.key - signer_.keys().data())];
     entry.key = check.key;
   }
-  if (entry.instance == packed && entry.protocol == registration.protocol) {
-    counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<std::uint32_t>(granted.count());
-  }
-  // Its remembered renewal renewed the instance as it was.
-  if (entry.renewal) forget_renewal(*entry.renewal);
-  entry.instance = std::move(packed);
-  entry.protocol = registration.protocol;
+  // The store holds what is published: the effective health and the TTL cap of the lease.
   registry::Instance published = std::move(registration.instance);
   published.health = tracker_.effective_health(key);
+  published.max_ttl = tracker_.ttl_cap(key);
+  if (known) {
+    const registry::Service* service = store.find_service(key.service);
+    if (service != nullptr && service->protocol == registration.protocol &&
+        store.find_instance(key.service, key.id) == published) {
+      counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
+      return static_cast<std::uint32_t>(granted.count());
+    }
+  }
+  // Its remembered renewal renewed the instance as it was.
+  if (entry.renewal != 0) forget_renewal(entry.renewal);
   store.put_instance(std::move(published), registration.protocol);
   return static_cast<std::uint32_t>(granted.count());
 }
 
-void HeartbeatReceiver::deregister_instance(const InstanceKey& key, registry::Store* store) {
+void HeartbeatReceiver::deregister_instance(const InstanceKey& key, registry::Store& store) {
+  if (const auto handle = tracker_.handle(key)) retire(handle->slot);
   tracker_.remove(key);
-  const auto found = registered_.find(key);
-  if (found == registered_.end()) return;
-  if (const auto& renewal = found->second.renewal) forget_renewal(*renewal);
-  if (const TsigKey* owner = found->second.key) {
-    --key_instances_[static_cast<std::size_t>(owner - signer_.keys().data())];
-  }
-  registered_.erase(found);
-  if (store != nullptr) {
-    store->remove_instance(key.service, key.id);
-  } else {
-    publisher_.post([key](registry::Store& s) { s.remove_instance(key.service, key.id); });
-  }
+  store.remove_instance(key.service, key.id);
 }
 
 // A deleted instance keeps its replay guard for replay_memory, so that the UPDATE that
@@ -527,34 +550,41 @@ void HeartbeatReceiver::forget_old_deletions(Clock::time_point now) {
   }
 }
 
-// With `store` (the registry thread), changes are applied to it at once; from the heartbeat
-// thread they are posted.
+// With `store` (the registry thread), changes are applied to it at once. A worker's renewal
+// that brought an instance back from expiry posts the sync instead; forgetting happens only
+// on ticks, which run on the registry thread.
 void HeartbeatReceiver::publish_changes(registry::Store* store) {
   using Kind = Change::Kind;
   for (const Change& change : tracker_.take_changes()) {
-    const auto found = registered_.find(change.key);
-    if (found == registered_.end()) continue;
     if (change.kind == Kind::forget) {
       log_("instance " + change.key.id + " of " + change.key.service + " forgotten");
-      const ReplayGuard guard = found->second.replay;
-      deregister_instance(change.key, store);
-      remember_deleted(change.key, guard);
-      continue;
-    }
-    if (change.kind == Kind::ttl) found->second.instance.max_ttl = change.ttl;
-    auto apply = [change](registry::Store& s) {
-      if (change.kind == Kind::ttl) {
-        s.set_max_ttl(change.key.service, change.key.id, change.ttl);
+      const ReplayGuard guard = registered_at(change.slot).replay;
+      retire(change.slot);
+      if (store != nullptr) {
+        store->remove_instance(change.key.service, change.key.id);
       } else {
-        s.set_health(change.key.service, change.key.id, change.health);
+        publisher_.post([key = change.key](registry::Store& s) { s.remove_instance(key.service, key.id); });
       }
-    };
-    if (store != nullptr) {
-      apply(*store);
+      remember_deleted(change.key, guard);
+    } else if (store != nullptr) {
+      if (change.kind == Kind::ttl) {
+        store->set_max_ttl(change.key.service, change.key.id, change.ttl);
+      } else {
+        store->set_health(change.key.service, change.key.id, change.health);
+      }
     } else {
-      publisher_.post(std::move(apply));
+      publisher_.post([this, key = change.key](registry::Store& s) {
+        const std::lock_guard lock(mutex_);
+        sync_instance(key, s);
+      });
     }
   }
+}
+
+void HeartbeatReceiver::sync_instance(const InstanceKey& key, registry::Store& store) {
+  if (!tracker_.contains(key)) return;  // deregistered since; that took it from the store
+  store.set_health(key.service, key.id, tracker_.effective_health(key));
+  store.set_max_ttl(key.service, key.id, tracker_.ttl_cap(key));
 }
 
 std::vector<std::uint8_t> HeartbeatReceiver::respond(std::span<const std::uint8_t> message,

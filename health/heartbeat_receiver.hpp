@@ -63,7 +63,9 @@ struct ReceiverCounters {
 /// response. A worker answers at once only an UPDATE that repeats a remembered renewal, and
 /// only when the receiver's lock is free (it never waits for it); every other UPDATE runs on
 /// the registry thread, which checks it against the whole registry (static instances
-/// included) and applies it to the store there. Lease ticks run on the heartbeat thread.
+/// included) and applies it to the store there. Lease ticks run there too: the heartbeat
+/// thread is only their clock. The instance itself is kept once, in the store; the receiver
+/// keeps its lease (LeaseTracker), replay guard and key beside it.
 /// Expired and critical instances leave the answers through the publisher.
 class HeartbeatReceiver : public dns::answer::UpdateHandler {
  public:
@@ -78,7 +80,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   HeartbeatReceiver(const HeartbeatReceiver&) = delete;
   HeartbeatReceiver& operator=(const HeartbeatReceiver&) = delete;
 
-  /// Starts the heartbeat thread and its lease ticks.
+  /// Starts the heartbeat thread, which has the registry thread check the leases every tick.
   void start();
   /// Stops it, and takes no more UPDATEs for the registry thread. Idempotent.
   void stop();
@@ -95,7 +97,8 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   /// Handles one UPDATE as the workers' two calls together would, and waits for the
   /// response (empty: none). Tests and benchmarks; not from the registry thread.
   std::vector<std::uint8_t> process(std::span<const std::uint8_t> message);
-  /// Checks the leases now. Tests; with the heartbeat thread not running.
+  /// Checks the leases now, on the registry thread, and waits for it. Tests; with the
+  /// heartbeat thread not running and the publisher running.
   void tick();
 
   const ReceiverCounters& counters() const noexcept { return counters_; }
@@ -111,16 +114,15 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
     std::uint32_t requested = 0;
     registry::Health health = registry::Health::passing;
   };
-  // An instance as registered by heartbeat (packed; its service and id are its key), and
-  // the hash of its remembered renewal (see Renewal), if any.
+  // What the receiver keeps of an instance registered by heartbeat, beside its lease in the
+  // tracker and its records in the store (the one copy of the instance itself): indexed by
+  // the instance's slot in the tracker, so that it needs no table of its own.
   struct Registered {
-    registry::PackedInstance instance;
-    registry::Protocol protocol = registry::Protocol::tcp;
-    std::optional<std::uint64_t> renewal;
+    std::uint64_t renewal = 0;     // the hash of its remembered renewal (see Renewal); 0: none
     ReplayGuard replay;
-    const TsigKey* key = nullptr;  // the key it counts against (key.max_instances)
+    const TsigKey* key = nullptr;  // the key it counts against (key.max_instances); nullptr:
+                                   // the slot holds no instance
   };
-  using RegisteredMap = std::unordered_map<InstanceKey, Registered, InstanceKeyHash>;
   // Agents renew by sending the same UPDATE again and again. One that repeats, byte for byte
   // (header ID and TSIG aside), the UPDATE that last registered or renewed an instance is
   // known by the hash of those bytes and skips parsing, planning and every lookup by name:
@@ -128,10 +130,8 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   // that registered or changed an instance changes nothing more, so it is remembered too,
   // and an agent's first heartbeat after registering takes the short way. An instance has
   // at most one remembered renewal, and loses it when another UPDATE changes it (the
-  // renewal left it as it was) or it is deregistered, so that `instance` always points into
-  // registered_ at the instance the renewal saw.
+  // renewal left it as it was) or it is deregistered.
   struct Renewal {
-    Registered* instance = nullptr;
     LeaseTracker::Handle lease;
     const TsigKey* tsig_key = nullptr;
     std::uint32_t length = 0;  // of the hashed bytes (a message's octets fit in 32 bits)
@@ -174,12 +174,23 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
                                   const TsigCheck& check, registry::Store& store,
                                   std::chrono::steady_clock::time_point now);
   void note_refusal(const std::string& reason);
-  // Deregisters an instance; the store change is applied at once when `store` is given,
-  // posted otherwise. Its replay guard stays for replay_memory.
-  void deregister_instance(const InstanceKey& key, registry::Store* store);
+  // The receiver's data of a tracked instance, or nullptr.
+  Registered* find_registered(const InstanceKey& key);
+  const Registered* find_registered(const InstanceKey& key) const;
+  Registered& registered_at(std::uint32_t slot);
+  // Lets go of a slot's data: its remembered renewal and its count against its key.
+  void retire(std::uint32_t slot);
+  // Deregisters an instance: its lease, its data and its records in the store.
+  void deregister_instance(const InstanceKey& key, registry::Store& store);
   void remember_deleted(const InstanceKey& key, const ReplayGuard& guard);
   void forget_old_deletions(std::chrono::steady_clock::time_point now);
+  // Applies the tracker's changes to the store (registry thread), or, without it (a worker's
+  // renewal), posts a task that brings the instances in the store up to the tracker's state
+  // when it runs: so that a change can never overtake a later one on its way.
   void publish_changes(registry::Store* store);
+  void sync_instance(const InstanceKey& key, registry::Store& store);
+  // Lease ticks: on the registry thread, with the lock held.
+  void tick_with(registry::Store& store);
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message,
                                     const TsigCheck& check, std::size_t zone_end,
                                     const Outcome& outcome, bool edns);
@@ -192,8 +203,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   registry::Publisher& publisher_;
   Log log_;
   WallClock wall_clock_;
-  // As reported; health in the store may differ.
-  RegisteredMap registered_;
+  std::vector<Registered> registered_;  // by tracker slot
   Renewals renewals_;
   std::vector<std::size_t> key_instances_;  // registered per key, in signer_.keys() order
   // Replay guards of deleted instances, and when each may go (in the order they were added).
@@ -205,8 +215,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::uint64_t refusals_not_logged_ = 0;
 
-  // Everything above, from the workers (try_lock only), the registry thread and the
-  // heartbeat thread.
+  // Everything above: the registry thread, and the workers' repeated renewals (try_lock only).
   std::mutex mutex_;
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};

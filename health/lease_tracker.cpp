@@ -82,11 +82,14 @@ std::optional<LeaseTracker::Handle> LeaseTracker::handle(const InstanceKey& key)
   return Handle{found->second, slots_[found->second].generation};
 }
 
+bool LeaseTracker::current(Handle handle) const noexcept {
+  return handle.slot < slots_.size() && slots_[handle.slot].key != nullptr &&
+         slots_[handle.slot].generation == handle.generation;
+}
+
 std::optional<std::chrono::seconds> LeaseTracker::renew(Handle handle, std::chrono::seconds requested,
                                                         Health reported, Clock::time_point now) {
-  if (handle.slot >= slots_.size()) return std::nullopt;
-  const Entry& entry = slots_[handle.slot];
-  if (entry.key == nullptr || entry.generation != handle.generation) return std::nullopt;
+  if (!current(handle)) return std::nullopt;
   return renew_slot(handle.slot, requested, reported, now);
 }
 
@@ -229,7 +232,7 @@ void LeaseTracker::restore_ttl_cap(Entry& entry) {
       std::max<Clock::rep>(1, std::chrono::duration_cast<std::chrono::seconds>(entry.lease).count() / 3));
   if (entry.ttl_cap == full) return;
   if (entry.ttl_cap != 0) {
-    changes_.push_back({.key = *entry.key, .kind = Change::Kind::ttl, .ttl = full});
+    changes_.push_back({.key = *entry.key, .kind = Change::Kind::ttl, .ttl = full, .slot = slot_of(entry)});
   }
   entry.ttl_cap = full;
 }
@@ -244,7 +247,7 @@ void LeaseTracker::lower_ttl_cap(Entry& entry, Clock::time_point at) {
   const auto lowered = static_cast<std::uint32_t>(std::max<Clock::rep>(1, left.count() / 2));
   if (lowered >= entry.ttl_cap) return;
   entry.ttl_cap = lowered;
-  changes_.push_back({.key = *entry.key, .kind = Change::Kind::ttl, .ttl = lowered});
+  changes_.push_back({.key = *entry.key, .kind = Change::Kind::ttl, .ttl = lowered, .slot = slot_of(entry)});
 }
 
 std::optional<Clock::time_point> LeaseTracker::ttl_step_at(const Entry& entry) noexcept {
@@ -273,7 +276,7 @@ void LeaseTracker::publish(Entry& entry) {
   if (entry.published && effective == entry.effective) return;
   entry.published = true;
   entry.effective = effective;
-  changes_.push_back({.key = *entry.key, .kind = Change::Kind::health, .health = effective});
+  changes_.push_back({.key = *entry.key, .kind = Change::Kind::health, .health = effective, .slot = slot_of(entry)});
 }
 
 void LeaseTracker::advance(std::uint32_t slot, Clock::time_point at) {
@@ -323,7 +326,7 @@ void LeaseTracker::expire(Entry& entry, Clock::time_point at) {
 
 void LeaseTracker::forget(std::uint32_t slot) {
   changes_.push_back({.key = *slots_[slot].key, .kind = Change::Kind::forget,
-                      .health = Health::critical});
+                      .health = Health::critical, .slot = slot});
   release(slot);
 }
 

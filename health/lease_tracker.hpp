@@ -87,8 +87,14 @@ struct Change {
   enum class Kind : std::uint8_t { health, forget, ttl } kind = Kind::health;
   registry::Health health = registry::Health::critical;  // for Kind::health
   std::uint32_t ttl = 0;                                // for Kind::ttl, seconds
+  /// The instance's slot in the tracker (see LeaseTracker::Handle); for a forgotten one,
+  /// the slot it had, which is free until the next new instance.
+  std::uint32_t slot = 0;
 
-  bool operator==(const Change&) const = default;
+  /// Equal in what the registry must do; the slot is bookkeeping.
+  bool operator==(const Change& other) const noexcept {
+    return key == other.key && kind == other.kind && health == other.health && ttl == other.ttl;
+  }
 };
 
 /// One instance as the tracker sees it, for inspection (status, API, tests).
@@ -142,6 +148,11 @@ class LeaseTracker {
   };
   /// The instance's handle, or nullopt when it is not tracked.
   std::optional<Handle> handle(const InstanceKey& key) const;
+  /// Whether the handle still names the instance it was taken for. O(1).
+  bool current(Handle handle) const noexcept;
+  /// One more than the highest slot in use so far: callers that keep data per instance
+  /// index it by Handle::slot, below this bound.
+  std::size_t slot_count() const noexcept { return slots_.size(); }
   /// As renew, through a handle; nullopt (and nothing done) when the handle is stale. O(1).
   std::optional<std::chrono::seconds> renew(Handle handle, std::chrono::seconds requested,
                                             registry::Health reported, Clock::time_point now);
@@ -222,6 +233,9 @@ class LeaseTracker {
   std::chrono::seconds renew_slot(std::uint32_t slot, std::chrono::seconds requested,
                                   registry::Health reported, Clock::time_point now);
   std::uint32_t allocate(const InstanceKey& key, Clock::time_point now);
+  std::uint32_t slot_of(const Entry& entry) const noexcept {
+    return static_cast<std::uint32_t>(&entry - slots_.data());
+  }
   void release(std::uint32_t slot);
   void extend(Entry& entry, Clock::duration lease, Clock::time_point now);
   void update_critical(Entry& entry, Clock::time_point at);

@@ -78,6 +78,8 @@ void Publisher::apply(std::function<void(Store&)> change) {
   auto future = done->get_future();
   {
     std::lock_guard lock(mutex_);
+    // Once stopping, the thread may already be gone: nobody would run it.
+    if (stopping_) return;
     queue_.push_back(Task{std::move(change), done});
   }
   wake_.notify_one();

@@ -58,7 +58,7 @@ class Publisher {
   void post(std::function<void(Store&)> change);
   /// Runs `change` on the registry thread and waits until it is published (or found to
   /// change nothing). Rethrows its exception. Control plane only: never from the registry
-  /// thread itself.
+  /// thread itself. Once stop() has begun, the change is dropped and apply returns at once.
   void apply(std::function<void(Store&)> change);
   /// Replaces the static zones (reload) and waits for the publish. Throws ZoneError when
   /// they conflict; the old zones then stay.

@@ -289,16 +289,22 @@ int App::run() {
   use_huge_pages();  // while the workers already answer: merging pages takes a moment
   const sigset_t signals = handled_signals();
   std::size_t freed_since_trim = 0;
+  unsigned quiet_ticks = 0;
   for (unsigned tick_count = 1;; ++tick_count) {
     // Snapshots the workers let go of are freed here, ten times a second: each holds its own
     // copy of the shard tables (64 KB), and under a burst of registrations a second's worth
     // of them cost tens of megabytes.
     const timespec tick{0, 100'000'000};
     const int received = sigtimedwait(&signals, nullptr, &tick);
-    freed_since_trim += free_reclaimed();
-    // Every ten seconds in which the registry changed, the heap the changes left free goes
-    // back to the system (a few milliseconds of this thread's time).
-    if (tick_count % 100 == 0 && freed_since_trim != 0) {
+    const std::size_t freed = free_reclaimed();
+    freed_since_trim += freed;
+    quiet_ticks = freed != 0 ? 0 : quiet_ticks + 1;
+    // The heap the changes left free goes back to the system (a few milliseconds of this
+    // thread's time) once the registry has been quiet for a second, and every ten seconds
+    // while it keeps changing. A burst of registrations rebuilds its services' records
+    // again and again, and malloc keeps what they freed for itself: after registering 50,000
+    // instances that was half the RSS.
+    if (freed_since_trim != 0 && (quiet_ticks == 10 || tick_count % 100 == 0)) {
       malloc_trim(0);
       freed_since_trim = 0;
     }

@@ -59,7 +59,9 @@ def rss_kib(pid):
 
 
 def settled_rss(server):
-    time.sleep(2)  # the registry thread publishes and frees what it built
+    # The registry thread publishes and frees what it built, and once the registry has been
+    # quiet for a second the server gives the freed heap back (dns/daemon/app.cpp).
+    time.sleep(4)
     return rss_kib(server.process.pid)
 
 

@@ -51,6 +51,17 @@ TEST(Publisher, CoalescesABurstIntoOnePublishWithAHigherSerial) {
   publisher.stop();
 }
 
+// A lease tick waits for the registry thread with apply; stopped first (as a test's fixture
+// may stop it), the publisher must not leave that waiter hanging.
+TEST(Publisher, ApplyAfterStopReturnsWithoutRunningTheChange) {
+  Publisher publisher(settings(), {}, nullptr, nullptr);
+  publisher.start();
+  publisher.stop();
+  bool ran = false;
+  publisher.apply([&](Store&) { ran = true; });
+  EXPECT_FALSE(ran);
+}
+
 TEST(Publisher, RejectedChangeThrowsToTheCallerAndKeepsData) {
   Publisher publisher(settings(), {}, nullptr, nullptr);
   publisher.start();
