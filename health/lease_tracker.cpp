@@ -106,6 +106,36 @@ std::chrono::seconds LeaseTracker::renew_slot(std::uint32_t slot, std::chrono::s
   return granted;
 }
 
+void LeaseTracker::restore(const InstanceKey& key, Clock::duration lease, Health reported,
+                           Clock::time_point expires_at, const FlapState& flap,
+                           Clock::time_point now) {
+  auto [found, inserted] = index_.try_emplace(key, 0);
+  if (inserted) found->second = allocate(found->first, now);
+  const std::uint32_t slot = found->second;
+  Entry& entry = slots_[slot];
+  extend(entry, lease, now);
+  entry.expires_at = expires_at;
+  entry.risk_at = expires_at - std::min<Clock::duration>(settings_.preservation_window, lease / 2);
+  restore_ttl_cap(entry);
+  if (entry.flap.suppressed) --suppressed_;
+  entry.flap = flap;
+  if (entry.flap.suppressed) ++suppressed_;
+  entry.reported = reported;
+  // Critical before the restart: it flapped then, if at all, not now.
+  entry.critical = reported == Health::critical;
+  entry.critical_since = now;
+  lower_ttl_cap(entry, now);
+  publish(entry);
+  schedule(slot);
+}
+
+std::optional<LeaseTracker::Saved> LeaseTracker::saved(Handle handle) const noexcept {
+  if (!current(handle)) return std::nullopt;
+  const Entry& entry = slots_[handle.slot];
+  return Saved{.lease = entry.lease, .expires_at = entry.expires_at, .reported = entry.reported,
+               .flap = entry.flap};
+}
+
 void LeaseTracker::remove(const InstanceKey& key) {
   const auto found = index_.find(key);
   if (found != index_.end()) release(found->second);

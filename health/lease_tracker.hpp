@@ -157,6 +157,14 @@ class LeaseTracker {
   std::optional<std::chrono::seconds> renew(Handle handle, std::chrono::seconds requested,
                                             registry::Health reported, Clock::time_point now);
 
+  /// Takes back an instance kept across a restart: tracked as if renewed at `now` with
+  /// `lease`, except that the lease runs out at `expires_at` (in the past: at the next tick)
+  /// and flap damping goes on from `flap`. A restored critical report is not a new flap.
+  /// Queues the instance's health Change, and a lowered TTL cap when little of the lease is
+  /// left. Allocates for a new instance.
+  void restore(const InstanceKey& key, Clock::duration lease, registry::Health reported,
+               Clock::time_point expires_at, const FlapState& flap, Clock::time_point now);
+
   /// Explicit deregistration: forgets the instance, queues nothing (the caller removes it).
   /// Unknown keys are ignored.
   void remove(const InstanceKey& key);
@@ -180,6 +188,20 @@ class LeaseTracker {
   /// lowered step by step as a lease that is not renewed runs down (Change::Kind::ttl), so
   /// that it stays below what is left of the lease (to within a second); 0 for unknown ones.
   std::uint32_t ttl_cap(const InstanceKey& key) const;
+  /// The instance's lease as last granted, when it runs out, and its flap damping state, or
+  /// nullopt for an unknown one (what restore takes back).
+  struct Saved {
+    Clock::duration lease{};
+    Clock::time_point expires_at{};
+    registry::Health reported = registry::Health::passing;
+    FlapState flap;
+  };
+  std::optional<Saved> saved(Handle handle) const noexcept;
+  /// Calls `visit(key, handle)` for every tracked instance, in no particular order.
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    for (const auto& [key, slot] : index_) visit(key, Handle{slot, slots_[slot].generation});
+  }
   /// Whether the instance is tracked.
   bool contains(const InstanceKey& key) const;
   /// The effective health last queued for the instance; critical for unknown ones.

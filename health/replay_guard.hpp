@@ -44,6 +44,27 @@ class ReplayGuard {
 
   std::uint64_t time() const noexcept { return time_; }
 
+  /// The guard as 24 octets (the time, then the four digests, each big-endian), to be kept
+  /// across a restart, and back.
+  std::array<std::uint8_t, 24> to_bytes() const noexcept {
+    std::array<std::uint8_t, 24> out{};
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<std::uint8_t>(time_ >> (56 - 8 * i));
+    for (std::size_t m = 0; m < macs_.size(); ++m) {
+      for (int i = 0; i < 4; ++i) {
+        out[8 + 4 * m + i] = static_cast<std::uint8_t>(macs_[m] >> (24 - 8 * i));
+      }
+    }
+    return out;
+  }
+  static ReplayGuard from_bytes(const std::array<std::uint8_t, 24>& bytes) noexcept {
+    ReplayGuard guard;
+    for (int i = 0; i < 8; ++i) guard.time_ = guard.time_ << 8 | bytes[i];
+    for (std::size_t m = 0; m < guard.macs_.size(); ++m) {
+      for (int i = 0; i < 4; ++i) guard.macs_[m] = guard.macs_[m] << 8 | bytes[8 + 4 * m + i];
+    }
+    return guard;
+  }
+
  private:
   // A nonzero 32-bit digest of a MAC: its first four octets. A MAC is an HMAC output, as
   // good as random, so any 32 bits of it serve (and cost no hashing on the renewal path):

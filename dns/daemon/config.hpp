@@ -75,6 +75,13 @@ struct Config {
   std::uint32_t preservation_max = 0;     // seconds
   std::uint32_t preservation_min_instances = 0;
 
+  // [registry]: where the live registry is kept; sealed.
+  std::string backend;                      // "memory" or "etcd"
+  std::string state_file;                   // memory backend; "" = none
+  std::vector<std::string> etcd_endpoints;  // etcd backend: host:port of its clients' URLs
+  std::string etcd_prefix;                  // every key the cluster writes is under it
+  std::uint32_t etcd_dial_timeout = 0;      // seconds
+
   // [[key]]: TSIG keys for heartbeats (DNS UPDATE); sealed.
   std::vector<KeyConfig> keys;
 

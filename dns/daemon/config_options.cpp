@@ -121,6 +121,43 @@ void set_order(Target& target, const Value& value) {
   }
 }
 
+void set_backend(Target& target, const Value& value) {
+  const std::string& text = text_of(value);
+  if (text != "memory" && text != "etcd") {
+    throw Invalid("must be \"memory\" or \"etcd\", not \"" + text + "\"");
+  }
+  target.config->backend = text;
+}
+
+// host:port, the host a name or an address ([...] for IPv6).
+void set_etcd_endpoints(Target& target, const Value& value) {
+  std::vector<std::string> list;
+  for (const std::string& text : std::get<StringList>(value)) {
+    const std::size_t colon = text.rfind(':');
+    const bool bracketed = !text.empty() && text.front() == '[';
+    const bool host_ok = colon != std::string::npos && colon != 0 &&
+                         (bracketed ? text[colon - 1] == ']'
+                                    : text.find(':') == colon);
+    if (!host_ok || !parse_port(text.substr(colon + 1)) || text.substr(colon + 1) == "0") {
+      throw Invalid("'" + text + "' is not host:port (\"127.0.0.1:2379\", \"[::1]:2379\")");
+    }
+    if (std::find(list.begin(), list.end(), text) != list.end()) {
+      throw Invalid("lists '" + text + "' twice");
+    }
+    list.push_back(text);
+  }
+  if (list.empty()) throw Invalid("must name at least one endpoint");
+  target.config->etcd_endpoints = std::move(list);
+}
+
+void set_etcd_prefix(Target& target, const Value& value) {
+  const std::string& text = text_of(value);
+  if (text.empty() || text.front() != '/') {
+    throw Invalid("must start with '/', as \"/signpost/\" does");
+  }
+  target.config->etcd_prefix = text;
+}
+
 void set_protocol(Target& target, const Value& value) {
   const auto protocol = registry::parse_protocol(text_of(value));
   if (!protocol) throw Invalid("must be \"tcp\" or \"udp\", not \"" + text_of(value) + "\"");
@@ -277,6 +314,28 @@ const std::vector<Option>& options() {
        .set = [](Target& t, const Value& v) {
          t.config->preservation_min_instances = as<std::uint32_t>(v);
        }},
+      // [registry]
+      {.section = "registry", .key = "backend", .kind = Kind::string,
+       .fallback = std::string("memory"), .allowed = "\"memory\", \"etcd\"",
+       .help = "Where the live registry is kept: in this server's memory (and its state_file), "
+               "or in etcd, shared by every server of the cluster.",
+       .set = set_backend},
+      {.section = "registry", .key = "state_file", .kind = Kind::string,
+       .fallback = std::string("signpostd.state"),
+       .help = "Memory backend: the file the registry's heartbeat instances are kept in across "
+               "restarts, relative to the working directory; \"\" = none.",
+       .set = [](Target& t, const Value& v) { t.config->state_file = text_of(v); }},
+      {.section = "registry", .key = "etcd_endpoints", .kind = Kind::string_list,
+       .fallback = StringList{"127.0.0.1:2379"},
+       .help = "etcd backend: the cluster's client URLs, as `\"host:port\"`.",
+       .set = set_etcd_endpoints},
+      {.section = "registry", .key = "etcd_prefix", .kind = Kind::string,
+       .fallback = std::string("/signpost/"),
+       .help = "etcd backend: every key this cluster writes lives under it.",
+       .set = set_etcd_prefix},
+      {.section = "registry", .key = "etcd_dial_timeout", .fallback = std::int64_t{2}, .min = 1,
+       .max = 60, .help = "etcd backend: seconds to wait for a connection to an endpoint.",
+       .set = [](Target& t, const Value& v) { t.config->etcd_dial_timeout = as<std::uint32_t>(v); }},
       // [[key]]
       {.section = "key", .key = "name", .kind = Kind::string, .required = true,
        .help = "Key name, as the TSIG record carries it (`nsupdate -y hmac-sha256:NAME:SECRET`).",
@@ -352,7 +411,8 @@ const std::vector<Option>& options() {
 
 const config::Schema& config_schema() {
   static const config::Schema schema(
-      {{.name = "server"}, {.name = "dns"}, {.name = "health"}, {.name = "key", .array = true},
+      {{.name = "server"}, {.name = "dns"}, {.name = "health"}, {.name = "registry"},
+       {.name = "key", .array = true},
        {.name = "service", .array = true}, {.name = "service.instance", .array = true}},
       options(), /*reload_column=*/true);
   return schema;

@@ -485,3 +485,49 @@ TEST_F(LeaseTrackerTest, RenewalRestoresTheTtlCap) {
 
 }  // namespace
 }  // namespace signpost::health
+
+namespace signpost::health {
+namespace {
+
+// A lease kept across a restart runs out when it would have, with its TTL cap below what is
+// left of it, and its damping goes on.
+TEST_F(LeaseTrackerTest, RestoredLeaseEndsWhenItWouldHave) {
+  LeaseTracker tracker = make();
+  tracker.restore(key("a"), 15s, Health::passing, at(4), FlapState{}, at(0));
+  EXPECT_EQ(texts(tracker.take_changes()), Lines{"web/a passing"});
+  EXPECT_LE(tracker.ttl_cap(key("a")), 2u);  // 4 s left, not a third of 15 s
+  tracker.tick(at(3.9));
+  EXPECT_EQ(texts(tracker.take_changes()), Lines{});
+  tracker.tick(at(4));
+  EXPECT_EQ(texts(tracker.take_changes()), Lines{"web/a critical"});
+}
+
+TEST_F(LeaseTrackerTest, RestoredLeaseThatRanOutWhileDownExpiresAtTheFirstTick) {
+  LeaseTracker tracker = make();
+  tracker.restore(key("a"), 15s, Health::passing, at(-1), FlapState{}, at(0));
+  tracker.tick(at(0));
+  EXPECT_EQ(texts(tracker.take_changes()), (Lines{"web/a passing", "web/a critical"}));
+}
+
+TEST_F(LeaseTrackerTest, RestoredCriticalIsNoNewFlapAndSuppressionGoesOn) {
+  LeaseTracker tracker = make();
+  tracker.restore(key("a"), 15s, Health::critical, at(15), FlapState{}, at(0));
+  EXPECT_EQ(texts(tracker.take_changes()), Lines{"web/a critical"});
+  EXPECT_EQ(tracker.state(key("a"), at(0))->penalty, 0.0);
+
+  FlapState held;
+  held.penalty = 3500;
+  held.updated = at(0);
+  held.reuse_at = at(100);
+  held.suppressed = true;
+  tracker.restore(key("b"), 15s, Health::passing, at(15), held, at(0));
+  EXPECT_EQ(texts(tracker.take_changes()), Lines{"web/b critical"});
+  EXPECT_EQ(tracker.totals().suppressed, 1u);
+  const auto saved = tracker.saved(*tracker.handle(key("b")));
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_TRUE(saved->flap.suppressed);
+  EXPECT_EQ(saved->expires_at, at(15));
+}
+
+}  // namespace
+}  // namespace signpost::health
