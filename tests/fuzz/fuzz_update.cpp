@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "health/heartbeat_receiver.hpp"
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 #include "health/update_request.hpp"
 #include "registry/publisher.hpp"
 
