@@ -15,7 +15,7 @@
 
 #include "health/heartbeat_receiver.hpp"
 #include "health/protocol/tsig.hpp"
-#include "health/update_request.hpp"
+#include "health/protocol/update_request.hpp"
 #include "registry/publisher.hpp"
 
 namespace {
