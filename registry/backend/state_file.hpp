@@ -108,7 +108,8 @@ std::uint32_t state_checksum(std::span<const std::uint8_t> bytes) noexcept;
 /// renames it over `path` and syncs the folder, so that after a crash `path` holds the old
 /// bytes or the new, whole. Any thread (one writer per path); blocks on the disk. Throws
 /// std::system_error naming the step and file ("write signpostd.state.tmp: No space left
-/// on device"); `path` is untouched then.
+/// on device"); `path` still holds the old bytes then, or the new ones when only the
+/// folder's sync failed (and the rename may not survive a power cut).
 void save_state_file(const std::string& path, std::span<const std::uint8_t> bytes);
 
 /// Reads the state file at `path`. A missing file is an empty state (logged as info); an

@@ -44,7 +44,9 @@ std::string error_of(const Bytes& bytes) {
 }
 
 void put_u32(Bytes& bytes, std::size_t at, std::uint32_t value) {
-  for (std::size_t i = 0; i < 4; ++i) bytes[at + i] = static_cast<std::uint8_t>(value >> (24 - 8 * i));
+  for (std::size_t i = 0; i < 4; ++i) {
+    bytes[at + i] = static_cast<std::uint8_t>(value >> (24 - 8 * i));
+  }
 }
 
 // Writes the checksum of changed bytes, as a forger (or the fuzzer's helper) would.
@@ -240,7 +242,8 @@ TEST(StateFile, RecordFlagsAndLengthsMustAddUp) {
   Bytes longer = bytes;
   longer.insert(longer.end() - 4, 0);
   put_u32(longer, kBodyLengthAt, static_cast<std::uint32_t>(longer.size() - 16));
-  put_u32(longer, kFirstRecordAt, static_cast<std::uint32_t>(longer.size() - 4 - kFirstRecordAt - 4));
+  const std::size_t record_end = longer.size() - 4;
+  put_u32(longer, kFirstRecordAt, static_cast<std::uint32_t>(record_end - kFirstRecordAt - 4));
   reseal(longer);
   EXPECT_EQ(error_of(longer), "record 1: 1 bytes after its fields");
 
@@ -292,7 +295,8 @@ class StateFileOnDisk : public ::testing::Test {
   }
   void write_file(const std::string& path, const Bytes& bytes) {
     std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
   }
   Bytes read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -349,9 +353,10 @@ TEST_F(StateFileOnDisk, UnreadableFileIsMovedAside) {
   fs::create_directory(path_);  // read() fails on it
   EXPECT_EQ(load(), RegistryState{});
   ASSERT_EQ(logged_.size(), 1u);
+  const std::string aside = path_ + ".corrupt-1780272000";
   EXPECT_EQ(logged_[0].second, "state file " + path_ + ": not a regular file; moved aside to " +
-                                   path_ + ".corrupt-1780272000; starting with no dynamic instances");
-  EXPECT_TRUE(fs::is_directory(path_ + ".corrupt-1780272000"));
+                                   aside + "; starting with no dynamic instances");
+  EXPECT_TRUE(fs::is_directory(aside));
 }
 
 TEST_F(StateFileOnDisk, TemporaryFileLeftByACrashIsIgnored) {
