@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include <limits>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -372,6 +375,42 @@ TEST_F(StateFileOnDisk, TemporaryFileLeftByACrashIsIgnored) {
   save_state_file(path_, next);  // the leftover is overwritten, not appended to
   EXPECT_EQ(load(), sample_state(9));
   EXPECT_FALSE(fs::exists(path_ + ".tmp"));
+}
+
+// kill -9 at any moment of a save: the file that remains is one of the states, whole. A
+// child saves two states in turn; it is killed after its third save and a delay that moves
+// the kill across the steps of a save (one save, with its two syncs, takes some milliseconds).
+TEST_F(StateFileOnDisk, KilledWriterLeavesAWholeFile) {
+  const std::vector<Bytes> states = {encode_state(sample_state(50)),
+                                     encode_state(sample_state(300, 20))};
+  for (int round = 0; round < 12; ++round) {
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      try {
+        for (std::size_t saves = 0;; ++saves) {
+          save_state_file(path_, states[saves % 2]);
+          if (saves == 2 && ::write(ready[1], "x", 1) != 1) std::_Exit(1);
+        }
+      } catch (...) {
+        std::_Exit(1);
+      }
+    }
+    char byte = 0;
+    ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+    std::this_thread::sleep_for(std::chrono::microseconds(round * 1300));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFSIGNALED(status)) << "the writer stopped on its own: " << status;
+    ::close(ready[0]);
+    ::close(ready[1]);
+    const Bytes left = read_file(path_);
+    EXPECT_TRUE(left == states[0] || left == states[1]) << "round " << round;
+    EXPECT_NO_THROW(parse_state(left));
+  }
 }
 
 TEST_F(StateFileOnDisk, FailedSaveLeavesTheOldFile) {
