@@ -2,15 +2,18 @@
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "dns/answer/query.hpp"
 #include "dns/answer/responder.hpp"
 #include "dns/wire/types.hpp"
+#include "registry/backend/state_file.hpp"
 #include "registry/registry_zone.hpp"
 #include "registry/snapshot.hpp"
 #include "registry/store.hpp"
+#include "tests/unit/registry/backend/sample_state.hpp"
 #include "tests/unit/support/test_registry.hpp"
 #include "tests/unit/support/test_zone.hpp"
 
@@ -18,6 +21,7 @@ namespace {
 
 using namespace signpost;
 namespace rrtype = dns::wire::rrtype;
+namespace backend = registry::backend;
 
 void BM_ParseQuery(benchmark::State& state) {
   testing::QueryOptions o;
@@ -143,6 +147,33 @@ void BM_PublishOneChange(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PublishOneChange)->Arg(10)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+// The memory backend's state file with N dynamic instances (each with two tags, two
+// metadata entries and one or two addresses): encoded, parsed (with every check), and
+// saved (written, synced and renamed, in the temporary folder).
+void BM_EncodeState(benchmark::State& state) {
+  const auto registry = backend::testing::sample_state(static_cast<std::uint32_t>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(backend::encode_state(registry));
+}
+BENCHMARK(BM_EncodeState)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+void BM_ParseState(benchmark::State& state) {
+  const auto bytes = backend::encode_state(
+      backend::testing::sample_state(static_cast<std::uint32_t>(state.range(0))));
+  for (auto _ : state) benchmark::DoNotOptimize(backend::parse_state(bytes));
+  state.counters["MB"] = static_cast<double>(bytes.size()) / 1e6;
+}
+BENCHMARK(BM_ParseState)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+void BM_SaveState(benchmark::State& state) {
+  const auto bytes = backend::encode_state(
+      backend::testing::sample_state(static_cast<std::uint32_t>(state.range(0))));
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "signpost-bench.state").string();
+  for (auto _ : state) backend::save_state_file(path, bytes);
+  std::filesystem::remove(path);
+}
+BENCHMARK(BM_SaveState)->Arg(100000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
