@@ -44,11 +44,13 @@ class FlapDamper {
   /// Ends suppression when `now` has reached `reuse_at`. Returns true when it just ended.
   bool try_reuse(FlapState& state, Clock::time_point now) const noexcept;
 
+  /// When a penalty of `penalty` at `at` will have decayed to the reuse threshold.
+  Clock::time_point reuse_time(double penalty, Clock::time_point at) const noexcept;
+
   /// The settings in force.
   const FlapSettings& settings() const noexcept { return settings_; }
 
  private:
-  Clock::time_point reuse_time(double penalty, Clock::time_point at) const noexcept;
 
   FlapSettings settings_;
 };

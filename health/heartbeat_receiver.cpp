@@ -155,8 +155,10 @@ void HeartbeatReceiver::tick() {
 void HeartbeatReceiver::tick_with(registry::Store& store) {
   const auto now = Clock::now();
   tracker_.tick(now);
+  if (tracker_.has_changes()) state_changed_.store(true, std::memory_order_relaxed);
   publish_changes(&store);
   forget_old_deletions(now);
+  save_state_if_due(store, now);
 }
 
 std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::answer_without_registry(
@@ -203,6 +205,7 @@ std::vector<std::uint8_t> HeartbeatReceiver::process_with(std::span<const std::u
   }
   if (outcome.rcode == wire::rcode::kNoError) {
     counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+    state_changed_.store(true, std::memory_order_relaxed);
   } else {
     counters_.rejected.fetch_add(1, std::memory_order_relaxed);
   }
@@ -404,6 +407,7 @@ std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::renew_repeated(
   instance.replay.accept(check.time_signed, check.mac);
   counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
   counters_.repeated.fetch_add(1, std::memory_order_relaxed);
+  leases_renewed_.store(true, std::memory_order_relaxed);
   publish_changes(nullptr);
   Outcome outcome;
   outcome.lease = renewal.granted;

@@ -27,6 +27,7 @@
 #include "health/replay_guard.hpp"
 #include "health/protocol/tsig.hpp"
 #include "health/update_plan.hpp"
+#include "registry/backend/state_file.hpp"
 #include "registry/publisher.hpp"
 
 namespace signpost::health {
@@ -100,6 +101,24 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   /// Checks the leases now, on the registry thread, and waits for it. Tests; with the
   /// heartbeat thread not running and the publisher running.
   void tick();
+
+  /// Where the registry's dynamic part goes to be kept (the memory backend's StateWriter):
+  /// called on the registry thread within `interval` of a registration, change or removal,
+  /// and every `renewal_interval` while leases are only renewed (a restart then finds leases
+  /// at most that much shorter than they were). Before start().
+  using StateSink = std::function<void(registry::backend::RegistryState)>;
+  void keep_state(StateSink sink, std::chrono::milliseconds interval,
+                  std::chrono::milliseconds renewal_interval);
+  /// Every heartbeat instance with its lease, damping, key and replay guard, and the guards
+  /// of deleted ones: what a restart must not lose. Registry thread; allocates.
+  registry::backend::RegistryState export_state(const registry::Store& store);
+  /// Takes back what export_state saved before a restart: leases end when they would have
+  /// (an instance whose lease ran out while the server was down expires at the first
+  /// tick). Instances of keys no longer configured, of a service now declared with another
+  /// protocol or clashing with a static instance are left out and logged. Registry thread,
+  /// before the first UPDATE; returns how many instances were taken back.
+  std::size_t restore_state(const registry::backend::RegistryState& state,
+                            registry::Store& store);
 
   const ReceiverCounters& counters() const noexcept { return counters_; }
   const LeaseTracker& tracker() const noexcept { return tracker_; }
@@ -191,6 +210,9 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   void sync_instance(const InstanceKey& key, registry::Store& store);
   // Lease ticks: on the registry thread, with the lock held.
   void tick_with(registry::Store& store);
+  registry::backend::RegistryState collect_state(const registry::Store& store) const;
+  // Hands the state to the sink when it changed and the interval has passed (ticks).
+  void save_state_if_due(registry::Store& store, std::chrono::steady_clock::time_point now);
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message,
                                     const TsigCheck& check, std::size_t zone_end,
                                     const Outcome& outcome, bool edns);
@@ -212,6 +234,13 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   ReceiverCounters counters_;
   std::atomic<std::size_t> queued_{0};
   std::atomic<bool> accepting_{true};
+  StateSink state_sink_;
+  std::chrono::milliseconds state_interval_{250};
+  std::chrono::milliseconds renewal_state_interval_{2000};
+  std::chrono::steady_clock::time_point last_state_{};
+  // Since the last export: an instance registered, changed or gone; only leases renewed.
+  std::atomic<bool> state_changed_{false};
+  std::atomic<bool> leases_renewed_{false};
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::uint64_t refusals_not_logged_ = 0;
 

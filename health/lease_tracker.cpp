@@ -125,7 +125,12 @@ void LeaseTracker::restore(const InstanceKey& key, Clock::duration lease, Health
   entry.critical = reported == Health::critical;
   entry.critical_since = now;
   lower_ttl_cap(entry, now);
-  publish(entry);
+  // A lease that ran out while the server was down is out of the first answer already.
+  if (expires_at <= now) {
+    advance(slot, now);
+  } else {
+    publish(entry);
+  }
   schedule(slot);
 }
 

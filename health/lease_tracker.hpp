@@ -220,6 +220,8 @@ class LeaseTracker {
 
   /// The settings in force.
   const LeaseSettings& settings() const noexcept { return settings_; }
+  /// The flap damping rules in force.
+  const FlapDamper& damper() const noexcept { return damper_; }
 
  private:
   struct Entry {

@@ -152,12 +152,33 @@ App::App(Config config, std::string config_path)
   // A client that closes its TCP connection early must not kill the server.
   signal(SIGPIPE, SIG_IGN);
   log_line(LogLevel::info, "signpostd " SIGNPOST_VERSION " starting with " + config_.source);
+  open_state();
   start_publisher();
   start_receiver();
+  keep_state();
   bind_workers();
 }
 
 App::~App() { stop(); }
+
+// The memory backend's state file, read before anything is served: the first answer
+// already has every instance the last process had.
+void App::open_state() {
+  if (config_.backend == "etcd") {
+    throw ConfigError(config_.source + ": key 'registry.backend': \"etcd\" is not available "
+                      "in signpostd " SIGNPOST_VERSION "; use \"memory\"");
+  }
+  if (config_.state_file.empty()) {
+    log_line(LogLevel::info, "registry.state_file is \"\": heartbeat instances are not kept across restarts");
+    return;
+  }
+  try {
+    state_lock_ = std::make_unique<registry::backend::StateFileLock>(config_.state_file);
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(config_.source + ": key 'registry.state_file': " + e.what());
+  }
+  saved_state_ = registry::backend::load_state_file(config_.state_file, log_line);
+}
 
 void App::start_publisher() {
   auto zones = load_zones(config_);
@@ -168,6 +189,11 @@ void App::start_publisher() {
     }
   }
   registry::Publisher::Settings settings = publisher_settings(config_);
+  // Serials only grow, across restarts too (RFC 1982): past the last one published.
+  if (saved_state_.serial != 0 &&
+      static_cast<std::int32_t>(saved_state_.serial + 1 - settings.apex.serial) > 0) {
+    settings.apex.serial = saved_state_.serial + 1;
+  }
   if (settings.apex.ns_addresses.empty()) {
     log_line(LogLevel::warning, "ns." + config_.domain + " has no address record: every "
                                 "server.listen address is a wildcard");
@@ -237,6 +263,40 @@ void App::start_receiver() {
   if (config_.keys.empty()) {
     log_line(LogLevel::info, "no [[key]]: heartbeat UPDATEs will be refused");
   }
+}
+
+// Takes back the saved heartbeat instances, then has the receiver hand its state to the
+// writer: within 250 ms of a registration (on disk well within a second), and every 2 s
+// while leases are only renewed.
+void App::keep_state() {
+  if (!state_lock_) return;
+  if (!saved_state_.instances.empty() || !saved_state_.deleted.empty()) {
+    std::size_t restored = 0;
+    publisher_->apply([&](registry::Store& store) {
+      restored = receiver_->restore_state(saved_state_, store);
+    });
+    log_line(LogLevel::info, "state file " + config_.state_file + ": " +
+                                 plural(restored, "heartbeat instance") + " taken back");
+  }
+  saved_state_ = {};
+  state_writer_ = std::make_unique<registry::backend::StateWriter>(config_.state_file, log_line);
+  receiver_->keep_state(
+      [this](registry::backend::RegistryState state) {
+        state.serial = publisher_->current()->registry_zone()->serial();
+        state_writer_->submit(std::make_shared<const registry::backend::RegistryState>(std::move(state)));
+      },
+      std::chrono::milliseconds(250), std::chrono::milliseconds(2000));
+}
+
+// On a clean stop the state on disk is the last one, not one from up to a tick before.
+void App::save_final_state() {
+  if (!state_writer_ || !receiver_ || !publisher_) return;
+  publisher_->apply([this](registry::Store& store) {
+    registry::backend::RegistryState state = receiver_->export_state(store);
+    state.serial = publisher_->current()->registry_zone()->serial();
+    state_writer_->submit(std::make_shared<const registry::backend::RegistryState>(std::move(state)));
+  });
+  state_writer_->stop();
 }
 
 void App::bind_workers() {
@@ -367,6 +427,7 @@ std::size_t App::free_reclaimed() {
 
 void App::stop() {
   if (receiver_) receiver_->stop();
+  save_final_state();
   if (publisher_) publisher_->stop();
   for (auto& worker : workers_) worker->stop();
 }

@@ -13,6 +13,9 @@
 #include "dns/net/worker.hpp"
 #include "health/heartbeat_receiver.hpp"
 #include "health/tsig_query_handler.hpp"
+#include "registry/backend/state_file.hpp"
+#include "registry/backend/state_lock.hpp"
+#include "registry/backend/state_writer.hpp"
 #include "registry/log/log.hpp"
 #include "registry/publisher.hpp"
 
@@ -43,9 +46,12 @@ class App {
   int run();
 
  private:
+  void open_state();
   void start_publisher();
   void use_huge_pages();
   void start_receiver();
+  void keep_state();
+  void save_final_state();
   void bind_workers();
   void announce() const;
   void reload();
@@ -66,6 +72,11 @@ class App {
   std::unique_ptr<registry::Publisher> publisher_;
   std::unique_ptr<health::HeartbeatReceiver> receiver_;  // stopped before the workers
   std::unique_ptr<health::TsigQueryHandler> signed_queries_;  // queries with TSIG
+  // The memory backend: the state file's lock and writer, and what it held at start-up
+  // (until the receiver has taken it back).
+  std::unique_ptr<registry::backend::StateFileLock> state_lock_;
+  std::unique_ptr<registry::backend::StateWriter> state_writer_;
+  registry::backend::RegistryState saved_state_;
   bool huge_pages_settled_ = false;  // the registry's memory was put on huge pages, or could not be
 
   // Snapshots the workers have let go of, freed on the main thread.

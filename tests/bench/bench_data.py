@@ -58,9 +58,10 @@ def port_of(service):
     return 20_000 + service
 
 
-def signpost_config(port, zones_dir, services=SERVICES, threads=1):
+def signpost_config(port, zones_dir, services=SERVICES, threads=1, state_file=""):
     """signpostd.toml text: `threads` workers, all records in every answer, the heartbeat
-    key, the registry given as static registrations."""
+    key, the registry given as static registrations, heartbeat instances kept in
+    `state_file` ("" = none)."""
     lines = [
         "[server]",
         f'listen = ["127.0.0.1:{port}"]',
@@ -75,6 +76,9 @@ def signpost_config(port, zones_dir, services=SERVICES, threads=1):
         "",
         "[health]",
         f"max_lease = {HEARTBEAT_LEASE}",
+        "",
+        "[registry]",
+        f'state_file = "{state_file}"',
         "",
         "[[key]]",
         f'name = "{HEARTBEAT_KEY_NAME}"',

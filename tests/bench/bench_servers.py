@@ -145,7 +145,8 @@ class Signpost(Server):
     def prepare(self):
         self.config = os.path.join(self.workdir, "signpostd.toml")
         bench_data.write(self.config, bench_data.signpost_config(
-            self.port, self.data["empty_zones"], threads=self.workers))
+            self.port, self.data["empty_zones"], threads=self.workers,
+            state_file=os.path.join(self.workdir, "signpostd.state")))
 
     def command(self):
         return [os.path.join(self.build_dir, "dns", "daemon", "signpostd"),

@@ -133,6 +133,7 @@ class Server:
         self.workdir = tempfile.mkdtemp(prefix="signpost-system-")
         self.config_path = os.path.join(self.workdir, "signpostd.toml")
         self.log_path = os.path.join(self.workdir, "signpostd.log")
+        self.state_path = os.path.join(self.workdir, "signpostd.state")
         self._log_file = None
 
     def __enter__(self):
@@ -154,8 +155,13 @@ class Server:
         server.update(self.server_options)
         dns_options = {"zones_dir": zones}
         dns_options.update(self.dns_options)
+        sections = {"server": server, "dns": dns_options}
+        # Each server keeps its registry in its own folder (the default is the working
+        # directory, which tests running at once share).
+        if "[registry]" not in self.extra:
+            sections["registry"] = {"state_file": self.state_path}
         with open(self.config_path, "w", encoding="utf-8") as f:
-            f.write(render_config({"server": server, "dns": dns_options}, self.extra))
+            f.write(render_config(sections, self.extra))
 
     def start(self):
         """Starts signpostd and waits until it answers a SOA query for the registry apex.

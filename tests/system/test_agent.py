@@ -261,8 +261,9 @@ class AgentFailoverTest(AgentTestCase):
         self.assertEqual(agent.log_count(f"server {LOOPBACK}:{second_port} is down"), 1,
                          agent.log())
 
-        # It comes back empty; the agent registers there again on its next retry, which is
-        # never further away than a heartbeat.
+        # It comes back with the instance's lease run out while it was down (kept in its
+        # state file, out of the answers); the agent registers there again on its next
+        # retry, which is never further away than a heartbeat.
         second.start()
         self.assertTrue(wait_for(lambda: registered(second_port), LEASE / 3 + 1.5),
                         self.logs(agent))

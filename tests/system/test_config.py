@@ -155,7 +155,8 @@ class CommandLineTest(unittest.TestCase):
         zones = harness.make_zones_dir(self.tmp, {"bad.test.zone": BAD_ZONE})
         path = self.write("signpostd.toml", harness.render_config({
             "server": {"listen": [f"127.0.0.1:{harness.free_port()}"]},
-            "dns": {"zones_dir": zones}}))
+            "dns": {"zones_dir": zones},
+            "registry": {"state_file": os.path.join(self.tmp, "signpostd.state")}}))
         code, output = self.signpostd("--config", path)
         self.assert_error(code, output, "bad.test.zone", ":4")
 
@@ -256,7 +257,8 @@ class LifecycleTest(unittest.TestCase):
                     with open(path, "w", encoding="utf-8") as f:
                         f.write(harness.render_config({
                             "server": {"listen": [f"127.0.0.1:{port}"]},
-                            "dns": {"zones_dir": harness.ZONES_DIR}}))
+                            "dns": {"zones_dir": harness.ZONES_DIR},
+                            "registry": {"state_file": os.path.join(tmp, "signpostd.state")}}))
                     try:
                         completed = harness.run([harness.signpostd_path(), "--config", path],
                                                 timeout=10)

@@ -72,8 +72,15 @@ class DefaultConfigServer(Server):
         text = text.replace(listen, f'listen = ["{LOOPBACK}:{self.port}"]')
         self.assert_has(text, 'zones_dir = "zones"')
         text = text.replace('zones_dir = "zones"', f'zones_dir = "{ZONES_DIR}"')
+        self.assert_absent(text, "[registry]")
+        text += f'\n[registry]\nstate_file = "{self.state_path}"\n'
         with open(self.config_path, "w", encoding="utf-8") as f:
             f.write(text)
+
+    @staticmethod
+    def assert_absent(text, line):
+        if line in text:
+            raise AssertionError(f"the default config now holds {line!r}")
 
     @staticmethod
     def assert_has(text, line):
