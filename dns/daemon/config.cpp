@@ -8,7 +8,7 @@
 
 #include "dns/daemon/config_schema.hpp"
 #include "dns/daemon/default_config.hpp"
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 #include "registry/config/document.hpp"
 
 namespace signpost::dns::daemon {

@@ -8,7 +8,7 @@
 
 #include "dns/daemon/config_schema.hpp"
 #include "dns/wire/name.hpp"
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 
 namespace signpost::dns::daemon::schema {
 

@@ -52,7 +52,7 @@
 #include <vector>
 
 #include "tests/bench/bench_socket.hpp"
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "health/heartbeat_receiver.hpp"
-#include "health/tsig.hpp"
-#include "health/update_request.hpp"
+#include "health/protocol/tsig.hpp"
+#include "health/protocol/update_request.hpp"
 #include "registry/publisher.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
 // TSIG verification and signing, checked against ldns in both directions.
-#include "health/tsig.hpp"
+#include "health/protocol/tsig.hpp"
 
 #include <gtest/gtest.h>
 #include <ldns/ldns.h>
