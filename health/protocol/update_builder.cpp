@@ -42,7 +42,8 @@ std::string_view to_string(UpdateBuildError error) noexcept {
 }
 
 UpdateBuilder::UpdateBuilder(std::uint16_t id, std::string_view zone, std::uint16_t zone_class)
-    : buffer_(wire::kMaxMessageSize), writer_(buffer_, wire::kMaxMessageSize) {
+    : buffer_(std::make_unique_for_overwrite<std::uint8_t[]>(wire::kMaxMessageSize)),
+      writer_({buffer_.get(), wire::kMaxMessageSize}, wire::kMaxMessageSize) {
   // Header: opcode UPDATE, ZOCOUNT 1; the other counts are written by finish() (RFC 2136 §2.2).
   wire::Header header;
   header.id = id;
@@ -128,13 +129,17 @@ UpdateBuildError UpdateBuilder::finish(const TsigSigner& signer, const TsigKey& 
     writer_.put_u32(lease_);
     writer_.patch_u16(10, 1);  // ADCOUNT: the OPT; TSIG raises it
   }
-  buffer_.resize(writer_.size());
-  std::vector<std::uint8_t> mac = signer.sign_request(buffer_, key, now);
-  if (buffer_.size() > wire::kMaxMessageSize) {
+  // Room for the TSIG record too: key name and algorithm (at most 255 octets each), fixed
+  // fields and the longest MAC (RFC 8945 §4.2), so that signing does not copy again.
+  std::vector<std::uint8_t> message;
+  message.reserve(writer_.size() + 2 * wire::kMaxNameLength + 26 + 64);
+  message.assign(buffer_.get(), buffer_.get() + writer_.size());
+  std::vector<std::uint8_t> mac = signer.sign_request(message, key, now);
+  if (message.size() > wire::kMaxMessageSize) {
     fail(UpdateBuildError::too_large, "TSIG");
     return error_;
   }
-  out.wire = std::move(buffer_);
+  out.wire = std::move(message);
   out.mac = std::move(mac);
   error_ = UpdateBuildError::finished;
   return UpdateBuildError::ok;

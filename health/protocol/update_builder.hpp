@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,7 +47,7 @@ struct SignedRequest {
 class UpdateBuilder {
  public:
   /// Starts an UPDATE with message id `id` whose zone section is `zone` (presentation
-  /// format, absolute) SOA `zone_class` (RFC 2136 §2.3).
+  /// format, absolute) SOA `zone_class` (RFC 2136 §2.3). Allocates 64 KiB, not zeroed.
   UpdateBuilder(std::uint16_t id, std::string_view zone,
                 std::uint16_t zone_class = dns::wire::rrclass::kIn);
   UpdateBuilder(const UpdateBuilder&) = delete;
@@ -77,7 +78,9 @@ class UpdateBuilder {
   bool fail(UpdateBuildError error, std::string_view text);
   bool put_name(std::string_view text);
 
-  std::vector<std::uint8_t> buffer_;
+  // Room for the largest message, left uninitialized: a registration uses a few hundred
+  // octets of it, and zeroing 64 KiB per UPDATE would cost more than writing it.
+  std::unique_ptr<std::uint8_t[]> buffer_;
   dns::wire::Writer writer_;
   std::uint16_t counts_[2] = {0, 0};  // prerequisites, updates
   bool has_lease_ = false;
