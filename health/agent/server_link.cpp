@@ -68,6 +68,7 @@ void ServerLink::close() {
 // Builds the request's next transmission with a message id that no pending request uses; a
 // reply to an earlier one still answers the request, so its ids stay taken until it ends.
 bool ServerLink::encode_next(RequestId request, Pending& pending) {
+  if (ids_.size() > 0xffff) return false;  // every id taken: no message can be told apart
   std::uniform_int_distribution<int> pick(0, 0xffff);
   std::uint16_t id = 0;
   do {
