@@ -191,7 +191,8 @@ UpdateReply parse_update_reply(std::span<const std::uint8_t> wire, const SignedU
     out.problem = std::string("cannot verify the reply: ") + e.what();
     return out;
   }
-  const UpdateResponse response = parse_update_response(wire, request.id, request.mac, *signer, now);
+  const UpdateResponse response =
+      parse_update_response(wire, request.id, request.mac, *signer, now);
   switch (response.status) {
     case UpdateResponse::Status::malformed:
       out.problem = "reply is not a DNS message";

@@ -18,7 +18,8 @@ bool read_sections(std::span<const std::uint8_t> message, const wire::Header& he
                    UpdateResponse& out) {
   std::size_t position = wire::kHeaderSize;
   for (std::uint16_t i = 0; i < header.qdcount; ++i) {
-    if (wire::skip_name(message, position) != wire::NameError::ok || position + 4 > message.size()) {
+    if (wire::skip_name(message, position) != wire::NameError::ok ||
+        position + 4 > message.size()) {
       return false;
     }
     position += 4;
@@ -34,7 +35,8 @@ bool read_sections(std::span<const std::uint8_t> message, const wire::Header& he
     }
     if (record.type != wire::rrtype::kOpt) continue;
     wire::Edns edns;
-    if (i < answers || edns_seen || wire::parse_opt(message, record, edns) != wire::MessageError::ok ||
+    if (i < answers || edns_seen ||
+        wire::parse_opt(message, record, edns) != wire::MessageError::ok ||
         !read_update_lease(message, edns, out.lease)) {
       return false;
     }

@@ -168,7 +168,8 @@ Bytes signed_heartbeat(const TsigSigner& signer, std::size_t index, unsigned wei
   const std::string node = n.node + ".node.svc.internal.";
   UpdateBuilder update(0, "svc.internal.");
   Bytes rdata;
-  signpost::health::encode_srv_rdata(0, static_cast<std::uint16_t>(weight), kInstancePort, node, rdata);
+  signpost::health::encode_srv_rdata(0, static_cast<std::uint16_t>(weight), kInstancePort, node,
+                                     rdata);
   update.add(UpdateSection::update, owner, wire::rrtype::kSrv, wire::rrclass::kIn, lease, rdata);
   rdata.clear();
   const std::string health[] = {"health=passing"};

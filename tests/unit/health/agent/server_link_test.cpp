@@ -59,8 +59,8 @@ TEST(ServerLink, UdpExchange) {
   link->open();
   std::vector<SignedUpdate> sent;
   std::optional<Exchange> result;
-  const auto request =
-      link->send(registration(sent), kQuick, [&](Exchange exchange) { result = std::move(exchange); });
+  const auto request = link->send(registration(sent), kQuick,
+                                  [&](Exchange exchange) { result = std::move(exchange); });
   ASSERT_TRUE(request.has_value());
   EXPECT_TRUE(link->pending(*request));
   ASSERT_TRUE(run_until(io, [&] { return result.has_value(); }));

@@ -224,7 +224,9 @@ TEST(UpdateMessage, ManyTagsAndMeta) {
   web.tags.clear();
   for (int i = 0; i < 40; ++i) web.tags.push_back("t" + std::to_string(i));
   web.meta.clear();
-  for (int i = 0; i < 60; ++i) web.meta.emplace_back("k" + std::to_string(i), "v" + std::to_string(i));
+  for (int i = 0; i < 60; ++i) {
+    web.meta.emplace_back("k" + std::to_string(i), "v" + std::to_string(i));
+  }
   const SignedUpdate update = encode_registration(web, 30, test_key(), 4);
   Pkt pkt = parse(update.wire);
   ASSERT_TRUE(pkt);
@@ -257,7 +259,9 @@ TEST(UpdateMessage, TxtStringsOf255OctetsAndNoMore) {
 
 TEST(UpdateMessage, MessageOver65535OctetsIsAnError) {
   InstanceRecords web = web_instance();
-  for (int i = 0; i < 300; ++i) web.meta.emplace_back("k" + std::to_string(i), std::string(240, 'v'));
+  for (int i = 0; i < 300; ++i) {
+    web.meta.emplace_back("k" + std::to_string(i), std::string(240, 'v'));
+  }
   try {
     encode_registration(web, 30, test_key(), 6);
     ADD_FAILURE() << "an UPDATE of more than 65535 octets was encoded";
