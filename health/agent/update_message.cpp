@@ -15,7 +15,6 @@ namespace {
 
 namespace wire = dns::wire;
 
-constexpr std::uint16_t kNotAuth = 9;
 constexpr std::uint16_t kUdpPayload = 1232;  // RFC 9715's safe EDNS payload size
 
 std::uint64_t wall_seconds() {
@@ -222,7 +221,9 @@ std::string rcode_name(std::uint16_t rcode) {
 std::string UpdateReply::describe() const {
   if (!well_formed) return problem;
   std::string out = rcode_name(rcode);
-  if (rcode == kNotAuth && tsig_error != 0) out += " (" + rcode_name(tsig_error) + ")";
+  if (rcode == wire::rcode::kNotAuth && tsig_error != 0) {
+    out += " (" + rcode_name(tsig_error) + ")";
+  }
   if (rcode == 0 && !signed_ok) out += ", but " + problem;
   return out;
 }
