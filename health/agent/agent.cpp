@@ -28,10 +28,36 @@ std::string instance_name_of(const AgentConfig& config, const ServiceConfig& ser
 
 }  // namespace
 
+/// Every transmission of one UPDATE, each signed anew (see server_link.hpp), so that a reply
+/// is checked against the MAC of the transmission it answers (RFC 8945 §5.3).
+struct Agent::Attempts {
+  std::vector<SignedUpdate> sent;
+  std::string error;  // why the last one could not be built
+
+  /// Builds one with `encode` and keeps it; returns its octets, or none on UpdateError.
+  template <typename Encode>
+  std::vector<std::uint8_t> add(const Encode& encode) {
+    try {
+      sent.push_back(encode());
+      return sent.back().wire;
+    } catch (const UpdateError& e) {
+      error = e.what();
+      return {};
+    }
+  }
+  /// The transmission that `exchange` answers (the last one when none matches).
+  const SignedUpdate& answered(const Exchange& exchange) const {
+    for (const SignedUpdate& update : sent) {
+      if (update.id == exchange.id) return update;
+    }
+    return sent.back();
+  }
+};
+
 /// One instance on one server.
 struct Agent::Lane {
   enum class State : std::uint8_t { unknown, registered, failed };
-  std::optional<std::uint16_t> pending;  // id of the UPDATE in flight
+  std::optional<ServerLink::RequestId> pending;  // the UPDATE in flight
   bool resend = false;                   // the instance changed while an UPDATE was in flight
   State state = State::unknown;
   std::string failure;        // the last failure logged
@@ -94,7 +120,7 @@ void Agent::add_service(const ServiceConfig& service) {
 }
 
 void Agent::add_server(const ServerAddress& address) {
-  auto link = std::make_shared<ServerLink>(io_, address);
+  auto link = std::make_shared<ServerLink>(io_, address, static_cast<std::uint32_t>(random_()));
   link->open();
   servers_.push_back(std::make_unique<ServerState>(io_, std::move(link), timing_));
   schedule_round(*servers_.back(), first_delay(config_.lease, timing_.first_delay_cap, random_));
@@ -127,23 +153,26 @@ void Agent::send_registration(ServerState& server, const std::string& name) {
     lane.resend = true;
     return;
   }
-  SignedUpdate request;
-  try {
-    request = encode_registration(records_of(*service->second), config_.lease, config_.key,
-                                  new_id(*server.link));
-  } catch (const UpdateError& e) {
-    log_(LogLevel::error, "cannot build the UPDATE of " + name + ": " + e.what());
-    return;
-  }
-  lane.pending = request.id;
-  lane.resend = false;
+  auto attempts = std::make_shared<Attempts>();
+  const InstanceRecords records = records_of(*service->second);
+  const std::uint32_t lease = config_.lease;
+  const KeyConfig key = config_.key;
   ServerState* target = &server;
   // The link drops its callbacks when it is closed or the request cancelled, which happens
   // before `server` goes away; so the raw pointer stays valid here.
-  server.link->send(request.wire, exchange_limits(config_.lease),
-                    [this, target, name, request](Exchange exchange) {
-                      on_registration_reply(*target, name, request, exchange);
-                    });
+  const auto request = server.link->send(
+      [attempts, records, lease, key](std::uint16_t id) {
+        return attempts->add([&] { return encode_registration(records, lease, key, id); });
+      },
+      exchange_limits(config_.lease), [this, target, name, attempts](Exchange exchange) {
+        on_registration_reply(*target, name, attempts->answered(exchange), exchange);
+      });
+  if (!request) {
+    log_(LogLevel::error, "cannot build the UPDATE of " + name + ": " + attempts->error);
+    return;
+  }
+  lane.pending = *request;
+  lane.resend = false;
 }
 
 void Agent::on_registration_reply(ServerState& server, const std::string& name,
@@ -225,15 +254,6 @@ std::uint32_t Agent::granted_lease(const ServerState& server) const {
   return lease != 0 ? lease : config_.lease;
 }
 
-std::uint16_t Agent::new_id(const ServerLink& link) {
-  std::uniform_int_distribution<int> pick(0, 0xffff);
-  std::uint16_t id = 0;
-  do {
-    id = static_cast<std::uint16_t>(pick(random_));
-  } while (link.pending(id));
-  return id;
-}
-
 std::optional<registry::Health> Agent::health(const std::string& instance_name) const {
   const auto found = services_.find(instance_name);
   if (found == services_.end()) return std::nullopt;
@@ -242,25 +262,20 @@ std::optional<registry::Health> Agent::health(const std::string& instance_name) 
 
 void Agent::deregister(const std::shared_ptr<ServerLink>& link, const InstanceRecords& records,
                        const KeyConfig& key, std::function<void()> done) {
-  SignedUpdate request;
-  try {
-    request = encode_deregistration(records, key, new_id(*link));
-  } catch (const UpdateError& e) {
-    log_(LogLevel::error,
-         "cannot build the deregistration of " + records.instance_name() + ": " + e.what());
-    done();
-    return;
-  }
+  auto attempts = std::make_shared<Attempts>();
   const std::string what = records.instance_name() + " from " + link->server().text();
   // The callback holds the link, so that a server removed by a reload stays open for it.
-  link->send(
-      request.wire, kDeregisterLimits,
-      [this, link, request, key, what, done](const Exchange& exchange) {
+  const auto request = link->send(
+      [attempts, records, key](std::uint16_t id) {
+        return attempts->add([&] { return encode_deregistration(records, key, id); });
+      },
+      kDeregisterLimits,
+      [this, link, attempts, key, what, done](const Exchange& exchange) {
         if (!exchange.answered) {
           log_(LogLevel::warning, "deregistration of " + what + " failed: " + exchange.failure);
         } else {
-          const UpdateReply reply =
-              parse_update_reply(exchange.reply, request, key, wall_seconds());
+          const UpdateReply reply = parse_update_reply(
+              exchange.reply, attempts->answered(exchange), key, wall_seconds());
           if (reply.accepted()) {
             log_(LogLevel::info, "deregistered " + what);
           } else {
@@ -269,6 +284,10 @@ void Agent::deregister(const std::shared_ptr<ServerLink>& link, const InstanceRe
         }
         done();
       });
+  if (!request) {
+    log_(LogLevel::error, "cannot build the deregistration of " + what + ": " + attempts->error);
+    done();
+  }
 }
 
 void Agent::drop_lanes(ServerState& server, const std::vector<std::string>& names) {

@@ -44,7 +44,7 @@ struct AgentTiming {
 /// method must be called there.
 class Agent {
  public:
-  /// `seed` fixes the jitter and message ids (tests); throws nothing.
+  /// `seed` fixes the jitter and the links' message ids (tests); throws nothing.
   Agent(boost::asio::io_context& io, AgentConfig config, Log log, AgentTiming timing = {},
         std::uint32_t seed = std::random_device{}());
   ~Agent();
@@ -70,6 +70,7 @@ class Agent {
   const AgentConfig& config() const noexcept { return config_; }
 
  private:
+  struct Attempts;
   struct Lane;
   struct ServerState;
 
@@ -89,7 +90,6 @@ class Agent {
   void retire(const std::vector<std::string>& removed, const std::set<std::string>& next_servers);
   InstanceRecords records_of(const ServiceRunner& runner) const;
   std::uint32_t granted_lease(const ServerState& server) const;
-  std::uint16_t new_id(const ServerLink& link);
 
   boost::asio::io_context& io_;
   AgentConfig config_;

@@ -1,5 +1,12 @@
 // The agent's connection to one signpostd: requests out, replies matched back by id, over
 // UDP with retransmission, or TCP for large or truncated exchanges (RFC 1035 §4.2).
+//
+// A request is not a fixed message but the means to build one: every transmission, the
+// first, each UDP retry and the TCP one, is built anew with a new message id. The server
+// refuses a signed UPDATE it has already accepted (same TSIG MAC) as a replay, so a retry
+// of bytes whose reply was lost would be refused; built anew, it is signed at the current
+// time with a new MAC (RFC 8945 §5.2.3). A reply to any transmission of a request answers
+// it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -11,6 +18,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -30,31 +39,40 @@ struct Exchange {
   bool answered = false;
   std::vector<std::uint8_t> reply;
   std::string failure;  // "no reply", "connection refused", ...
+  std::uint16_t id = 0;  // the message id of the transmission answered
 };
 
-/// One server. Requests are DNS messages whose first two octets (the id) must be unique
-/// among those pending. Lives on the agent's io_context thread; held by shared_ptr.
+/// One server. Lives on the agent's io_context thread; held by shared_ptr.
 class ServerLink : public std::enable_shared_from_this<ServerLink> {
  public:
   using Done = std::function<void(Exchange)>;
+  /// Builds the message of one transmission with message id `id` (its first two octets),
+  /// signed at the current time; an empty message when it cannot be built.
+  using Encode = std::function<std::vector<std::uint8_t>(std::uint16_t id)>;
+  /// A request, as send() returns it; never reused by one link.
+  using RequestId = std::uint64_t;
 
   /// Messages above this size go over TCP from the start (RFC 9715's safe UDP payload).
   static constexpr std::size_t kMaxUdpMessage = 1232;
 
-  ServerLink(boost::asio::io_context& io, ServerAddress server);
+  /// `seed` fixes the message ids (tests).
+  ServerLink(boost::asio::io_context& io, ServerAddress server,
+             std::uint32_t seed = std::random_device{}());
   ~ServerLink();
   ServerLink(const ServerLink&) = delete;
   ServerLink& operator=(const ServerLink&) = delete;
 
   /// Opens the UDP socket and starts receiving. Throws boost::system::system_error.
   void open();
-  /// Sends `message`; calls `done` once, on the io thread, with the reply carrying the same
-  /// id or the failure after every attempt. A UDP reply with TC set is retried over TCP.
-  void send(std::vector<std::uint8_t> message, ExchangeLimits limits, Done done);
-  /// Drops the pending request `id` (no callback; a late reply is ignored).
-  void cancel(std::uint16_t id);
-  /// True when a request with this id is pending.
-  bool pending(std::uint16_t id) const { return pending_.count(id) != 0; }
+  /// Sends the message `encode` builds, and builds it again, with a new id, for every later
+  /// transmission; calls `done` once, on the io thread, with the reply to any of them or the
+  /// failure after every attempt. A UDP reply with TC set is retried over TCP. When the first
+  /// message cannot be built, returns nullopt and never calls `done`. Allocates.
+  std::optional<RequestId> send(Encode encode, ExchangeLimits limits, Done done);
+  /// Drops the pending request (no callback; a late reply is ignored).
+  void cancel(RequestId request);
+  /// True while the request is pending.
+  bool pending(RequestId request) const { return pending_.count(request) != 0; }
   /// Drops every pending request (no callbacks) and closes the sockets.
   void close();
 
@@ -65,13 +83,14 @@ class ServerLink : public std::enable_shared_from_this<ServerLink> {
   struct Pending;
   enum class TcpStep : std::uint8_t { connected, written, length_read, reply_read };
 
-  Pending* live(std::uint16_t id);
+  Pending* live(RequestId request);
+  bool encode_next(RequestId request, Pending& pending);
   void do_receive();
   void on_datagram(std::size_t size);
-  void do_udp_attempt(std::uint16_t id);
-  void do_tcp(std::uint16_t id);
-  void on_tcp_step(std::uint16_t id, TcpStep step, const boost::system::error_code& error);
-  void complete(std::uint16_t id, Exchange exchange);
+  void do_udp_attempt(RequestId request);
+  void do_tcp(RequestId request);
+  void on_tcp_step(RequestId request, TcpStep step, const boost::system::error_code& error);
+  void complete(RequestId request, Exchange exchange);
 
   boost::asio::io_context& io_;
   ServerAddress server_;
@@ -79,7 +98,10 @@ class ServerLink : public std::enable_shared_from_this<ServerLink> {
   boost::asio::ip::tcp::endpoint tcp_endpoint_;
   boost::asio::ip::udp::socket socket_;
   std::vector<std::uint8_t> receive_buffer_;
-  std::map<std::uint16_t, std::unique_ptr<Pending>> pending_;
+  std::map<RequestId, std::unique_ptr<Pending>> pending_;
+  std::map<std::uint16_t, RequestId> ids_;  // every message id sent by a pending request
+  RequestId next_request_ = 1;
+  std::mt19937 random_;
   bool closed_ = false;
 };
 

@@ -1,122 +1,21 @@
-// The agent's DNS UPDATE messages, built with ldns and signed with health/tsig, and the
-// reading of replies.
+// The agent's DNS UPDATE messages, built and signed with the protocol library's UPDATE
+// builder and TSIG code, the ones the server verifies with, and the reading of replies.
 #include "health/agent/update_message.hpp"
-
-#include <ldns/ldns.h>
 
 #include <array>
 #include <chrono>
-#include <cstdlib>
-#include <memory>
+
+#include "dns/wire/types.hpp"
+#include "health/protocol/update_builder.hpp"
+#include "health/protocol/update_response.hpp"
 
 namespace signpost::health::agent {
 
 namespace {
 
-struct PktFree {
-  void operator()(ldns_pkt* pkt) const { ldns_pkt_free(pkt); }
-};
-struct RrFree {
-  void operator()(ldns_rr* rr) const { ldns_rr_free(rr); }
-};
-using Pkt = std::unique_ptr<ldns_pkt, PktFree>;
-using Rr = std::unique_ptr<ldns_rr, RrFree>;
+namespace wire = dns::wire;
 
-constexpr std::uint16_t kNotAuth = 9;
 constexpr std::uint16_t kUdpPayload = 1232;  // RFC 9715's safe EDNS payload size
-
-ldns_rdf* checked(ldns_rdf* rdf, std::string_view what, std::string_view text) {
-  if (rdf == nullptr) {
-    throw UpdateError("cannot encode " + std::string(what) + " '" + std::string(text) + "'");
-  }
-  return rdf;
-}
-
-ldns_rdf* name_rdf(const std::string& name) {
-  return checked(ldns_dname_new_frm_str(name.c_str()), "name", name);
-}
-
-// An RR of the update section (RFC 2136 §2.5); the rdata is pushed by the caller.
-Rr make_rr(const std::string& owner, ldns_rr_type type, ldns_rr_class rrclass, std::uint32_t ttl) {
-  Rr rr(ldns_rr_new());
-  ldns_rr_set_owner(rr.get(), name_rdf(owner));
-  ldns_rr_set_type(rr.get(), type);
-  ldns_rr_set_class(rr.get(), rrclass);
-  ldns_rr_set_ttl(rr.get(), ttl);
-  return rr;
-}
-
-void push(ldns_pkt* pkt, Rr rr, ldns_pkt_section section) {
-  ldns_pkt_push_rr(pkt, section, rr.release());
-}
-
-// Header and zone section `<domain> SOA IN` (RFC 2136 §2.3).
-Pkt new_update(const InstanceRecords& instance, std::uint16_t id) {
-  Pkt pkt(ldns_pkt_new());
-  ldns_pkt_set_id(pkt.get(), id);
-  ldns_pkt_set_opcode(pkt.get(), LDNS_PACKET_UPDATE);
-  Rr zone = make_rr(instance.domain, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0);
-  ldns_rr_set_question(zone.get(), true);
-  push(pkt.get(), std::move(zone), LDNS_SECTION_QUESTION);
-  return pkt;
-}
-
-// "Delete all RRsets from a name": class ANY, type ANY, TTL 0, no rdata (RFC 2136 §2.5.3).
-void push_delete_all(ldns_pkt* pkt, const InstanceRecords& instance) {
-  push(pkt, make_rr(instance.instance_name(), LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_ANY, 0),
-       LDNS_SECTION_AUTHORITY);
-}
-
-ldns_rdf* txt_string(const std::string& text) {
-  std::vector<std::uint8_t> data;
-  data.push_back(static_cast<std::uint8_t>(text.size()));
-  data.insert(data.end(), text.begin(), text.end());
-  return checked(ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, data.size(), data.data()), "TXT string",
-                 text);
-}
-
-void push_adds(ldns_pkt* pkt, const InstanceRecords& instance, std::uint32_t ttl) {
-  const std::string owner = instance.instance_name();
-  Rr srv = make_rr(owner, LDNS_RR_TYPE_SRV, LDNS_RR_CLASS_IN, ttl);
-  for (const std::uint16_t field : {instance.priority, instance.weight, instance.port}) {
-    ldns_rr_push_rdf(srv.get(), ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, field));
-  }
-  ldns_rr_push_rdf(srv.get(), name_rdf(instance.node_name()));
-  push(pkt, std::move(srv), LDNS_SECTION_AUTHORITY);
-
-  Rr txt = make_rr(owner, LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN, ttl);
-  for (const std::string& text : instance.txt_strings())
-    ldns_rr_push_rdf(txt.get(), txt_string(text));
-  push(pkt, std::move(txt), LDNS_SECTION_AUTHORITY);
-
-  for (const std::string& address : instance.addresses) {
-    const bool v6 = address.find(':') != std::string::npos;
-    Rr rr = make_rr(instance.node_name(), v6 ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
-                    ttl);
-    ldns_rr_push_rdf(
-        rr.get(),
-        checked(ldns_rdf_new_frm_str(v6 ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, address.c_str()),
-                "address", address));
-    push(pkt, std::move(rr), LDNS_SECTION_AUTHORITY);
-  }
-
-  Rr ptr = make_rr(instance.service_type_name(), LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, ttl);
-  ldns_rr_push_rdf(ptr.get(), name_rdf(owner));
-  push(pkt, std::move(ptr), LDNS_SECTION_AUTHORITY);
-}
-
-// OPT with the 4-octet Update Lease option (RFC 9664 §4).
-void set_lease_option(ldns_pkt* pkt, std::uint32_t lease) {
-  const std::array<std::uint8_t, 4> data{
-      static_cast<std::uint8_t>(lease >> 24), static_cast<std::uint8_t>(lease >> 16),
-      static_cast<std::uint8_t>(lease >> 8), static_cast<std::uint8_t>(lease)};
-  ldns_edns_option_list* list = ldns_edns_option_list_new();
-  ldns_edns_option_list_push(
-      list, ldns_edns_new_from_data(static_cast<ldns_edns_option_code>(kLeaseOption), data.size(),
-                                    data.data()));
-  ldns_pkt_set_edns_udp_size(pkt, kUdpPayload);
-  ldns_pkt_set_edns_option_list(pkt, list);
-}
 
 std::uint64_t wall_seconds() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -124,53 +23,80 @@ std::uint64_t wall_seconds() {
                                         .count());
 }
 
-// Renders the UPDATE, then signs it with the server's own TSIG code, so that what the agent
-// signs and what the server verifies cannot drift apart: TSIG as the last record of the
-// additional section (RFC 8945 §4.2).
-SignedUpdate sign_and_render(ldns_pkt* pkt, const KeyConfig& key) {
-  std::uint8_t* wire = nullptr;
-  std::size_t size = 0;
-  if (ldns_pkt2wire(&wire, pkt, &size) != LDNS_STATUS_OK) throw UpdateError("cannot render UPDATE");
-  SignedUpdate out;
-  out.wire.assign(wire, wire + size);
-  std::free(wire);
-  out.id = ldns_pkt_id(pkt);
+// The key as the signer holds it; a key the config checks let through but TSIG cannot use
+// (unknown algorithm, short secret) is an UpdateError.
+TsigSigner signer_for(const KeyConfig& key) {
   try {
-    const TsigSigner signer({make_tsig_key(key.name, key.algorithm, key.secret, {})});
-    out.mac = signer.sign_request(out.wire, signer.keys().front(), wall_seconds());
+    return TsigSigner({make_tsig_key(key.name, key.algorithm, key.secret, {})});
   } catch (const KeyError& e) {
     throw UpdateError("cannot sign with key '" + key.name + "': " + e.what());
   }
-  return out;
 }
 
-// The granted lease: the first 4 octets of option 2 (RFC 9664 §4, 4- or 8-octet form).
-std::optional<std::uint32_t> lease_of(ldns_pkt* pkt) {
-  const ldns_edns_option_list* list = ldns_pkt_edns_get_option_list(pkt);
-  if (list == nullptr) return std::nullopt;
-  for (std::size_t i = 0; i < ldns_edns_option_list_get_count(list); ++i) {
-    const ldns_edns_option* option = ldns_edns_option_list_get_option(list, i);
-    const std::size_t size = ldns_edns_get_size(option);
-    if (ldns_edns_get_code(option) != kLeaseOption || (size != 4 && size != 8)) continue;
-    const std::uint8_t* data = ldns_edns_get_data(option);
-    return (std::uint32_t{data[0]} << 24) | (std::uint32_t{data[1]} << 16) |
-           (std::uint32_t{data[2]} << 8) | std::uint32_t{data[3]};
+void check(UpdateBuildError error, std::string_view what, std::string_view text) {
+  if (error == UpdateBuildError::ok) return;
+  throw UpdateError("cannot encode " + std::string(what) + " '" + std::string(text) +
+                    "': " + std::string(to_string(error)));
+}
+
+// Adds one record to the update section; a failure is the builder's sticky error, which
+// finish_signed() reports.
+void add_update(UpdateBuilder& update, const std::string& owner, std::uint16_t type,
+                std::uint16_t rrclass, std::uint32_t ttl, std::span<const std::uint8_t> rdata) {
+  update.add(UpdateSection::update, owner, type, rrclass, ttl, rdata);
+}
+
+// "Delete all RRsets from a name": class ANY, type ANY, TTL 0, no rdata (RFC 2136 §2.5.3).
+void add_delete_all(UpdateBuilder& update, const InstanceRecords& instance) {
+  add_update(update, instance.instance_name(), wire::rrtype::kAny, wire::rrclass::kAny, 0, {});
+}
+
+// SRV, TXT, the node's A/AAAA and the browse PTR, each with TTL `ttl` (RFC 2136 §2.5.1).
+void add_records(UpdateBuilder& update, const InstanceRecords& instance, std::uint32_t ttl) {
+  const std::string owner = instance.instance_name();
+  const std::string node = instance.node_name();
+  std::vector<std::uint8_t> rdata;
+  check(encode_srv_rdata(instance.priority, instance.weight, instance.port, node, rdata),
+        "SRV target", node);
+  add_update(update, owner, wire::rrtype::kSrv, wire::rrclass::kIn, ttl, rdata);
+  rdata.clear();
+  const std::vector<std::string> strings = instance.txt_strings();
+  for (const std::string& text : strings) {
+    if (text.size() > 255) check(UpdateBuildError::bad_string, "TXT string", text);
   }
-  return std::nullopt;
+  check(encode_txt_rdata(strings, rdata), "TXT of", owner);
+  add_update(update, owner, wire::rrtype::kTxt, wire::rrclass::kIn, ttl, rdata);
+  for (const std::string& address : instance.addresses) {
+    rdata.clear();
+    std::uint16_t type = 0;
+    check(encode_address_rdata(address, type, rdata), "address", address);
+    add_update(update, node, type, wire::rrclass::kIn, ttl, rdata);
+  }
+  rdata.clear();
+  check(encode_name_rdata(owner, rdata), "name", owner);
+  add_update(update, instance.service_type_name(), wire::rrtype::kPtr, wire::rrclass::kIn, ttl,
+             rdata);
+}
+
+// Signs with the server's own TSIG code, so that what the agent signs and what the server
+// verifies cannot drift apart: TSIG as the last record of the additional section (RFC 8945
+// §4.2), at the current time.
+SignedUpdate finish_signed(UpdateBuilder& update, const KeyConfig& key, std::uint16_t id) {
+  const TsigSigner signer = signer_for(key);
+  SignedRequest request;
+  const UpdateBuildError error =
+      update.finish(signer, signer.keys().front(), wall_seconds(), request);
+  if (error != UpdateBuildError::ok) {
+    const std::string& text = update.error_text();
+    throw UpdateError("cannot encode the UPDATE" + (text.empty() ? "" : " at '" + text + "'") +
+                      ": " + std::string(to_string(error)));
+  }
+  return SignedUpdate{std::move(request.wire), id, std::move(request.mac)};
 }
 
 // RFC 8945 §5.3: the reply's MAC covers the request's MAC, the reply and its TSIG
-// variables; its time must be within the fudge. Checked with the server's TSIG code.
-void verify_signature(std::span<const std::uint8_t> wire, const SignedUpdate& request,
-                      const KeyConfig& key, std::uint64_t now, UpdateReply& out) {
-  TsigCheck check;
-  try {
-    const TsigSigner signer({make_tsig_key(key.name, key.algorithm, key.secret, {})});
-    check = signer.verify_response(wire, request.mac, now);
-  } catch (const KeyError& e) {
-    out.problem = std::string("cannot verify the reply: ") + e.what();
-    return;
-  }
+// variables; its time must be within the fudge.
+void describe_signature(const TsigCheck& check, std::uint64_t now, UpdateReply& out) {
   out.tsig_error = check.tsig_error;
   switch (check.status) {
     case TsigCheck::Status::ok:
@@ -180,7 +106,8 @@ void verify_signature(std::span<const std::uint8_t> wire, const SignedUpdate& re
       out.problem = "reply is not signed";
       return;
     case TsigCheck::Status::bad_time: {
-      const std::uint64_t skew = check.time_signed > now ? check.time_signed - now : now - check.time_signed;
+      const std::uint64_t skew =
+          check.time_signed > now ? check.time_signed - now : now - check.time_signed;
       out.problem = "reply signed " + std::to_string(skew) + " s away from our clock";
       return;
     }
@@ -231,43 +158,54 @@ InstanceRecords make_instance_records(const AgentConfig& config, const ServiceCo
 
 SignedUpdate encode_registration(const InstanceRecords& instance, std::uint32_t lease,
                                  const KeyConfig& key, std::uint16_t id) {
-  Pkt pkt = new_update(instance, id);
-  push_delete_all(pkt.get(), instance);
-  push_adds(pkt.get(), instance, lease);
-  set_lease_option(pkt.get(), lease);
-  return sign_and_render(pkt.get(), key);
+  UpdateBuilder update(id, instance.domain);
+  check(update.error(), "domain", instance.domain);
+  add_delete_all(update, instance);
+  add_records(update, instance, lease);
+  update.set_lease(lease, kUdpPayload);
+  return finish_signed(update, key, id);
 }
 
 SignedUpdate encode_deregistration(const InstanceRecords& instance, const KeyConfig& key,
                                    std::uint16_t id) {
-  Pkt pkt = new_update(instance, id);
-  push_delete_all(pkt.get(), instance);
+  UpdateBuilder update(id, instance.domain);
+  check(update.error(), "domain", instance.domain);
+  add_delete_all(update, instance);
   // "Delete an RR from an RRset": class NONE, TTL 0 (RFC 2136 §2.5.4).
-  Rr ptr = make_rr(instance.service_type_name(), LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_NONE, 0);
-  ldns_rr_push_rdf(ptr.get(), name_rdf(instance.instance_name()));
-  push(pkt.get(), std::move(ptr), LDNS_SECTION_AUTHORITY);
-  return sign_and_render(pkt.get(), key);
+  const std::string owner = instance.instance_name();
+  std::vector<std::uint8_t> rdata;
+  check(encode_name_rdata(owner, rdata), "name", owner);
+  add_update(update, instance.service_type_name(), wire::rrtype::kPtr, wire::rrclass::kNone, 0,
+             rdata);
+  return finish_signed(update, key, id);
 }
 
 UpdateReply parse_update_reply(std::span<const std::uint8_t> wire, const SignedUpdate& request,
                                const KeyConfig& key, std::uint64_t now) {
   UpdateReply out;
-  ldns_pkt* raw = nullptr;
-  if (ldns_wire2pkt(&raw, wire.data(), wire.size()) != LDNS_STATUS_OK) {
-    out.problem = "reply is not a DNS message";
+  std::optional<TsigSigner> signer;
+  try {
+    signer.emplace(std::vector<TsigKey>{make_tsig_key(key.name, key.algorithm, key.secret, {})});
+  } catch (const KeyError& e) {
+    out.problem = std::string("cannot verify the reply: ") + e.what();
     return out;
   }
-  Pkt pkt(raw);
-  if (ldns_pkt_id(raw) != request.id || !ldns_pkt_qr(raw) ||
-      ldns_pkt_get_opcode(raw) != LDNS_PACKET_UPDATE) {
-    out.problem = "reply does not answer the UPDATE";
-    return out;
+  const UpdateResponse response =
+      parse_update_response(wire, request.id, request.mac, *signer, now);
+  switch (response.status) {
+    case UpdateResponse::Status::malformed:
+      out.problem = "reply is not a DNS message";
+      return out;
+    case UpdateResponse::Status::not_this_request:
+      out.problem = "reply does not answer the UPDATE";
+      return out;
+    case UpdateResponse::Status::ok:
+      break;
   }
   out.well_formed = true;
-  out.rcode = static_cast<std::uint16_t>(ldns_pkt_get_rcode(raw) |
-                                         (ldns_pkt_edns_extended_rcode(raw) << 4));
-  out.lease = lease_of(raw);
-  verify_signature(wire, request, key, now, out);
+  out.rcode = response.rcode;
+  out.lease = response.lease;
+  describe_signature(response.tsig, now, out);
   return out;
 }
 
@@ -283,7 +221,9 @@ std::string rcode_name(std::uint16_t rcode) {
 std::string UpdateReply::describe() const {
   if (!well_formed) return problem;
   std::string out = rcode_name(rcode);
-  if (rcode == kNotAuth && tsig_error != 0) out += " (" + rcode_name(tsig_error) + ")";
+  if (rcode == wire::rcode::kNotAuth && tsig_error != 0) {
+    out += " (" + rcode_name(tsig_error) + ")";
+  }
   if (rcode == 0 && !signed_ok) out += ", but " + problem;
   return out;
 }

@@ -1,6 +1,6 @@
 // The agent's DNS UPDATE messages (RFC 2136): registration with an Update Lease (RFC 9664),
-// deregistration, TSIG signing (RFC 8945) and the reading of the server's reply. Built with
-// ldns, signed with health/tsig, the TSIG code the server verifies with.
+// deregistration, TSIG signing (RFC 8945) and the reading of the server's reply. Built, signed
+// and read with health/protocol, the codec the server parses and verifies with.
 #pragma once
 
 #include <cstdint>
@@ -13,12 +13,13 @@
 
 #include "health/agent/agent_config.hpp"
 #include "health/protocol/tsig.hpp"
+#include "health/protocol/update_request.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::health::agent {
 
-/// A message that ldns could not build (a name or address that slipped past the config
-/// checks).
+/// A message that cannot be built: a name or address that slipped past the config checks, a
+/// TXT string over 255 octets, a message over 65,535 octets, or an unusable key.
 class UpdateError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -62,7 +63,7 @@ struct SignedUpdate {
 };
 
 /// The Update Lease EDNS option code (RFC 9664 §4).
-inline constexpr std::uint16_t kLeaseOption = 2;
+inline constexpr std::uint16_t kLeaseOption = kUpdateLeaseOption;
 
 /// Registration and heartbeat: zone `<domain> SOA IN`; updates: delete all RRsets at the
 /// instance name, add SRV, TXT, the node's A/AAAA and the PTR, each with TTL `lease`; an OPT

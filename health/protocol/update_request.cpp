@@ -79,17 +79,22 @@ bool read_additional(std::span<const std::uint8_t> message, std::size_t& positio
     wire::Edns edns;
     if (out.edns || wire::parse_opt(message, view, edns) != wire::MessageError::ok) return false;
     out.edns = true;
-    std::span<const std::uint8_t> value;
-    if (wire::find_edns_option(message, edns, kUpdateLeaseOption, value)) {
-      // LEASE, optionally followed by KEY-LEASE (RFC 9664 §4).
-      if (value.size() != 4 && value.size() != 8) return false;
-      out.lease = wire::load_u32(value.data());
-    }
+    if (!read_update_lease(message, edns, out.lease)) return false;
   }
   return position == end;
 }
 
 }  // namespace
+
+bool read_update_lease(std::span<const std::uint8_t> message, const wire::Edns& edns,
+                       std::optional<std::uint32_t>& lease) noexcept {
+  std::span<const std::uint8_t> value;
+  if (!wire::find_edns_option(message, edns, kUpdateLeaseOption, value)) return true;
+  // LEASE, optionally followed by KEY-LEASE (RFC 9664 §4).
+  if (value.size() != 4 && value.size() != 8) return false;
+  lease = wire::load_u32(value.data());
+  return true;
+}
 
 std::uint16_t parse_update(std::span<const std::uint8_t> message, std::size_t end,
                            UpdateRequest& out) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "dns/wire/message.hpp"
+
 namespace signpost::health {
 
 /// One record of an UPDATE's prerequisite or update section (RFC 2136 §2.4, §2.5).
@@ -41,5 +43,12 @@ std::uint16_t parse_update(std::span<const std::uint8_t> message, std::size_t en
 
 /// The Update Lease EDNS option code (RFC 9664 §4).
 inline constexpr std::uint16_t kUpdateLeaseOption = 2;
+
+/// Reads the Update Lease option of the OPT record `edns` in `message` into `lease`: LEASE,
+/// from the 4-octet form or the 8-octet one that adds KEY-LEASE (RFC 9664 §4); `lease` is
+/// left alone when there is no such option. False when the option has another length.
+/// The server's requests and the agent's responses alike. Any thread; no allocation.
+bool read_update_lease(std::span<const std::uint8_t> message, const dns::wire::Edns& edns,
+                       std::optional<std::uint32_t>& lease) noexcept;
 
 }  // namespace signpost::health

@@ -45,18 +45,22 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tests/bench/bench_socket.hpp"
+#include "dns/wire/types.hpp"
 #include "health/protocol/tsig.hpp"
+#include "health/protocol/update_builder.hpp"
 
 namespace {
 
 using signpost::health::TsigSigner;
+using signpost::health::UpdateBuilder;
+using signpost::health::UpdateBuildError;
+using signpost::health::UpdateSection;
 using Clock = std::chrono::steady_clock;
 using Bytes = std::vector<std::uint8_t>;
 
@@ -72,10 +76,8 @@ constexpr double kMaxDuration = 240;  // signatures made before the run stay wit
 constexpr std::size_t kInstancesPerService = 10;
 constexpr std::size_t kChangeStride = 7919;  // spreads consecutive changes over the services
 constexpr std::uint32_t kNodeAddressBase = 0x0A800000;  // 10.128.0.0 + instance index
-constexpr unsigned kInstancePort = 8080;
-constexpr std::uint16_t kUpdateLeaseOption = 2;  // RFC 9664 §4
+constexpr std::uint16_t kInstancePort = 8080;
 constexpr std::uint16_t kUdpPayload = 1232;
-const std::string_view kDomain("\x03svc\x08internal\x00", 14);
 
 enum class Mode { register_and_renew, register_only, renew_only };
 
@@ -140,46 +142,6 @@ bool parse_options(int argc, char** argv, Options& o) {
          o.tcp_agents <= kMaxTcpAgents && o.tcp_agents <= o.instances;
 }
 
-void put_u16(Bytes& out, unsigned value) {
-  out.push_back(static_cast<std::uint8_t>(value >> 8));
-  out.push_back(static_cast<std::uint8_t>(value));
-}
-
-void put_u32(Bytes& out, std::uint32_t value) {
-  put_u16(out, value >> 16);
-  put_u16(out, value & 0xFFFF);
-}
-
-// `labels` followed by the registry zone, uncompressed.
-void put_name(Bytes& out, std::initializer_list<std::string_view> labels) {
-  for (const std::string_view label : labels) {
-    out.push_back(static_cast<std::uint8_t>(label.size()));
-    out.insert(out.end(), label.begin(), label.end());
-  }
-  out.insert(out.end(), kDomain.begin(), kDomain.end());
-}
-
-// TYPE, CLASS IN, TTL, RDLENGTH and RDATA of a record whose owner is already written.
-void put_rdata(Bytes& out, unsigned type, std::uint32_t ttl, const Bytes& rdata) {
-  put_u16(out, type);
-  put_u16(out, 1);
-  put_u32(out, ttl);
-  put_u16(out, static_cast<unsigned>(rdata.size()));
-  out.insert(out.end(), rdata.begin(), rdata.end());
-}
-
-// OPT (RFC 6891) carrying the 4-octet Update Lease option (RFC 9664 §4).
-void put_lease_option(Bytes& out, std::uint32_t lease) {
-  out.push_back(0);
-  put_u16(out, 41);
-  put_u16(out, kUdpPayload);
-  put_u32(out, 0);
-  put_u16(out, 8);
-  put_u16(out, kUpdateLeaseOption);
-  put_u16(out, 4);
-  put_u32(out, lease);
-}
-
 struct InstanceNames {
   std::string id;       // i0..i9
   std::string service;  // _h0000
@@ -194,41 +156,39 @@ InstanceNames names_of(std::size_t index) {
   return {"i" + std::to_string(index % kInstancesPerService), service.data(), node.data()};
 }
 
-/// The UPDATE an agent sends for instance `index` (RFC 2136 §2): zone svc.internal SOA, then
-/// SRV and TXT "health=passing" at <id>._<service>._tcp, A at <node>.node, and the lease.
-Bytes encode_heartbeat(std::size_t index, unsigned weight, std::uint32_t lease) {
-  const InstanceNames n = names_of(index);
-  // Opcode UPDATE (5); ZOCOUNT 1, PRCOUNT 0, UPCOUNT 3, ADCOUNT 1 (the OPT).
-  Bytes out = {0, 0, 0x28, 0x00, 0, 1, 0, 0, 0, 3, 0, 1};
-  put_name(out, {});
-  put_u16(out, 6);  // SOA
-  put_u16(out, 1);  // IN
-  Bytes srv;
-  put_u16(srv, 0);
-  put_u16(srv, weight);
-  put_u16(srv, kInstancePort);
-  put_name(srv, {n.node, "node"});
-  put_name(out, {n.id, n.service, "_tcp"});
-  put_rdata(out, 33, lease, srv);
-  const std::string_view health = "health=passing";
-  Bytes txt = {static_cast<std::uint8_t>(health.size())};
-  txt.insert(txt.end(), health.begin(), health.end());
-  put_name(out, {n.id, n.service, "_tcp"});
-  put_rdata(out, 16, lease, txt);
-  Bytes address;
-  put_u32(address, kNodeAddressBase + static_cast<std::uint32_t>(index));
-  put_name(out, {n.node, "node"});
-  put_rdata(out, 1, lease, address);
-  put_lease_option(out, lease);
-  return out;
-}
-
+/// The UPDATE an agent sends for instance `index` (RFC 2136 §2), signed now: zone
+/// svc.internal SOA, then SRV and TXT "health=passing" at <id>._<service>._tcp, A at
+/// <node>.node, and the lease; built with the protocol library's UPDATE builder, as the
+/// agent's are.
 Bytes signed_heartbeat(const TsigSigner& signer, std::size_t index, unsigned weight,
                        std::uint32_t lease) {
-  Bytes message = encode_heartbeat(index, weight, lease);
-  signer.sign_request(message, signer.keys().front(),
-                      static_cast<std::uint64_t>(std::time(nullptr)));
-  return message;
+  namespace wire = signpost::dns::wire;
+  const InstanceNames n = names_of(index);
+  const std::string owner = n.id + "." + n.service + "._tcp.svc.internal.";
+  const std::string node = n.node + ".node.svc.internal.";
+  UpdateBuilder update(0, "svc.internal.");
+  Bytes rdata;
+  signpost::health::encode_srv_rdata(0, static_cast<std::uint16_t>(weight), kInstancePort, node,
+                                     rdata);
+  update.add(UpdateSection::update, owner, wire::rrtype::kSrv, wire::rrclass::kIn, lease, rdata);
+  rdata.clear();
+  const std::string health[] = {"health=passing"};
+  signpost::health::encode_txt_rdata(health, rdata);
+  update.add(UpdateSection::update, owner, wire::rrtype::kTxt, wire::rrclass::kIn, lease, rdata);
+  const std::uint32_t address = kNodeAddressBase + static_cast<std::uint32_t>(index);
+  rdata = {static_cast<std::uint8_t>(address >> 24), static_cast<std::uint8_t>(address >> 16),
+           static_cast<std::uint8_t>(address >> 8), static_cast<std::uint8_t>(address)};
+  update.add(UpdateSection::update, node, wire::rrtype::kA, wire::rrclass::kIn, lease, rdata);
+  update.set_lease(lease, kUdpPayload);
+  signpost::health::SignedRequest request;
+  const auto error = update.finish(signer, signer.keys().front(),
+                                   static_cast<std::uint64_t>(std::time(nullptr)), request);
+  if (error != UpdateBuildError::ok) {
+    std::fprintf(stderr, "heartbeat_load: cannot build the UPDATE of %s: %s\n", owner.c_str(),
+                 std::string(signpost::health::to_string(error)).c_str());
+    std::exit(2);
+  }
+  return std::move(request.wire);
 }
 
 std::size_t change_target(std::size_t change, std::size_t instances) {

@@ -6,7 +6,8 @@
 // the receiver's key at the receiver's time, so that the input gets past TSIG and into the
 // parser and the registration behind it. Clear: the message is taken as it is (the corpus's
 // signed seeds carry the same key and time). The receiver handles the message twice, so that
-// the second is a renewal (repeat) of what the first registered.
+// the second is a renewal (repeat) of what the first registered. The message is also read as
+// the agent reads a server's response to its UPDATE.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -16,6 +17,7 @@
 #include "health/heartbeat_receiver.hpp"
 #include "health/protocol/tsig.hpp"
 #include "health/protocol/update_request.hpp"
+#include "health/protocol/update_response.hpp"
 #include "registry/publisher.hpp"
 
 namespace {
@@ -61,6 +63,15 @@ void parse(const health::TsigSigner& signer, std::span<const std::uint8_t> messa
   health::parse_update(message, signed_message ? check.tsig_offset : message.size(), request);
 }
 
+// The agent's side: the message read as the response to an UPDATE with its id, signed with
+// the key at the fixed time (a response signed over another MAC is as good an input).
+void read_as_response(const health::TsigSigner& signer, std::span<const std::uint8_t> message) {
+  static const std::vector<std::uint8_t> request_mac(32, 0x5a);
+  const std::uint16_t id =
+      message.size() >= 2 ? static_cast<std::uint16_t>(message[0] << 8 | message[1]) : 0;
+  health::parse_update_response(message, id, request_mac, signer, kNow);
+}
+
 // The whole receiver: the message handled twice (the second time it is a replay), on the
 // registry thread as the workers hand it there, then the lease tick's changes applied.
 void receive(std::span<const std::uint8_t> message) {
@@ -88,6 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     signer.sign_request(message, signer.keys().front(), kNow);
   }
   parse(signer, message);
+  read_as_response(signer, message);
   receive(message);
   return 0;
 }

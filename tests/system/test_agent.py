@@ -7,8 +7,11 @@ minute. Answers are read with dnspython and dig.
 """
 
 import os
+import select
 import signal
+import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -271,6 +274,62 @@ class AgentFailoverTest(AgentTestCase):
                          agent.log())
         self.assertEqual(agent.log_count(f"registered {WEB} with {LOOPBACK}:{second_port}"), 2,
                          agent.log())
+
+
+class LossyRelay:
+    """A UDP relay on loopback between the agent and signpostd that loses the first
+    `lost_replies` replies on their way back, after signpostd has handled their UPDATEs.
+    Records the message id of every request it passes."""
+
+    def __init__(self, server_port, lost_replies=1):
+        self.server = (LOOPBACK, server_port)
+        self.lost_replies = lost_replies
+        self.request_ids = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((LOOPBACK, 0))
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(2)
+        self.sock.close()
+
+    def _run(self):
+        agent = None
+        while not self.stopping:
+            if not select.select([self.sock], [], [], 0.05)[0]:
+                continue
+            data, peer = self.sock.recvfrom(65535)
+            if peer != self.server:
+                agent = peer
+                self.request_ids.append(int.from_bytes(data[:2], "big"))
+                self.sock.sendto(data, self.server)
+            elif self.lost_replies > 0:
+                self.lost_replies -= 1
+            elif agent is not None:
+                self.sock.sendto(data, agent)
+
+
+class AgentRetryTest(AgentTestCase):
+    def test_retry_after_a_lost_reply_is_accepted(self):
+        # signpostd applies the first UPDATE, and its reply is lost. The agent's retry must
+        # not be the same signed message: signpostd would refuse it as a replay (NOTAUTH,
+        # BADTIME) and the agent would log a failed registration.
+        relay = LossyRelay(self.port).start()
+        self.cleanups.append(relay.stop)
+        agent = self.start_agent(agent_config([relay.port], [service("web")]))
+        self.assertTrue(wait_for(lambda: agent.log_count("registered ") == 1, 4), self.logs(agent))
+        self.assertTrue(registered(self.port), self.logs(agent))
+        self.assertEqual(agent.log_count("failed"), 0, self.logs(agent))
+        self.assertNotIn("replay", self.server.log(), self.logs(agent))
+        self.assertGreaterEqual(len(relay.request_ids), 2)
+        self.assertNotEqual(relay.request_ids[0], relay.request_ids[1])
 
 
 class AgentCommandLineTest(unittest.TestCase):

@@ -74,11 +74,13 @@ struct Answer {
   bool sign = true;                      // sign with the request's key, over its MAC
   std::string secret = kSecret;          // the secret to sign with
   bool truncate = false;                 // over UDP: an empty reply with TC set
+  std::vector<std::uint8_t> bytes{};     // when not empty, the reply as is (another server's)
 };
 
 /// The reply to `request` that `answer` describes, built and signed with ldns.
 inline std::vector<std::uint8_t> make_reply(const std::vector<std::uint8_t>& request,
                                             const Answer& answer) {
+  if (!answer.bytes.empty()) return answer.bytes;
   Pkt query = parse(request);
   if (!query) return {};
   Pkt reply(ldns_pkt_new());

@@ -1,5 +1,5 @@
 // The agent's UPDATEs, read back with ldns record by record, their TSIG verified with ldns,
-// and the reading of replies signed by ldns.
+// taken by the server's own receiver; and the reading of replies signed by ldns.
 #include "health/agent/update_message.hpp"
 
 #include <gtest/gtest.h>
@@ -7,6 +7,8 @@
 #include <ctime>
 
 #include "fake_server.hpp"
+#include "health/heartbeat_receiver.hpp"
+#include "registry/publisher.hpp"
 
 namespace signpost::health::agent {
 namespace {
@@ -193,6 +195,129 @@ TEST(UpdateMessage, DeregistrationDeletesNameAndPtrWithoutLease) {
   EXPECT_FALSE(ldns_pkt_edns(pkt.get()));
   EXPECT_EQ((update.wire[10] << 8) | update.wire[11], 1);  // the TSIG alone
   EXPECT_TRUE(verifies(update.wire, kSecret));
+}
+
+TEST(UpdateMessage, UpperCaseNamesAndIpv6) {
+  InstanceRecords web = web_instance();
+  web.domain = "Svc.Internal.";
+  web.id = "Web-1";
+  web.node = "Host-1";
+  web.addresses = {"2001:db8::10", "fe80::1:2:3:4", "10.0.0.1"};
+  const SignedUpdate update = encode_registration(web, 30, test_key(), 3);
+  Pkt pkt = parse(update.wire);
+  ASSERT_TRUE(pkt);
+  EXPECT_EQ(rrs_of(pkt.get(), LDNS_SECTION_QUESTION),
+            std::vector<std::string>{"Svc.Internal.\tIN\tSOA"});
+  const std::vector<std::string> updates = rrs_of(pkt.get(), LDNS_SECTION_AUTHORITY);
+  ASSERT_EQ(updates.size(), 7u);
+  EXPECT_EQ(updates[1],
+            "Web-1._web._tcp.Svc.Internal.\t30\tIN\tSRV\t1 5 8080 Host-1.node.Svc.Internal.");
+  EXPECT_EQ(updates[3], "Host-1.node.Svc.Internal.\t30\tIN\tAAAA\t2001:db8::10");
+  EXPECT_EQ(updates[4], "Host-1.node.Svc.Internal.\t30\tIN\tAAAA\tfe80::1:2:3:4");
+  EXPECT_EQ(updates[5], "Host-1.node.Svc.Internal.\t30\tIN\tA\t10.0.0.1");
+  EXPECT_EQ(updates[6], "_web._tcp.Svc.Internal.\t30\tIN\tPTR\tWeb-1._web._tcp.Svc.Internal.");
+  EXPECT_TRUE(verifies(update.wire, kSecret));
+}
+
+TEST(UpdateMessage, ManyTagsAndMeta) {
+  InstanceRecords web = web_instance();
+  web.tags.clear();
+  for (int i = 0; i < 40; ++i) web.tags.push_back("t" + std::to_string(i));
+  web.meta.clear();
+  for (int i = 0; i < 60; ++i) {
+    web.meta.emplace_back("k" + std::to_string(i), "v" + std::to_string(i));
+  }
+  const SignedUpdate update = encode_registration(web, 30, test_key(), 4);
+  Pkt pkt = parse(update.wire);
+  ASSERT_TRUE(pkt);
+  const ldns_rr* txt = ldns_rr_list_rr(ldns_pkt_authority(pkt.get()), 2);
+  ASSERT_EQ(ldns_rr_get_type(txt), LDNS_RR_TYPE_TXT);
+  const std::vector<std::string> strings = web.txt_strings();
+  ASSERT_EQ(ldns_rr_rd_count(txt), strings.size());
+  for (std::size_t i = 0; i < strings.size(); ++i) {
+    EXPECT_EQ(text_of(ldns_rr_rdf(txt, i)), "\"" + strings[i] + "\"");
+  }
+  EXPECT_TRUE(verifies(update.wire, kSecret));
+}
+
+TEST(UpdateMessage, TxtStringsOf255OctetsAndNoMore) {
+  InstanceRecords web = web_instance();
+  web.meta = {{"long", std::string(250, 'v')}};  // "long=" + 250: 255 octets
+  const SignedUpdate update = encode_registration(web, 30, test_key(), 5);
+  Pkt pkt = parse(update.wire);
+  ASSERT_TRUE(pkt);
+  const ldns_rr* txt = ldns_rr_list_rr(ldns_pkt_authority(pkt.get()), 2);
+  EXPECT_EQ(text_of(ldns_rr_rdf(txt, 2)), "\"long=" + std::string(250, 'v') + "\"");
+  web.meta = {{"long", std::string(251, 'v')}};
+  try {
+    encode_registration(web, 30, test_key(), 5);
+    ADD_FAILURE() << "a 256-octet TXT string was encoded";
+  } catch (const UpdateError& e) {
+    EXPECT_NE(std::string(e.what()).find("255"), std::string::npos) << e.what();
+  }
+}
+
+TEST(UpdateMessage, MessageOver65535OctetsIsAnError) {
+  InstanceRecords web = web_instance();
+  for (int i = 0; i < 300; ++i) {
+    web.meta.emplace_back("k" + std::to_string(i), std::string(240, 'v'));
+  }
+  try {
+    encode_registration(web, 30, test_key(), 6);
+    ADD_FAILURE() << "an UPDATE of more than 65535 octets was encoded";
+  } catch (const UpdateError& e) {
+    EXPECT_NE(std::string(e.what()).find("65535"), std::string::npos) << e.what();
+  }
+  web.addresses = {"10.0.0.300"};
+  web.meta.clear();
+  EXPECT_THROW(encode_registration(web, 30, test_key(), 6), UpdateError);
+  web.addresses = {"10.0.0.1"};
+  web.node = "bad..node";
+  EXPECT_THROW(encode_registration(web, 30, test_key(), 6), UpdateError);
+}
+
+// What the agent builds, the server's receiver takes with the same key; a changed octet makes
+// it NOTAUTH with BADSIG, unsigned, which the agent reads as such (RFC 8945 §5.3.2).
+TEST(UpdateMessage, TheServersReceiverAcceptsIt) {
+  registry::Publisher::Settings settings;
+  const std::string domain("\x03svc\x08internal\x00", 14);
+  settings.apex.domain = domain;
+  settings.build.domain = domain;
+  settings.batch_delay = std::chrono::milliseconds(0);
+  registry::Publisher publisher(settings, {}, nullptr, nullptr);
+  publisher.start();
+  ReceiverSettings receiver_settings;
+  receiver_settings.domain = "svc.internal.";
+  receiver_settings.leases.min_lease = std::chrono::seconds(1);
+  receiver_settings.leases.max_lease = std::chrono::seconds(600);
+  HeartbeatReceiver receiver(receiver_settings,
+                             {make_tsig_key("agent-key", "hmac-sha256", kSecret, {})}, publisher,
+                             [](const std::string&) {});
+  InstanceRecords web = web_instance();
+  web.domain = "SVC.internal.";
+  web.addresses = {"10.0.0.1", "2001:db8::1"};
+  const SignedUpdate update = encode_registration(web, 30, test_key(), 21);
+  UpdateReply reply = parse_update_reply(receiver.process(update.wire), update, test_key(), now());
+  EXPECT_TRUE(reply.accepted()) << reply.describe();
+  EXPECT_EQ(reply.lease, 30u);
+  std::optional<registry::Instance> found;
+  publisher.apply([&](registry::Store& store) { found = store.find_instance("web", "web-1"); });
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->ipv6.size(), 1u);
+  EXPECT_EQ(found->health, registry::Health::warning);
+
+  SignedUpdate tampered = encode_registration(web, 31, test_key(), 22);
+  tampered.wire[40] ^= 0x01;
+  reply = parse_update_reply(receiver.process(tampered.wire), tampered, test_key(), now());
+  EXPECT_FALSE(reply.accepted());
+  EXPECT_EQ(reply.describe(), "NOTAUTH (BADSIG)");
+
+  const SignedUpdate gone = encode_deregistration(web, test_key(), 23);
+  reply = parse_update_reply(receiver.process(gone.wire), gone, test_key(), now());
+  EXPECT_TRUE(reply.accepted()) << reply.describe();
+  publisher.apply([&](registry::Store& store) { found = store.find_instance("web", "web-1"); });
+  EXPECT_FALSE(found.has_value());
+  receiver.stop();
 }
 
 TEST(UpdateReply, AcceptedWithGrantedLease) {
