@@ -2,6 +2,7 @@
 #include "etcd_connection.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace signpost::registry::etcd {
 
@@ -11,10 +12,14 @@ using namespace std::chrono_literals;
 
 // gRPC's reconnect backoff starts at 1 s and grows to 120 s; etcd members come back within
 // seconds of a restart, and a client that waits two minutes to notice serves stale data.
-grpc::ChannelArguments channel_arguments() {
+// gRPC's "minimum reconnect backoff" is in fact the deadline of one connection attempt (TCP
+// and HTTP/2 handshake): twice the dial timeout, so a slow endpoint gets all of the dial
+// timeout and it is dial() that gives up first, saying so.
+grpc::ChannelArguments channel_arguments(std::chrono::milliseconds dial_timeout) {
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                   static_cast<int>(std::max<std::int64_t>(2 * dial_timeout.count(), 100)));
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   // A watch can be silent for hours: pings find a dead peer behind a silent network. etcd
   // refuses pings more often than every 5 s (--grpc-keepalive-min-time), hence 10 s.
@@ -40,7 +45,7 @@ EtcdConnection::EtcdConnection(EtcdOptions options) : options_(std::move(options
     Endpoint endpoint;
     endpoint.address = address;
     endpoint.channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                                 channel_arguments());
+                                                 channel_arguments(options_.dial_timeout));
     endpoint.kv = etcdserverpb::KV::NewStub(endpoint.channel);
     endpoint.watch = etcdserverpb::Watch::NewStub(endpoint.channel);
     endpoint.lease = etcdserverpb::Lease::NewStub(endpoint.channel);
