@@ -39,7 +39,7 @@ std::string milliseconds_text(std::chrono::milliseconds duration) {
 
 EtcdConnection::EtcdConnection(EtcdOptions options) : options_(std::move(options)) {
   if (options_.endpoints.empty()) {
-    throw EtcdError(EtcdErrc::invalid_argument, "(none)", "no endpoint configured");
+    throw EtcdError::with_message(EtcdErrc::invalid_argument, "", "etcd: no endpoint configured");
   }
   for (const std::string& address : options_.endpoints) {
     Endpoint endpoint;
@@ -94,7 +94,8 @@ std::string EtcdConnection::token(std::size_t index, Clock::time_point deadline)
   }
   Endpoint& endpoint = endpoints_[index];
   grpc::ClientContext context;
-  if (deadline != Clock::time_point::max()) context.set_deadline(to_system(deadline));
+  // A watch has no deadline; its authentication still must not wait forever.
+  context.set_deadline(to_system(std::min(deadline, Clock::now() + options_.request_timeout)));
   etcdserverpb::AuthenticateRequest request;
   request.set_name(options_.user);
   request.set_password(options_.password);
@@ -158,7 +159,7 @@ void EtcdConnection::run_erased(
     if (!failures.empty()) failures += "; ";
     failures += "etcd " + address + ": " + std::string(to_string(dialed.code)) + ": " + dialed.detail;
   }
-  throw EtcdError(last_code, last_address, failures.c_str());
+  throw EtcdError::with_message(last_code, last_address, failures);
 }
 
 EtcdErrc EtcdConnection::code_of(const grpc::Status& status) noexcept {

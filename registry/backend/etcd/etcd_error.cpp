@@ -24,7 +24,11 @@ EtcdError::EtcdError(EtcdErrc code, const std::string& endpoint, const std::stri
       code_(code),
       endpoint_(endpoint) {}
 
-EtcdError::EtcdError(EtcdErrc code, std::string endpoint, const char* message)
+EtcdError EtcdError::with_message(EtcdErrc code, std::string endpoint, const std::string& message) {
+  return EtcdError(Verbatim{}, code, std::move(endpoint), message);
+}
+
+EtcdError::EtcdError(Verbatim, EtcdErrc code, std::string endpoint, const std::string& message)
     : std::runtime_error(message), code_(code), endpoint_(std::move(endpoint)) {}
 
 }  // namespace signpost::registry::etcd

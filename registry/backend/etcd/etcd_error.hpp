@@ -29,8 +29,9 @@ class EtcdError : public std::runtime_error {
  public:
   /// Builds the message from its parts. Any thread; allocates.
   EtcdError(EtcdErrc code, const std::string& endpoint, const std::string& detail);
-  /// Keeps a message already built (several endpoints' failures joined). Any thread; allocates.
-  EtcdError(EtcdErrc code, std::string endpoint, const char* message);
+  /// Keeps a message already built (several endpoints' failures joined). Any thread;
+  /// allocates.
+  static EtcdError with_message(EtcdErrc code, std::string endpoint, const std::string& message);
 
   /// The reason, for callers that react to it (retry on unavailable, re-grant on not_found).
   EtcdErrc code() const noexcept { return code_; }
@@ -38,6 +39,9 @@ class EtcdError : public std::runtime_error {
   const std::string& endpoint() const noexcept { return endpoint_; }
 
  private:
+  struct Verbatim {};
+  EtcdError(Verbatim, EtcdErrc code, std::string endpoint, const std::string& message);
+
   EtcdErrc code_;
   std::string endpoint_;
 };

@@ -68,10 +68,17 @@ TEST_F(EtcdClientTest, PutsReadsPrefixesAndRemoves) {
   EXPECT_TRUE(client_->get_prefix("svc/").kvs.empty());
 }
 
-TEST_F(EtcdClientTest, PrefixRangeEndFollowsEtcdsConvention) {
+TEST(EtcdClientValuesTest, PrefixRangeEndFollowsEtcdsConvention) {
   EXPECT_EQ(prefix_range_end("a/"), "a0");
   EXPECT_EQ(prefix_range_end(std::string("a\xff", 2)), "b");
   EXPECT_EQ(prefix_range_end(""), std::string(1, '\0'));
+}
+
+TEST(EtcdClientValuesTest, ErrorNamesTheEndpointAndTheReason) {
+  const EtcdError error(EtcdErrc::deadline_exceeded, "10.0.0.1:2379", "no answer");
+  EXPECT_STREQ(error.what(), "etcd 10.0.0.1:2379: deadline exceeded: no answer");
+  EXPECT_EQ(error.endpoint(), "10.0.0.1:2379");
+  EXPECT_THROW(EtcdClient(EtcdOptions{}), EtcdError);
 }
 
 TEST_F(EtcdClientTest, CompareAndPutWritesOnlyOverTheExpectedRevision) {
@@ -217,6 +224,29 @@ TEST_F(EtcdClientTest, AllEndpointsDeadNamesEachOne) {
     EXPECT_NE(message.find("etcd " + first + ": unavailable"), std::string::npos) << message;
     EXPECT_NE(message.find("; etcd " + second + ": unavailable"), std::string::npos) << message;
   }
+}
+
+TEST_F(EtcdClientTest, AuthenticatesWithUserAndPassword) {
+  ASSERT_EQ(server_.etcdctl("user add root --new-user-password=secret"), 0);
+  ASSERT_EQ(server_.etcdctl("auth enable"), 0);
+  EtcdOptions with_user = options({server_.endpoint()});
+  with_user.user = "root";
+  with_user.password = "secret";
+  EtcdClient client(with_user);
+  client.put("guarded", "yes");
+  EXPECT_EQ(client.range("guarded").kvs.at(0).value, "yes");
+
+  with_user.password = "wrong";
+  EtcdClient refused(with_user);
+  try {
+    refused.range("guarded");
+    FAIL() << "read with a wrong password";
+  } catch (const EtcdError& error) {
+    EXPECT_NE(std::string(error.what()).find("authenticating as root"), std::string::npos)
+        << error.what();
+  }
+  // Without a token etcd refuses (once auth is on, an anonymous user has no permission).
+  EXPECT_THROW(client_->range("guarded"), EtcdError);
 }
 
 }  // namespace
