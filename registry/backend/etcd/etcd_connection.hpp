@@ -26,6 +26,7 @@ class EtcdConnection {
  public:
   using Clock = std::chrono::steady_clock;
 
+  /// One member: its "host:port", channel and the stubs of the services the client calls.
   struct Endpoint {
     std::string address;
     std::shared_ptr<grpc::Channel> channel;
@@ -46,10 +47,14 @@ class EtcdConnection {
   /// argument) when there is no endpoint. Allocates.
   explicit EtcdConnection(EtcdOptions options);
 
+  /// The options the connection was made with. Any thread; no allocation.
   const EtcdOptions& options() const noexcept { return options_; }
+  /// How many endpoints there are (at least one). Any thread; no allocation.
   std::size_t size() const noexcept { return endpoints_.size(); }
+  /// Endpoint `index` (< size()); its stubs may be used from any thread. No allocation.
   Endpoint& endpoint(std::size_t index) noexcept { return endpoints_[index]; }
-  /// The endpoint the last successful request went to: where the next one starts.
+  /// The endpoint the last successful request went to: where the next one starts. Any
+  /// thread; no allocation.
   std::size_t preferred() const noexcept { return preferred_.load(std::memory_order_relaxed); }
 
   /// Waits until endpoint `index` is connected, at most the dial timeout and never past
@@ -67,9 +72,9 @@ class EtcdConnection {
   template <class Call>
   void run(Clock::time_point deadline, Call&& call);
 
-  /// The error kind of a gRPC status.
+  /// The error kind of a gRPC status. Any thread; no allocation.
   static EtcdErrc code_of(const grpc::Status& status) noexcept;
-  /// A steady-clock deadline as the system-clock time gRPC takes.
+  /// A steady-clock deadline as the system-clock time gRPC takes. Any thread; no allocation.
   static std::chrono::system_clock::time_point to_system(Clock::time_point deadline) noexcept;
 
  private:

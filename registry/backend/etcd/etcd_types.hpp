@@ -59,7 +59,7 @@ struct TxnOp {
   std::int64_t lease = 0; // put
   std::string range_end;  // remove and range: [key, range_end); empty means key alone
 
-  /// The three kinds, spelled at the call site. Any thread; allocate.
+  /// The three kinds, spelled at the call site. Any thread; allocates.
   static TxnOp put(std::string key, std::string value, std::int64_t lease = 0);
   static TxnOp remove(std::string key, std::string range_end = {});
   static TxnOp range(std::string key, std::string range_end = {});
