@@ -2,19 +2,21 @@
 //
 // Design. The client holds one gRPC channel per endpoint and sends each request to the
 // endpoint that last answered; when that one cannot be reached (no connection within the
-// dial timeout, a refused connection, or gRPC's "unavailable", which means the request never
-// reached etcd) it moves on to the next, round the list, until the request's deadline. So a
-// request takes at most its deadline, whatever the endpoints do, and its error names the
-// endpoint that failed ("etcd 127.0.0.1:2379: unavailable: ...", every endpoint's reason when
-// all failed). Channels reconnect by themselves with a short backoff (100 ms to 1 s) so a
-// restarted member is used again within a second. Requests are blocking calls that may be
-// made from any thread at once; nothing here runs a thread of its own except a watch: each
-// EtcdWatch runs one thread that holds the watch stream, calls back on it, and re-creates the
-// stream after a break (on the next endpoint, with a doubling backoff) from the revision after
-// the last event it delivered, so its owner sees every change once and in order. Keys and
-// values are bytes in std::string. With a user configured, the client authenticates per
-// endpoint and sends etcd's token as the "token" metadata, authenticating again when etcd
-// refuses an expired one. etcd 3.4's API; nothing here uses the HTTP/JSON gateway.
+// dial timeout, a refused connection, or gRPC's "unavailable") it moves on to the next, round
+// the list, until the request's deadline. So a request takes at most its deadline, whatever
+// the endpoints do, and its error names the endpoint that failed ("etcd 127.0.0.1:2379:
+// unavailable: ...", every endpoint's reason when all failed). "unavailable" almost always
+// means the request never reached etcd; when a connection breaks mid-request it may have been
+// applied, and a guarded write sent again then reports that its compare failed: re-read to
+// tell. Channels reconnect by themselves with a short backoff (100 ms to 1 s) so a restarted
+// member is used again within a second. Requests are blocking calls that may be made from any
+// thread at once; nothing here runs a thread of its own except a watch: each EtcdWatch runs
+// one thread that holds the watch stream, calls back on it, and re-creates the stream after a
+// break (on the next endpoint, with a doubling backoff) from the revision after the last event
+// it delivered, so its owner sees every change once and in order. Keys and values are bytes in
+// std::string. With a user configured, the client authenticates per endpoint and sends etcd's
+// token as the "token" metadata, authenticating again when etcd refuses an expired one. etcd
+// 3.4's API over gRPC; nothing here uses the HTTP/JSON gateway.
 #pragma once
 
 #include <chrono>
