@@ -72,9 +72,11 @@ EtcdConnection::Dial EtcdConnection::dial(std::size_t index, Clock::time_point d
     const Clock::time_point now = Clock::now();
     if (stop != nullptr && stop->load()) return {false, EtcdErrc::canceled, "stopped"};
     if (now >= until) {
-      if (until == deadline) return {false, EtcdErrc::deadline_exceeded, "deadline passed while connecting"};
-      return {false, EtcdErrc::unavailable,
-              "no connection within the dial timeout of " + milliseconds_text(options_.dial_timeout)};
+      if (until == deadline) {
+        return {false, EtcdErrc::deadline_exceeded, "deadline passed while connecting"};
+      }
+      return {false, EtcdErrc::unavailable, "no connection within the dial timeout of " +
+                                                milliseconds_text(options_.dial_timeout)};
     }
     channel.WaitForStateChange(state, to_system(std::min(until, now + 100ms)));
   }

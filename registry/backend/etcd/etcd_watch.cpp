@@ -26,6 +26,10 @@ KeyValue from_message(const mvccpb::KeyValue& message) {
   return kv;
 }
 
+std::string describe(const std::string& address, EtcdErrc code, const std::string& detail) {
+  return "etcd " + address + ": " + std::string(to_string(code)) + ": " + detail;
+}
+
 WatchNotice events_notice(const etcdserverpb::WatchResponse& response) {
   WatchNotice notice;
   notice.kind = WatchNotice::Kind::events;
@@ -103,11 +107,11 @@ void EtcdWatch::notify(const WatchNotice& notice) {
 EtcdWatch::Outcome EtcdWatch::watch_once(std::size_t index, std::string& message,
                                          bool& established) {
   EtcdConnection::Endpoint& endpoint = connection_->endpoint(index);
-  const EtcdConnection::Dial dialed = connection_->dial(index, Clock::time_point::max(), &stopping_);
+  const EtcdConnection::Dial dialed =
+      connection_->dial(index, Clock::time_point::max(), &stopping_);
   if (stopping_.load()) return Outcome::stopped;
   if (!dialed.connected) {
-    message = "etcd " + endpoint.address + ": " + std::string(to_string(dialed.code)) + ": " +
-              dialed.detail;
+    message = describe(endpoint.address, dialed.code, dialed.detail);
     return Outcome::broken;
   }
   grpc::ClientContext context;
@@ -130,8 +134,12 @@ EtcdWatch::Outcome EtcdWatch::watch_once(std::size_t index, std::string& message
   create.set_start_revision(next_revision_.load());
   create.set_prev_kv(prev_kv_);
   Outcome outcome = Outcome::broken;
-  if (stream->Write(request)) outcome = read_responses(*stream, endpoint.address, message, established);
-  if (outcome != Outcome::broken) context.TryCancel();
+  if (stream->Write(request)) {
+    outcome = read_responses(*stream, endpoint.address, message, established);
+  }
+  // A stream we leave while etcd keeps it open (compaction, a watch etcd canceled) is
+  // canceled here, or Finish() would wait for etcd to close it.
+  if (outcome != Outcome::broken || !message.empty()) context.TryCancel();
   const grpc::Status status = stream->Finish();
   {
     std::lock_guard lock(mutex_);
@@ -139,9 +147,8 @@ EtcdWatch::Outcome EtcdWatch::watch_once(std::size_t index, std::string& message
   }
   if (stopping_.load()) return Outcome::stopped;
   if (outcome == Outcome::broken && message.empty()) {
-    message = "etcd " + endpoint.address + ": " +
-              std::string(to_string(EtcdConnection::code_of(status))) + ": watch stream ended" +
-              (status.error_message().empty() ? "" : ": " + status.error_message());
+    message = describe(endpoint.address, EtcdConnection::code_of(status),
+                       "watch stream ended: " + status.error_message());
   }
   return outcome;
 }
@@ -162,8 +169,7 @@ EtcdWatch::Outcome EtcdWatch::read_responses(Stream& stream, const std::string& 
     }
     if (response.canceled()) {
       // Canceled by etcd for another reason (permission, auth): a broken stream.
-      message = "etcd " + address + ": watch canceled: " +
-                response.cancel_reason();
+      message = describe(address, EtcdErrc::other, "watch canceled: " + response.cancel_reason());
       return Outcome::broken;
     }
     if (response.created()) {
