@@ -210,5 +210,28 @@ TEST_F(EtcdWatchTest, FailsOverToTheNextEndpoint) {
   EXPECT_EQ(recorder_.events().at(0).kv.key, "svc/x");
 }
 
+TEST_F(EtcdWatchTest, ReportsAWatchEtcdCancelsAsABreakAndStillStops) {
+  // A user who may read only other/: etcd accepts the stream but cancels the watch of svc/.
+  for (const char* command :
+       {"user add root --new-user-password=secret", "user add reader --new-user-password=pw",
+        "role add readers", "role grant-permission readers read other/ --prefix=true",
+        "user grant-role reader readers", "auth enable"}) {
+    ASSERT_EQ(server_.etcdctl(command), 0) << command;
+  }
+  EtcdOptions options;
+  options.endpoints = {server_.endpoint()};
+  options.user = "reader";
+  options.password = "pw";
+  EtcdClient reader(options);
+  auto watch = reader.watch("svc/", 0, recorder_.callback());
+  ASSERT_TRUE(recorder_.wait_for_kind(Kind::broken));
+  const WatchNotice broken = recorder_.notices().back();
+  EXPECT_NE(broken.message.find("watch canceled"), std::string::npos) << broken.message;
+  EXPECT_NE(broken.message.find("permission denied"), std::string::npos) << broken.message;
+  const auto started = Clock::now();
+  watch->stop();
+  EXPECT_LT(Clock::now() - started, 500ms);
+}
+
 }  // namespace
 }  // namespace signpost::registry::etcd
