@@ -84,6 +84,7 @@ def signpost_config(port, zones_dir, services=SERVICES, threads=1, state_file=""
         f'name = "{HEARTBEAT_KEY_NAME}"',
         'algorithm = "hmac-sha256"',
         f'secret = "{HEARTBEAT_SECRET}"',
+        "max_instances = 1000000",  # the heartbeat load registers more than the default 10,000
         "",
     ]
     for s in range(services):
