@@ -33,6 +33,9 @@ class HashKeyedTable {
     }
   }
 
+  const Value* find(std::uint64_t key) const noexcept {
+    return const_cast<HashKeyedTable*>(this)->find(key);
+  }
   /// Sets `key` (not 0) to `value`, adding it if absent.
   void assign(std::uint64_t key, Value value) {
     if ((size_ + 1) * 2 > slots_.size()) grow();

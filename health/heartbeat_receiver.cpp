@@ -55,7 +55,8 @@ HeartbeatReceiver::HeartbeatReceiver(ReceiverSettings settings, std::vector<Tsig
       tracker_(settings_.leases, log),
       publisher_(publisher),
       log_(std::move(log)),
-      wall_clock_(wall_clock ? std::move(wall_clock) : WallClock(system_seconds)) {
+      wall_clock_(wall_clock ? std::move(wall_clock) : WallClock(system_seconds)),
+      board_(settings_.max_instances + 4096) {
   key_instances_.resize(signer_.keys().size());
 }
 
@@ -79,14 +80,11 @@ void HeartbeatReceiver::stop() {
 
 // Workers answer at once only what needs no registry work and no waiting: a renewal they
 // know (a trip to another thread and back woke two threads per UPDATE, which cost more CPU
-// than the UPDATE itself) and a refusal for the signature. They only try the lock: while the
-// registry thread or a lease tick holds it, the UPDATE goes to the registry thread too, so a
-// worker never waits behind UPDATE work, however much of it arrives.
+// than the UPDATE itself) and a refusal for the signature. Neither takes a lock: a worker
+// never waits behind UPDATE work, however much of it arrives.
 bool HeartbeatReceiver::try_handle(std::span<const std::uint8_t> message,
                                    dns::answer::Transport, std::vector<std::uint8_t>& response) {
   if (message.size() < 12) return true;  // not even a header: no response
-  const std::unique_lock lock(mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) return false;
   auto answer = answer_without_registry(message, signer_.verify(message, wall_clock_()));
   if (!answer) return false;
   response = std::move(*answer);
@@ -109,28 +107,17 @@ void HeartbeatReceiver::handle_later(std::vector<std::uint8_t> message, dns::ans
   publisher_.post([this, message = std::move(message), reply = std::move(reply)](
                       registry::Store& store) mutable {
     queued_.fetch_sub(1, std::memory_order_relaxed);
-    std::vector<std::uint8_t> response;
-    {
-      const std::lock_guard lock(mutex_);
-      response = process_with(message, store);
-    }
-    reply(std::move(response));
+    reply(process_with(message, store));
   });
 }
 
 std::vector<std::uint8_t> HeartbeatReceiver::process(std::span<const std::uint8_t> message) {
   if (message.size() < 12) return {};
-  {
-    const std::lock_guard lock(mutex_);
-    if (auto answer = answer_without_registry(message, signer_.verify(message, wall_clock_()))) {
-      return std::move(*answer);
-    }
+  if (auto answer = answer_without_registry(message, signer_.verify(message, wall_clock_()))) {
+    return std::move(*answer);
   }
   std::vector<std::uint8_t> response;
-  publisher_.apply([&](registry::Store& store) {
-    const std::lock_guard lock(mutex_);
-    response = process_with(message, store);
-  });
+  publisher_.apply([&](registry::Store& store) { response = process_with(message, store); });
   return response;
 }
 
@@ -146,18 +133,17 @@ void HeartbeatReceiver::do_tick() {
 }
 
 void HeartbeatReceiver::tick() {
-  publisher_.apply([this](registry::Store& store) {
-    const std::lock_guard lock(mutex_);
-    tick_with(store);
-  });
+  publisher_.apply([this](registry::Store& store) { tick_with(store); });
 }
 
 void HeartbeatReceiver::tick_with(registry::Store& store) {
   const auto now = Clock::now();
+  apply_renewals(now);
   tracker_.tick(now);
   if (tracker_.has_changes()) state_changed_.store(true, std::memory_order_relaxed);
-  publish_changes(&store);
+  publish_changes(store);
   forget_old_deletions(now);
+  board_.publish();
   save_state_if_due(store, now);
 }
 
@@ -202,6 +188,7 @@ std::vector<std::uint8_t> HeartbeatReceiver::process_with(std::span<const std::u
     edns = request.edns;
     outcome = apply_request(request, check, store);
     if (outcome.repeatable) remember_renewal(message, check, zone_end, edns, outcome);
+    board_.publish();
   }
   if (outcome.rcode == wire::rcode::kNoError) {
     counters_.accepted.fetch_add(1, std::memory_order_relaxed);
@@ -267,8 +254,8 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
   const std::uint32_t requested = request.lease.value_or(plan.min_ttl);
   for (const InstanceKey& removal : plan.removals) {
     ReplayGuard guard;
-    if (const Registered* found = find_registered(removal)) {
-      guard = found->replay;
+    if (const auto handle = tracker_.handle(removal)) {
+      guard = board_.guard(handle->slot);
     } else if (const auto gone = deleted_.find(removal); gone != deleted_.end()) {
       guard = gone->second;
     }
@@ -288,7 +275,7 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
     }
     outcome.lease = register_instance(std::move(registration), requested, check, store, now);
   }
-  publish_changes(&store);
+  publish_changes(store);
   return outcome;
 }
 
@@ -332,10 +319,10 @@ std::string HeartbeatReceiver::forbidden(const UpdatePlan& plan, const TsigKey& 
   return {};
 }
 
-bool HeartbeatReceiver::fresh(const UpdatePlan& plan, const TsigCheck& check) const {
+bool HeartbeatReceiver::fresh(const UpdatePlan& plan, const TsigCheck& check) {
   const auto accepts = [&](const InstanceKey& key) {
-    if (const Registered* found = find_registered(key)) {
-      return found->replay.accepts(check.time_signed, check.mac);
+    if (const auto handle = tracker_.handle(key)) {
+      return board_.guard_accepts(handle->slot, check.time_signed, check.mac);
     }
     const auto gone = deleted_.find(key);
     return gone == deleted_.end() || gone->second.accepts(check.time_signed, check.mac);
@@ -387,38 +374,22 @@ std::uint64_t hash_of(std::span<const std::uint8_t> bytes) {
 std::optional<std::vector<std::uint8_t>> HeartbeatReceiver::renew_repeated(
     std::span<const std::uint8_t> message, const TsigCheck& check) {
   const auto bytes = repeated_part(message, check);
-  const std::uint64_t hash = hash_of(bytes);
-  const Renewal* found = renewals_.find(hash);
-  if (found == nullptr) return std::nullopt;
-  const Renewal renewal = *found;
-  if (renewal.length != bytes.size() || renewal.tsig_key != check.key) return std::nullopt;
-  if (!tracker_.current(renewal.lease)) {
-    forget_renewal(hash);  // the lease was forgotten, and the instance is on its way out
-    return std::nullopt;
-  }
-  Registered& instance = registered_at(renewal.lease.slot);
-  // A replay takes the full path, which refuses it and says so.
-  if (!instance.replay.accepts(check.time_signed, check.mac)) return std::nullopt;
-  const auto granted = tracker_.renew(renewal.lease, std::chrono::seconds(renewal.requested),
-                                      renewal.health, Clock::now());
-  // A different lease would change the instance's TTL cap: let the full path see to it (the
-  // second renewal of the lease is harmless).
-  if (!granted || static_cast<std::uint32_t>(granted->count()) != renewal.granted) return std::nullopt;
-  instance.replay.accept(check.time_signed, check.mac);
+  const auto renewal = board_.renew(hash_of(bytes), static_cast<std::uint32_t>(bytes.size()),
+                                    check.key, check.time_signed, check.mac);
+  if (!renewal) return std::nullopt;
   counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
   counters_.repeated.fetch_add(1, std::memory_order_relaxed);
   leases_renewed_.store(true, std::memory_order_relaxed);
-  publish_changes(nullptr);
   Outcome outcome;
-  outcome.lease = renewal.granted;
-  return respond(message, check, renewal.zone_end, outcome, renewal.edns);
+  outcome.lease = renewal->granted;
+  return respond(message, check, renewal->zone_end, outcome, renewal->edns);
 }
 
 void HeartbeatReceiver::remember_renewal(std::span<const std::uint8_t> message,
                                          const TsigCheck& check, std::size_t zone_end,
                                          bool edns, const Outcome& outcome) {
   const auto lease = tracker_.handle(outcome.renewed);
-  if (!lease) return;
+  if (!lease || !board_.holds(lease->slot)) return;
   Registered& instance = registered_at(lease->slot);
   if (instance.renewal != 0) forget_renewal(instance.renewal);
   const auto bytes = repeated_part(message, check);
@@ -426,25 +397,41 @@ void HeartbeatReceiver::remember_renewal(std::span<const std::uint8_t> message,
   // Another instance's renewal with the same hash gives way (and that instance goes back
   // to the full path).
   forget_renewal(hash);
-  renewals_.assign(hash, Renewal{.lease = *lease,
-                                 .tsig_key = check.key,
-                                 .length = static_cast<std::uint32_t>(bytes.size()),
-                                 .zone_end = static_cast<std::uint32_t>(zone_end),
-                                 .requested = outcome.requested,
-                                 .granted = outcome.lease,
-                                 .health = outcome.health,
-                                 .edns = edns});
+  board_.remember(hash, Renewal{.lease = *lease,
+                                .tsig_key = check.key,
+                                .length = static_cast<std::uint32_t>(bytes.size()),
+                                .zone_end = static_cast<std::uint32_t>(zone_end),
+                                .requested = outcome.requested,
+                                .granted = outcome.lease,
+                                .health = outcome.health,
+                                .edns = edns});
   instance.renewal = hash;
 }
 
 void HeartbeatReceiver::forget_renewal(std::uint64_t hash) {
-  const Renewal* renewal = renewals_.find(hash);
+  const Renewal* renewal = board_.find(hash);
   if (renewal == nullptr) return;
   if (renewal->lease.slot < registered_.size()) {
     Registered& instance = registered_[renewal->lease.slot];
     if (instance.renewal == hash) instance.renewal = 0;
   }
-  renewals_.erase(hash);
+  board_.forget(hash);
+}
+
+// The workers' renewals since the last tick, applied before the tick looks for leases that
+// ran out: a lease renewed in time never expires.
+void HeartbeatReceiver::apply_renewals(Clock::time_point now) {
+  const std::size_t slots = std::min(tracker_.slot_count(), registered_.size());
+  for (std::uint32_t slot = 0; slot < slots; ++slot) {
+    if (board_.take_renewed(slot)) renew_slot(slot, now);
+  }
+}
+
+void HeartbeatReceiver::renew_slot(std::uint32_t slot, Clock::time_point now) {
+  if (slot >= registered_.size() || registered_[slot].renewal == 0) return;
+  const Renewal* renewal = board_.find(registered_[slot].renewal);
+  if (renewal == nullptr) return;
+  tracker_.renew(renewal->lease, std::chrono::seconds(renewal->requested), renewal->health, now);
 }
 
 void HeartbeatReceiver::note_refusal(const std::string& reason) {
@@ -483,6 +470,7 @@ HeartbeatReceiver::Registered& HeartbeatReceiver::registered_at(std::uint32_t sl
 void HeartbeatReceiver::retire(std::uint32_t slot) {
   Registered& entry = registered_at(slot);
   if (entry.renewal != 0) forget_renewal(entry.renewal);
+  board_.reset(slot);
   if (entry.key != nullptr) {
     --key_instances_[static_cast<std::size_t>(entry.key - signer_.keys().data())];
   }
@@ -496,15 +484,15 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
   const InstanceKey key{registration.instance.service, registration.instance.id};
   const auto granted = tracker_.renew(key, std::chrono::seconds(requested),
                                       registration.instance.health, now);
-  Registered& entry = registered_at(tracker_.handle(key)->slot);
+  const std::uint32_t slot = tracker_.handle(key)->slot;
+  Registered& entry = registered_at(slot);
   const bool known = entry.key != nullptr;
   if (!known) {
-    if (const auto gone = deleted_.find(key); gone != deleted_.end()) {
-      entry.replay = gone->second;
-      deleted_.erase(gone);
-    }
+    const auto gone = deleted_.find(key);
+    board_.set_guard(slot, gone != deleted_.end() ? gone->second : ReplayGuard{});
+    if (gone != deleted_.end()) deleted_.erase(gone);
   }
-  entry.replay.accept(check.time_signed, check.mac);
+  board_.guard_accept(slot, check.time_signed, check.mac);
   if (entry.key != check.key) {
     if (entry.key != nullptr) --key_instances_[static_cast<std::size_t>(entry.key - signer_.keys().data())];
     ++key_instances_[static_cast<std::size_t>(check.key - signer_.keys().data())];
@@ -554,41 +542,29 @@ void HeartbeatReceiver::forget_old_deletions(Clock::time_point now) {
   }
 }
 
-// With `store` (the registry thread), changes are applied to it at once. A worker's renewal
-// that brought an instance back from expiry posts the sync instead; forgetting happens only
-// on ticks, which run on the registry thread.
-void HeartbeatReceiver::publish_changes(registry::Store* store) {
+// Applies the tracker's changes. A slot closes to the workers while its instance is critical
+// (a renewal must then change the registry); a renewal a worker took just before the close
+// is renewed here, and its changes applied in turn.
+void HeartbeatReceiver::publish_changes(registry::Store& store) {
   using Kind = Change::Kind;
-  for (const Change& change : tracker_.take_changes()) {
-    if (change.kind == Kind::forget) {
-      log_("instance " + change.key.id + " of " + change.key.service + " forgotten");
-      const ReplayGuard guard = registered_at(change.slot).replay;
-      retire(change.slot);
-      if (store != nullptr) {
-        store->remove_instance(change.key.service, change.key.id);
+  const auto now = Clock::now();
+  while (tracker_.has_changes()) {
+    for (const Change& change : tracker_.take_changes()) {
+      if (change.kind == Kind::forget) {
+        log_("instance " + change.key.id + " of " + change.key.service + " forgotten");
+        const ReplayGuard guard = board_.guard(change.slot);
+        retire(change.slot);
+        store.remove_instance(change.key.service, change.key.id);
+        remember_deleted(change.key, guard);
+      } else if (change.kind == Kind::ttl) {
+        store.set_max_ttl(change.key.service, change.key.id, change.ttl);
       } else {
-        publisher_.post([key = change.key](registry::Store& s) { s.remove_instance(key.service, key.id); });
+        store.set_health(change.key.service, change.key.id, change.health);
+        const bool open = change.health != registry::Health::critical;
+        if (board_.set_open(change.slot, open) && !open) renew_slot(change.slot, now);
       }
-      remember_deleted(change.key, guard);
-    } else if (store != nullptr) {
-      if (change.kind == Kind::ttl) {
-        store->set_max_ttl(change.key.service, change.key.id, change.ttl);
-      } else {
-        store->set_health(change.key.service, change.key.id, change.health);
-      }
-    } else {
-      publisher_.post([this, key = change.key](registry::Store& s) {
-        const std::lock_guard lock(mutex_);
-        sync_instance(key, s);
-      });
     }
   }
-}
-
-void HeartbeatReceiver::sync_instance(const InstanceKey& key, registry::Store& store) {
-  if (!tracker_.contains(key)) return;  // deregistered since; that took it from the store
-  store.set_health(key.service, key.id, tracker_.effective_health(key));
-  store.set_max_ttl(key.service, key.id, tracker_.ttl_cap(key));
 }
 
 std::vector<std::uint8_t> HeartbeatReceiver::respond(std::span<const std::uint8_t> message,

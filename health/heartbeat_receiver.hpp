@@ -22,8 +22,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "dns/answer/message_handlers.hpp"
-#include "health/hash_keyed_table.hpp"
 #include "health/lease_tracker.hpp"
+#include "health/renewal_board.hpp"
 #include "health/replay_guard.hpp"
 #include "health/protocol/tsig.hpp"
 #include "health/update_plan.hpp"
@@ -45,7 +45,8 @@ struct ReceiverSettings {
   std::chrono::seconds replay_memory{900};
 };
 
-/// What the receiver counts; written under the receiver's lock, read from any thread (relaxed).
+/// What the receiver counts; written by the workers and the registry thread, read from any
+/// thread (relaxed).
 struct ReceiverCounters {
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> accepted{0};       // NOERROR
@@ -61,12 +62,13 @@ struct ReceiverCounters {
 /// Takes UPDATE messages from the DNS workers (dns::answer::UpdateHandler): TSIG verification
 /// (RFC 8945), the update (RFC 2136 §3.4) read as registrations, what the key may touch,
 /// replays, quotas, prerequisites (§3.2), the Update Lease (RFC 9664), then a signed
-/// response. A worker answers at once only an UPDATE that repeats a remembered renewal, and
-/// only when the receiver's lock is free (it never waits for it); every other UPDATE runs on
-/// the registry thread, which checks it against the whole registry (static instances
-/// included) and applies it to the store there. Lease ticks run there too: the heartbeat
-/// thread is only their clock. The instance itself is kept once, in the store; the receiver
-/// keeps its lease (LeaseTracker), replay guard and key beside it.
+/// response. The registry thread owns all of it: every UPDATE but a repeated renewal runs
+/// there, checked against the whole registry (static instances included) and applied to the
+/// store; lease ticks run there too (the heartbeat thread is only their clock). A worker
+/// answers at once, without a lock, an UPDATE that repeats a remembered renewal, from the
+/// immutable table the registry thread publishes (RenewalBoard), and a refusal for the
+/// signature or form. The instance itself is kept once, in the store; the receiver keeps its
+/// lease (LeaseTracker), replay guard and key beside it.
 /// Expired and critical instances leave the answers through the publisher.
 class HeartbeatReceiver : public dns::answer::UpdateHandler {
  public:
@@ -87,7 +89,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   void stop();
 
   /// dns::answer::UpdateHandler: answers a repeated renewal, or a message refused before any
-  /// registry work (unsigned, bad TSIG, malformed), when the lock is free. Worker thread.
+  /// registry work (unsigned, bad TSIG, malformed). Worker thread; no lock.
   bool try_handle(std::span<const std::uint8_t> message, dns::answer::Transport transport,
                   std::vector<std::uint8_t>& response) override;
   /// dns::answer::UpdateHandler: queues the UPDATE for the registry thread (at most
@@ -134,43 +136,24 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
     registry::Health health = registry::Health::passing;
   };
   // What the receiver keeps of an instance registered by heartbeat, beside its lease in the
-  // tracker and its records in the store (the one copy of the instance itself): indexed by
-  // the instance's slot in the tracker, so that it needs no table of its own.
+  // tracker, its records in the store (the one copy of the instance itself) and its slot in
+  // the renewal board: indexed by the instance's slot in the tracker, so that it needs no
+  // table of its own. Registry thread.
   struct Registered {
-    std::uint64_t renewal = 0;     // the hash of its remembered renewal (see Renewal); 0: none
-    ReplayGuard replay;
+    std::uint64_t renewal = 0;     // the hash of its remembered renewal; 0: none
     const TsigKey* key = nullptr;  // the key it counts against (key.max_instances); nullptr:
                                    // the slot holds no instance
   };
-  // Agents renew by sending the same UPDATE again and again. One that repeats, byte for byte
-  // (header ID and TSIG aside), the UPDATE that last registered or renewed an instance is
-  // known by the hash of those bytes and skips parsing, planning and every lookup by name:
-  // its lease is renewed through its handle and answered as before. Sent again, an UPDATE
-  // that registered or changed an instance changes nothing more, so it is remembered too,
-  // and an agent's first heartbeat after registering takes the short way. An instance has
-  // at most one remembered renewal, and loses it when another UPDATE changes it (the
-  // renewal left it as it was) or it is deregistered.
-  struct Renewal {
-    LeaseTracker::Handle lease;
-    const TsigKey* tsig_key = nullptr;
-    std::uint32_t length = 0;  // of the hashed bytes (a message's octets fit in 32 bits)
-    std::uint32_t zone_end = 0;
-    std::uint32_t requested = 0;
-    std::uint32_t granted = 0;
-    registry::Health health = registry::Health::passing;
-    bool edns = false;
-  };
-  using Renewals = HashKeyedTable<Renewal>;  // by nonzero hash of the repeated bytes
   // The response to `message` when it can be given without the registry: a repeated
   // renewal, or a refusal for its signature or form. nullopt: it needs the registry thread.
-  // With the lock held.
+  // Any thread.
   std::optional<std::vector<std::uint8_t>> answer_without_registry(
       std::span<const std::uint8_t> message, const TsigCheck& check);
-  // The whole handling, on the registry thread with the lock held.
+  // The whole handling, on the registry thread.
   std::vector<std::uint8_t> process_with(std::span<const std::uint8_t> message,
                                          registry::Store& store);
-  // The response when `message` repeats a remembered renewal, after renewing the lease;
-  // nullopt otherwise.
+  // The response when `message` repeats a remembered renewal that the board takes; nullopt
+  // otherwise. Any thread; the lease is renewed at the next tick.
   std::optional<std::vector<std::uint8_t>> renew_repeated(std::span<const std::uint8_t> message,
                                                           const TsigCheck& check);
   void remember_renewal(std::span<const std::uint8_t> message, const TsigCheck& check,
@@ -184,7 +167,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   std::string forbidden(const UpdatePlan& plan, const TsigKey& key,
                         const registry::Store& store) const;
   // Whether every instance `plan` touches accepts an UPDATE signed as in `check`.
-  bool fresh(const UpdatePlan& plan, const TsigCheck& check) const;
+  bool fresh(const UpdatePlan& plan, const TsigCheck& check);
   // Why registering `plan` would pass a quota, or "".
   std::string over_quota(const UpdatePlan& plan, const TsigKey& key) const;
   // Renews the lease and applies the instance to the store when it changed; returns the
@@ -203,14 +186,15 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   void deregister_instance(const InstanceKey& key, registry::Store& store);
   void remember_deleted(const InstanceKey& key, const ReplayGuard& guard);
   void forget_old_deletions(std::chrono::steady_clock::time_point now);
-  // Applies the tracker's changes to the store (registry thread), or, without it (a worker's
-  // renewal), posts a task that brings the instances in the store up to the tracker's state
-  // when it runs: so that a change can never overtake a later one on its way.
-  void publish_changes(registry::Store* store);
-  void sync_instance(const InstanceKey& key, registry::Store& store);
-  // Lease ticks: on the registry thread, with the lock held.
+  // Applies the tracker's changes to the store, and opens or closes the instances' slots on
+  // the renewal board to match.
+  void publish_changes(registry::Store& store);
+  // Renews the leases the workers renewed since the last tick.
+  void apply_renewals(std::chrono::steady_clock::time_point now);
+  void renew_slot(std::uint32_t slot, std::chrono::steady_clock::time_point now);
+  // Lease ticks, on the registry thread.
   void tick_with(registry::Store& store);
-  registry::backend::RegistryState collect_state(const registry::Store& store) const;
+  registry::backend::RegistryState collect_state(const registry::Store& store);
   // Hands the state to the sink when it changed and the interval has passed (ticks).
   void save_state_if_due(registry::Store& store, std::chrono::steady_clock::time_point now);
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message,
@@ -226,7 +210,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   Log log_;
   WallClock wall_clock_;
   std::vector<Registered> registered_;  // by tracker slot
-  Renewals renewals_;
+  RenewalBoard board_;
   std::vector<std::size_t> key_instances_;  // registered per key, in signer_.keys() order
   // Replay guards of deleted instances, and when each may go (in the order they were added).
   std::unordered_map<InstanceKey, ReplayGuard, InstanceKeyHash> deleted_;
@@ -244,8 +228,8 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::uint64_t refusals_not_logged_ = 0;
 
-  // Everything above: the registry thread, and the workers' repeated renewals (try_lock only).
-  std::mutex mutex_;
+  // Everything above is the registry thread's, except the board (see RenewalBoard), the
+  // signer and the settings (read only) and the atomics.
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
   boost::asio::steady_timer timer_{io_};

@@ -37,11 +37,10 @@ void HeartbeatReceiver::keep_state(StateSink sink, std::chrono::milliseconds int
 }
 
 backend::RegistryState HeartbeatReceiver::export_state(const registry::Store& store) {
-  const std::lock_guard lock(mutex_);
   return collect_state(store);
 }
 
-backend::RegistryState HeartbeatReceiver::collect_state(const registry::Store& store) const {
+backend::RegistryState HeartbeatReceiver::collect_state(const registry::Store& store) {
   const Clocks clocks;
   backend::RegistryState state;
   state.saved_unix_ms = clocks.to_unix_ms(clocks.steady);
@@ -63,7 +62,7 @@ backend::RegistryState HeartbeatReceiver::collect_state(const registry::Store& s
     out.flap_updated_unix_ms = clocks.to_unix_ms(saved->flap.updated);
     out.suppressed = saved->flap.suppressed;
     if (registered.key != nullptr) out.key_name = registered.key->name;
-    out.replay = registered.replay.to_bytes();
+    out.replay = board_.guard(handle.slot).to_bytes();
     state.instances.push_back(std::move(out));
   });
   const auto memory = settings_.replay_memory;
@@ -81,7 +80,6 @@ backend::RegistryState HeartbeatReceiver::collect_state(const registry::Store& s
 
 std::size_t HeartbeatReceiver::restore_state(const backend::RegistryState& state,
                                              registry::Store& store) {
-  const std::lock_guard lock(mutex_);
   const Clocks clocks;
   std::size_t restored = 0;
   for (const backend::DynamicInstance& saved : state.instances) {
@@ -117,14 +115,16 @@ std::size_t HeartbeatReceiver::restore_state(const backend::RegistryState& state
     if (flap.suppressed) flap.reuse_at = tracker_.damper().reuse_time(flap.penalty, flap.updated);
     tracker_.restore(name, std::chrono::seconds(saved.lease_seconds), instance.health,
                      clocks.from_unix_ms(saved.lease_end_unix_ms), flap, clocks.steady);
-    Registered& entry = registered_at(tracker_.handle(name)->slot);
-    entry.replay = ReplayGuard::from_bytes(saved.replay);
+    const std::uint32_t slot = tracker_.handle(name)->slot;
+    Registered& entry = registered_at(slot);
+    board_.set_guard(slot, ReplayGuard::from_bytes(saved.replay));
     entry.key = key;
     ++key_instances_[static_cast<std::size_t>(key - signer_.keys().data())];
     registry::Instance published = instance;
     published.source = registry::Source::heartbeat;
     published.health = tracker_.effective_health(name);
     published.max_ttl = tracker_.ttl_cap(name);
+    board_.set_open(slot, published.health != registry::Health::critical);
     store.put_instance(std::move(published), saved.protocol);
     ++restored;
   }

@@ -3,6 +3,9 @@
 #include "health/heartbeat_receiver.hpp"
 
 #include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
 #include <ldns/ldns.h>
 
 #include <cstdlib>
@@ -445,6 +448,48 @@ TEST_F(HeartbeatReceiverTest, SurvivesMutatedSignedUpdates) {
     EXPECT_EQ(response[2] & 0x80, 0x80);
   }
   EXPECT_EQ(receiver_.counters().received.load(), 10000u);
+}
+
+}  // namespace
+}  // namespace signpost::health
+
+namespace signpost::health {
+namespace {
+
+// One writer: a worker answers a repeated renewal without the registry thread, even while
+// that thread is busy (the lease is renewed at the next tick, there), and the renewal's
+// replay is still refused.
+TEST_F(HeartbeatReceiverTest, RepeatedRenewalIsAnsweredWhileTheRegistryThreadIsBusy) {
+  const TsigSigner signer(keys());
+  std::uint64_t signed_at = static_cast<std::uint64_t>(std::time(nullptr));
+  const auto signed_update = [&] {
+    auto message = make_update(kRegisterWeb1, nullptr);
+    signer.sign_request(message, signer.keys()[0], ++signed_at);
+    return message;
+  };
+  ASSERT_EQ(rcode_of(receiver_.process(signed_update())), dns::wire::rcode::kNoError);
+
+  std::promise<void> release;
+  std::promise<void> holding;
+  std::thread busy([&] {
+    publisher_.apply([&](registry::Store&) {
+      holding.set_value();
+      release.get_future().wait();
+    });
+  });
+  holding.get_future().wait();
+  const auto renewal = signed_update();
+  std::vector<std::uint8_t> response;
+  EXPECT_TRUE(receiver_.try_handle(renewal, dns::answer::Transport::udp, response));
+  EXPECT_EQ(rcode_of(response), dns::wire::rcode::kNoError);
+  EXPECT_EQ(receiver_.counters().repeated.load(), 1u);
+  // Sent again, the same bytes are not taken: they go to the registry thread, which refuses
+  // them as a replay.
+  std::vector<std::uint8_t> again;
+  EXPECT_FALSE(receiver_.try_handle(renewal, dns::answer::Transport::udp, again));
+  release.set_value();
+  busy.join();
+  EXPECT_EQ(rcode_of(receiver_.process(renewal)), dns::wire::rcode::kNotAuth);
 }
 
 }  // namespace
