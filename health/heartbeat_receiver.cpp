@@ -58,9 +58,15 @@ HeartbeatReceiver::HeartbeatReceiver(ReceiverSettings settings, std::vector<Tsig
       wall_clock_(wall_clock ? std::move(wall_clock) : WallClock(system_seconds)),
       board_(settings_.max_instances + 4096) {
   key_instances_.resize(signer_.keys().size());
+  // The renewals a batch of UPDATEs remembered reach the workers once per batch: a burst of
+  // registrations copies each changed shard once, not once per registration.
+  publisher_.on_batch_end([this](registry::Store&) { board_.publish(); });
 }
 
-HeartbeatReceiver::~HeartbeatReceiver() { stop(); }
+HeartbeatReceiver::~HeartbeatReceiver() {
+  stop();
+  publisher_.on_batch_end(nullptr);
+}
 
 void HeartbeatReceiver::start() {
   if (thread_.joinable()) return;
@@ -188,7 +194,6 @@ std::vector<std::uint8_t> HeartbeatReceiver::process_with(std::span<const std::u
     edns = request.edns;
     outcome = apply_request(request, check, store);
     if (outcome.repeatable) remember_renewal(message, check, zone_end, edns, outcome);
-    board_.publish();
   }
   if (outcome.rcode == wire::rcode::kNoError) {
     counters_.accepted.fetch_add(1, std::memory_order_relaxed);

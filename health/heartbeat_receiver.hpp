@@ -107,7 +107,8 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   /// Where the registry's dynamic part goes to be kept (the memory backend's StateWriter):
   /// called on the registry thread within `interval` of a registration, change or removal,
   /// and every `renewal_interval` while leases are only renewed (a restart then finds leases
-  /// at most that much shorter than they were). Before start().
+  /// at most that much shorter than they were); both stretch to 3 and 20 times what the last
+  /// export took, so that exports never take much of the registry thread. Before start().
   using StateSink = std::function<void(registry::backend::RegistryState)>;
   void keep_state(StateSink sink, std::chrono::milliseconds interval,
                   std::chrono::milliseconds renewal_interval);
@@ -222,6 +223,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   std::chrono::milliseconds state_interval_{250};
   std::chrono::milliseconds renewal_state_interval_{2000};
   std::chrono::steady_clock::time_point last_state_{};
+  std::chrono::steady_clock::duration last_export_cost_{};
   // Since the last export: an instance registered, changed or gone; only leases renewed.
   std::atomic<bool> state_changed_{false};
   std::atomic<bool> leases_renewed_{false};

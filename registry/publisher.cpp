@@ -86,6 +86,17 @@ void Publisher::apply(std::function<void(Store&)> change) {
   future.get();
 }
 
+void Publisher::on_batch_end(std::function<void(Store&)> hook) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!thread_.joinable() || stopping_) {
+      batch_end_ = std::move(hook);
+      return;
+    }
+  }
+  apply([this, &hook](Store&) { batch_end_ = std::move(hook); });
+}
+
 void Publisher::replace_zones(std::vector<std::shared_ptr<const dns::zone::Zone>> zones) {
   reload(std::move(zones), [](Store&) {});
 }
@@ -151,6 +162,7 @@ void Publisher::run_batch(std::deque<Task>& batch) {
     if (task.done) results.emplace_back(task.done, error);
   }
   try {
+    if (batch_end_) batch_end_(store_);
     if (store_.dirty() || zones_changed_) {
       view_ = store_.build_view(*view_);
       zones_changed_ = false;

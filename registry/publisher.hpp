@@ -69,6 +69,12 @@ class Publisher {
   void reload(std::vector<std::shared_ptr<const dns::zone::Zone>> zones,
               std::function<void(Store&)> change);
 
+  /// Has `hook` run on the registry thread after the changes of every batch, before the
+  /// batch is published: for work a burst of changes needs once, not per change. An empty
+  /// hook removes it; once this returns, the old one is no longer running or called. Any
+  /// thread but the registry thread.
+  void on_batch_end(std::function<void(Store&)> hook);
+
   /// The snapshot most recently published.
   SnapshotPtr current() const;
   /// How many snapshots have been published.
@@ -86,6 +92,7 @@ class Publisher {
   Settings settings_;
   Deliver deliver_;
   Log log_;
+  std::function<void(Store&)> batch_end_;
   Store store_;
   std::vector<std::shared_ptr<const dns::zone::Zone>> static_zones_;
   std::shared_ptr<const RegistryView> view_;
