@@ -19,6 +19,10 @@ constexpr std::chrono::milliseconds kMaxBackoff = 2000ms;
 // How often an idle worker looks at its keep-alive stream: a broken one is noticed (and the
 // outage logged) within this even when nothing is written.
 constexpr std::chrono::milliseconds kPoll = 250ms;
+// Writes sent to etcd at once, and how long a backlog is written before the worker turns to
+// renewals again.
+constexpr std::size_t kParallelWrites = 32;
+constexpr std::chrono::milliseconds kWriteSlice = 50ms;
 // How often entries kept for a revival that never came are forgotten.
 constexpr std::chrono::seconds kSweepInterval{5};
 
@@ -317,7 +321,7 @@ void EtcdRegistry::run() {
     if (down_) until = std::max(until, retry_at_);
     wake_.wait_until(lock, until, [&] {
       return stopping_ || (!down_ && (!pending_writes_.empty() || !pending_renewals_.empty() ||
-                                      !gone_leases_.empty() || resync_));
+                                      !gone_leases_.empty() || resync_ || !writes_.empty()));
     });
     if (stopping_) break;
     for (auto& [key, write] : pending_writes_) writes_.insert_or_assign(key, std::move(write));
@@ -457,16 +461,46 @@ void EtcdRegistry::revive_gone_leases(Clock::time_point now) {
 }
 
 void EtcdRegistry::write_queued(Clock::time_point now) {
-  for (auto it = writes_.begin(); it != writes_.end();) {
-    if (write_one(it->first, it->second, now)) {
-      it = writes_.erase(it);
-    } else {
-      ++it;
+  // A write is a lease grant and a put, two round trips to etcd's log (2 ms each here), so
+  // up to kParallelWrites keys are written at once: etcd commits concurrent proposals
+  // together. A backlog is written in slices of kWriteSlice, so that renewals and new writes
+  // queued meanwhile are not held up behind it.
+  const Clock::time_point slice_end = Clock::now() + kWriteSlice;
+  std::vector<std::unordered_map<std::string, Write>::iterator> batch;
+  while (!writes_.empty() && Clock::now() < slice_end) {
+    batch.clear();
+    for (auto it = writes_.begin(); it != writes_.end() && batch.size() < kParallelWrites; ++it) {
+      batch.push_back(it);
     }
+    std::vector<std::string> failures(batch.size());
+    const auto write = [&](std::size_t i) {
+      try {
+        write_one(batch[i]->first, batch[i]->second, now);
+      } catch (const EtcdError& e) {
+        failures[i] = e.what();
+      }
+    };
+    if (batch.size() == 1) {
+      write(0);
+    } else {
+      std::vector<std::thread> writers;
+      writers.reserve(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) writers.emplace_back(write, i);
+      for (std::thread& writer : writers) writer.join();
+    }
+    std::string failure;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (failures[i].empty()) {
+        writes_.erase(batch[i]);
+      } else if (failure.empty()) {
+        failure = failures[i];
+      }
+    }
+    if (!failure.empty()) throw EtcdError::with_message(EtcdErrc::unavailable, "", failure);
   }
 }
 
-bool EtcdRegistry::write_one(const std::string& key, Write& write, Clock::time_point now) {
+void EtcdRegistry::write_one(const std::string& key, Write& write, Clock::time_point now) {
   try {
     if (write.remove) {
       // Only the key: its lease is left to expire, as revoking it would cost a proposal.
@@ -477,19 +511,19 @@ bool EtcdRegistry::write_one(const std::string& key, Write& write, Clock::time_p
         lease_keys_.erase(found->second.lease);
         entries_.erase(found);
       }
-      return true;
+      return;
     }
     std::int64_t lease = 0;
     {
       std::lock_guard lock(entries_mutex_);
       const auto found = entries_.find(key);
       if (write.gone_lease != 0) {
-        if (found == entries_.end() || found->second.lease != write.gone_lease) return true;
+        if (found == entries_.end() || found->second.lease != write.gone_lease) return;
       } else if (found != entries_.end()) {
         const Entry& entry = found->second;
         if (entry.in_etcd && entry.value == write.value) {
           ++skipped_;
-          return true;
+          return;
         }
         if (entry.ttl_seconds == write.ttl_seconds) lease = entry.lease;
       }
@@ -519,7 +553,7 @@ bool EtcdRegistry::write_one(const std::string& key, Write& write, Clock::time_p
     entry.renewed = now;
     entry.heartbeat = std::max(entry.heartbeat, now);
     lease_keys_[lease] = key;
-    return true;
+    return;
   } catch (const EtcdError& e) {
     if (transient(e)) throw;
     // etcd refused it (permission, a value too large): sending it again would not help.
@@ -529,7 +563,7 @@ bool EtcdRegistry::write_one(const std::string& key, Write& write, Clock::time_p
       last_error_ = e.what();
     }
     log_(LogLevel::error, "etcd registry: writing " + key + " failed: " + e.what());
-    return true;
+    return;
   }
 }
 

@@ -29,8 +29,9 @@
 //
 // Threads. The caller's functions only queue (a short lock, no I/O), except load(). A worker
 // thread owns the keep-alive stream, grants leases and writes: writes queue per key, only the
-// latest value of a key is written, and a write that fails because etcd is unreachable stays
-// queued and is retried with a backoff (100 ms doubling to 2 s). The watch's thread decodes
+// latest value of a key is written (up to 32 keys at once, on short-lived helper threads), and
+// a write that fails because etcd is unreachable stays queued and is retried with a backoff
+// (100 ms doubling to 2 s). The watch's thread decodes
 // events and calls the callback; the reader of the keep-alive stream reports leases etcd no
 // longer knows.
 //
@@ -187,7 +188,7 @@ class EtcdRegistry {
   void send_renewals(Clock::time_point now);
   void revive_gone_leases(Clock::time_point now);
   void write_queued(Clock::time_point now);
-  bool write_one(const std::string& key, Write& write, Clock::time_point now);
+  void write_one(const std::string& key, Write& write, Clock::time_point now);
   void sweep(Clock::time_point now);
   void resync();
   Snapshot read_all(std::vector<Change>* gone);

@@ -384,5 +384,18 @@ TEST_F(EtcdRegistryTest, RidesOutAnOutageAndReconcilesWhenEtcdIsBack) {
   EXPECT_EQ(log.count("reachable again"), 1u);
 }
 
+TEST_F(EtcdRegistryTest, ABurstOfRegistrationsIsWrittenConcurrently) {
+  constexpr std::uint32_t kInstances = 2000;
+  auto writer = registry();
+  const Clock::time_point start = Clock::now();
+  for (std::uint32_t i = 1; i <= kInstances; ++i) writer->put(sample_instance(i));
+  ASSERT_TRUE(eventually([&] { return writer->status().writes == kInstances; }, 30s));
+  const double ms = milliseconds_since(start);
+  std::printf("%u registrations (a lease grant and a put each): %.0f ms, %.0f/s\n", kInstances,
+              ms, kInstances * 1000.0 / ms);
+  EXPECT_EQ(writer->status().lease_grants, kInstances);
+  EXPECT_EQ(client_->get_prefix("/signpost/instances/").kvs.size(), kInstances);
+}
+
 }  // namespace
 }  // namespace signpost::registry::backend
