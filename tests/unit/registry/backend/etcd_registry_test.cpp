@@ -397,5 +397,34 @@ TEST_F(EtcdRegistryTest, ABurstOfRegistrationsIsWrittenConcurrently) {
   EXPECT_EQ(client_->get_prefix("/signpost/instances/").kvs.size(), kInstances);
 }
 
+TEST_F(EtcdRegistryTest, ACompactedWatchReadsThePrefixAgainAndReportsTheDifference) {
+  auto writer = registry();
+  const DynamicInstance stays = instance_with_lease(10, 30);
+  const DynamicInstance goes = instance_with_lease(11, 30);
+  const DynamicInstance comes = instance_with_lease(12, 30);
+  writer->put(stays);
+  writer->put(goes);
+  ASSERT_TRUE(eventually([&] { return writer->status().writes == 2; }));
+  auto reader = registry();
+  const EtcdRegistry::Snapshot snapshot = reader->load();
+  ASSERT_EQ(snapshot.instances.size(), 2u);
+
+  // While the reader is not watching yet, the registry changes and etcd compacts its history.
+  writer->remove(goes.instance.service, goes.instance.id);
+  writer->put(comes);
+  ASSERT_TRUE(eventually([&] { return writer->status().writes == 3 && writer->status().removes == 1; }));
+  ASSERT_EQ(server_.etcdctl("compact " + std::to_string(revision())), 0);
+
+  ChangeLog changes;
+  reader->start_watch(snapshot.revision, changes.callback());
+  EXPECT_TRUE(changes.wait_upsert(comes.instance.id));
+  EXPECT_TRUE(changes.wait_upsert(stays.instance.id));
+  EXPECT_TRUE(changes.wait_removed(goes.instance.id));
+  // The new watch goes on from the read's revision.
+  const DynamicInstance later = instance_with_lease(13, 30);
+  writer->put(later);
+  EXPECT_TRUE(changes.wait_upsert(later.instance.id));
+}
+
 }  // namespace
 }  // namespace signpost::registry::backend
