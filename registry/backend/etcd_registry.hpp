@@ -60,6 +60,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -186,13 +187,19 @@ class EtcdRegistry {
   void work(Clock::time_point now);
   void ensure_stream();
   void send_renewals(Clock::time_point now);
+  void due_renewals(Clock::time_point now, std::vector<std::int64_t>& leases,
+                    std::vector<std::pair<std::string, Clock::time_point>>& sent);
   void revive_gone_leases(Clock::time_point now);
   void write_queued(Clock::time_point now);
   void write_one(const std::string& key, Write& write, Clock::time_point now);
+  void write_remove(const std::string& key);
+  void write_put(const std::string& key, Write& write, Clock::time_point now);
+  std::int64_t grant(std::int64_t ttl_seconds);
   void sweep(Clock::time_point now);
   void resync();
   Snapshot read_all(std::vector<Change>* gone);
   void on_watch(const etcd::WatchNotice& notice);
+  void apply(const etcd::WatchEvent& event, std::vector<Change>& changes);
   void on_answer(std::int64_t lease, std::int64_t ttl);
   void learn(const etcd::KeyValue& kv, const DynamicInstance& instance, bool in_etcd);
   bool decode(const etcd::KeyValue& kv, DynamicInstance& instance);
