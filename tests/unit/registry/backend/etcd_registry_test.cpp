@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -191,25 +192,34 @@ TEST_F(EtcdRegistryTest, PutOnOneServerReachesTheOthersWatch) {
   ChangeLog changes;
   reader->start_watch(reader->load().revision, changes.callback());
 
-  const DynamicInstance dynamic = instance_with_lease(1, 10);
-  const Clock::time_point put_at = Clock::now();
-  writer->put(dynamic);
-  const auto upserted = changes.wait_upsert(dynamic.instance.id);
-  ASSERT_TRUE(upserted);
-  const double put_ms = milliseconds_since(put_at, *upserted);
-
-  const Clock::time_point remove_at = Clock::now();
-  writer->remove(dynamic.instance.service, dynamic.instance.id);
-  const auto removed = changes.wait_removed(dynamic.instance.id);
-  ASSERT_TRUE(removed);
-  const double remove_ms = milliseconds_since(remove_at, *removed);
-  std::printf("put -> other server's watch: %.1f ms (lease grant, put, watch); remove: %.1f ms\n",
-              put_ms, remove_ms);
-  EXPECT_LT(put_ms, 1000);  // generous: the requirement is 200 ms at p99, measured in a bench
-  EXPECT_LT(remove_ms, 1000);
-  EXPECT_EQ(writer->status().writes, 1u);
-  EXPECT_TRUE(eventually([&] { return writer->status().removes == 1; }));
-  EXPECT_EQ(reader->status().watch_events, 2u);
+  // One change at a time, as registrations and health changes come: put, then remove.
+  constexpr std::uint32_t kRounds = 50;
+  std::vector<double> put_ms;
+  std::vector<double> remove_ms;
+  for (std::uint32_t i = 1; i <= kRounds; ++i) {
+    const DynamicInstance dynamic = instance_with_lease(i, 10);
+    const Clock::time_point put_at = Clock::now();
+    writer->put(dynamic);
+    const auto upserted = changes.wait_upsert(dynamic.instance.id);
+    ASSERT_TRUE(upserted);
+    put_ms.push_back(milliseconds_since(put_at, *upserted));
+    const Clock::time_point remove_at = Clock::now();
+    writer->remove(dynamic.instance.service, dynamic.instance.id);
+    const auto removed = changes.wait_removed(dynamic.instance.id);
+    ASSERT_TRUE(removed);
+    remove_ms.push_back(milliseconds_since(remove_at, *removed));
+  }
+  std::sort(put_ms.begin(), put_ms.end());
+  std::sort(remove_ms.begin(), remove_ms.end());
+  std::printf("to the other server's watch, %u rounds: put (lease grant, put) median %.1f ms, "
+              "max %.1f ms; remove median %.1f ms, max %.1f ms\n",
+              kRounds, put_ms[kRounds / 2], put_ms.back(), remove_ms[kRounds / 2],
+              remove_ms.back());
+  EXPECT_LT(put_ms.back(), 1000);  // generous: the 200 ms p99 is the cluster bench's to show
+  EXPECT_LT(remove_ms.back(), 1000);
+  EXPECT_EQ(writer->status().writes, kRounds);
+  EXPECT_TRUE(eventually([&] { return writer->status().removes == kRounds; }));
+  EXPECT_EQ(reader->status().watch_events, 2 * kRounds);
 }
 
 TEST_F(EtcdRegistryTest, AnIdenticalPutIsNotWrittenAndAChangeIs) {
@@ -258,6 +268,42 @@ TEST_F(EtcdRegistryTest, KeepAliveHoldsAnInstancePastItsLeaseWithoutAProposal) {
   EXPECT_EQ(proposals_after, proposals_before);
   EXPECT_GE(status.keep_alives_sent, 5u);
   EXPECT_LE(status.keep_alives_sent, 9u);  // at most one per 667 ms
+}
+
+TEST_F(EtcdRegistryTest, TenThousandHeartbeatsASecondWriteNothing) {
+  constexpr std::uint32_t kInstances = 1000;
+  auto writer = registry();
+  for (std::uint32_t i = 1; i <= kInstances; ++i) writer->put(instance_with_lease(i, 10));
+  ASSERT_TRUE(eventually([&] { return writer->status().writes == kInstances; }, 20s));
+  const std::int64_t before = revision();
+  const long proposals_before = proposals_committed(server_.endpoint());
+
+  // Every instance heartbeats ten times a second for 3 s: 30,000 keep_alive() calls.
+  std::uint64_t calls = 0;
+  Clock::duration in_calls{};
+  const auto until = Clock::now() + 3s;
+  while (Clock::now() < until) {
+    const Clock::time_point start = Clock::now();
+    for (std::uint32_t i = 1; i <= kInstances; ++i) writer->keep_alive("web", "web-" + std::to_string(i));
+    in_calls += Clock::now() - start;
+    calls += kInstances;
+    std::this_thread::sleep_until(start + 100ms);
+  }
+  std::this_thread::sleep_for(100ms);
+  const long proposals_after = proposals_committed(server_.endpoint());
+  const EtcdRegistryStatus status = writer->status();
+  std::printf("%llu heartbeats of %u instances in 3 s: keep_alive() %.2f us each; %llu renewals "
+              "sent; revision %lld -> %lld; proposals committed %ld -> %ld\n",
+              static_cast<unsigned long long>(calls), kInstances,
+              std::chrono::duration<double, std::micro>(in_calls).count() / static_cast<double>(calls),
+              static_cast<unsigned long long>(status.keep_alives_sent),
+              static_cast<long long>(before), static_cast<long long>(revision()), proposals_before,
+              proposals_after);
+  EXPECT_EQ(revision(), before);
+  EXPECT_EQ(proposals_after, proposals_before);
+  // One renewal per lease per second at most (the window is min(1 s, lease / 3)).
+  EXPECT_LE(status.keep_alives_sent, 4u * kInstances);
+  EXPECT_GE(status.keep_alives_sent, 2u * kInstances);
 }
 
 TEST_F(EtcdRegistryTest, WithoutKeepAliveTheInstanceIsRemovedWhenItsLeaseRunsOut) {
