@@ -115,9 +115,10 @@ class EtcdRegistry {
     std::string id;
   };
   using Change = std::variant<Upsert, Removed>;
-  /// Receives the changes of one etcd revision range, in revision order. Runs on the
-  /// component's watch thread (after a compaction, once on its worker thread), one call at
-  /// a time; must not throw and should only hand the batch to the registry thread.
+  /// Receives the changes of one etcd revision range, in revision order, this server's own
+  /// writes included (an upsert of what the registry holds already changes nothing). Runs on
+  /// the component's watch thread (after a compaction, once on its worker thread), one call
+  /// at a time; must not throw and should only hand the batch to the registry thread.
   using Callback = std::function<void(std::vector<Change>)>;
 
   /// What load() read: every instance under the prefix and the revision it was read at.

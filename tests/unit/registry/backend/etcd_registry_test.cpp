@@ -415,7 +415,12 @@ TEST_F(EtcdRegistryTest, RidesOutAnOutageAndReconcilesWhenEtcdIsBack) {
 
   server_.start();
   const Clock::time_point back = Clock::now();
-  heartbeat_for(5s);  // beyond the 3 s lease that etcd restored on restart
+  // Beyond the 3 s lease that etcd restored on restart, and until the lease of the instance
+  // without heartbeats has run out (etcd checks expiry every 500 ms).
+  heartbeat_for(4s);
+  for (const auto give_up = Clock::now() + 6s; in_etcd(*writer, dropped) && Clock::now() < give_up;) {
+    heartbeat_for(200ms);
+  }
   EXPECT_TRUE(writer->status().connected);
   EXPECT_TRUE(in_etcd(*writer, added));
   EXPECT_TRUE(in_etcd(*writer, kept));
