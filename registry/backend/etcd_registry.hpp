@@ -21,11 +21,14 @@
 //
 // Keep-alive coalescing: at most one renewal per lease per min(keep_alive_interval, TTL/3);
 // a renewal asked for sooner is deferred to the end of that window, never dropped. Dropping
-// it would let etcd expire an instance whose agent lost one heartbeat; deferring by more than
-// the default second would let a dead instance outlive its lease by more than the
-// lease + 1.5 s that the cluster promises (etcd's expiry check adds up to 0.5 s). Agents
-// heartbeat every lease/3, so the window only merges duplicates; the renewal rate stays that
-// of the heartbeats, which etcd takes without writing.
+// it would let etcd expire an instance whose agent lost one heartbeat early. Deferring moves
+// etcd's expiry past the agent's by at most the window, and etcd's expiry check (every
+// 500 ms) and the watch add the rest: with the default window of 500 ms a dead instance
+// leaves every server within its lease + 1 s (+ a few ms), inside the lease + 1.5 s the
+// cluster promises; lease/3 (5 s for the agents' default lease of 15 s) would not be.
+// Agents heartbeat every lease/3, so the window merges duplicates (retries, an agent
+// that heartbeats twice in a row); the renewal rate stays at most that of the heartbeats,
+// which etcd takes without writing.
 //
 // Threads. The caller's functions only queue (a short lock, no I/O), except load(). A worker
 // thread owns the keep-alive stream, grants leases and writes: writes queue per key, only the
@@ -74,8 +77,9 @@ namespace signpost::registry::backend {
 struct EtcdRegistrySettings {
   etcd::EtcdOptions etcd;                 // etcd_endpoints, etcd_dial_timeout
   std::string prefix = "/signpost/";      // etcd_prefix
-  /// At most one renewal per lease per this (and per a third of its TTL).
-  std::chrono::milliseconds keep_alive_interval{1000};
+  /// At most one renewal per lease per this (and per a third of its TTL); it bounds how much
+  /// later than its agent's lease etcd expires an instance.
+  std::chrono::milliseconds keep_alive_interval{500};
   /// Distinct keys whose write may wait while etcd is unreachable; a write of another key
   /// beyond it is dropped (counted; the agent's next heartbeat registers it again).
   std::size_t max_queued = 100000;

@@ -248,7 +248,7 @@ TEST_F(EtcdRegistryTest, KeepAliveHoldsAnInstancePastItsLeaseWithoutAProposal) {
   const std::int64_t before = revision();
   const long proposals_before = proposals_committed(server_.endpoint());
 
-  // Heartbeats every 200 ms for 2.5 leases; renewals coalesce to one per lease/3.
+  // Heartbeats every 200 ms for 2.5 leases; renewals coalesce to one per 500 ms.
   const auto until = Clock::now() + 5s;
   while (Clock::now() < until) {
     writer->keep_alive(dynamic.instance.service, dynamic.instance.id);
@@ -267,7 +267,7 @@ TEST_F(EtcdRegistryTest, KeepAliveHoldsAnInstancePastItsLeaseWithoutAProposal) {
   ASSERT_GE(proposals_before, 0) << "etcd's /metrics has no etcd_server_proposals_committed_total";
   EXPECT_EQ(proposals_after, proposals_before);
   EXPECT_GE(status.keep_alives_sent, 5u);
-  EXPECT_LE(status.keep_alives_sent, 9u);  // at most one per 667 ms
+  EXPECT_LE(status.keep_alives_sent, 11u);  // at most one per 500 ms
 }
 
 TEST_F(EtcdRegistryTest, TenThousandHeartbeatsASecondWriteNothing) {
@@ -301,9 +301,9 @@ TEST_F(EtcdRegistryTest, TenThousandHeartbeatsASecondWriteNothing) {
               proposals_after);
   EXPECT_EQ(revision(), before);
   EXPECT_EQ(proposals_after, proposals_before);
-  // One renewal per lease per second at most (the window is min(1 s, lease / 3)).
-  EXPECT_LE(status.keep_alives_sent, 4u * kInstances);
-  EXPECT_GE(status.keep_alives_sent, 2u * kInstances);
+  // Two renewals per lease per second at most (the window is min(500 ms, lease / 3)).
+  EXPECT_LE(status.keep_alives_sent, 8u * kInstances);
+  EXPECT_GE(status.keep_alives_sent, 4u * kInstances);
 }
 
 TEST_F(EtcdRegistryTest, WithoutKeepAliveTheInstanceIsRemovedWhenItsLeaseRunsOut) {
@@ -321,6 +321,29 @@ TEST_F(EtcdRegistryTest, WithoutKeepAliveTheInstanceIsRemovedWhenItsLeaseRunsOut
   std::printf("lease of 2 s, no heartbeat: removed from the other server after %.0f ms\n", ms);
   EXPECT_GE(ms, 1500);
   EXPECT_LT(ms, 2000 + 1500);
+}
+
+TEST_F(EtcdRegistryTest, ADeferredRenewalKeepsExpiryWithinTheLeaseAndASecondAndAHalf) {
+  auto writer = registry();
+  auto reader = registry();
+  ChangeLog changes;
+  reader->start_watch(reader->load().revision, changes.callback());
+  const DynamicInstance dynamic = instance_with_lease(14, 2);
+  writer->put(dynamic);
+  ASSERT_TRUE(changes.wait_upsert(dynamic.instance.id));
+  std::this_thread::sleep_for(600ms);
+  writer->keep_alive(dynamic.instance.service, dynamic.instance.id);  // renewed at once
+  std::this_thread::sleep_for(100ms);
+  const Clock::time_point last = Clock::now();
+  writer->keep_alive(dynamic.instance.service, dynamic.instance.id);  // deferred by 400 ms
+  // The agent stops: its lease ends 2 s after its last heartbeat.
+  const auto removed = changes.wait_removed(dynamic.instance.id, 6s);
+  ASSERT_TRUE(removed);
+  const double ms = milliseconds_since(last, *removed);
+  std::printf("lease of 2 s, last heartbeat's renewal deferred: removed %.0f ms after it\n", ms);
+  EXPECT_GE(ms, 2000);
+  EXPECT_LT(ms, 2000 + 1500);
+  EXPECT_EQ(writer->status().keep_alives_sent, 2u);
 }
 
 TEST_F(EtcdRegistryTest, ARestartedServerRenewsLeasesItDidNotGrant) {
