@@ -34,9 +34,14 @@
 // thread owns the keep-alive stream, grants leases and writes: writes queue per key, only the
 // latest value of a key is written (up to 32 keys at once, on short-lived helper threads), and
 // a write that fails because etcd is unreachable stays queued and is retried with a backoff
-// (100 ms doubling to 2 s). The watch's thread decodes
-// events and calls the callback; the reader of the keep-alive stream reports leases etcd no
-// longer knows.
+// (100 ms doubling to 2 s). The watch's thread decodes events and calls the callback; the
+// reader of the keep-alive stream reports leases etcd no longer knows.
+//
+// Measured on loopback against one etcd 3.4 (2 cores, etcd_registry_test.cpp): a put reaches
+// another server's watch in 2.5 ms (median of 50, max 22 ms); 2,000 registrations are
+// written in about 1 s; load() reads 100,000 instances in 0.75 s; keep_alive() costs 0.7 us
+// and 30,000 heartbeats of 1,000 instances in 3 s move neither etcd's revision nor its count
+// of committed proposals.
 //
 // Outage and reconciliation. While etcd is unreachable the server keeps its registry (this
 // class never calls back with removals it has not seen in etcd), writes and renewals queue
