@@ -244,6 +244,7 @@ class EtcdRegistry {
   std::vector<std::int64_t> gone_;  // leases etcd no longer knows, not yet handled
   bool resync_wanted_ = false;
   std::unique_ptr<etcd::EtcdKeepAliveStream> stream_;
+  Clock::time_point last_stream_break_{};  // when a send last found the stream broken
   bool down_ = false;
   Clock::time_point down_since_{};
   Clock::time_point retry_at_{};

@@ -25,6 +25,8 @@ constexpr std::chrono::milliseconds kPoll = 250ms;
 // renewals again.
 constexpr std::size_t kParallelWrites = 32;
 constexpr std::chrono::milliseconds kWriteSlice = 50ms;
+// Two breaks of the keep-alive stream within this are an outage, not a passing break.
+constexpr std::chrono::seconds kStreamBreaks{1};
 // How often entries kept for a revival that never came are forgotten.
 constexpr std::chrono::seconds kSweepInterval{5};
 
@@ -118,7 +120,8 @@ void EtcdRegistry::send_renewals(Clock::time_point now) {
     keep_alives_sent_ += leases.size();
     return;
   }
-  // Not sent: ask again once the stream is back.
+  // Not sent: ask again on the next pass, on a new stream. A stream also breaks when etcd
+  // merely changes its leader; only a stream that cannot be opened again is an outage.
   {
     std::lock_guard lock(entries_mutex_);
     for (const auto& [key, heartbeat] : sent) {
@@ -127,7 +130,16 @@ void EtcdRegistry::send_renewals(Clock::time_point now) {
       renewals_.try_emplace(key, heartbeat);
     }
   }
-  throw EtcdError(EtcdErrc::unavailable, stream_->endpoint(), "lease keep-alive stream broke");
+  next_renewal_ = now;
+  // A stream that broke again soon after the last break (etcd without a leader ends each
+  // new one): an outage, retried with the backoff.
+  const bool again = now - last_stream_break_ < kStreamBreaks;
+  last_stream_break_ = now;
+  if (again) {
+    throw EtcdError(EtcdErrc::unavailable, stream_->endpoint(),
+                    "lease keep-alive stream broke twice within a second");
+  }
+  ensure_stream();
 }
 
 void EtcdRegistry::due_renewals(Clock::time_point now, std::vector<std::int64_t>& leases,
