@@ -154,8 +154,10 @@ class EtcdRegistry {
   /// each batch. Once; returns at once.
   void start_watch(std::int64_t revision, Callback callback);
 
-  /// Queues the write of `instance` under its key with its lease, replacing a write of the
-  /// same key still queued; skipped when etcd holds the same bytes. Short lock; allocates.
+  /// Queues the write of `instance` (as registry::validate leaves it: names lower case)
+  /// under its key with its lease, replacing a write of the same key still queued; skipped
+  /// when etcd holds the same bytes. Short lock; allocates; throws StateError for what the
+  /// record cannot hold (a name over 255 octets), which a validated instance never has.
   void put(const DynamicInstance& instance);
   /// Queues the deletion of the instance's key, replacing a queued write of it.
   void remove(std::string_view service, std::string_view id);
