@@ -169,7 +169,10 @@ bool EtcdRegistry::decode(const etcd::KeyValue& kv, DynamicInstance& instance) {
 void EtcdRegistry::learn(const etcd::KeyValue& kv, const DynamicInstance& instance,
                          bool in_etcd) {
   Entry& entry = entries_[kv.key];
+  // This server's own write may have been recorded before the watch brought an older event.
+  if (kv.mod_revision < entry.revision) return;
   if (entry.lease != 0 && entry.lease != kv.lease) lease_keys_.erase(entry.lease);
+  entry.revision = kv.mod_revision;
   entry.value = kv.value;
   entry.lease = kv.lease;
   entry.ttl_seconds = ttl_of(instance);
@@ -284,6 +287,7 @@ void EtcdRegistry::apply(const etcd::WatchEvent& event, std::vector<Change>& cha
   if (found != entries_.end()) {
     Entry& entry = found->second;
     entry.in_etcd = false;
+    entry.revision = kv.mod_revision;  // a deletion's kv carries the deletion's revision
     if (Clock::now() - entry.heartbeat >= std::chrono::seconds(entry.ttl_seconds)) {
       lease_keys_.erase(entry.lease);
       entries_.erase(found);

@@ -183,6 +183,7 @@ class EtcdRegistry {
     std::string value;
     std::int64_t lease = 0;
     std::int64_t ttl_seconds = 1;  // the instance's lease, the etcd lease's TTL
+    std::int64_t revision = 0;     // etcd's revision of what this entry holds
     bool in_etcd = false;          // false: deleted, kept while heartbeats may revive it
     Clock::time_point heartbeat{};  // the latest put or keep_alive of it here
     Clock::time_point renewed{};    // the latest renewal sent for its lease

@@ -285,17 +285,20 @@ void EtcdRegistry::write_put(const std::string& key, Write& write, Clock::time_p
     }
   }
   if (lease == 0) lease = grant(write.ttl_seconds);
+  std::int64_t revision = 0;
   try {
-    client_.put(key, write.value, lease);
+    revision = client_.put(key, write.value, lease);
   } catch (const EtcdError& e) {
     if (e.code() != EtcdErrc::not_found) throw;
     lease = grant(write.ttl_seconds);  // etcd no longer knows the key's lease: it expired
-    client_.put(key, write.value, lease);
+    revision = client_.put(key, write.value, lease);
   }
   ++writes_count_;
   if (write.gone_lease != 0) ++revivals_;
   std::lock_guard lock(entries_mutex_);
   Entry& entry = entries_[key];
+  if (revision < entry.revision) return;  // the watch brought a later change of the key
+  entry.revision = revision;
   if (entry.lease != 0 && entry.lease != lease) lease_keys_.erase(entry.lease);
   entry.value = std::move(write.value);
   entry.lease = lease;
