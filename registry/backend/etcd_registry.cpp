@@ -180,7 +180,7 @@ void EtcdRegistry::learn(const etcd::KeyValue& kv, const DynamicInstance& instan
   if (kv.lease != 0) lease_keys_[kv.lease] = kv.key;
 }
 
-EtcdRegistry::Snapshot EtcdRegistry::read_all(std::vector<Change>* gone) {
+EtcdRegistry::Loaded EtcdRegistry::read_all(std::vector<Change>* gone) {
   std::vector<etcd::KeyValue> kvs;
   std::int64_t revision = 0;
   std::string from = instances_prefix_;
@@ -195,22 +195,22 @@ EtcdRegistry::Snapshot EtcdRegistry::read_all(std::vector<Change>* gone) {
     else std::move(page.kvs.begin(), page.kvs.end(), std::back_inserter(kvs));
     if (!page.more) break;
   }
-  Snapshot snapshot;
-  snapshot.revision = revision;
-  snapshot.instances.reserve(kvs.size());
+  Loaded loaded;
+  loaded.revision = revision;
+  loaded.instances.reserve(kvs.size());
   std::vector<const etcd::KeyValue*> good;
   good.reserve(kvs.size());
   for (const etcd::KeyValue& kv : kvs) {
     DynamicInstance instance;
     if (!decode(kv, instance)) continue;
-    snapshot.instances.push_back(std::move(instance));
+    loaded.instances.push_back(std::move(instance));
     good.push_back(&kv);
   }
   std::lock_guard lock(entries_mutex_);
   std::unordered_set<std::string_view> present;
   if (gone != nullptr) present.reserve(good.size());
   for (std::size_t i = 0; i < good.size(); ++i) {
-    learn(*good[i], snapshot.instances[i], true);
+    learn(*good[i], loaded.instances[i], true);
     if (gone != nullptr) present.insert(good[i]->key);
   }
   if (gone != nullptr) {
@@ -220,15 +220,15 @@ EtcdRegistry::Snapshot EtcdRegistry::read_all(std::vector<Change>* gone) {
       if (auto names = names_of(instances_prefix_, key)) gone->push_back(std::move(*names));
     }
   }
-  return snapshot;
+  return loaded;
 }
 
-EtcdRegistry::Snapshot EtcdRegistry::load() {
-  Snapshot snapshot = read_all(nullptr);
-  log_(LogLevel::info, "etcd registry: " + std::to_string(snapshot.instances.size()) +
+EtcdRegistry::Loaded EtcdRegistry::load() {
+  Loaded loaded = read_all(nullptr);
+  log_(LogLevel::info, "etcd registry: " + std::to_string(loaded.instances.size()) +
                            " instances under " + instances_prefix_ + " at revision " +
-                           std::to_string(snapshot.revision));
-  return snapshot;
+                           std::to_string(loaded.revision));
+  return loaded;
 }
 
 void EtcdRegistry::start_watch(std::int64_t revision, Callback callback) {

@@ -131,7 +131,7 @@ class EtcdRegistry {
   using Callback = std::function<void(std::vector<Change>)>;
 
   /// What load() read: every instance under the prefix and the revision it was read at.
-  struct Snapshot {
+  struct Loaded {
     std::vector<DynamicInstance> instances;
     std::int64_t revision = 0;
   };
@@ -148,7 +148,7 @@ class EtcdRegistry {
   /// learns each key's value and lease. Keys that hold no valid record are skipped (logged,
   /// counted in bad_values). Blocks; control thread at start-up, before start_watch. Throws
   /// etcd::EtcdError when etcd cannot be read within the request timeout.
-  Snapshot load();
+  Loaded load();
 
   /// Watches the prefix for changes after `revision` (load()'s) and calls `callback` with
   /// each batch. Once; returns at once.
@@ -210,7 +210,7 @@ class EtcdRegistry {
   std::int64_t grant(std::int64_t ttl_seconds);
   void sweep(Clock::time_point now);
   void resync();
-  Snapshot read_all(std::vector<Change>* gone);
+  Loaded read_all(std::vector<Change>* gone);
   void on_watch(const etcd::WatchNotice& notice);
   void apply(const etcd::WatchEvent& event, std::vector<Change>& changes);
   void on_answer(std::int64_t lease, std::int64_t ttl);

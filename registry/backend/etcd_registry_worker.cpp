@@ -336,12 +336,12 @@ void EtcdRegistry::resync() {
   }
   if (old) old->stop();
   std::vector<Change> changes;
-  Snapshot snapshot = read_all(&changes);
-  changes.reserve(changes.size() + snapshot.instances.size());
-  for (DynamicInstance& instance : snapshot.instances) changes.push_back(Upsert{std::move(instance)});
+  Loaded loaded = read_all(&changes);
+  changes.reserve(changes.size() + loaded.instances.size());
+  for (DynamicInstance& instance : loaded.instances) changes.push_back(Upsert{std::move(instance)});
   std::lock_guard lock(watch_mutex_);
   if (callback_) callback_(std::move(changes));
-  watch_ = client_.watch(instances_prefix_, snapshot.revision + 1,
+  watch_ = client_.watch(instances_prefix_, loaded.revision + 1,
                          [this](const etcd::WatchNotice& notice) { on_watch(notice); });
 }
 

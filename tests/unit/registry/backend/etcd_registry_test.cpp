@@ -354,9 +354,9 @@ TEST_F(EtcdRegistryTest, ARestartedServerRenewsLeasesItDidNotGrant) {
     ASSERT_TRUE(eventually([&] { return in_etcd(*first, dynamic); }));
   }  // that server is gone; its lease lives on in etcd
   auto second = registry();
-  const EtcdRegistry::Snapshot snapshot = second->load();
-  ASSERT_EQ(snapshot.instances.size(), 1u);
-  EXPECT_EQ(snapshot.instances[0], dynamic);
+  const EtcdRegistry::Loaded loaded = second->load();
+  ASSERT_EQ(loaded.instances.size(), 1u);
+  EXPECT_EQ(loaded.instances[0], dynamic);
   const auto until = Clock::now() + 4s;
   while (Clock::now() < until) {
     second->keep_alive(dynamic.instance.service, dynamic.instance.id);
@@ -398,11 +398,11 @@ TEST_F(EtcdRegistryTest, LoadsAHundredThousandInstances) {
     }
   }
   const Clock::time_point start = Clock::now();
-  const EtcdRegistry::Snapshot snapshot = loader->load();
+  const EtcdRegistry::Loaded loaded = loader->load();
   const double ms = milliseconds_since(start);
   std::printf("load() of %u instances: %.0f ms\n", kInstances, ms);
-  ASSERT_EQ(snapshot.instances.size(), kInstances);
-  EXPECT_EQ(snapshot.instances[0], sample_instance(1));  // keys sort as text: web-1, web-10, ...
+  ASSERT_EQ(loaded.instances.size(), kInstances);
+  EXPECT_EQ(loaded.instances[0], sample_instance(1));  // keys sort as text: web-1, web-10, ...
   EXPECT_LT(ms, 5000);
 }
 
@@ -480,8 +480,8 @@ TEST_F(EtcdRegistryTest, ACompactedWatchReadsThePrefixAgainAndReportsTheDifferen
   writer->put(goes);
   ASSERT_TRUE(eventually([&] { return writer->status().writes == 2; }));
   auto reader = registry();
-  const EtcdRegistry::Snapshot snapshot = reader->load();
-  ASSERT_EQ(snapshot.instances.size(), 2u);
+  const EtcdRegistry::Loaded loaded = reader->load();
+  ASSERT_EQ(loaded.instances.size(), 2u);
 
   // While the reader is not watching yet, the registry changes and etcd compacts its history.
   writer->remove(goes.instance.service, goes.instance.id);
@@ -490,7 +490,7 @@ TEST_F(EtcdRegistryTest, ACompactedWatchReadsThePrefixAgainAndReportsTheDifferen
   ASSERT_EQ(server_.etcdctl("compact " + std::to_string(revision())), 0);
 
   ChangeLog changes;
-  reader->start_watch(snapshot.revision, changes.callback());
+  reader->start_watch(loaded.revision, changes.callback());
   EXPECT_TRUE(changes.wait_upsert(comes.instance.id));
   EXPECT_TRUE(changes.wait_upsert(stays.instance.id));
   EXPECT_TRUE(changes.wait_removed(goes.instance.id));
