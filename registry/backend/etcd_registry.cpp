@@ -41,9 +41,7 @@ EtcdRegistry::EtcdRegistry(EtcdRegistrySettings settings, Log log)
   worker_ = std::thread([this] { run(); });
 }
 
-EtcdRegistry::~EtcdRegistry() {
-  stop();
-}
+EtcdRegistry::~EtcdRegistry() { stop(); }
 
 std::string EtcdRegistry::key_of(std::string_view service, std::string_view id) const {
   std::string key = instances_prefix_;
@@ -104,9 +102,7 @@ void EtcdRegistry::keep_alive(std::string_view service, std::string_view id) {
   wake_.notify_one();
 }
 
-void EtcdRegistry::wake() {
-  wake_.notify_one();
-}
+void EtcdRegistry::wake() { wake_.notify_one(); }
 
 EtcdRegistryStatus EtcdRegistry::status() const {
   EtcdRegistryStatus out;
@@ -166,8 +162,7 @@ bool EtcdRegistry::decode(const etcd::KeyValue& kv, DynamicInstance& instance) {
   }
 }
 
-void EtcdRegistry::learn(const etcd::KeyValue& kv, const DynamicInstance& instance,
-                         bool in_etcd) {
+void EtcdRegistry::learn(const etcd::KeyValue& kv, const DynamicInstance& instance, bool in_etcd) {
   Entry& entry = entries_[kv.key];
   // This server's own write may have been recorded before the watch brought an older event.
   if (kv.mod_revision < entry.revision) return;
@@ -191,8 +186,10 @@ EtcdRegistry::Loaded EtcdRegistry::read_all(std::vector<Change>* gone) {
     if (revision == 0) revision = page.revision;
     if (page.kvs.empty()) break;
     from = page.kvs.back().key + '\0';
-    if (kvs.empty()) kvs = std::move(page.kvs);
-    else std::move(page.kvs.begin(), page.kvs.end(), std::back_inserter(kvs));
+    if (kvs.empty())
+      kvs = std::move(page.kvs);
+    else
+      std::move(page.kvs.begin(), page.kvs.end(), std::back_inserter(kvs));
     if (!page.more) break;
   }
   Loaded loaded;
@@ -246,8 +243,8 @@ void EtcdRegistry::on_watch(const etcd::WatchNotice& notice) {
     return;
   }
   if (notice.kind == Kind::compacted) {
-    log_(LogLevel::warning, "etcd registry: watch: " + notice.message + "; reading " +
-                                instances_prefix_ + " again");
+    log_(LogLevel::warning,
+         "etcd registry: watch: " + notice.message + "; reading " + instances_prefix_ + " again");
     {
       std::lock_guard lock(queue_mutex_);
       resync_ = true;

@@ -13,11 +13,14 @@
 // key's `lease` field and the watch's puts carry it, so a server that restarted, or one an
 // agent failed over to, renews the lease some other server granted. put() reuses the key's
 // lease when its TTL is unchanged and grants a new one otherwise (or when etcd no longer
-// knows it); a lease left without keys expires by itself, which costs fewer proposals than
-// revoking it. put() skips the write when etcd already holds the same bytes; the record's
-// lease_end_unix_ms and replay guard are as of that write, so callers call put() for what
-// changed and keep_alive() for renewals, and a reader takes the etcd lease as the truth of
-// liveness.
+// knows it); a lease left without keys is not revoked but expires by itself. Its expiry is a
+// proposal as a revoke would be, only later; revoking the lease a key was last seen with
+// could delete the key another server has just written again on a new lease. So a
+// deregistration costs two proposals (the delete, the lease's expiry), a registration two
+// (grant, put), a change one. put() skips the write when etcd already holds the same bytes;
+// the record's lease_end_unix_ms and replay guard are as of that write, so callers call put()
+// for what changed and keep_alive() for renewals, and a reader takes the etcd lease as the
+// truth of liveness.
 //
 // Keep-alive coalescing: at most one renewal per lease per min(keep_alive_interval, TTL/3);
 // a renewal asked for sooner is deferred to the end of that window, never dropped. Dropping
@@ -80,8 +83,8 @@ namespace signpost::registry::backend {
 
 /// How to reach etcd and where the registry lives there ([registry] etcd_* options).
 struct EtcdRegistrySettings {
-  etcd::EtcdOptions etcd;                 // etcd_endpoints, etcd_dial_timeout
-  std::string prefix = "/signpost/";      // etcd_prefix
+  etcd::EtcdOptions etcd;             // etcd_endpoints, etcd_dial_timeout
+  std::string prefix = "/signpost/";  // etcd_prefix
   /// At most one renewal per lease per this (and per a third of its TTL); it bounds how much
   /// later than its agent's lease etcd expires an instance.
   std::chrono::milliseconds keep_alive_interval{500};
@@ -94,20 +97,20 @@ struct EtcdRegistrySettings {
 
 /// What the etcd registry has done, for /metrics and the status page.
 struct EtcdRegistryStatus {
-  bool connected = false;  // the last request to etcd succeeded
-  std::string last_error;  // the last failure, "" when there was none
-  std::uint64_t writes = 0;          // puts written to etcd
-  std::uint64_t writes_skipped = 0;  // puts of bytes etcd already held
-  std::uint64_t removes = 0;         // keys deleted
-  std::uint64_t lease_grants = 0;    // leases granted
-  std::uint64_t revivals = 0;        // instances written again after etcd expired their lease
-  std::uint64_t keep_alives_sent = 0;       // renewals written on the stream
+  bool connected = false;              // the last request to etcd succeeded
+  std::string last_error;              // the last failure, "" when there was none
+  std::uint64_t writes = 0;            // puts written to etcd
+  std::uint64_t writes_skipped = 0;    // puts of bytes etcd already held
+  std::uint64_t removes = 0;           // keys deleted
+  std::uint64_t lease_grants = 0;      // leases granted
+  std::uint64_t revivals = 0;          // instances written again after etcd expired their lease
+  std::uint64_t keep_alives_sent = 0;  // renewals written on the stream
   std::uint64_t keep_alives_coalesced = 0;  // keep_alive() calls merged into another renewal
-  std::uint64_t watch_events = 0;    // events the watch delivered
-  std::uint64_t bad_values = 0;      // keys under the prefix that are no instance record
-  std::uint64_t dropped_writes = 0;  // writes dropped because max_queued were waiting
-  std::uint64_t errors = 0;          // failed requests
-  std::uint64_t queued_writes = 0;   // writes waiting now
+  std::uint64_t watch_events = 0;           // events the watch delivered
+  std::uint64_t bad_values = 0;             // keys under the prefix that are no instance record
+  std::uint64_t dropped_writes = 0;         // writes dropped because max_queued were waiting
+  std::uint64_t errors = 0;                 // failed requests
+  std::uint64_t queued_writes = 0;          // writes waiting now
 };
 
 /// The registry's dynamic instances in etcd. Public functions may be called from any thread;
@@ -182,9 +185,9 @@ class EtcdRegistry {
   struct Entry {
     std::string value;
     std::int64_t lease = 0;
-    std::int64_t ttl_seconds = 1;  // the instance's lease, the etcd lease's TTL
-    std::int64_t revision = 0;     // etcd's revision of what this entry holds
-    bool in_etcd = false;          // false: deleted, kept while heartbeats may revive it
+    std::int64_t ttl_seconds = 1;   // the instance's lease, the etcd lease's TTL
+    std::int64_t revision = 0;      // etcd's revision of what this entry holds
+    bool in_etcd = false;           // false: deleted, kept while heartbeats may revive it
     Clock::time_point heartbeat{};  // the latest put or keep_alive of it here
     Clock::time_point renewed{};    // the latest renewal sent for its lease
   };
@@ -231,8 +234,8 @@ class EtcdRegistry {
   std::condition_variable wake_;
   std::unordered_map<std::string, Write> pending_writes_;
   std::unordered_map<std::string, Clock::time_point> pending_renewals_;  // key -> heartbeat
-  std::vector<std::int64_t> gone_leases_;  // answered with TTL 0
-  bool resync_ = false;                    // the watch's revision was compacted
+  std::vector<std::int64_t> gone_leases_;                                // answered with TTL 0
+  bool resync_ = false;  // the watch's revision was compacted
   bool stopping_ = false;
   bool stopped_ = false;
 
@@ -242,7 +245,7 @@ class EtcdRegistry {
   std::unordered_map<std::int64_t, std::string> lease_keys_;  // lease -> its key
 
   // The worker's own.
-  std::unordered_map<std::string, Write> writes_;  // queued writes not yet written
+  std::unordered_map<std::string, Write> writes_;                // queued writes not yet written
   std::unordered_map<std::string, Clock::time_point> renewals_;  // deferred renewals
   std::vector<std::int64_t> gone_;  // leases etcd no longer knows, not yet handled
   bool resync_wanted_ = false;
@@ -265,9 +268,9 @@ class EtcdRegistry {
   std::string last_error_;
   std::atomic<bool> connected_{false};
   std::atomic<bool> drop_logged_{false};
-  std::atomic<std::uint64_t> writes_count_{0}, skipped_{0}, removes_{0}, grants_{0},
-      revivals_{0}, keep_alives_sent_{0}, coalesced_{0}, watch_events_{0}, bad_values_{0},
-      dropped_{0}, errors_{0}, queued_{0};
+  std::atomic<std::uint64_t> writes_count_{0}, skipped_{0}, removes_{0}, grants_{0}, revivals_{0},
+      keep_alives_sent_{0}, coalesced_{0}, watch_events_{0}, bad_values_{0}, dropped_{0},
+      errors_{0}, queued_{0};
 
   std::thread worker_;  // last: starts after every member above is ready
 };

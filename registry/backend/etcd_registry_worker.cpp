@@ -258,7 +258,7 @@ void EtcdRegistry::write_one(const std::string& key, Write& write, Clock::time_p
 }
 
 void EtcdRegistry::write_remove(const std::string& key) {
-  // Only the key: its lease is left to expire, as revoking it would cost a proposal.
+  // Only the key: its lease is left to expire (the design paragraph says why).
   client_.remove(key);
   ++removes_;
   std::lock_guard lock(entries_mutex_);
@@ -370,7 +370,8 @@ void EtcdRegistry::mark_up() {
   if (!down_) return;
   down_ = false;
   drop_logged_.store(false);
-  const auto outage = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - down_since_);
+  const auto outage =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - down_since_);
   log_(LogLevel::info, "etcd registry: etcd reachable again after " +
                            std::to_string(outage.count()) + " ms; queued changes written");
 }

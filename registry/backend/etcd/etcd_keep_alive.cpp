@@ -40,9 +40,7 @@ EtcdKeepAliveStream::EtcdKeepAliveStream(std::shared_ptr<EtcdConnection> connect
                                 "lease keep-alive stream: " + failures);
 }
 
-EtcdKeepAliveStream::~EtcdKeepAliveStream() {
-  close();
-}
+EtcdKeepAliveStream::~EtcdKeepAliveStream() { close(); }
 
 bool EtcdKeepAliveStream::send(std::span<const std::int64_t> leases) {
   etcdserverpb::LeaseKeepAliveRequest request;

@@ -3,6 +3,7 @@
 #include "registry/backend/etcd_registry.hpp"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,8 +17,6 @@
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/unit/registry/backend/etcd/etcd_server.hpp"
 #include "tests/unit/registry/backend/sample_state.hpp"
@@ -35,20 +34,23 @@ class ChangeLog {
   EtcdRegistry::Callback callback() {
     return [this](std::vector<EtcdRegistry::Change> changes) {
       std::lock_guard lock(mutex_);
-      for (EtcdRegistry::Change& change : changes) seen_.push_back({std::move(change), Clock::now()});
+      for (EtcdRegistry::Change& change : changes)
+        seen_.push_back({std::move(change), Clock::now()});
       changed_.notify_all();
     };
   }
 
   // When the first upsert of `id` arrived, or nothing within `timeout`.
-  std::optional<Clock::time_point> wait_upsert(const std::string& id, std::chrono::milliseconds timeout = 5s) {
+  std::optional<Clock::time_point> wait_upsert(const std::string& id,
+                                               std::chrono::milliseconds timeout = 5s) {
     return wait(timeout, [&](const EtcdRegistry::Change& change) {
       const auto* upsert = std::get_if<EtcdRegistry::Upsert>(&change);
       return upsert != nullptr && upsert->instance.instance.id == id;
     });
   }
 
-  std::optional<Clock::time_point> wait_removed(const std::string& id, std::chrono::milliseconds timeout = 5s) {
+  std::optional<Clock::time_point> wait_removed(const std::string& id,
+                                                std::chrono::milliseconds timeout = 5s) {
     return wait(timeout, [&](const EtcdRegistry::Change& change) {
       const auto* removed = std::get_if<EtcdRegistry::Removed>(&change);
       return removed != nullptr && removed->id == id;
@@ -57,7 +59,8 @@ class ChangeLog {
 
  private:
   std::optional<Clock::time_point> wait(
-      std::chrono::milliseconds timeout, const std::function<bool(const EtcdRegistry::Change&)>& match) {
+      std::chrono::milliseconds timeout,
+      const std::function<bool(const EtcdRegistry::Change&)>& match) {
     std::unique_lock lock(mutex_);
     std::optional<Clock::time_point> at;
     changed_.wait_for(lock, timeout, [&] {
@@ -132,7 +135,8 @@ long proposals_committed(const std::string& endpoint) {
   }
   std::string reply;
   char buffer[65536];
-  for (ssize_t got; (got = ::read(fd, buffer, sizeof buffer)) > 0;) reply.append(buffer, static_cast<std::size_t>(got));
+  for (ssize_t got; (got = ::read(fd, buffer, sizeof buffer)) > 0;)
+    reply.append(buffer, static_cast<std::size_t>(got));
   ::close(fd);
   std::istringstream lines(reply);
   for (std::string line; std::getline(lines, line);) {
@@ -173,7 +177,8 @@ class EtcdRegistryTest : public ::testing::Test {
 
   bool in_etcd(const EtcdRegistry& registry, const DynamicInstance& dynamic) {
     try {
-      const auto read = client_->range(registry.key_of(dynamic.instance.service, dynamic.instance.id));
+      const auto read =
+          client_->range(registry.key_of(dynamic.instance.service, dynamic.instance.id));
       return !read.kvs.empty();
     } catch (const etcd::EtcdError&) {
       return false;
@@ -211,10 +216,10 @@ TEST_F(EtcdRegistryTest, PutOnOneServerReachesTheOthersWatch) {
   }
   std::sort(put_ms.begin(), put_ms.end());
   std::sort(remove_ms.begin(), remove_ms.end());
-  std::printf("to the other server's watch, %u rounds: put (lease grant, put) median %.1f ms, "
-              "max %.1f ms; remove median %.1f ms, max %.1f ms\n",
-              kRounds, put_ms[kRounds / 2], put_ms.back(), remove_ms[kRounds / 2],
-              remove_ms.back());
+  std::printf(
+      "to the other server's watch, %u rounds: put (lease grant, put) median %.1f ms, "
+      "max %.1f ms; remove median %.1f ms, max %.1f ms\n",
+      kRounds, put_ms[kRounds / 2], put_ms.back(), remove_ms[kRounds / 2], remove_ms.back());
   EXPECT_LT(put_ms.back(), 1000);  // generous: the 200 ms p99 is the cluster bench's to show
   EXPECT_LT(remove_ms.back(), 1000);
   EXPECT_EQ(writer->status().writes, kRounds);
@@ -258,12 +263,12 @@ TEST_F(EtcdRegistryTest, KeepAliveHoldsAnInstancePastItsLeaseWithoutAProposal) {
   EXPECT_EQ(revision(), before);
   const long proposals_after = proposals_committed(server_.endpoint());
   const EtcdRegistryStatus status = writer->status();
-  std::printf("25 heartbeats over 5 s: %llu renewals sent, %llu coalesced; revision %lld -> %lld; "
-              "proposals committed %ld -> %ld\n",
-              static_cast<unsigned long long>(status.keep_alives_sent),
-              static_cast<unsigned long long>(status.keep_alives_coalesced),
-              static_cast<long long>(before), static_cast<long long>(revision()), proposals_before,
-              proposals_after);
+  std::printf(
+      "25 heartbeats over 5 s: %llu renewals sent, %llu coalesced; revision %lld -> %lld; "
+      "proposals committed %ld -> %ld\n",
+      static_cast<unsigned long long>(status.keep_alives_sent),
+      static_cast<unsigned long long>(status.keep_alives_coalesced), static_cast<long long>(before),
+      static_cast<long long>(revision()), proposals_before, proposals_after);
   ASSERT_GE(proposals_before, 0) << "etcd's /metrics has no etcd_server_proposals_committed_total";
   EXPECT_EQ(proposals_after, proposals_before);
   EXPECT_GE(status.keep_alives_sent, 5u);
@@ -284,7 +289,8 @@ TEST_F(EtcdRegistryTest, TenThousandHeartbeatsASecondWriteNothing) {
   const auto until = Clock::now() + 3s;
   while (Clock::now() < until) {
     const Clock::time_point start = Clock::now();
-    for (std::uint32_t i = 1; i <= kInstances; ++i) writer->keep_alive("web", "web-" + std::to_string(i));
+    for (std::uint32_t i = 1; i <= kInstances; ++i)
+      writer->keep_alive("web", "web-" + std::to_string(i));
     in_calls += Clock::now() - start;
     calls += kInstances;
     std::this_thread::sleep_until(start + 100ms);
@@ -292,13 +298,13 @@ TEST_F(EtcdRegistryTest, TenThousandHeartbeatsASecondWriteNothing) {
   std::this_thread::sleep_for(100ms);
   const long proposals_after = proposals_committed(server_.endpoint());
   const EtcdRegistryStatus status = writer->status();
-  std::printf("%llu heartbeats of %u instances in 3 s: keep_alive() %.2f us each; %llu renewals "
-              "sent; revision %lld -> %lld; proposals committed %ld -> %ld\n",
-              static_cast<unsigned long long>(calls), kInstances,
-              std::chrono::duration<double, std::micro>(in_calls).count() / static_cast<double>(calls),
-              static_cast<unsigned long long>(status.keep_alives_sent),
-              static_cast<long long>(before), static_cast<long long>(revision()), proposals_before,
-              proposals_after);
+  std::printf(
+      "%llu heartbeats of %u instances in 3 s: keep_alive() %.2f us each; %llu renewals "
+      "sent; revision %lld -> %lld; proposals committed %ld -> %ld\n",
+      static_cast<unsigned long long>(calls), kInstances,
+      std::chrono::duration<double, std::micro>(in_calls).count() / static_cast<double>(calls),
+      static_cast<unsigned long long>(status.keep_alives_sent), static_cast<long long>(before),
+      static_cast<long long>(revision()), proposals_before, proposals_after);
   EXPECT_EQ(revision(), before);
   EXPECT_EQ(proposals_after, proposals_before);
   // Two renewals per lease per second at most (the window is min(500 ms, lease / 3)).
@@ -441,7 +447,8 @@ TEST_F(EtcdRegistryTest, RidesOutAnOutageAndReconcilesWhenEtcdIsBack) {
   // Beyond the 3 s lease that etcd restored on restart, and until the lease of the instance
   // without heartbeats has run out (etcd checks expiry every 500 ms).
   heartbeat_for(4s);
-  for (const auto give_up = Clock::now() + 6s; in_etcd(*writer, dropped) && Clock::now() < give_up;) {
+  for (const auto give_up = Clock::now() + 6s;
+       in_etcd(*writer, dropped) && Clock::now() < give_up;) {
     heartbeat_for(200ms);
   }
   EXPECT_TRUE(writer->status().connected);
@@ -465,8 +472,8 @@ TEST_F(EtcdRegistryTest, ABurstOfRegistrationsIsWrittenConcurrently) {
   for (std::uint32_t i = 1; i <= kInstances; ++i) writer->put(sample_instance(i));
   ASSERT_TRUE(eventually([&] { return writer->status().writes == kInstances; }, 30s));
   const double ms = milliseconds_since(start);
-  std::printf("%u registrations (a lease grant and a put each): %.0f ms, %.0f/s\n", kInstances,
-              ms, kInstances * 1000.0 / ms);
+  std::printf("%u registrations (a lease grant and a put each): %.0f ms, %.0f/s\n", kInstances, ms,
+              kInstances * 1000.0 / ms);
   EXPECT_EQ(writer->status().lease_grants, kInstances);
   EXPECT_EQ(client_->get_prefix("/signpost/instances/").kvs.size(), kInstances);
 }
@@ -486,7 +493,8 @@ TEST_F(EtcdRegistryTest, ACompactedWatchReadsThePrefixAgainAndReportsTheDifferen
   // While the reader is not watching yet, the registry changes and etcd compacts its history.
   writer->remove(goes.instance.service, goes.instance.id);
   writer->put(comes);
-  ASSERT_TRUE(eventually([&] { return writer->status().writes == 3 && writer->status().removes == 1; }));
+  ASSERT_TRUE(
+      eventually([&] { return writer->status().writes == 3 && writer->status().removes == 1; }));
   ASSERT_EQ(server_.etcdctl("compact " + std::to_string(revision())), 0);
 
   ChangeLog changes;
