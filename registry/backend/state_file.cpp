@@ -600,6 +600,24 @@ std::vector<std::uint8_t> encode_state(const RegistryState& state) {
   return bytes;
 }
 
+std::vector<std::uint8_t> encode_dynamic_instance(const DynamicInstance& dynamic) {
+  Encoder out(160);
+  encode_instance(out, dynamic);
+  return out.take();
+}
+
+DynamicInstance parse_dynamic_instance(std::span<const std::uint8_t> bytes) {
+  Reader in(bytes, 0, bytes.size());
+  try {
+    Reader record = in.record();
+    DynamicInstance dynamic = parse_instance(record);
+    in.expect_end("the record");
+    return dynamic;
+  } catch (const std::invalid_argument& e) {  // RegistryError from validate
+    throw StateError(e.what());
+  }
+}
+
 RegistryState parse_state(std::span<const std::uint8_t> bytes) {
   const std::size_t body = check_frame(bytes);
   Reader in(bytes, kHeaderSize, kHeaderSize + body);

@@ -100,6 +100,18 @@ std::vector<std::uint8_t> encode_state(const RegistryState& state);
 /// StateError with the reason.
 RegistryState parse_state(std::span<const std::uint8_t> bytes);
 
+/// Encodes one instance as the state file's instance record (its u32 length, then its
+/// fields): the value the etcd backend stores under the instance's key, so that disk and
+/// etcd share one codec. Any thread; allocates the result. Throws StateError as
+/// encode_state does.
+std::vector<std::uint8_t> encode_dynamic_instance(const DynamicInstance& dynamic);
+
+/// Parses and checks one instance record written by encode_dynamic_instance, with every
+/// check parse_state makes of a record (lengths, flags, ranges, registry::validate); the
+/// instance comes out normalized. Any thread; allocates only what the checked bytes hold.
+/// Throws StateError with the reason.
+DynamicInstance parse_dynamic_instance(std::span<const std::uint8_t> bytes);
+
 /// CRC32C (Castagnoli, RFC 3720 §B.4) of `bytes`: the trailer of a state file is this of
 /// everything before it. Any thread; no allocation.
 std::uint32_t state_checksum(std::span<const std::uint8_t> bytes) noexcept;

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(folder);
   constexpr std::uint8_t kAsIs = 0;
   constexpr std::uint8_t kSeal = 1;
+  constexpr std::uint8_t kRecord = 2;
   write_seed(folder, "empty", kAsIs, encode_state(RegistryState{}));
   write_seed(folder, "one_instance", kAsIs, encode_state(testing::sample_state(1)));
   write_seed(folder, "full", kAsIs, encode_state(testing::sample_state(16, 3)));
@@ -41,5 +42,8 @@ int main(int argc, char** argv) {
   std::vector<std::uint8_t> torn = encode_state(testing::sample_state(3));
   torn.resize(torn.size() / 2);
   write_seed(folder, "torn", kAsIs, torn);
+  write_seed(folder, "record", kRecord, encode_dynamic_instance(testing::sample_instance(7)));
+  write_seed(folder, "record_v6_only", kRecord,
+             encode_dynamic_instance(testing::sample_instance(9)));
   return 0;
 }

@@ -147,7 +147,23 @@ RangeResult EtcdClient::range(const std::string& key, const std::string& range_e
                    [&](EtcdConnection::Endpoint& endpoint, grpc::ClientContext& context) {
                      return endpoint.kv->Range(&context, request, &response);
                    });
-  return {from_messages(response.kvs()), response.header().revision()};
+  return {from_messages(response.kvs()), response.header().revision(), response.more()};
+}
+
+RangeResult EtcdClient::range_page(const std::string& key, const std::string& range_end,
+                                   std::int64_t limit, std::int64_t revision, Timeout timeout) {
+  etcdserverpb::RangeRequest request;
+  request.set_key(key);
+  request.set_range_end(range_end);
+  request.set_limit(limit);
+  request.set_revision(revision);
+  etcdserverpb::RangeResponse response;
+  connection_->run(deadline_of(*connection_, timeout),
+                   [&](EtcdConnection::Endpoint& endpoint, grpc::ClientContext& context) {
+                     return endpoint.kv->Range(&context, request, &response);
+                   });
+  RangeResult result{from_messages(response.kvs()), response.header().revision(), response.more()};
+  return result;
 }
 
 RangeResult EtcdClient::get_prefix(const std::string& prefix, Timeout timeout) {
@@ -274,6 +290,12 @@ std::int64_t EtcdClient::lease_time_to_live(std::int64_t id, Timeout timeout) {
                      return endpoint.lease->LeaseTimeToLive(&context, request, &response);
                    });
   return response.ttl();
+}
+
+std::unique_ptr<EtcdKeepAliveStream> EtcdClient::open_keep_alive(
+    EtcdKeepAliveStream::Callback callback) {
+  return std::unique_ptr<EtcdKeepAliveStream>(
+      new EtcdKeepAliveStream(connection_, std::move(callback)));
 }
 
 std::unique_ptr<EtcdWatch> EtcdClient::watch(const std::string& prefix,

@@ -10,7 +10,8 @@
 // applied, and a guarded write sent again then reports that its compare failed: re-read to
 // tell. Channels reconnect by themselves with a short backoff (100 ms to 1 s) so a restarted
 // member is used again within a second. Requests are blocking calls that may be made from any
-// thread at once; nothing here runs a thread of its own except a watch: each EtcdWatch runs
+// thread at once; nothing here runs a thread of its own except a watch and a keep-alive stream
+// (EtcdKeepAliveStream, one reader thread per stream): each EtcdWatch runs
 // one thread that holds the watch stream, calls back on it, and re-creates the stream after a
 // break (on the next endpoint, with a doubling backoff) from the revision after the last event
 // it delivered, so its owner sees every change once and in order. Keys and values are bytes in
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "registry/backend/etcd/etcd_error.hpp"
+#include "registry/backend/etcd/etcd_keep_alive.hpp"
 #include "registry/backend/etcd/etcd_types.hpp"
 #include "registry/backend/etcd/etcd_watch.hpp"
 
@@ -52,6 +54,13 @@ class EtcdClient {
   /// key, with the revision they were read at.
   RangeResult range(const std::string& key, const std::string& range_end = {},
                     Timeout timeout = kDefaultTimeout);
+  /// At most `limit` keys (0: all) of [key, range_end), sorted by key, as the store was at
+  /// `revision` (0: now; the result's revision says which): a page of a large read, whose
+  /// next page starts after the last key and reads at the first page's revision. Throws
+  /// EtcdError (other) when `revision` was compacted.
+  RangeResult range_page(const std::string& key, const std::string& range_end,
+                         std::int64_t limit, std::int64_t revision,
+                         Timeout timeout = kDefaultTimeout);
   /// Every key starting with `prefix` (a range up to prefix_range_end(prefix)).
   RangeResult get_prefix(const std::string& prefix, Timeout timeout = kDefaultTimeout);
 
@@ -83,6 +92,11 @@ class EtcdClient {
   std::int64_t keep_alive(std::int64_t id, Timeout timeout = kDefaultTimeout);
   /// The lease's remaining TTL in seconds, -1 when it is unknown (Lease.LeaseTimeToLive).
   std::int64_t lease_time_to_live(std::int64_t id, Timeout timeout = kDefaultTimeout);
+
+  /// Opens a long-lived Lease.LeaseKeepAlive stream on the first endpoint that accepts a
+  /// connection; see EtcdKeepAliveStream. Blocks at most a dial timeout per endpoint; throws
+  /// EtcdError when none can be reached.
+  std::unique_ptr<EtcdKeepAliveStream> open_keep_alive(EtcdKeepAliveStream::Callback callback);
 
   /// Starts a watch of every key under `prefix` from `start_revision` (inclusive; 0: from
   /// now) on a thread of its own; see EtcdWatch. Returns at once.

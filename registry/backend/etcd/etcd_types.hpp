@@ -36,6 +36,7 @@ struct KeyValue {
 struct RangeResult {
   std::vector<KeyValue> kvs;
   std::int64_t revision = 0;
+  bool more = false;  // a limited read left keys out: read on after the last key
 };
 
 /// One guard of a transaction (etcdserverpb.Compare). A key that does not exist has

@@ -89,6 +89,32 @@ TEST(StateFile, ParsingNormalizesAsRegistrationDoes) {
   EXPECT_EQ(parsed.instances[0].instance.tags, (std::vector<std::string>{"blue", "v1"}));
 }
 
+TEST(StateFile, OneRecordIsTheStateFilesRecord) {
+  const RegistryState state = sample_state(30);
+  const Bytes file = encode_state(state);
+  std::size_t at = kFirstRecordAt;
+  for (const DynamicInstance& dynamic : state.instances) {
+    const Bytes record = encode_dynamic_instance(dynamic);
+    ASSERT_LE(at + record.size(), file.size());
+    EXPECT_TRUE(std::equal(record.begin(), record.end(), file.begin() + static_cast<long>(at)));
+    EXPECT_EQ(parse_dynamic_instance(record), dynamic);
+    at += record.size();
+  }
+}
+
+TEST(StateFile, OneRecordIsCheckedAsInAFile) {
+  Bytes record = encode_dynamic_instance(sample_instance(3));
+  for (std::size_t size = 0; size < record.size(); ++size) {
+    EXPECT_THROW(parse_dynamic_instance(std::span(record).first(size)), StateError) << size;
+  }
+  Bytes longer = record;
+  longer.push_back(0);
+  EXPECT_THROW(parse_dynamic_instance(longer), StateError);
+  DynamicInstance bad_node = sample_instance(3);
+  bad_node.instance.node = "-bad";
+  EXPECT_THROW(parse_dynamic_instance(encode_dynamic_instance(bad_node)), StateError);
+}
+
 TEST(StateFile, ChecksumIsCrc32c) {
   const std::string check = "123456789";  // RFC 3720 §B.4's check value
   EXPECT_EQ(state_checksum(std::span(reinterpret_cast<const std::uint8_t*>(check.data()),

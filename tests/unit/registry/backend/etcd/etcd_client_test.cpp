@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -152,6 +154,63 @@ TEST_F(EtcdClientTest, KeepAliveKeepsTheKeyAndRevokeRemovesIt) {
   } catch (const EtcdError& error) {
     EXPECT_EQ(error.code(), EtcdErrc::not_found) << error.what();
   }
+}
+
+TEST_F(EtcdClientTest, RangePagesReadOnePrefixAtOneRevision) {
+  for (int i = 0; i < 10; ++i) client_->put("page/" + std::to_string(i), std::to_string(i));
+  const RangeResult first = client_->range_page("page/", prefix_range_end("page/"), 4, 0);
+  ASSERT_EQ(first.kvs.size(), 4u);
+  EXPECT_TRUE(first.more);
+  client_->put("page/9", "changed after the first page");
+  const RangeResult rest = client_->range_page(first.kvs.back().key + '\0',
+                                               prefix_range_end("page/"), 0, first.revision);
+  ASSERT_EQ(rest.kvs.size(), 6u);
+  EXPECT_FALSE(rest.more);
+  EXPECT_EQ(rest.kvs.front().key, "page/4");
+  EXPECT_EQ(rest.kvs.back().value, "9");  // as of the first page's revision
+  EXPECT_GT(rest.revision, first.revision);  // the header says the store's revision now
+}
+
+TEST_F(EtcdClientTest, KeepAliveStreamRenewsManyLeasesAndNamesUnknownOnes) {
+  std::mutex mutex;
+  std::map<std::int64_t, std::int64_t> answers;  // lease -> last TTL
+  auto stream = client_->open_keep_alive([&](std::int64_t lease, std::int64_t ttl) {
+    std::lock_guard lock(mutex);
+    answers[lease] = ttl;
+  });
+  std::vector<std::int64_t> leases;
+  for (int i = 0; i < 3; ++i) {
+    leases.push_back(client_->grant_lease(1).id);
+    client_->put("kept/" + std::to_string(i), "up", leases.back());
+  }
+  const Lease revoked = client_->grant_lease(5);
+  client_->revoke_lease(revoked.id);
+  const auto until = Clock::now() + 2500ms;
+  while (Clock::now() < until) {
+    ASSERT_TRUE(stream->send(leases));
+    std::this_thread::sleep_for(250ms);
+  }
+  const std::vector<std::int64_t> unknown{revoked.id};
+  ASSERT_TRUE(stream->send(unknown));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(client_->get_prefix("kept/").kvs.size(), 3u);
+  {
+    std::lock_guard lock(mutex);
+    for (const std::int64_t lease : leases) EXPECT_GE(answers[lease], 1);
+    ASSERT_TRUE(answers.contains(revoked.id));
+    EXPECT_LE(answers[revoked.id], 0);
+  }
+  server_.kill();
+  EXPECT_TRUE([&] {
+    for (const auto give_up = Clock::now() + 5s; Clock::now() < give_up;) {
+      if (stream->broken()) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }());
+  EXPECT_FALSE(stream->send(leases));
+  stream->close();
+  EXPECT_NE(stream->error().find("etcd " + server_.endpoint()), std::string::npos) << stream->error();
 }
 
 TEST_F(EtcdClientTest, DeadEndpointFailsWithinTheDialTimeoutNamingIt) {
