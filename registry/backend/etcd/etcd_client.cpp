@@ -10,17 +10,6 @@ namespace {
 
 using Clock = EtcdConnection::Clock;
 
-KeyValue from_message(const mvccpb::KeyValue& message) {
-  KeyValue kv;
-  kv.key = message.key();
-  kv.value = message.value();
-  kv.create_revision = message.create_revision();
-  kv.mod_revision = message.mod_revision();
-  kv.version = message.version();
-  kv.lease = message.lease();
-  return kv;
-}
-
 std::vector<KeyValue> from_messages(const google::protobuf::RepeatedPtrField<mvccpb::KeyValue>& kvs) {
   std::vector<KeyValue> out;
   out.reserve(static_cast<std::size_t>(kvs.size()));

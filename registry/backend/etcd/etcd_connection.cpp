@@ -183,4 +183,15 @@ std::chrono::system_clock::time_point EtcdConnection::to_system(Clock::time_poin
          std::chrono::duration_cast<std::chrono::system_clock::duration>(left);
 }
 
+KeyValue from_message(const mvccpb::KeyValue& message) {
+  KeyValue kv;
+  kv.key = message.key();
+  kv.value = message.value();
+  kv.create_revision = message.create_revision();
+  kv.mod_revision = message.mod_revision();
+  kv.version = message.version();
+  kv.lease = message.lease();
+  return kv;
+}
+
 }  // namespace signpost::registry::etcd

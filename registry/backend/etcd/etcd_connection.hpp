@@ -92,6 +92,9 @@ class EtcdConnection {
   std::vector<std::string> tokens_;  // one per endpoint; empty until authenticated
 };
 
+/// A key-value pair from the API's message. Any thread; allocates.
+KeyValue from_message(const mvccpb::KeyValue& message);
+
 template <class Call>
 void EtcdConnection::run(Clock::time_point deadline, Call&& call) {
   run_erased(deadline, std::function<grpc::Status(Endpoint&, grpc::ClientContext&)>(

@@ -15,17 +15,6 @@ using Clock = EtcdConnection::Clock;
 constexpr std::chrono::milliseconds kMinBackoff = 100ms;
 constexpr std::chrono::milliseconds kMaxBackoff = 2000ms;
 
-KeyValue from_message(const mvccpb::KeyValue& message) {
-  KeyValue kv;
-  kv.key = message.key();
-  kv.value = message.value();
-  kv.create_revision = message.create_revision();
-  kv.mod_revision = message.mod_revision();
-  kv.version = message.version();
-  kv.lease = message.lease();
-  return kv;
-}
-
 std::string describe(const std::string& address, EtcdErrc code, const std::string& detail) {
   return "etcd " + address + ": " + std::string(to_string(code)) + ": " + detail;
 }
