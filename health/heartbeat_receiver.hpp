@@ -109,12 +109,16 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   /// and every `renewal_interval` while leases are only renewed (a restart then finds leases
   /// at most that much shorter than they were); both stretch to 3 and 20 times what the last
   /// export took, so that exports never take much of the registry thread. Before start().
-  using StateSink = std::function<void(registry::backend::RegistryState)>;
-  void keep_state(StateSink sink, std::chrono::milliseconds interval,
-                  std::chrono::milliseconds renewal_interval);
+  /// The sink gets the state file's bytes (encode_state), with the serial `serial` gives.
+  using StateSink = std::function<void(std::vector<std::uint8_t>)>;
+  void keep_state(StateSink sink, std::function<std::uint32_t()> serial,
+                  std::chrono::milliseconds interval, std::chrono::milliseconds renewal_interval);
   /// Every heartbeat instance with its lease, damping, key and replay guard, and the guards
   /// of deleted ones: what a restart must not lose. Registry thread; allocates.
   registry::backend::RegistryState export_state(const registry::Store& store);
+  /// The same state as the state file's bytes, with the registry zone's `serial`, encoded one
+  /// instance at a time (never a copy of the whole registry). Registry thread; allocates.
+  std::vector<std::uint8_t> encode_state(const registry::Store& store, std::uint32_t serial);
   /// Takes back what export_state saved before a restart: leases end when they would have
   /// (an instance whose lease ran out while the server was down expires at the first
   /// tick). Instances of keys no longer configured, of a service now declared with another
@@ -195,7 +199,12 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   void renew_slot(std::uint32_t slot, std::chrono::steady_clock::time_point now);
   // Lease ticks, on the registry thread.
   void tick_with(registry::Store& store);
-  registry::backend::RegistryState collect_state(const registry::Store& store);
+  // Calls the visitors with each instance's record and each deleted guard; returns the time
+  // the state was taken, Unix milliseconds.
+  std::int64_t visit_state(
+      const registry::Store& store,
+      const std::function<void(const registry::backend::DynamicInstance&)>& on_instance,
+      const std::function<void(const registry::backend::DeletedGuard&)>& on_deleted);
   // Hands the state to the sink when it changed and the interval has passed (ticks).
   void save_state_if_due(registry::Store& store, std::chrono::steady_clock::time_point now);
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message,
@@ -220,6 +229,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   std::atomic<std::size_t> queued_{0};
   std::atomic<bool> accepting_{true};
   StateSink state_sink_;
+  std::function<std::uint32_t()> state_serial_;
   std::chrono::milliseconds state_interval_{250};
   std::chrono::milliseconds renewal_state_interval_{2000};
   std::chrono::steady_clock::time_point last_state_{};

@@ -29,53 +29,74 @@ struct Clocks {
 
 }  // namespace
 
-void HeartbeatReceiver::keep_state(StateSink sink, std::chrono::milliseconds interval,
+void HeartbeatReceiver::keep_state(StateSink sink, std::function<std::uint32_t()> serial,
+                                   std::chrono::milliseconds interval,
                                    std::chrono::milliseconds renewal_interval) {
   state_sink_ = std::move(sink);
+  state_serial_ = std::move(serial);
   state_interval_ = interval;
   renewal_state_interval_ = renewal_interval;
 }
 
 backend::RegistryState HeartbeatReceiver::export_state(const registry::Store& store) {
-  return collect_state(store);
+  backend::RegistryState state;
+  state.saved_unix_ms = visit_state(
+      store, [&](const backend::DynamicInstance& dynamic) { state.instances.push_back(dynamic); },
+      [&](const backend::DeletedGuard& deleted) { state.deleted.push_back(deleted); });
+  return state;
 }
 
-backend::RegistryState HeartbeatReceiver::collect_state(const registry::Store& store) {
+std::vector<std::uint8_t> HeartbeatReceiver::encode_state(const registry::Store& store,
+                                                          std::uint32_t serial) {
+  backend::StateEncoder encoder(serial, Clocks{}.to_unix_ms(Clock::now()), tracker_.size());
+  visit_state(
+      store, [&](const backend::DynamicInstance& dynamic) { encoder.add(dynamic); },
+      [&](const backend::DeletedGuard& deleted) { encoder.add(deleted); });
+  return encoder.finish();
+}
+
+// One instance at a time, in one reused record: a large registry is never copied whole,
+// and what a record allocates is freed before the next (no heap left in pieces between the
+// store's own allocations).
+std::int64_t HeartbeatReceiver::visit_state(
+    const registry::Store& store,
+    const std::function<void(const backend::DynamicInstance&)>& on_instance,
+    const std::function<void(const backend::DeletedGuard&)>& on_deleted) {
   const Clocks clocks;
-  backend::RegistryState state;
-  state.saved_unix_ms = clocks.to_unix_ms(clocks.steady);
-  state.instances.reserve(tracker_.size());
-  tracker_.for_each([&](const InstanceKey& key, LeaseTracker::Handle handle) {
-    const auto saved = tracker_.saved(handle);
-    auto instance = store.find_instance(key.service, key.id);
-    const registry::Service* service = store.find_service(key.service);
-    if (!saved || !instance || service == nullptr || handle.slot >= registered_.size()) return;
-    const Registered& registered = registered_[handle.slot];
-    backend::DynamicInstance out;
-    out.instance = std::move(*instance);
+  backend::DynamicInstance out;
+  InstanceKey key;
+  store.visit_source(registry::Source::heartbeat, [&](const registry::Service& service,
+                                                      const std::string& id,
+                                                      const registry::PackedInstance& packed) {
+    key.service = service.name;
+    key.id = id;
+    const auto handle = tracker_.handle(key);
+    const auto saved = handle ? tracker_.saved(*handle) : std::nullopt;
+    if (!saved || handle->slot >= registered_.size()) return;
+    const Registered& registered = registered_[handle->slot];
+    out.instance = packed.unpack(service.name, id);
     out.instance.health = saved->reported;
-    out.protocol = service->protocol;
+    out.protocol = service.protocol;
     out.lease_seconds = static_cast<std::uint32_t>(
         std::chrono::duration_cast<std::chrono::seconds>(saved->lease).count());
     out.lease_end_unix_ms = clocks.to_unix_ms(saved->expires_at);
     out.flap_penalty = saved->flap.penalty;
     out.flap_updated_unix_ms = clocks.to_unix_ms(saved->flap.updated);
     out.suppressed = saved->flap.suppressed;
-    if (registered.key != nullptr) out.key_name = registered.key->name;
-    out.replay = board_.guard(handle.slot).to_bytes();
-    state.instances.push_back(std::move(out));
+    out.key_name = registered.key != nullptr ? registered.key->name : std::string();
+    out.replay = board_.guard(handle->slot).to_bytes();
+    on_instance(out);
   });
   const auto memory = settings_.replay_memory;
-  state.deleted.reserve(deletions_.size());
-  for (const auto& [forget_at, key] : deletions_) {
-    const auto guard = deleted_.find(key);
+  for (const auto& [forget_at, gone] : deletions_) {
+    const auto guard = deleted_.find(gone);
     if (guard == deleted_.end()) continue;
-    state.deleted.push_back({.service = key.service,
-                             .id = key.id,
-                             .replay = guard->second.to_bytes(),
-                             .forget_at_unix_ms = clocks.to_unix_ms(std::min(forget_at, clocks.steady + memory))});
+    on_deleted({.service = gone.service,
+                .id = gone.id,
+                .replay = guard->second.to_bytes(),
+                .forget_at_unix_ms = clocks.to_unix_ms(std::min(forget_at, clocks.steady + memory))});
   }
-  return state;
+  return clocks.to_unix_ms(clocks.steady);
 }
 
 std::size_t HeartbeatReceiver::restore_state(const backend::RegistryState& state,
@@ -156,9 +177,9 @@ void HeartbeatReceiver::save_state_if_due(registry::Store& store, Clock::time_po
   state_changed_.store(false, std::memory_order_relaxed);
   leases_renewed_.store(false, std::memory_order_relaxed);
   last_state_ = now;
-  backend::RegistryState state = collect_state(store);
+  std::vector<std::uint8_t> bytes = encode_state(store, state_serial_());
   last_export_cost_ = Clock::now() - now;
-  state_sink_(std::move(state));
+  state_sink_(std::move(bytes));
 }
 
 }  // namespace signpost::health

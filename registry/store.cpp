@@ -175,6 +175,17 @@ std::optional<Instance> Store::find_instance(const std::string& service,
   return it->second.unpack(entry->first, it->first);
 }
 
+void Store::visit_source(
+    Source source,
+    const std::function<void(const Service&, const std::string&, const PackedInstance&)>& visit)
+    const {
+  for (const auto& [name, entry] : services_) {
+    for (const auto& [id, packed] : entry.instances) {
+      if (packed.source == source) visit(entry.service, id, packed);
+    }
+  }
+}
+
 const Service* Store::find_service(const std::string& name) const {
   const auto it = services_.find(name);
   return it == services_.end() ? nullptr : &it->second.service;

@@ -49,6 +49,11 @@ class Store {
   std::optional<Instance> find_instance(const std::string& service, const std::string& id) const;
   /// Where an instance came from, or nullopt when it is not registered. No allocation.
   std::optional<Source> source_of(const std::string& service, const std::string& id) const;
+  /// Calls `visit(service, id, packed)` for every instance from `source`, service by service
+  /// and in id order within one: a walk through the store, no lookup per instance.
+  void visit_source(Source source,
+                    const std::function<void(const Service&, const std::string&,
+                                             const PackedInstance&)>& visit) const;
   /// Calls `visit(service, instance)` for the instances on `node` until it returns false.
   /// Time proportional to the instances visited.
   void visit_node(const std::string& node,

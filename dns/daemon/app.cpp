@@ -281,10 +281,11 @@ void App::keep_state() {
   saved_state_ = {};
   state_writer_ = std::make_unique<registry::backend::StateWriter>(config_.state_file, log_line);
   receiver_->keep_state(
-      [this](registry::backend::RegistryState state) {
-        state.serial = publisher_->current()->registry_zone()->serial();
-        state_writer_->submit(std::make_shared<const registry::backend::RegistryState>(std::move(state)));
+      [this](std::vector<std::uint8_t> bytes) {
+        state_writer_->submit_encoded(
+            std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes)));
       },
+      [this] { return publisher_->current()->registry_zone()->serial(); },
       std::chrono::milliseconds(250), std::chrono::milliseconds(2000));
 }
 
@@ -292,9 +293,9 @@ void App::keep_state() {
 void App::save_final_state() {
   if (!state_writer_ || !receiver_ || !publisher_) return;
   publisher_->apply([this](registry::Store& store) {
-    registry::backend::RegistryState state = receiver_->export_state(store);
-    state.serial = publisher_->current()->registry_zone()->serial();
-    state_writer_->submit(std::make_shared<const registry::backend::RegistryState>(std::move(state)));
+    const std::uint32_t serial = publisher_->current()->registry_zone()->serial();
+    state_writer_->submit_encoded(
+        std::make_shared<const std::vector<std::uint8_t>>(receiver_->encode_state(store, serial)));
   });
   state_writer_->stop();
 }

@@ -577,27 +577,60 @@ std::uint32_t state_checksum(std::span<const std::uint8_t> bytes) noexcept {
   return ~crc;
 }
 
-std::vector<std::uint8_t> encode_state(const RegistryState& state) {
-  Encoder out(kHeaderSize + kBodyPreamble + kTrailerSize + state.instances.size() * 160 +
-              state.deleted.size() * 64);
+struct StateEncoder::Impl {
+  explicit Impl(std::size_t expected) : out(expected) {}
+  Encoder out;
+  std::uint64_t instances = 0;
+  std::uint64_t deleted = 0;
+};
+
+StateEncoder::StateEncoder(std::uint32_t serial, std::int64_t saved_unix_ms,
+                           std::size_t expected_instances)
+    : impl_(std::make_unique<Impl>(kHeaderSize + kBodyPreamble + kTrailerSize +
+                                   expected_instances * 160)) {
+  Encoder& out = impl_->out;
   out.bytes(kMagic);
   out.u16(kStateVersion);
   out.u16(0);
-  out.u32(0);  // the body's length, patched below
-  out.u32(state.serial);
-  out.u64(static_cast<std::uint64_t>(state.saved_unix_ms));
-  if (state.instances.size() > 0xFFFFFFFFu || state.deleted.size() > 0xFFFFFFFFu) {
+  out.u32(0);  // the body's length, patched by finish()
+  out.u32(serial);
+  out.u64(static_cast<std::uint64_t>(saved_unix_ms));
+  out.u32(0);  // the counts, patched by finish()
+  out.u32(0);
+}
+
+StateEncoder::~StateEncoder() = default;
+
+void StateEncoder::add(const DynamicInstance& dynamic) {
+  if (impl_->deleted != 0) throw StateError("an instance record after a deleted one");
+  encode_instance(impl_->out, dynamic);
+  ++impl_->instances;
+}
+
+void StateEncoder::add(const DeletedGuard& deleted) {
+  encode_deleted(impl_->out, deleted);
+  ++impl_->deleted;
+}
+
+std::vector<std::uint8_t> StateEncoder::finish() {
+  Encoder& out = impl_->out;
+  if (impl_->instances > 0xFFFFFFFFu || impl_->deleted > 0xFFFFFFFFu) {
     throw StateError("more than 2^32 records");
   }
-  out.u32(static_cast<std::uint32_t>(state.instances.size()));
-  out.u32(static_cast<std::uint32_t>(state.deleted.size()));
-  for (const DynamicInstance& dynamic : state.instances) encode_instance(out, dynamic);
-  for (const DeletedGuard& guard : state.deleted) encode_deleted(out, guard);
+  out.patch(kHeaderSize + 12, impl_->instances);
+  out.patch(kHeaderSize + 16, impl_->deleted);
   out.patch(8, out.size() - kHeaderSize);
   std::vector<std::uint8_t> bytes = out.take();
   const std::uint32_t checksum = state_checksum(bytes);
   for (int i = 3; i >= 0; --i) bytes.push_back(static_cast<std::uint8_t>(checksum >> (8 * i)));
   return bytes;
+}
+
+std::vector<std::uint8_t> encode_state(const RegistryState& state) {
+  StateEncoder encoder(state.serial, state.saved_unix_ms, state.instances.size());
+  for (const DynamicInstance& dynamic : state.instances) encoder.add(dynamic);
+  for (const DeletedGuard& guard : state.deleted) encoder.add(guard);
+  return encoder.finish();
 }
 
 std::vector<std::uint8_t> encode_dynamic_instance(const DynamicInstance& dynamic) {

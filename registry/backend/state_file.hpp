@@ -24,6 +24,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -94,6 +95,27 @@ inline constexpr std::uint16_t kStateVersion = 1;
 /// StateError for what the format cannot hold (a string over 255 octets, a list over
 /// 65,535 items, a file over 4 GiB), which validated registry data never has.
 std::vector<std::uint8_t> encode_state(const RegistryState& state);
+
+/// Encodes a state file record by record into one buffer, as encode_state does, so that a
+/// large registry is written without first being copied whole into a RegistryState: add
+/// every instance, then every deleted guard, then finish(). One thread; allocates; add and
+/// finish throw StateError as encode_state does.
+class StateEncoder {
+ public:
+  StateEncoder(std::uint32_t serial, std::int64_t saved_unix_ms, std::size_t expected_instances);
+  ~StateEncoder();
+  StateEncoder(const StateEncoder&) = delete;
+  StateEncoder& operator=(const StateEncoder&) = delete;
+
+  void add(const DynamicInstance& dynamic);
+  void add(const DeletedGuard& deleted);
+  /// The file's bytes: the counts and length filled in, the checksum appended.
+  std::vector<std::uint8_t> finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// Parses and checks a state file's bytes; instances come out normalized by
 /// registry::validate. Any thread; allocates only what the checked bytes hold. Throws

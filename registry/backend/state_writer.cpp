@@ -17,10 +17,18 @@ StateWriter::StateWriter(std::string path, Log log, StateWriterSettings settings
 StateWriter::~StateWriter() { stop(); }
 
 void StateWriter::submit(std::shared_ptr<const RegistryState> state) {
+  hand_over(Pending{std::move(state), nullptr});
+}
+
+void StateWriter::submit_encoded(std::shared_ptr<const std::vector<std::uint8_t>> bytes) {
+  hand_over(Pending{nullptr, std::move(bytes)});
+}
+
+void StateWriter::hand_over(Pending pending) {
   {
     const std::lock_guard lock(mutex_);
     if (stopping_) return;
-    pending_.swap(state);  // `state` now holds the one replaced, if any
+    std::swap(pending_, pending);  // `pending` now holds the one replaced, if any
     pending_generation_ = ++counters_.submitted;
   }
   wake_.notify_one();
@@ -54,11 +62,11 @@ StateWriterCounters StateWriter::counters() const {
   return counters_;
 }
 
-std::shared_ptr<const RegistryState> StateWriter::next_due(std::unique_lock<std::mutex>& lock) {
+StateWriter::Pending StateWriter::next_due(std::unique_lock<std::mutex>& lock) {
   while (true) {
-    if (stopping_) return std::exchange(pending_, nullptr);  // the last write, or none
+    if (stopping_) return std::exchange(pending_, Pending{});  // the last write, or none
     if (pending_ && (flush_target_ != 0 || Clock::now() >= next_write_)) {
-      return std::exchange(pending_, nullptr);
+      return std::exchange(pending_, Pending{});
     }
     if (pending_) {
       wake_.wait_until(lock, next_write_);
@@ -70,12 +78,12 @@ std::shared_ptr<const RegistryState> StateWriter::next_due(std::unique_lock<std:
 
 void StateWriter::run() {
   std::unique_lock lock(mutex_);
-  while (std::shared_ptr<const RegistryState> state = next_due(lock)) {
+  while (Pending state = next_due(lock)) {
     const std::uint64_t generation = pending_generation_;
     const Clock::time_point start = Clock::now();
     lock.unlock();
     std::chrono::microseconds took{0};
-    const bool written = write(*state, took);
+    const bool written = write(state, took);
     lock.lock();
     if (written) {
       written_ = std::max(written_, generation);
@@ -94,18 +102,21 @@ void StateWriter::run() {
     if (flush_target_ <= generation) flush_target_ = 0;  // that flush got its attempt
     done_.notify_all();
     lock.unlock();
-    state.reset();  // a large state is freed without holding up submit()
+    state = Pending{};  // a large state is freed without holding up submit()
     lock.lock();
   }
   finished_ = true;
   done_.notify_all();
 }
 
-bool StateWriter::write(const RegistryState& state, std::chrono::microseconds& took) {
+bool StateWriter::write(const Pending& pending, std::chrono::microseconds& took) {
   const Clock::time_point start = Clock::now();
   try {
-    const std::vector<std::uint8_t> bytes = encode_state(state);
-    save_(path_, bytes);
+    if (pending.bytes) {
+      save_(path_, *pending.bytes);
+    } else {
+      save_(path_, encode_state(*pending.state));
+    }
   } catch (const std::exception& e) {  // std::system_error from the disk, StateError
     log_failure(e.what());
     return false;

@@ -59,6 +59,9 @@ class StateWriter {
   /// before it and not yet written is dropped. Never waits for the disk: the lock it
   /// takes is held only to swap pointers. The registry thread; no allocation.
   void submit(std::shared_ptr<const RegistryState> state);
+  /// As submit, for a state already encoded (StateEncoder): a large registry is encoded
+  /// record by record into one buffer rather than copied whole.
+  void submit_encoded(std::shared_ptr<const std::vector<std::uint8_t>> bytes);
 
   /// Writes the newest submitted state now, if it was not written yet, and waits for it.
   /// Returns false when that write failed (it is retried later). Control thread, e.g. at
@@ -74,12 +77,20 @@ class StateWriter {
 
  private:
   using Clock = std::chrono::steady_clock;
+  // A state to write: as a RegistryState, or encoded already.
+  struct Pending {
+    std::shared_ptr<const RegistryState> state;
+    std::shared_ptr<const std::vector<std::uint8_t>> bytes;
+    explicit operator bool() const noexcept { return state || bytes; }
+  };
 
   void run();
+  void hand_over(Pending pending);
   // Waits until a state is due or stop; returns it, or null when stopping with none.
-  std::shared_ptr<const RegistryState> next_due(std::unique_lock<std::mutex>& lock);
-  // Encodes and saves one state; returns whether it was written. Writer thread, unlocked.
-  bool write(const RegistryState& state, std::chrono::microseconds& took);
+  Pending next_due(std::unique_lock<std::mutex>& lock);
+  // Encodes (if need be) and saves one state; returns whether it was written. Writer
+  // thread, unlocked.
+  bool write(const Pending& pending, std::chrono::microseconds& took);
   void log_failure(const std::string& error);
 
   const std::string path_;
@@ -90,7 +101,7 @@ class StateWriter {
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // the writer: a submit, a flush or stop
   std::condition_variable done_;  // flush(): a write ended
-  std::shared_ptr<const RegistryState> pending_;  // the newest state not yet written
+  Pending pending_;                               // the newest state not yet written
   std::uint64_t pending_generation_ = 0;          // its number
   std::uint64_t written_ = 0;     // number of the newest state written
   std::uint64_t flush_target_ = 0;  // a flush() waits for this one; 0: none
