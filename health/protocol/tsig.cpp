@@ -187,16 +187,30 @@ TsigKey make_tsig_key(std::string_view name, std::string_view algorithm,
   return key;
 }
 
-// One key's HMAC (RFC 2104): H((K ^ opad) || H((K ^ ipad) || message)), over one digest
-// context reused for every message. OpenSSL's own HMAC duplicates a digest context (and
-// allocates) at every start and end of a message; re-initialising a digest does not.
+namespace {
+
+// The digest context of the calling thread, for every key: an HMAC runs from begin() to
+// finish() on one thread without interruption, so one context per thread serves all keys,
+// and any number of threads may verify and sign with one TsigSigner at once, without a lock.
+EVP_MD_CTX* thread_context() {
+  struct Owner {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Owner() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Owner owner;
+  return owner.ctx;
+}
+
+}  // namespace
+
+// One key's HMAC (RFC 2104): H((K ^ opad) || H((K ^ ipad) || message)), over the thread's
+// digest context, reused for every message. OpenSSL's own HMAC duplicates a digest context
+// (and allocates) at every start and end of a message; re-initialising a digest does not.
 struct TsigSigner::Hmac {
   explicit Hmac(const TsigKey& key) {
     md = EVP_MD_fetch(nullptr, digest_name(key.algorithm), nullptr);
-    ctx = EVP_MD_CTX_new();
-    if (md == nullptr || ctx == nullptr) {
+    if (md == nullptr || thread_context() == nullptr) {
       EVP_MD_free(md);
-      EVP_MD_CTX_free(ctx);
       throw KeyError("cannot set up HMAC for key \"" + key.name + "\"");
     }
     size = static_cast<std::size_t>(EVP_MD_get_size(md));
@@ -221,18 +235,18 @@ struct TsigSigner::Hmac {
   ~Hmac() {
     OPENSSL_cleanse(inner_pad.data(), inner_pad.size());
     OPENSSL_cleanse(outer_pad.data(), outer_pad.size());
-    EVP_MD_CTX_free(ctx);
     EVP_MD_free(md);
   }
   Hmac(const Hmac&) = delete;
   Hmac& operator=(const Hmac&) = delete;
 
   void begin() const {
+    EVP_MD_CTX* ctx = thread_context();
     EVP_DigestInit_ex2(ctx, md, nullptr);
     EVP_DigestUpdate(ctx, inner_pad.data(), inner_pad.size());
   }
   void update(const std::uint8_t* data, std::size_t length) const {
-    EVP_DigestUpdate(ctx, data, length);
+    EVP_DigestUpdate(thread_context(), data, length);
   }
   /// Digests the TSIG variables that follow the message (RFC 8945 §4.3.3).
   void update_variables(std::string_view key_name, std::string_view algorithm, std::uint64_t time,
@@ -270,6 +284,7 @@ struct TsigSigner::Hmac {
   Mac finish() const {
     std::array<std::uint8_t, EVP_MAX_MD_SIZE> inner{};
     unsigned int inner_size = 0;
+    EVP_MD_CTX* ctx = thread_context();
     EVP_DigestFinal_ex(ctx, inner.data(), &inner_size);
     EVP_DigestInit_ex2(ctx, md, nullptr);
     EVP_DigestUpdate(ctx, outer_pad.data(), outer_pad.size());
@@ -282,7 +297,6 @@ struct TsigSigner::Hmac {
   }
 
   EVP_MD* md = nullptr;
-  EVP_MD_CTX* ctx = nullptr;
   std::size_t size = 0;
   std::vector<std::uint8_t> inner_pad;  // the key, padded to a block, ^ 0x36
   std::vector<std::uint8_t> outer_pad;  // ^ 0x5c

@@ -89,8 +89,9 @@ struct TsigCheck {
                                     // the server found wrong with our request)
 };
 
-/// Verifies TSIG on requests and signs responses with a set of keys. Keeps one HMAC context
-/// per key, so it is used by one thread at a time (the receiver's lock); allocates.
+/// Verifies TSIG on requests and signs responses with a set of keys. Its HMACs run in a
+/// digest context of the calling thread, so any number of threads may use one signer at
+/// once without a lock (the DNS workers do); allocates.
 class TsigSigner {
  public:
   explicit TsigSigner(std::vector<TsigKey> keys);

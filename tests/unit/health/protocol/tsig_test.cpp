@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <ldns/ldns.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -412,6 +414,38 @@ TEST(TsigTest, KeysValidateAndAllowPatterns) {
   EXPECT_FALSE(key.allows("cache"));
   EXPECT_TRUE(make_tsig_key("k", "hmac-sha256", kSecret, {}).allows("anything"));
   EXPECT_EQ(decode_base64("aGVsbG8=", "x"), (std::vector<std::uint8_t>{'h', 'e', 'l', 'l', 'o'}));
+}
+
+}  // namespace
+}  // namespace signpost::health
+
+namespace signpost::health {
+namespace {
+
+// The DNS workers verify and sign with one signer at once, without a lock: every thread's
+// MACs must come out right however the threads interleave.
+TEST(TsigTest, ThreadsVerifyAndSignWithOneSignerAtOnce) {
+  const TsigSigner tsig = signer();
+  ldns_pkt* packet = make_update();
+  const std::vector<std::uint8_t> unsigned_request = to_wire(packet);
+  ldns_pkt_free(packet);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 3000; ++i) {
+        std::vector<std::uint8_t> request = unsigned_request;
+        tsig.sign_request(request, tsig.keys()[0], now());
+        const TsigCheck check = tsig.verify(request, now());
+        if (check.status != TsigCheck::Status::ok) ++wrong;
+        std::vector<std::uint8_t> response(request.begin(), request.begin() + 12);
+        tsig.sign_response(response, check, 0, now());
+        if (response.size() <= 12) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace
