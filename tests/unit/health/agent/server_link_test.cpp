@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/support/test_receiver.hpp"
+
 #include <ctime>
 #include <set>
 
@@ -199,20 +201,8 @@ TEST(ServerLink, CancelledRequestNeverCallsBack) {
 // the first reply is lost on the way back. The retry must be accepted; sent again byte for
 // byte, it would be refused as a replay (NOTAUTH, TSIG error BADTIME).
 TEST(ServerLink, RetryAfterALostReplyIsAccepted) {
-  registry::Publisher::Settings settings;
-  const std::string domain("\x03svc\x08internal\x00", 14);
-  settings.apex.domain = domain;
-  settings.build.domain = domain;
-  settings.batch_delay = milliseconds(0);
-  registry::Publisher publisher(settings, {}, nullptr, nullptr);
-  publisher.start();
-  ReceiverSettings receiver_settings;
-  receiver_settings.domain = "svc.internal.";
-  receiver_settings.leases.min_lease = std::chrono::seconds(1);
-  receiver_settings.leases.max_lease = std::chrono::seconds(600);
-  HeartbeatReceiver receiver(receiver_settings,
-                             {make_tsig_key("agent-key.", "hmac-sha256", kSecret, {})}, publisher,
-                             [](const std::string&) {});
+  signpost::testing::ReceiverRig rig({make_tsig_key("agent-key.", "hmac-sha256", kSecret, {})});
+  auto& receiver = rig.receiver;
 
   boost::asio::io_context io;
   int seen = 0;

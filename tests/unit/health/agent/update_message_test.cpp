@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/support/test_receiver.hpp"
+
 #include <ctime>
 
 #include "fake_server.hpp"
@@ -279,20 +281,8 @@ TEST(UpdateMessage, MessageOver65535OctetsIsAnError) {
 // What the agent builds, the server's receiver takes with the same key; a changed octet makes
 // it NOTAUTH with BADSIG, unsigned, which the agent reads as such (RFC 8945 §5.3.2).
 TEST(UpdateMessage, TheServersReceiverAcceptsIt) {
-  registry::Publisher::Settings settings;
-  const std::string domain("\x03svc\x08internal\x00", 14);
-  settings.apex.domain = domain;
-  settings.build.domain = domain;
-  settings.batch_delay = std::chrono::milliseconds(0);
-  registry::Publisher publisher(settings, {}, nullptr, nullptr);
-  publisher.start();
-  ReceiverSettings receiver_settings;
-  receiver_settings.domain = "svc.internal.";
-  receiver_settings.leases.min_lease = std::chrono::seconds(1);
-  receiver_settings.leases.max_lease = std::chrono::seconds(600);
-  HeartbeatReceiver receiver(receiver_settings,
-                             {make_tsig_key("agent-key", "hmac-sha256", kSecret, {})}, publisher,
-                             [](const std::string&) {});
+  signpost::testing::ReceiverRig rig({make_tsig_key("agent-key", "hmac-sha256", kSecret, {})});
+  auto& receiver = rig.receiver;
   InstanceRecords web = web_instance();
   web.domain = "SVC.internal.";
   web.addresses = {"10.0.0.1", "2001:db8::1"};
@@ -301,7 +291,7 @@ TEST(UpdateMessage, TheServersReceiverAcceptsIt) {
   EXPECT_TRUE(reply.accepted()) << reply.describe();
   EXPECT_EQ(reply.lease, 30u);
   std::optional<registry::Instance> found;
-  publisher.apply([&](registry::Store& store) { found = store.find_instance("web", "web-1"); });
+  rig.publisher.apply([&](registry::Store& store) { found = store.find_instance("web", "web-1"); });
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->ipv6.size(), 1u);
   EXPECT_EQ(found->health, registry::Health::warning);
@@ -315,7 +305,7 @@ TEST(UpdateMessage, TheServersReceiverAcceptsIt) {
   const SignedUpdate gone = encode_deregistration(web, test_key(), 23);
   reply = parse_update_reply(receiver.process(gone.wire), gone, test_key(), now());
   EXPECT_TRUE(reply.accepted()) << reply.describe();
-  publisher.apply([&](registry::Store& store) { found = store.find_instance("web", "web-1"); });
+  rig.publisher.apply([&](registry::Store& store) { found = store.find_instance("web", "web-1"); });
   EXPECT_FALSE(found.has_value());
   receiver.stop();
 }

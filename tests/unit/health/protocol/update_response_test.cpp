@@ -3,6 +3,8 @@
 #include "health/protocol/update_response.hpp"
 
 #include <gtest/gtest.h>
+
+#include "tests/unit/support/test_receiver.hpp"
 #include <ldns/ldns.h>
 
 #include <cstdlib>
@@ -100,20 +102,8 @@ std::vector<std::uint8_t> ldns_response(const SignedRequest& request, std::uint1
 }
 
 TEST(UpdateResponse, FromTheServersReceiver) {
-  registry::Publisher::Settings settings;
-  const std::string domain("\x03svc\x08internal\x00", 14);
-  settings.apex.domain = domain;
-  settings.build.domain = domain;
-  settings.batch_delay = std::chrono::milliseconds(0);
-  registry::Publisher publisher(settings, {}, nullptr, nullptr);
-  publisher.start();
-  ReceiverSettings receiver_settings;
-  receiver_settings.domain = "svc.internal.";
-  receiver_settings.leases.min_lease = std::chrono::seconds(1);
-  receiver_settings.leases.max_lease = std::chrono::seconds(20);
-  HeartbeatReceiver receiver(receiver_settings,
-                             {make_tsig_key("agent-key", "hmac-sha256", kSecret, {"web"})},
-                             publisher, [](const std::string&) {});
+  signpost::testing::ReceiverRig rig({make_tsig_key("agent-key", "hmac-sha256", kSecret, {"web"})}, std::chrono::seconds(20));
+  auto& receiver = rig.receiver;
   const TsigSigner key = signer();
 
   const SignedRequest request = registration(key, 101);

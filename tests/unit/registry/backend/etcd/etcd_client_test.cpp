@@ -192,7 +192,14 @@ TEST_F(EtcdClientTest, KeepAliveStreamRenewsManyLeasesAndNamesUnknownOnes) {
   }
   const std::vector<std::int64_t> unknown{revoked.id};
   ASSERT_TRUE(stream->send(unknown));
-  std::this_thread::sleep_for(100ms);
+  // Wait for etcd's answer about the revoked lease rather than for a fixed time.
+  for (const auto give_up = Clock::now() + 5s; Clock::now() < give_up;) {
+    {
+      std::lock_guard lock(mutex);
+      if (answers.contains(revoked.id)) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
   EXPECT_EQ(client_->get_prefix("kept/").kvs.size(), 3u);
   {
     std::lock_guard lock(mutex);
