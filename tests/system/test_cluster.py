@@ -1,0 +1,435 @@
+"""The etcd backend: three signpostd sharing one registry in a three-member etcd cluster.
+
+Server i lists only etcd member i as its endpoint, so that freezing one member (SIGSTOP)
+cuts one server off, and freezing two takes the cluster's quorum away from all three.
+Instances are registered and renewed with signed UPDATEs (dnspython, TSIG) and read back
+with SRV queries on every server. Each test uses a service of its own, with leases long
+enough (600 s) to outlive the class where a test does not mean them to expire.
+
+Timings are printed, not asserted tightly: the bounds are the cluster's promises
+(200 ms to reach every server, lease + 1.5 s to leave them) with generous slack for a
+loaded two-core machine.
+"""
+
+import socket
+import struct
+import threading
+import time
+import unittest
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.tsig
+import dns.tsigkeyring
+import dns.update
+
+from etcd_cluster import EtcdCluster
+from harness import LOOPBACK, REGISTRY_DOMAIN, FixedPortServer, free_port, udp_exchange
+
+SECRET = "Y2x1c3RlciB0ZXN0IGtleSAwMTIzNDU2Nzg5YWJjZGVm"
+KEY_NAME = "cluster-key"
+PREFIX = "/signpost-test/"
+LONG_LEASE = 600
+PROPAGATION_BOUND = 2.0   # seconds; the promise is 200 ms
+EXPIRY_SLACK = 1.5        # seconds beyond lease + 1.5 s
+ELECTION_SLACK = 1.0      # a new leader's election and its lease extension (one election timeout)
+
+
+def server_config(endpoint):
+    return f"""
+[registry]
+backend = "etcd"
+etcd_endpoints = ["{endpoint}"]
+etcd_prefix = "{PREFIX}"
+etcd_dial_timeout = 1
+
+[health]
+min_lease = 1
+max_lease = {LONG_LEASE}
+
+[[key]]
+name = "{KEY_NAME}"
+secret = "{SECRET}"
+"""
+
+
+def node_of(service, instance):
+    return f"{instance}-{service}.node.{REGISTRY_DOMAIN}"
+
+
+def registration(service, instance, lease, address="10.77.0.1"):
+    """A signed UPDATE that registers (or, sent again, renews) `instance` of
+    _<service>._tcp on a node of its own. Signed when it is turned into wire form, so each
+    call to to_wire() is a fresh message the replay guard accepts."""
+    keyring = dns.tsigkeyring.from_text({KEY_NAME: SECRET})
+    message = dns.update.UpdateMessage(REGISTRY_DOMAIN, keyring=keyring, keyname=KEY_NAME,
+                                       keyalgorithm=dns.tsig.HMAC_SHA256)
+    node = node_of(service, instance)
+    message.add(f"{instance}._{service}._tcp", lease, "SRV", f"0 1 9000 {node}")
+    message.add(node, lease, "A", address)
+    message.use_edns(0, options=[dns.edns.GenericOption(2, struct.pack("!I", lease))])
+    return message
+
+
+def register(port, service, instance, lease=LONG_LEASE):
+    """Sends the registration and returns its rcode (raises on no answer)."""
+    response = dns.query.udp(registration(service, instance, lease), LOOPBACK, port=port,
+                             timeout=3)
+    return response.rcode()
+
+
+def srv_answer(port, service, timeout=0.3):
+    """(rcode, set of SRV targets) for _<service>._tcp, or None when no answer came."""
+    query = dns.message.make_query(f"_{service}._tcp.{REGISTRY_DOMAIN}", "SRV", use_edns=0,
+                                   payload=4096)
+    wire = udp_exchange(port, query.to_wire(), timeout=timeout)
+    if wire is None:
+        return None
+    response = dns.message.from_wire(wire)
+    if response.flags & dns.flags.TC:
+        raise AssertionError(f"the SRV answer for {service} is truncated: too many instances")
+    return response.rcode(), {str(rr.target) for rrset in response.answer for rr in rrset}
+
+
+def srv_targets_tcp(port, service):
+    query = dns.message.make_query(f"_{service}._tcp.{REGISTRY_DOMAIN}", "SRV")
+    response = dns.query.tcp(query, LOOPBACK, port=port, timeout=5)
+    return {str(rr.target) for rrset in response.answer for rr in rrset}
+
+
+def lists(answer, targets):
+    """Whether an srv_answer() is NOERROR and holds every target in `targets`."""
+    return answer is not None and answer[0] == dns.rcode.NOERROR and set(targets) <= answer[1]
+
+
+def absent(answer, target):
+    """Whether an srv_answer() leaves `target` out (NXDOMAIN, nodata, or other targets)."""
+    return answer is not None and target not in answer[1]
+
+
+def wait_until(predicate, timeout, interval=0.005):
+    """Polls predicate() until it holds; returns the seconds it took, or None on timeout."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            return None
+        time.sleep(interval)
+
+
+class RecordingServer(FixedPortServer):
+    """Asks for _<probe>._tcp SRV from the moment the process is started, keeping every
+    answer, until the first one arrives: a server must not answer before its registry is
+    loaded, so even the first answer must hold everything."""
+
+    probe = None
+
+    def wait_ready(self):
+        self.answers = []
+        self.started = time.monotonic()
+        if self.probe is None:
+            return super().wait_ready()
+        deadline = self.started + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            answer = srv_answer(self.port, self.probe, timeout=0.1)
+            if answer is not None:
+                self.answers.append(answer)
+                return True
+            time.sleep(0.005)
+        return False
+
+
+class Heartbeats:
+    """An agent in a thread: renews one instance every `interval` seconds, its k-th renewal
+    sent to ports[k % len(ports)], keeping each rcode (None for no answer)."""
+
+    def __init__(self, ports, service, instance, lease, interval):
+        self.ports, self.service, self.instance = ports, service, instance
+        self.lease, self.interval = lease, interval
+        self.rcodes = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self):
+        count = 0
+        while not self._stop.is_set():
+            port = self.ports[count % len(self.ports)]
+            try:
+                self.rcodes.append(register(port, self.service, self.instance, self.lease))
+            except dns.exception.Timeout:
+                self.rcodes.append(None)
+            count += 1
+            self._stop.wait(self.interval)
+
+
+class ClusterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = EtcdCluster(3)
+        cls.servers = []
+        try:
+            cls.cluster.start()
+            for member in cls.cluster.members:
+                server = RecordingServer(free_port(), dns={"answer_limit": 0},
+                                         extra=server_config(member.endpoint))
+                cls.servers.append(server)
+                server.start()
+        except BaseException:
+            cls.tearDownClass(check=False)
+            raise
+        cls.ports = [server.port for server in cls.servers]
+
+    @classmethod
+    def tearDownClass(cls, check=True):
+        failures = []
+        for i, server in enumerate(cls.servers):
+            code = server.stop()
+            if code not in (0, None):
+                failures.append(f"server {i} exited with status {code} on SIGTERM; log:\n"
+                                + server.log()[-3000:])
+            server.cleanup()
+        cls.cluster.stop()
+        cls.cluster.cleanup()
+        if check and failures:
+            raise AssertionError("\n".join(failures))
+
+    def logs(self):
+        return "\n".join(f"--- server {i} (etcd {m.endpoint})\n{s.log()[-2500:]}"
+                         for i, (s, m) in enumerate(zip(self.servers, self.cluster.members)))
+
+    def freeze(self, *indexes):
+        for i in indexes:
+            self.cluster.members[i].freeze()
+            self.addCleanup(self.thaw, i)
+
+    def thaw(self, i):
+        if self.cluster.members[i].frozen:
+            self.cluster.members[i].thaw()
+
+    def register_everywhere(self, service, instances, lease=LONG_LEASE, via=0):
+        """Registers each instance via server `via` and waits until all three servers list
+        them all."""
+        for instance in instances:
+            self.assertEqual(register(self.ports[via], service, instance, lease),
+                             dns.rcode.NOERROR)
+        targets = {node_of(service, i) for i in instances}
+        for i, port in enumerate(self.ports):
+            took = wait_until(lambda: lists(srv_answer(port, service), targets), 5)
+            self.assertIsNotNone(took, f"server {i} did not list {sorted(targets)}\n" + self.logs())
+        return targets
+
+    def test_a_registration_reaches_every_server(self):
+        figures = []
+        for k in range(5):
+            target = node_of("prop", f"p{k}")
+            sent = time.monotonic()
+            self.assertEqual(register(self.ports[0], "prop", f"p{k}"), dns.rcode.NOERROR)
+            seen = {}
+            while len(seen) < 2 and time.monotonic() - sent < PROPAGATION_BOUND:
+                for i in (1, 2):
+                    if i not in seen and lists(srv_answer(self.ports[i], "prop"), {target}):
+                        seen[i] = time.monotonic() - sent
+            self.assertEqual(sorted(seen), [1, 2],
+                             f"p{k} not on every server within {PROPAGATION_BOUND}s: {seen}\n"
+                             + self.logs())
+            figures.append(max(seen.values()))
+        print(f"\nregistration via server 0 listed by servers 1 and 2 after "
+              f"{', '.join(f'{s * 1000:.1f}' for s in figures)} ms (promise: 200 ms)")
+
+    def test_a_server_killed_and_restarted_answers_only_the_full_registry(self):
+        instances = [f"k{i}" for i in range(10)]  # their SRV answer fits a 1232-octet datagram
+        targets = self.register_everywhere("kill", instances)
+        server = self.servers[1]
+        server.process.kill()
+        server.process.wait(timeout=5)
+        server.stop()  # closes the log
+        server.probe = "kill"
+        try:
+            server.start()
+        finally:
+            server.probe = None
+        first = time.monotonic() - server.started
+        answers = list(server.answers)
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            answers.append(srv_answer(server.port, "kill"))
+        print(f"\nrestarted server 1 answered {first * 1000:.0f} ms after its start; "
+              f"{len(answers)} answers checked")
+        bad = [a for a in answers if a is None or a[0] != dns.rcode.NOERROR or a[1] != targets]
+        self.assertEqual(bad[:3], [], f"{len(bad)} of {len(answers)} answers wrong\n"
+                         + server.log()[-3000:])
+        # And it follows the watch again.
+        self.register_everywhere("kill", ["k-after"], via=2)
+
+    def test_an_expired_lease_leaves_every_server(self):
+        lease = 3
+        response = dns.query.udp(registration("expiry", "e1", lease), LOOPBACK,
+                                 port=self.ports[0], timeout=3)
+        registered = time.monotonic()
+        self.assertEqual(response.rcode(), dns.rcode.NOERROR)
+        granted = [o for o in response.options if o.otype == 2]
+        self.assertEqual(struct.unpack("!I", granted[0].data[:4])[0], lease)
+        target = node_of("expiry", "e1")
+        for i, port in enumerate(self.ports):
+            self.assertIsNotNone(wait_until(lambda: lists(srv_answer(port, "expiry"), {target}),
+                                            PROPAGATION_BOUND), f"server {i}\n" + self.logs())
+        gone = {}
+        bound = lease + 1.5 + EXPIRY_SLACK
+        while len(gone) < 3 and time.monotonic() - registered < bound + 2:
+            for i, port in enumerate(self.ports):
+                if i not in gone and absent(srv_answer(port, "expiry"), target):
+                    gone[i] = time.monotonic() - registered
+            time.sleep(0.01)
+        print(f"\nlease {lease} s: gone from servers 0, 1, 2 after "
+              f"{', '.join(f'{gone[i]:.2f}' if i in gone else 'never' for i in range(3))} s "
+              f"(promise: {lease + 1.5} s)")
+        self.assertEqual(sorted(gone), [0, 1, 2], self.logs())
+        self.assertLess(max(gone.values()), bound, self.logs())
+
+    def test_quorum_lost_and_back(self):
+        lease = 3
+        keep, stop = node_of("quorum", "keep"), node_of("quorum", "stop")
+        self.register_everywhere("quorum", ["keep", "stop"], lease=lease)
+        # The agent of "keep" heartbeats every lease/3, going round the three servers; the
+        # agent of "stop" is gone from now on.
+        agent = Heartbeats(self.ports, "quorum", "keep", lease, lease / 3).start()
+        self.addCleanup(agent.stop)
+        self.freeze(1, 2)
+        outage_end = time.monotonic() + lease + 2
+        wrong = []
+        answers = 0
+        while time.monotonic() < outage_end:
+            for i, port in enumerate(self.ports):
+                answer = srv_answer(port, "quorum")
+                answers += 1
+                if not lists(answer, {keep}):
+                    wrong.append((i, answer))
+            time.sleep(0.02)
+        outage_rcodes = list(agent.rcodes)
+        self.thaw(1)
+        self.thaw(2)
+        back = time.monotonic()
+        self.assertEqual(wrong[:3], [], f"{len(wrong)} of {answers} answers during the outage "
+                         "were wrong\n" + self.logs())
+        self.assertTrue(outage_rcodes and all(r == dns.rcode.NOERROR for r in outage_rcodes),
+                        f"renewals during the outage: {outage_rcodes}\n" + self.logs())
+        self.assertTrue(self.cluster.wait_healthy(timeout=10), self.cluster.logs())
+        healthy = time.monotonic() - back
+        # "stop" goes (etcd gives leases a full TTL when a new leader takes over), "keep"
+        # never leaves; then one more lease with "keep" still there.
+        bound = healthy + lease + 1.5 + ELECTION_SLACK + EXPIRY_SLACK
+        gone = {}
+        wrong = []
+        while time.monotonic() - back < bound + lease:
+            if len(gone) == 3 and time.monotonic() - back > max(gone.values()) + lease:
+                break
+            for i, port in enumerate(self.ports):
+                answer = srv_answer(port, "quorum")
+                if not lists(answer, {keep}):
+                    wrong.append((i, answer))
+                elif i not in gone and stop not in answer[1]:
+                    gone[i] = time.monotonic() - back
+            time.sleep(0.02)
+        print(f"\nquorum back: cluster healthy {healthy:.2f} s after SIGCONT; 'stop' gone from "
+              f"servers 0, 1, 2 after "
+              f"{', '.join(f'{gone[i]:.2f}' if i in gone else 'never' for i in range(3))} s; "
+              f"{len(outage_rcodes)} renewals in the outage, all NOERROR")
+        self.assertEqual(wrong[:3], [], "'keep' missing after the outage\n" + self.logs())
+        self.assertEqual(sorted(gone), [0, 1, 2],
+                         "'stop' still listed after the outage\n" + self.logs())
+        self.assertLess(max(gone.values()), bound, self.logs())
+        agent.stop()
+        self.assertNotIn(None, agent.rcodes)
+
+    def test_a_server_cut_off_keeps_answering_and_catches_up(self):
+        before, during = node_of("cut", "before"), node_of("cut", "during")
+        self.register_everywhere("cut", ["before"])
+        self.freeze(2)
+        cut_end = time.monotonic() + 3
+        self.assertEqual(register(self.ports[0], "cut", "during"), dns.rcode.NOERROR)
+        self.assertIsNotNone(wait_until(lambda: lists(srv_answer(self.ports[1], "cut"),
+                                                      {during}), PROPAGATION_BOUND))
+        # A renewal at the server that is cut off is still answered.
+        self.assertEqual(register(self.ports[2], "cut", "before"), dns.rcode.NOERROR)
+        wrong, answers = [], 0
+        while time.monotonic() < cut_end:
+            answer = srv_answer(self.ports[2], "cut")
+            answers += 1
+            if not lists(answer, {before}):
+                wrong.append(answer)
+            time.sleep(0.01)
+        self.thaw(2)
+        back = time.monotonic()
+        self.assertEqual(wrong[:3], [], f"{len(wrong)} of {answers} answers of the cut-off "
+                         "server were wrong\n" + self.logs())
+        caught_up = wait_until(lambda: lists(srv_answer(self.ports[2], "cut"),
+                                             {before, during}), 10)
+        print(f"\ncut-off server listed the registration made meanwhile "
+              f"{'never' if caught_up is None else f'{caught_up:.2f} s'} after SIGCONT")
+        self.assertIsNotNone(caught_up, self.logs())
+
+    def test_renewals_are_not_raft_writes(self):
+        count, rounds, lease = 200, 8, 60
+        instances = [f"r{i}" for i in range(count)]
+        for k, instance in enumerate(instances):
+            self.assertEqual(register(self.ports[k % 3], "renew", instance, lease),
+                             dns.rcode.NOERROR)
+        targets = {node_of("renew", i) for i in instances}
+        self.assertIsNotNone(wait_until(lambda: srv_targets_tcp(self.ports[1], "renew") ==
+                                        targets, 10, interval=0.1), self.logs())
+        # The registrations' writes are done once the count of proposals stands still.
+        before = self.cluster.proposals_committed()
+        while True:
+            time.sleep(0.5)
+            now = self.cluster.proposals_committed()
+            if now == before:
+                break
+            before = now
+        sent, noerror = 0, 0
+        started = time.monotonic()
+        sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in self.ports]
+        try:
+            for s, port in zip(sockets, self.ports):
+                s.connect((LOOPBACK, port))
+                s.settimeout(2)
+            for round_number in range(rounds):
+                round_end = started + (round_number + 1) * 0.5
+                for k, instance in enumerate(instances):
+                    sockets[k % 3].send(registration("renew", instance, lease).to_wire())
+                    sent += 1
+                for k in range(count):
+                    try:
+                        wire = sockets[k % 3].recv(65535)
+                    except socket.timeout:
+                        continue
+                    noerror += (wire[3] & 0x0F) == dns.rcode.NOERROR
+                time.sleep(max(0.0, round_end - time.monotonic()))
+        finally:
+            for s in sockets:
+                s.close()
+        seconds = time.monotonic() - started
+        time.sleep(1.0)  # coalesced keep-alives go out within 500 ms
+        proposals = self.cluster.proposals_committed() - before
+        print(f"\n{sent} renewals of {count} instances in {seconds:.1f} s "
+              f"({noerror} NOERROR): {proposals} etcd proposals committed")
+        self.assertGreaterEqual(noerror, sent * 0.95, self.logs())
+        self.assertLess(proposals, sent * 0.10, self.logs())
+
+
+if __name__ == "__main__":
+    unittest.main()
