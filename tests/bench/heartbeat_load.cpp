@@ -15,6 +15,9 @@
 //   other_rcode N lost N seconds S latency_avg_us U rate_achieved R/s
 // An UPDATE unanswered one second after it was sent, or one second after the end, is lost.
 //
+// `--renew-from N` starts the renewals at instance N, so that generators run side by side
+// (one per server of a cluster) renew disjoint runs of the same instances.
+//
 // With `--tcp-agents N` the timed phase sends over N persistent TCP connections instead
 // (RFC 7766), as N agents would that each keep one open: each agent has an equal run of
 // consecutive instances, so the renewals due in one tick (1 ms) are mostly one agent's,
@@ -95,6 +98,7 @@ struct Options {
   std::size_t change_offset = 0;  // changes sent by earlier runs to the same server
   std::size_t window = 64;        // registrations outstanding
   std::size_t tcp_agents = 0;     // timed phase over this many TCP connections; 0: UDP
+  std::size_t renew_from = 0;     // the timed phase renews in turn from this instance on
   Mode mode = Mode::register_and_renew;
 };
 
@@ -123,6 +127,7 @@ bool parse_value(std::string_view flag, const char* value, Options& o) {
   else if (flag == "--change-offset") o.change_offset = std::strtoul(value, nullptr, 10);
   else if (flag == "--window") o.window = std::strtoul(value, nullptr, 10);
   else if (flag == "--tcp-agents") o.tcp_agents = std::strtoul(value, nullptr, 10);
+  else if (flag == "--renew-from") o.renew_from = std::strtoul(value, nullptr, 10);
   else return false;
   return true;
 }
@@ -139,7 +144,8 @@ bool parse_options(int argc, char** argv, Options& o) {
   return o.port != 0 && !o.key_name.empty() && !o.secret.empty() && o.instances >= 1 &&
          o.instances <= 1'000'000 && o.rate > 0 && o.change_rate >= 0 && o.duration > 0 &&
          o.duration <= kMaxDuration && o.lease >= 1 && o.window >= 1 && o.window <= kMaxBatch &&
-         o.tcp_agents <= kMaxTcpAgents && o.tcp_agents <= o.instances;
+         o.tcp_agents <= kMaxTcpAgents && o.tcp_agents <= o.instances &&
+         o.renew_from < o.instances;
 }
 
 struct InstanceNames {
@@ -605,6 +611,7 @@ void HeartbeatLoad::renew(Plan plan) {
   for (const Bytes& renewal : plan.renewals) current.push_back(&renewal);
   changes_planned_ = plan.changes.size();
   counts_ = {};
+  next_renewal_ = o_.renew_from;
   std::printf("renewing\n");
   std::fflush(stdout);
   start_ = now_ns();
@@ -687,7 +694,7 @@ int main(int argc, char** argv) {
                  "       [--server 127.0.0.1] [--instances 30000] [--rate 10000]\n"
                  "       [--changes 100] [--duration S<=240] [--lease 3600]\n"
                  "       [--change-offset N] [--window N<=64] [--tcp-agents N<=1000]\n"
-                 "       [--register-only | --renew-only]\n",
+                 "       [--renew-from N] [--register-only | --renew-only]\n",
                  argv[0]);
     return 2;
   }
