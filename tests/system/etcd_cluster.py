@@ -159,11 +159,12 @@ class EtcdMember:
 
 
 class EtcdCluster:
-    """`size` etcd members on loopback forming one cluster. Use as a context manager, or
-    call start() and then stop() and cleanup()."""
+    """`size` etcd members on loopback forming one cluster, their data directories in a
+    temporary directory under `parent` (default: the system's). Use as a context manager,
+    or call start() and then stop() and cleanup()."""
 
-    def __init__(self, size=3):
-        self.root = tempfile.mkdtemp(prefix="signpost-etcd-cluster-")
+    def __init__(self, size=3, parent=None):
+        self.root = tempfile.mkdtemp(prefix="signpost-etcd-cluster-", dir=parent)
         self.size = size
         self.members = []
 
