@@ -146,6 +146,7 @@ void HeartbeatReceiver::tick_with(registry::Store& store) {
   const auto now = Clock::now();
   apply_renewals(now);
   tracker_.tick(now);
+  review_held(store, now);
   if (tracker_.has_changes()) state_changed_.store(true, std::memory_order_relaxed);
   publish_changes(store);
   forget_old_deletions(now);
@@ -437,6 +438,11 @@ void HeartbeatReceiver::renew_slot(std::uint32_t slot, Clock::time_point now) {
   const Renewal* renewal = board_.find(registered_[slot].renewal);
   if (renewal == nullptr) return;
   tracker_.renew(renewal->lease, std::chrono::seconds(renewal->requested), renewal->health, now);
+  registered_[slot].renewed = true;
+  if (shared_ == nullptr) return;
+  if (const InstanceKey* key = tracker_.key_of(renewal->lease)) {
+    shared_->keep_alive(key->service, key->id);
+  }
 }
 
 void HeartbeatReceiver::note_refusal(const std::string& reason) {
@@ -487,12 +493,18 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
                                                    const TsigCheck& check, registry::Store& store,
                                                    Clock::time_point now) {
   const InstanceKey key{registration.instance.service, registration.instance.id};
+  // In a cluster, an instance another server tracked (its agent moved here) goes on as it was
+  // there: its damping, its replay guard.
+  const bool adopted = shared_ != nullptr && !tracker_.contains(key) &&
+                       store.source_of(key.service, key.id) == registry::Source::heartbeat &&
+                       adopt(key, now);
   const auto granted = tracker_.renew(key, std::chrono::seconds(requested),
                                       registration.instance.health, now);
   const std::uint32_t slot = tracker_.handle(key)->slot;
   Registered& entry = registered_at(slot);
   const bool known = entry.key != nullptr;
-  if (!known) {
+  entry.renewed = known;
+  if (!known && !adopted) {
     const auto gone = deleted_.find(key);
     board_.set_guard(slot, gone != deleted_.end() ? gone->second : ReplayGuard{});
     if (gone != deleted_.end()) deleted_.erase(gone);
@@ -507,17 +519,22 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
   registry::Instance published = std::move(registration.instance);
   published.health = tracker_.effective_health(key);
   published.max_ttl = tracker_.ttl_cap(key);
-  if (known) {
+  if (known || adopted) {
     const registry::Service* service = store.find_service(key.service);
     if (service != nullptr && service->protocol == registration.protocol &&
         store.find_instance(key.service, key.id) == published) {
       counters_.unchanged.fetch_add(1, std::memory_order_relaxed);
+      if (shared_ != nullptr) shared_->keep_alive(key.service, key.id);
       return static_cast<std::uint32_t>(granted.count());
     }
   }
   // Its remembered renewal renewed the instance as it was.
   if (entry.renewal != 0) forget_renewal(entry.renewal);
-  store.put_instance(std::move(published), registration.protocol);
+  // A new instance is written even when the store had it (held through a mass removal).
+  if ((store.put_instance(std::move(published), registration.protocol) || !known) &&
+      shared_ != nullptr) {
+    unshared_.push_back(key);
+  }
   return static_cast<std::uint32_t>(granted.count());
 }
 
@@ -525,6 +542,7 @@ void HeartbeatReceiver::deregister_instance(const InstanceKey& key, registry::St
   if (const auto handle = tracker_.handle(key)) retire(handle->slot);
   tracker_.remove(key);
   store.remove_instance(key.service, key.id);
+  if (shared_ != nullptr) shared_->remove(key.service, key.id);
 }
 
 // A deleted instance keeps its replay guard for replay_memory, so that the UPDATE that
@@ -561,15 +579,25 @@ void HeartbeatReceiver::publish_changes(registry::Store& store) {
         retire(change.slot);
         store.remove_instance(change.key.service, change.key.id);
         remember_deleted(change.key, guard);
+        if (shared_ != nullptr) shared_->remove(change.key.service, change.key.id);
       } else if (change.kind == Kind::ttl) {
         store.set_max_ttl(change.key.service, change.key.id, change.ttl);
+      } else if (shared_ != nullptr && change.health == registry::Health::critical &&
+                 tracker_.state(change.key, now).value_or(LeaseState{}).expired) {
+        // In a cluster the shared registry decides when a lease has run out: the agent may
+        // heartbeat another server now.
+        let_go(change.slot, change.key);
       } else {
-        store.set_health(change.key.service, change.key.id, change.health);
+        if (store.set_health(change.key.service, change.key.id, change.health) &&
+            shared_ != nullptr) {
+          unshared_.push_back(change.key);
+        }
         const bool open = change.health != registry::Health::critical;
         if (board_.set_open(change.slot, open) && !open) renew_slot(change.slot, now);
       }
     }
   }
+  if (!unshared_.empty()) share_changes(store);
 }
 
 std::vector<std::uint8_t> HeartbeatReceiver::respond(std::span<const std::uint8_t> message,

@@ -27,6 +27,7 @@
 #include "health/replay_guard.hpp"
 #include "health/protocol/tsig.hpp"
 #include "health/update_plan.hpp"
+#include "registry/backend/shared_registry.hpp"
 #include "registry/backend/state_file.hpp"
 #include "registry/publisher.hpp"
 
@@ -127,6 +128,22 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   std::size_t restore_state(const registry::backend::RegistryState& state,
                             registry::Store& store);
 
+  /// Shares the heartbeat instances with the other servers of a cluster (the etcd backend):
+  /// a registration or real change is put, a deregistration removed, a renewal that changes
+  /// nothing only keeps the instance alive. What the other servers share arrives through
+  /// apply_shared. Liveness is then the shared registry's: an instance whose lease runs out
+  /// here is let go (kept in the answers, no longer tracked here: its agent may heartbeat
+  /// another server) and leaves when the shared registry removes it. Before start().
+  void share_with(registry::backend::SharedRegistry* shared) { shared_ = shared; }
+  /// Takes what the shared registry reports: instances written by any server (this one's
+  /// own writes come back and change nothing) and removals. An instance this server tracks
+  /// is replaced only by a record of a later UPDATE than it accepted for it (its agent moved
+  /// to another server, which then tracks it); a removal of one whose agent heartbeats here
+  /// is undone (the shared registry expired it while this server could not renew it).
+  /// Registry thread; returns how many instances were added or replaced.
+  std::size_t apply_shared(const std::vector<registry::backend::SharedChange>& changes,
+                           registry::Store& store);
+
   const ReceiverCounters& counters() const noexcept { return counters_; }
   const LeaseTracker& tracker() const noexcept { return tracker_; }
 
@@ -148,6 +165,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
     std::uint64_t renewal = 0;     // the hash of its remembered renewal; 0: none
     const TsigKey* key = nullptr;  // the key it counts against (key.max_instances); nullptr:
                                    // the slot holds no instance
+    bool renewed = false;          // a renewal arrived after its registration (an agent's)
   };
   // The response to `message` when it can be given without the registry: a repeated
   // renewal, or a refusal for its signature or form. nullopt: it needs the registry thread.
@@ -207,6 +225,27 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
       const std::function<void(const registry::backend::DeletedGuard&)>& on_deleted);
   // Hands the state to the sink when it changed and the interval has passed (ticks).
   void save_state_if_due(registry::Store& store, std::chrono::steady_clock::time_point now);
+  // Completes the record of a tracked instance whose instance and protocol are set: its
+  // lease, damping, key and replay guard as of the clocks' time. False when not tracked.
+  bool complete_record(registry::backend::DynamicInstance& out, Clock::time_point steady,
+                       std::chrono::system_clock::time_point wall);
+  // Puts the instances changed in this batch to the shared registry.
+  void share_changes(const registry::Store& store);
+  // Stops tracking an instance without touching the store (cluster: another server may
+  // track it now).
+  void let_go(std::uint32_t slot, const InstanceKey& key);
+  // Starts tracking an instance known from the shared registry, as it was there; false when
+  // the shared registry does not hold it.
+  bool adopt(const InstanceKey& key, std::chrono::steady_clock::time_point now);
+  void take_shared(const registry::backend::DynamicInstance& record, registry::Store& store,
+                   std::size_t& taken);
+  void drop_shared(const registry::backend::SharedRemoved& removed, registry::Store& store);
+  // Whether a removal from the shared registry is part of a mass removal that
+  // self-preservation keeps out of effect; records it.
+  bool hold_removal(const InstanceKey& key, const registry::Store& store,
+                    std::chrono::steady_clock::time_point now);
+  // Ends the cluster's self-preservation when it is due: what did not come back leaves.
+  void review_held(registry::Store& store, std::chrono::steady_clock::time_point now);
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message,
                                     const TsigCheck& check, std::size_t zone_end,
                                     const Outcome& outcome, bool edns);
@@ -237,6 +276,14 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   // Since the last export: an instance registered, changed or gone; only leases renewed.
   std::atomic<bool> state_changed_{false};
   std::atomic<bool> leases_renewed_{false};
+  registry::backend::SharedRegistry* shared_ = nullptr;
+  std::vector<InstanceKey> unshared_;  // changed in this batch, not yet put
+  // Self-preservation of the cluster: removals from the shared registry in the last
+  // preservation_window, and the instances kept in the answers through a mass removal.
+  std::deque<std::chrono::steady_clock::time_point> shared_removals_;
+  std::unordered_map<InstanceKey, std::chrono::steady_clock::time_point, InstanceKeyHash> held_;
+  std::chrono::steady_clock::time_point holding_since_{};
+  std::chrono::steady_clock::time_point last_hold_{};
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::uint64_t refusals_not_logged_ = 0;
 

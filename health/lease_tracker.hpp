@@ -150,6 +150,10 @@ class LeaseTracker {
   std::optional<Handle> handle(const InstanceKey& key) const;
   /// Whether the handle still names the instance it was taken for. O(1).
   bool current(Handle handle) const noexcept;
+  /// The instance a current handle names, or nullptr for a stale one. O(1).
+  const InstanceKey* key_of(Handle handle) const noexcept {
+    return current(handle) ? slots_[handle.slot].key : nullptr;
+  }
   /// One more than the highest slot in use so far: callers that keep data per instance
   /// index it by Handle::slot, below this bound.
   std::size_t slot_count() const noexcept { return slots_.size(); }

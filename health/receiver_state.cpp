@@ -1,6 +1,9 @@
-// The heartbeat receiver's dynamic state, kept across restarts: exported for the memory
-// backend's state file and taken back from it at start-up.
+// The heartbeat receiver's dynamic state, kept across restarts (exported for the memory
+// backend's state file and taken back from it at start-up) and shared by the servers of a
+// cluster (the etcd backend).
 #include "health/heartbeat_receiver.hpp"
+
+#include <algorithm>
 
 namespace signpost::health {
 
@@ -64,28 +67,12 @@ std::int64_t HeartbeatReceiver::visit_state(
     const std::function<void(const backend::DeletedGuard&)>& on_deleted) {
   const Clocks clocks;
   backend::DynamicInstance out;
-  InstanceKey key;
   store.visit_source(registry::Source::heartbeat, [&](const registry::Service& service,
                                                       const std::string& id,
                                                       const registry::PackedInstance& packed) {
-    key.service = service.name;
-    key.id = id;
-    const auto handle = tracker_.handle(key);
-    const auto saved = handle ? tracker_.saved(*handle) : std::nullopt;
-    if (!saved || handle->slot >= registered_.size()) return;
-    const Registered& registered = registered_[handle->slot];
     out.instance = packed.unpack(service.name, id);
-    out.instance.health = saved->reported;
     out.protocol = service.protocol;
-    out.lease_seconds = static_cast<std::uint32_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(saved->lease).count());
-    out.lease_end_unix_ms = clocks.to_unix_ms(saved->expires_at);
-    out.flap_penalty = saved->flap.penalty;
-    out.flap_updated_unix_ms = clocks.to_unix_ms(saved->flap.updated);
-    out.suppressed = saved->flap.suppressed;
-    out.key_name = registered.key != nullptr ? registered.key->name : std::string();
-    out.replay = board_.guard(handle->slot).to_bytes();
-    on_instance(out);
+    if (complete_record(out, clocks.steady, clocks.wall)) on_instance(out);
   });
   const auto memory = settings_.replay_memory;
   for (const auto& [forget_at, gone] : deletions_) {
@@ -180,6 +167,194 @@ void HeartbeatReceiver::save_state_if_due(registry::Store& store, Clock::time_po
   std::vector<std::uint8_t> bytes = encode_state(store, state_serial_());
   last_export_cost_ = Clock::now() - now;
   state_sink_(std::move(bytes));
+}
+
+}  // namespace signpost::health
+
+namespace signpost::health {
+
+bool HeartbeatReceiver::complete_record(backend::DynamicInstance& out, Clock::time_point steady,
+                                        Wall::time_point wall) {
+  const Clocks clocks{steady, wall};
+  const auto handle = tracker_.handle({out.instance.service, out.instance.id});
+  const auto saved = handle ? tracker_.saved(*handle) : std::nullopt;
+  if (!saved || handle->slot >= registered_.size()) return false;
+  const Registered& registered = registered_[handle->slot];
+  out.instance.health = saved->reported;
+  out.lease_seconds = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(saved->lease).count());
+  out.lease_end_unix_ms = clocks.to_unix_ms(saved->expires_at);
+  out.flap_penalty = saved->flap.penalty;
+  out.flap_updated_unix_ms = clocks.to_unix_ms(saved->flap.updated);
+  out.suppressed = saved->flap.suppressed;
+  out.key_name = registered.key != nullptr ? registered.key->name : std::string();
+  out.replay = board_.guard(handle->slot).to_bytes();
+  return true;
+}
+
+// ---- the cluster (etcd backend) -------------------------------------------------------
+
+void HeartbeatReceiver::share_changes(const registry::Store& store) {
+  std::sort(unshared_.begin(), unshared_.end());
+  unshared_.erase(std::unique(unshared_.begin(), unshared_.end()), unshared_.end());
+  const Clocks clocks;
+  backend::DynamicInstance record;
+  for (const InstanceKey& key : unshared_) {
+    auto instance = store.find_instance(key.service, key.id);
+    const registry::Service* service = store.find_service(key.service);
+    if (!instance || service == nullptr) continue;
+    record.instance = std::move(*instance);
+    record.protocol = service->protocol;
+    if (complete_record(record, clocks.steady, clocks.wall)) shared_->put(record);
+  }
+  unshared_.clear();
+}
+
+void HeartbeatReceiver::let_go(std::uint32_t slot, const InstanceKey& key) {
+  retire(slot);
+  tracker_.remove(key);
+}
+
+bool HeartbeatReceiver::adopt(const InstanceKey& key, Clock::time_point now) {
+  held_.erase(key);
+  const auto record = shared_->record(key.service, key.id);
+  if (!record) return false;
+  const Clocks clocks{now, Wall::now()};
+  FlapState flap;
+  flap.penalty = record->flap_penalty;
+  flap.updated = clocks.from_unix_ms(record->flap_updated_unix_ms);
+  flap.suppressed = record->suppressed;
+  if (flap.suppressed) flap.reuse_at = tracker_.damper().reuse_time(flap.penalty, flap.updated);
+  const auto lease = std::chrono::seconds(record->lease_seconds);
+  tracker_.restore(key, lease, record->instance.health, now + lease, flap, now);
+  const std::uint32_t slot = tracker_.handle(key)->slot;
+  registered_at(slot);
+  board_.set_guard(slot, ReplayGuard::from_bytes(record->replay));
+  return true;
+}
+
+std::size_t HeartbeatReceiver::apply_shared(const std::vector<backend::SharedChange>& changes,
+                                            registry::Store& store) {
+  std::size_t taken = 0;
+  for (const backend::SharedChange& change : changes) {
+    if (const auto* upsert = std::get_if<backend::SharedUpsert>(&change)) {
+      take_shared(upsert->instance, store, taken);
+    } else {
+      drop_shared(std::get<backend::SharedRemoved>(change), store);
+    }
+  }
+  publish_changes(store);
+  return taken;
+}
+
+void HeartbeatReceiver::take_shared(const backend::DynamicInstance& record,
+                                    registry::Store& store, std::size_t& taken) {
+  const InstanceKey key{record.instance.service, record.instance.id};
+  const auto source = store.source_of(key.service, key.id);
+  if (source == registry::Source::config) {
+    note_refusal("shared instance " + key.id + " of " + key.service +
+                 " left out: this server's config declares it");
+    return;
+  }
+  held_.erase(key);
+  if (const auto handle = tracker_.handle(key)) {
+    // This server's own write coming back, or an older one: what it tracks is as new.
+    if (ReplayGuard::from_bytes(record.replay).time() <= board_.guard(handle->slot).time()) {
+      return;
+    }
+    // Another server accepted a later UPDATE: the instance's agent heartbeats there now.
+    let_go(handle->slot, key);
+  }
+  if (const registry::Service* service = store.find_service(key.service);
+      service != nullptr && service->protocol != record.protocol) {
+    note_refusal("shared instance " + key.id + " of " + key.service + " left out: its service is " +
+                 std::string(registry::to_string(service->protocol)) + " here");
+    return;
+  }
+  registry::Instance published = record.instance;
+  published.source = registry::Source::heartbeat;
+  if (record.suppressed) published.health = registry::Health::critical;
+  // As a tracked instance's while it is renewed: a third of its lease.
+  published.max_ttl = std::max<std::uint32_t>(1, record.lease_seconds / 3);
+  if (store.put_instance(std::move(published), record.protocol)) ++taken;
+}
+
+void HeartbeatReceiver::drop_shared(const backend::SharedRemoved& removed, registry::Store& store) {
+  const InstanceKey key{removed.service, removed.id};
+  if (store.source_of(key.service, key.id) != registry::Source::heartbeat) return;
+  if (const auto handle = tracker_.handle(key)) {
+    const auto state = tracker_.state(key, Clock::now());
+    const bool heartbeating = handle->slot < registered_.size() &&
+                              registered_[handle->slot].renewed && state && !state->expired &&
+                              2 * state->remaining >= state->lease;
+    if (heartbeating) {
+      // Its agent heartbeats here: the shared registry expired it while this server could
+      // not renew it (etcd unreachable). Written again, never out of the answers.
+      unshared_.push_back(key);
+      return;
+    }
+    if (hold_removal(key, store, Clock::now())) return;
+    const ReplayGuard guard = board_.guard(handle->slot);
+    retire(handle->slot);
+    tracker_.remove(key);
+    remember_deleted(key, guard);
+  } else if (hold_removal(key, store, Clock::now())) {
+    return;
+  }
+  store.remove_instance(key.service, key.id);
+}
+
+// Self-preservation, per cluster. A server sees the leases of the instances other servers
+// track run out only as removals from the shared registry, so it counts those: when more
+// than preservation_threshold of the heartbeat instances are removed within
+// preservation_window (etcd expired them together: their agents were cut off from the
+// cluster, or a server could not renew them while cut off from etcd), the rest of the
+// removals are held, the instances kept in the answers. A held instance written again (its
+// server reconnected and renewed it, its agent registered it anywhere) is no longer held;
+// when no more than the threshold are still held and nothing was held for 2 s, or after
+// preservation_max, the held ones leave.
+bool HeartbeatReceiver::hold_removal(const InstanceKey& key, const registry::Store& store,
+                                     Clock::time_point now) {
+  const LeaseSettings& leases = settings_.leases;
+  while (!shared_removals_.empty() && now - shared_removals_.front() > leases.preservation_window) {
+    shared_removals_.pop_front();
+  }
+  shared_removals_.push_back(now);
+  const std::size_t instances = store.count_of(registry::Source::heartbeat);
+  const bool mass = leases.preservation_threshold > 0 &&
+                    instances >= leases.preservation_min_instances &&
+                    static_cast<double>(shared_removals_.size()) >
+                        leases.preservation_threshold * static_cast<double>(instances);
+  if (!mass && held_.empty()) return false;
+  if (held_.empty()) {
+    holding_since_ = now;
+    log_("SELF-PRESERVATION STARTED (cluster): " + std::to_string(shared_removals_.size()) +
+         " of " + std::to_string(instances) + " heartbeat instances removed from the shared "
+         "registry within " + std::to_string(leases.preservation_window.count()) +
+         " s; keeping the rest in the answers until they are written again or for at most " +
+         std::to_string(leases.preservation_max.count()) + " s");
+  }
+  held_.try_emplace(key, now);
+  last_hold_ = now;
+  return true;
+}
+
+void HeartbeatReceiver::review_held(registry::Store& store, Clock::time_point now) {
+  if (held_.empty()) return;
+  const LeaseSettings& leases = settings_.leases;
+  const double instances = static_cast<double>(store.count_of(registry::Source::heartbeat));
+  const bool settled = static_cast<double>(held_.size()) <= leases.preservation_threshold * instances &&
+                       now - last_hold_ >= std::chrono::seconds(2);
+  if (!settled && now - holding_since_ < leases.preservation_max) return;
+  std::size_t left = 0;
+  for (const auto& [key, since] : held_) {
+    if (tracker_.contains(key)) continue;  // its agent heartbeats here now
+    if (store.remove_instance(key.service, key.id)) ++left;
+  }
+  held_.clear();
+  log_("SELF-PRESERVATION ENDED (cluster) after " +
+       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - holding_since_).count()) +
+       " s: " + std::to_string(left) + " instances that were not written again leave the answers");
 }
 
 }  // namespace signpost::health

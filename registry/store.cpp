@@ -67,6 +67,8 @@ bool Store::put_instance(Instance instance, std::optional<Protocol> protocol) {
   auto it = entry.instances.find(instance.id);
   if (it != entry.instances.end()) {
     if (it->second == packed) return false;
+    --source_counts_[static_cast<std::size_t>(it->second.source)];
+    ++source_counts_[static_cast<std::size_t>(packed.source)];
     const bool moves = it->second.node != packed.node;
     if (moves) {
       dirty_nodes_.insert(it->second.node);
@@ -76,6 +78,7 @@ bool Store::put_instance(Instance instance, std::optional<Protocol> protocol) {
     if (moves) nodes_[it->second.node].push_back({&service, &*it});
   } else {
     ++instance_count_;
+    ++source_counts_[static_cast<std::size_t>(packed.source)];
     it = entry.instances.emplace(std::move(instance.id), std::move(packed)).first;
     nodes_[it->second.node].push_back({&service, &*it});
   }
@@ -105,6 +108,7 @@ bool Store::remove_instance(const std::string& service, const std::string& id) {
   if (it == entry->second.instances.end()) return false;
   touch(service, it->second.node);
   leave_node(*it);
+  --source_counts_[static_cast<std::size_t>(it->second.source)];
   entry->second.instances.erase(it);
   --instance_count_;
   drop_if_unused(service);

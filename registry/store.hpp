@@ -1,6 +1,7 @@
 // The registry store: the one mutable copy of every service and instance.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -66,6 +67,10 @@ class Store {
   std::size_t service_size(const std::string& service) const;
   const Service* find_service(const std::string& name) const;
   std::size_t instance_count() const noexcept { return instance_count_; }
+  /// How many instances came from `source`.
+  std::size_t count_of(Source source) const noexcept {
+    return source_counts_[static_cast<std::size_t>(source)];
+  }
   /// Services and their instances, in name order (control plane listings).
   std::vector<std::pair<Service, std::vector<Instance>>> list() const;
 
@@ -106,6 +111,7 @@ class Store {
   std::set<std::string> dirty_nodes_;
   bool types_dirty_ = true;
   std::size_t instance_count_ = 0;
+  std::array<std::size_t, 3> source_counts_{};  // by Source
 };
 
 }  // namespace signpost::registry

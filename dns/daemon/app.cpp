@@ -152,25 +152,27 @@ App::App(Config config, std::string config_path)
   // A client that closes its TCP connection early must not kill the server.
   signal(SIGPIPE, SIG_IGN);
   log_line(LogLevel::info, "signpostd " SIGNPOST_VERSION " starting with " + config_.source);
-  open_state();
+  if (!open_state()) {
+    stopped_early_ = true;
+    return;
+  }
   start_publisher();
   start_receiver();
   keep_state();
+  share_registry();
   bind_workers();
 }
 
 App::~App() { stop(); }
 
-// The memory backend's state file, read before anything is served: the first answer
-// already has every instance the last process had.
-void App::open_state() {
-  if (config_.backend == "etcd") {
-    throw ConfigError(config_.source + ": key 'registry.backend': \"etcd\" is not available "
-                      "in signpostd " SIGNPOST_VERSION "; use \"memory\"");
-  }
+// The registry's dynamic part, read before anything is served: the first answer already
+// has every instance the last process had (memory backend: the state file) or the cluster
+// has (etcd backend).
+bool App::open_state() {
+  if (config_.backend == "etcd") return open_etcd();
   if (config_.state_file.empty()) {
     log_line(LogLevel::info, "registry.state_file is \"\": heartbeat instances are not kept across restarts");
-    return;
+    return true;
   }
   try {
     state_lock_ = std::make_unique<registry::backend::StateFileLock>(config_.state_file);
@@ -178,6 +180,42 @@ void App::open_state() {
     throw ConfigError(config_.source + ": key 'registry.state_file': " + e.what());
   }
   saved_state_ = registry::backend::load_state_file(config_.state_file, log_line);
+  return true;
+}
+
+// Reads the whole registry from etcd. Until it has, nothing is answered: a server that
+// answered before would answer NXDOMAIN for what the cluster holds, and resolvers would
+// cache that; one that does not answer makes them ask another server.
+bool App::open_etcd() {
+  registry::backend::EtcdRegistrySettings settings;
+  settings.etcd.endpoints = config_.etcd_endpoints;
+  settings.etcd.dial_timeout = std::chrono::seconds(config_.etcd_dial_timeout);
+  settings.prefix = config_.etcd_prefix;
+  settings.max_queued = config_.max_instances;
+  std::string endpoints;
+  for (const std::string& endpoint : config_.etcd_endpoints) {
+    endpoints += (endpoints.empty() ? "" : ", ") + endpoint;
+  }
+  etcd_ = std::make_unique<registry::backend::EtcdRegistry>(std::move(settings), log_line);
+  const sigset_t signals = handled_signals();
+  for (bool waiting = false;; waiting = true) {
+    try {
+      etcd_loaded_ = etcd_->load();
+      if (waiting) log_line(LogLevel::info, "etcd reachable: registry read");
+      return true;
+    } catch (const std::exception& e) {
+      if (!waiting) {
+        log_line(LogLevel::warning, "etcd (" + endpoints + "): " + e.what() +
+                                        "; not answering until the registry can be read");
+      }
+    }
+    const timespec pause{0, 500'000'000};
+    const int received = sigtimedwait(&signals, nullptr, &pause);
+    if (received == SIGINT || received == SIGTERM) {
+      log_line(LogLevel::info, "stopping before etcd could be read");
+      return false;
+    }
+  }
 }
 
 void App::start_publisher() {
@@ -259,6 +297,7 @@ void App::start_receiver() {
   receiver_ = std::make_unique<health::HeartbeatReceiver>(
       std::move(settings), std::move(keys), *publisher_,
       [](const std::string& message) { log_line(LogLevel::warning, message); });
+  if (etcd_) receiver_->share_with(etcd_.get());
   receiver_->start();
   if (config_.keys.empty()) {
     log_line(LogLevel::info, "no [[key]]: heartbeat UPDATEs will be refused");
@@ -287,6 +326,31 @@ void App::keep_state() {
       },
       [this] { return publisher_->current()->registry_zone()->serial(); },
       std::chrono::milliseconds(250), std::chrono::milliseconds(2000));
+}
+
+// The etcd backend: the registry read at start-up goes into the store before the workers
+// bind, then the watch feeds the registry thread every change after that revision.
+void App::share_registry() {
+  if (!etcd_) return;
+  std::vector<registry::backend::SharedChange> loaded;
+  loaded.reserve(etcd_loaded_.instances.size());
+  for (auto& instance : etcd_loaded_.instances) {
+    loaded.emplace_back(registry::backend::SharedUpsert{std::move(instance)});
+  }
+  const std::int64_t revision = etcd_loaded_.revision;
+  etcd_loaded_ = {};
+  std::size_t taken = 0;
+  publisher_->apply([&](registry::Store& store) { taken = receiver_->apply_shared(loaded, store); });
+  loaded = {};
+  malloc_trim(0);
+  log_line(LogLevel::info, "etcd registry under " + config_.etcd_prefix + ": " +
+                               plural(taken, "heartbeat instance") + " at revision " +
+                               std::to_string(revision));
+  etcd_->start_watch(revision, [this](std::vector<registry::backend::SharedChange> changes) {
+    publisher_->post([this, changes = std::move(changes)](registry::Store& store) {
+      receiver_->apply_shared(changes, store);
+    });
+  });
 }
 
 // On a clean stop the state on disk is the last one, not one from up to a tick before.
@@ -345,6 +409,7 @@ void App::announce() const {
 }
 
 int App::run() {
+  if (stopped_early_) return 0;
   for (auto& worker : workers_) worker->start();
   announce();
   use_huge_pages();  // while the workers already answer: merging pages takes a moment
@@ -428,6 +493,7 @@ std::size_t App::free_reclaimed() {
 
 void App::stop() {
   if (receiver_) receiver_->stop();
+  if (etcd_) etcd_->stop();  // no more watch events for the registry thread
   save_final_state();
   if (publisher_) publisher_->stop();
   for (auto& worker : workers_) worker->stop();

@@ -13,6 +13,7 @@
 #include "dns/net/worker.hpp"
 #include "health/heartbeat_receiver.hpp"
 #include "health/tsig_query_handler.hpp"
+#include "registry/backend/etcd_registry.hpp"
 #include "registry/backend/state_file.hpp"
 #include "registry/backend/state_lock.hpp"
 #include "registry/backend/state_writer.hpp"
@@ -46,7 +47,10 @@ class App {
   int run();
 
  private:
-  void open_state();
+  // False when a signal asked to stop before the registry could be read.
+  bool open_state();
+  bool open_etcd();
+  void share_registry();
   void start_publisher();
   void use_huge_pages();
   void start_receiver();
@@ -77,6 +81,11 @@ class App {
   std::unique_ptr<registry::backend::StateFileLock> state_lock_;
   std::unique_ptr<registry::backend::StateWriter> state_writer_;
   registry::backend::RegistryState saved_state_;
+  // The etcd backend: the shared registry, and what it held at start-up (until the receiver
+  // has taken it).
+  std::unique_ptr<registry::backend::EtcdRegistry> etcd_;
+  registry::backend::EtcdRegistry::Loaded etcd_loaded_;
+  bool stopped_early_ = false;  // stopped while waiting for etcd at start-up
   bool huge_pages_settled_ = false;  // the registry's memory was put on huge pages, or could not be
 
   // Snapshots the workers have let go of, freed on the main thread.

@@ -104,6 +104,31 @@ void EtcdRegistry::keep_alive(std::string_view service, std::string_view id) {
 
 void EtcdRegistry::wake() { wake_.notify_one(); }
 
+std::optional<DynamicInstance> EtcdRegistry::record(std::string_view service,
+                                                   std::string_view id) const {
+  const std::string key = key_of(service, id);
+  std::string value;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (const auto queued = pending_writes_.find(key); queued != pending_writes_.end()) {
+      if (queued->second.remove) return std::nullopt;
+      value = queued->second.value;
+    }
+  }
+  if (value.empty()) {
+    std::lock_guard lock(entries_mutex_);
+    const auto found = entries_.find(key);
+    if (found == entries_.end() || !found->second.in_etcd) return std::nullopt;
+    value = found->second.value;
+  }
+  try {
+    return parse_dynamic_instance(bytes_of(value));
+  } catch (const StateError&) {
+    return std::nullopt;  // decode() let only valid records in; a queued one is ours
+  }
+}
+
+
 EtcdRegistryStatus EtcdRegistry::status() const {
   EtcdRegistryStatus out;
   out.connected = connected_.load();

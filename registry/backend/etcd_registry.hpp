@@ -76,6 +76,7 @@
 #include <vector>
 
 #include "registry/backend/etcd/etcd_client.hpp"
+#include "registry/backend/shared_registry.hpp"
 #include "registry/backend/state_file.hpp"
 #include "registry/log/log.hpp"
 
@@ -115,18 +116,13 @@ struct EtcdRegistryStatus {
 
 /// The registry's dynamic instances in etcd. Public functions may be called from any thread;
 /// all but load() and stop() return at once.
-class EtcdRegistry {
+class EtcdRegistry final : public SharedRegistry {
  public:
   /// An instance written or changed in etcd (by any server).
-  struct Upsert {
-    DynamicInstance instance;
-  };
+  using Upsert = SharedUpsert;
   /// An instance gone from etcd: deregistered, or its lease expired.
-  struct Removed {
-    std::string service;
-    std::string id;
-  };
-  using Change = std::variant<Upsert, Removed>;
+  using Removed = SharedRemoved;
+  using Change = SharedChange;
   /// Receives the changes of one etcd revision range, in revision order, this server's own
   /// writes included (an upsert of what the registry holds already changes nothing). Runs on
   /// the component's watch thread (after a compaction, once on its worker thread), one call
@@ -143,7 +139,7 @@ class EtcdRegistry {
   /// logged and retried). `log` is called from the component's threads. Allocates.
   EtcdRegistry(EtcdRegistrySettings settings, Log log);
   /// stop().
-  ~EtcdRegistry();
+  ~EtcdRegistry() override;
   EtcdRegistry(const EtcdRegistry&) = delete;
   EtcdRegistry& operator=(const EtcdRegistry&) = delete;
 
@@ -161,12 +157,16 @@ class EtcdRegistry {
   /// under its key with its lease, replacing a write of the same key still queued; skipped
   /// when etcd holds the same bytes. Short lock; allocates; throws StateError for what the
   /// record cannot hold (a name over 255 octets), which a validated instance never has.
-  void put(const DynamicInstance& instance);
+  void put(const DynamicInstance& instance) override;
   /// Queues the deletion of the instance's key, replacing a queued write of it.
-  void remove(std::string_view service, std::string_view id);
+  void remove(std::string_view service, std::string_view id) override;
   /// Asks for a renewal of the instance's etcd lease (its heartbeat arrived). Short lock;
   /// allocates the key.
-  void keep_alive(std::string_view service, std::string_view id);
+  void keep_alive(std::string_view service, std::string_view id) override;
+  /// The instance's record as last written here or seen in etcd (also while a write of it
+  /// waits), or nullopt. Short lock; decodes.
+  std::optional<DynamicInstance> record(std::string_view service,
+                                        std::string_view id) const override;
 
   /// The counters and the connection's state. Any thread; allocates the error text.
   EtcdRegistryStatus status() const;
