@@ -234,6 +234,31 @@ class EtcdCluster:
                 return int(value)
         raise AssertionError("no etcd member answered /metrics")
 
+    def leader(self):
+        """The member that says it leads (etcd_server_is_leader), among those not frozen; None
+        when none does."""
+        for member in self.members:
+            if member.alive() and not member.frozen and member.metric("etcd_server_is_leader"):
+                return member
+        return None
+
+    def make_leader(self, member):
+        """Moves the leadership to `member` (etcdctl move-leader, sent to the current
+        leader) and waits until it leads."""
+        listed = self.etcdctl("member", "list", "-w", "json")
+        if listed.returncode != 0:
+            raise AssertionError("etcdctl member list: " + listed.stderr)
+        ids = {m["name"]: m["ID"] for m in json.loads(listed.stdout)["members"]}
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        while time.monotonic() < deadline:
+            leader = self.leader()
+            if leader is member:
+                return
+            if leader is not None:
+                self.etcdctl("move-leader", format(ids[member.name], "x"), member=leader)
+            time.sleep(0.05)
+        raise AssertionError(f"{member.name} did not become the leader\n" + self.logs())
+
     def etcdctl(self, *args, member=None, timeout=30):
         """Runs etcdctl (API v3) against one member (default: all endpoints); returns the
         CompletedProcess."""

@@ -307,21 +307,27 @@ class ClusterTest(unittest.TestCase):
     def test_quorum_lost_and_back(self):
         lease = 3
         keep, stop = node_of("quorum", "keep"), node_of("quorum", "stop")
+        new = node_of("quorum", "new")
         self.register_everywhere("quorum", ["keep", "stop"], lease=lease)
         # The agent of "keep" heartbeats every lease/3, going round the three servers; the
         # agent of "stop" is gone from now on.
         agent = Heartbeats(self.ports, "quorum", "keep", lease, lease / 3).start()
         self.addCleanup(agent.stop)
+        # The member left running leads until it finds it has lost the quorum.
+        self.cluster.make_leader(self.cluster.members[0])
         self.freeze(1, 2)
         outage_end = time.monotonic() + lease + 2
-        wrong = []
-        answers = 0
+        # A registration during the outage, at a server that is cut off as well.
+        self.assertEqual(register(self.ports[1], "quorum", "new"), dns.rcode.NOERROR)
+        wrong, answers, stop_missing = [], 0, set()
         while time.monotonic() < outage_end:
             for i, port in enumerate(self.ports):
                 answer = srv_answer(port, "quorum")
                 answers += 1
                 if not lists(answer, {keep}):
                     wrong.append((i, answer))
+                elif stop not in answer[1]:
+                    stop_missing.add(i)
             time.sleep(0.02)
         outage_rcodes = list(agent.rcodes)
         self.thaw(1)
@@ -333,56 +339,80 @@ class ClusterTest(unittest.TestCase):
                         f"renewals during the outage: {outage_rcodes}\n" + self.logs())
         self.assertTrue(self.cluster.wait_healthy(timeout=10), self.cluster.logs())
         healthy = time.monotonic() - back
-        # "stop" goes (etcd gives leases a full TTL when a new leader takes over), "keep"
-        # never leaves; then one more lease with "keep" still there.
+        # Then "stop" goes (reconciled away, or expired by etcd, which gives every lease a
+        # full TTL when a new leader takes over), "new" comes, and "keep" never leaves, for
+        # one more lease after both.
         bound = healthy + lease + 1.5 + ELECTION_SLACK + EXPIRY_SLACK
-        gone = {}
-        wrong = []
+        gone, came, wrong = {}, {}, []
         while time.monotonic() - back < bound + lease:
-            if len(gone) == 3 and time.monotonic() - back > max(gone.values()) + lease:
+            settled = max([*gone.values(), *came.values()], default=0)
+            if len(gone) == len(came) == 3 and time.monotonic() - back > settled + lease:
                 break
             for i, port in enumerate(self.ports):
                 answer = srv_answer(port, "quorum")
                 if not lists(answer, {keep}):
                     wrong.append((i, answer))
-                elif i not in gone and stop not in answer[1]:
+                    continue
+                if i not in gone and stop not in answer[1]:
                     gone[i] = time.monotonic() - back
+                if i not in came and new in answer[1]:
+                    came[i] = time.monotonic() - back
             time.sleep(0.02)
+
+        def figures(times):
+            return ", ".join(f"{times[i]:.2f}" if i in times else "never" for i in range(3))
         print(f"\nquorum back: cluster healthy {healthy:.2f} s after SIGCONT; 'stop' gone from "
-              f"servers 0, 1, 2 after "
-              f"{', '.join(f'{gone[i]:.2f}' if i in gone else 'never' for i in range(3))} s; "
-              f"{len(outage_rcodes)} renewals in the outage, all NOERROR")
+              f"servers 0, 1, 2 after {figures(gone)} s, 'new' there after {figures(came)} s; "
+              f"{len(outage_rcodes)} renewals in the outage, all NOERROR; 'stop' left the "
+              f"answers of servers {sorted(stop_missing)} during the outage")
         self.assertEqual(wrong[:3], [], "'keep' missing after the outage\n" + self.logs())
         self.assertEqual(sorted(gone), [0, 1, 2],
                          "'stop' still listed after the outage\n" + self.logs())
         self.assertLess(max(gone.values()), bound, self.logs())
+        self.assertEqual(sorted(came), [0, 1, 2],
+                         "'new' (registered during the outage) not listed\n" + self.logs())
+        # Each server kept answering its last registry: no lease runs out without a leader.
+        self.assertEqual(stop_missing, set(), self.logs())
         agent.stop()
         self.assertNotIn(None, agent.rcodes)
 
-    def test_a_server_cut_off_keeps_answering_and_catches_up(self):
-        before, during = node_of("cut", "before"), node_of("cut", "during")
-        self.register_everywhere("cut", ["before"])
+    def test_a_server_cut_off_from_a_follower_keeps_answering_and_catches_up(self):
+        self.cluster.make_leader(self.cluster.members[0])
+        self.cut_off("cutf", "a follower")
+
+    def test_a_server_cut_off_from_the_leader_keeps_answering_and_catches_up(self):
+        self.cluster.make_leader(self.cluster.members[2])
+        self.cut_off("cutl", "the leader")
+
+    def cut_off(self, service, role):
+        """Freezes etcd member 2, server 2's only endpoint, for at least 3 s."""
+        before, during = node_of(service, "before"), node_of(service, "during")
+        self.register_everywhere(service, ["before"])
         self.freeze(2)
-        cut_end = time.monotonic() + 3
-        self.assertEqual(register(self.ports[0], "cut", "during"), dns.rcode.NOERROR)
-        self.assertIsNotNone(wait_until(lambda: lists(srv_answer(self.ports[1], "cut"),
-                                                      {during}), PROPAGATION_BOUND))
+        frozen = time.monotonic()
         # A renewal at the server that is cut off is still answered.
-        self.assertEqual(register(self.ports[2], "cut", "before"), dns.rcode.NOERROR)
+        self.assertEqual(register(self.ports[2], service, "before"), dns.rcode.NOERROR)
+        # A registration at another server reaches the servers that still reach etcd (when
+        # the frozen member led, once the other two have a leader again).
+        self.assertEqual(register(self.ports[0], service, "during"), dns.rcode.NOERROR)
+        reached = wait_until(lambda: lists(srv_answer(self.ports[1], service), {during}), 10)
+        self.assertIsNotNone(reached, "a registration during the cut-off did not reach "
+                             "server 1\n" + self.logs())
+        cut_end = frozen + max(3, reached + 1)
         wrong, answers = [], 0
         while time.monotonic() < cut_end:
-            answer = srv_answer(self.ports[2], "cut")
+            answer = srv_answer(self.ports[2], service)
             answers += 1
             if not lists(answer, {before}):
                 wrong.append(answer)
             time.sleep(0.01)
         self.thaw(2)
-        back = time.monotonic()
         self.assertEqual(wrong[:3], [], f"{len(wrong)} of {answers} answers of the cut-off "
                          "server were wrong\n" + self.logs())
-        caught_up = wait_until(lambda: lists(srv_answer(self.ports[2], "cut"),
+        caught_up = wait_until(lambda: lists(srv_answer(self.ports[2], service),
                                              {before, during}), 10)
-        print(f"\ncut-off server listed the registration made meanwhile "
+        print(f"\nwith {role} frozen, a registration via server 0 reached server 1 after "
+              f"{reached:.2f} s; the cut-off server listed it "
               f"{'never' if caught_up is None else f'{caught_up:.2f} s'} after SIGCONT")
         self.assertIsNotNone(caught_up, self.logs())
 
