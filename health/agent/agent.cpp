@@ -1,5 +1,5 @@
 // The running agent: registration rounds per server, health changes, failover, reload and
-// deregistration.
+// deregistration; with send_to = one, the rotation through the servers.
 #include "health/agent/agent.hpp"
 
 #include <algorithm>
@@ -88,6 +88,7 @@ Agent::Agent(boost::asio::io_context& io, AgentConfig config, Log log, AgentTimi
       log_(std::move(log)),
       timing_(timing),
       random_(seed),
+      rotation_backoff_(timing.backoff_initial, timing.backoff_max),
       shutdown_timer_(io) {}
 
 Agent::~Agent() {
@@ -104,10 +105,18 @@ Agent::~Agent() {
 
 void Agent::start() {
   for (const ServiceConfig& service : config_.services) add_service(service);
-  for (const ServerAddress& address : config_.servers) add_server(address);
+  for (const ServerAddress& address : config_.servers) {
+    ServerState& server = add_server(address);
+    if (config_.send_to == SendTo::one) {
+      if (current_ != nullptr) continue;
+      current_ = &server;  // the first listed
+    }
+    schedule_round(server, first_delay(config_.lease, timing_.first_delay_cap, random_));
+  }
   log_(LogLevel::info, "signpost-agent " SIGNPOST_VERSION " started: node " + config_.node + ", " +
                            std::to_string(services_.size()) + " service(s), " +
-                           std::to_string(servers_.size()) + " server(s)");
+                           std::to_string(servers_.size()) + " server(s)" +
+                           (current_ != nullptr ? ", one at a time" : ""));
 }
 
 void Agent::add_service(const ServiceConfig& service) {
@@ -119,18 +128,24 @@ void Agent::add_service(const ServiceConfig& service) {
   runner->start();
 }
 
-void Agent::add_server(const ServerAddress& address) {
+// Opens the link; the caller schedules the first round.
+Agent::ServerState& Agent::add_server(const ServerAddress& address) {
   auto link = std::make_shared<ServerLink>(io_, address, static_cast<std::uint32_t>(random_()));
   link->open();
   servers_.push_back(std::make_unique<ServerState>(io_, std::move(link), timing_));
-  schedule_round(*servers_.back(), first_delay(config_.lease, timing_.first_delay_cap, random_));
+  return *servers_.back();
+}
+
+bool Agent::sends_to(const ServerState& server) const noexcept {
+  return config_.send_to == SendTo::all || &server == current_;
 }
 
 void Agent::schedule_round(ServerState& server, std::chrono::milliseconds delay) {
   server.timer.expires_after(delay);
   ServerState* target = &server;
   server.timer.async_wait([this, target](const boost::system::error_code& error) {
-    if (!error && !stopping_) do_round(*target);
+    // A timer that had expired when its server was parked still calls back, without error.
+    if (!error && !stopping_ && sends_to(*target)) do_round(*target);
   });
 }
 
@@ -214,6 +229,10 @@ void Agent::on_reachable(ServerState& server) {
   const bool was_down = server.reach == ServerState::Reach::down;
   server.reach = ServerState::Reach::up;
   server.backoff.reset();
+  if (&server == current_) {
+    misses_ = 0;
+    rotation_backoff_.reset();
+  }
   if (was_down) {
     log_(LogLevel::info, "server " + server.text() + " is back");
     do_round(server);  // re-register everything there at once
@@ -221,12 +240,53 @@ void Agent::on_reachable(ServerState& server) {
 }
 
 void Agent::on_unreachable(ServerState& server, const std::string& why) {
+  if (config_.send_to == SendTo::one) {
+    if (&server == current_) fail_over(server, why);
+    return;
+  }
   if (server.reach == ServerState::Reach::down) return;
   server.reach = ServerState::Reach::down;
   server.backoff.reset();
   log_(LogLevel::warning,
        "server " + server.text() + " is down (" + why + "); retrying with backoff");
   schedule_round(server, server.backoff.next());
+}
+
+// send_to = one: the current server let an UPDATE time out. The next one in `servers` order
+// gets a full round at once, unless every server has timed out since the last answer: then
+// the rotation backs off, as the retries of a single server that is down do. A server is
+// logged as down once per outage, as with send_to = all.
+void Agent::fail_over(ServerState& from, const std::string& why) {
+  const bool was_down = from.reach == ServerState::Reach::down;
+  from.reach = ServerState::Reach::down;
+  park(from);
+  const auto at = std::find_if(servers_.begin(), servers_.end(),
+                               [&](const auto& server) { return server.get() == &from; });
+  const auto next = static_cast<std::size_t>(at - servers_.begin() + 1) % servers_.size();
+  ServerState& to = *servers_[next];
+  current_ = &to;
+  ++misses_;
+  if (!was_down) {
+    log_(LogLevel::warning, "server " + from.text() + " is down (" + why + "); " +
+                                (&to == &from ? std::string("retrying with backoff")
+                                              : "failing over to " + to.text()));
+  }
+  if (misses_ < servers_.size()) {
+    do_round(to);
+    return;
+  }
+  schedule_round(to,
+                 std::min(rotation_backoff_.next(), heartbeat_delay(granted_lease(to), random_)));
+}
+
+// Stops the rounds of a server that heartbeats no longer go to and drops its UPDATEs in
+// flight, so that a late reply neither counts nor starts a round there. Its lanes go too:
+// when heartbeats come back to it, its registrations are logged again.
+void Agent::park(ServerState& server) {
+  server.timer.cancel();
+  std::vector<std::string> names;
+  for (const auto& [name, lane] : server.lanes) names.push_back(name);
+  drop_lanes(server, names);
 }
 
 void Agent::on_health_changed(const std::string& name, const std::string& reason) {
@@ -236,7 +296,8 @@ void Agent::on_health_changed(const std::string& name, const std::string& reason
        name + " is " + health_text(service->second->health()) + " (" + reason + ")");
   // At once, not at the next heartbeat. A server that is down gets it with its next retry.
   for (auto& server : servers_) {
-    if (server->first_round_done && server->reach != ServerState::Reach::down) {
+    if (sends_to(*server) && server->first_round_done &&
+        server->reach != ServerState::Reach::down) {
       send_registration(*server, name);
     }
   }
@@ -317,6 +378,7 @@ void Agent::shutdown(std::function<void()> done) {
   for (auto& server : servers_) {
     server->timer.cancel();
     drop_lanes(*server, names);  // no late heartbeat may re-register after the delete
+    if (!sends_to(*server)) continue;
     for (const auto& [name, runner] : services_) {
       ++*remaining;
       deregister(server->link, records_of(*runner), config_.key, one_done);
@@ -365,19 +427,16 @@ void Agent::reload(AgentConfig next) {
     }
     add_service(service);
   }
-  std::set<std::string> kept;
-  for (auto& server : servers_) kept.insert(server->text());
-  for (auto& server : servers_) do_round(*server);  // the new settings go out at once
-  for (const ServerAddress& address : config_.servers) {
-    if (kept.count(address.text()) == 0) add_server(address);
-  }
+  reload_servers();
   log_(LogLevel::info, "reloaded " + config_.source + ": " + std::to_string(added) + " added, " +
                            std::to_string(removed_count) + " removed, " + std::to_string(changed) +
                            " changed");
 }
 
 // Deregisters, with the running key, the instances in `removed` from every server, and every
-// instance from the servers not in `next_servers`, which are then dropped.
+// instance from the servers not in `next_servers`, which are then dropped. With send_to = one
+// the servers share a registry: `removed` goes through the current server alone, and a server
+// leaving the list is sent nothing, since deleting there would delete the instances that stay.
 void Agent::retire(const std::vector<std::string>& removed,
                    const std::set<std::string>& next_servers) {
   std::vector<std::string> all;
@@ -386,7 +445,8 @@ void Agent::retire(const std::vector<std::string>& removed,
     const bool server_kept = next_servers.count(server->text()) != 0;
     const std::vector<std::string>& leaving = server_kept ? removed : all;
     drop_lanes(*server, leaving);
-    for (const std::string& name : leaving) {
+    if (!sends_to(*server)) continue;
+    for (const std::string& name : config_.send_to == SendTo::one ? removed : leaving) {
       deregister(server->link, records_of(*services_.at(name)), config_.key, [] {});
     }
   }
@@ -394,8 +454,43 @@ void Agent::retire(const std::vector<std::string>& removed,
     if (next_servers.count(server->text()) != 0) return false;
     server->timer.cancel();
     retired_links_.push_back(server->link);  // open until its deregistrations end
+    if (server.get() == current_) current_ = nullptr;
     return true;
   });
+}
+
+// After a reload: opens links to the servers new in the list, keeps `servers` order, and sends
+// the new settings at once, to every server or (send_to = one) to the current one, which
+// stays current while it is listed; otherwise the first listed takes over. A reload starts
+// the rotation afresh.
+void Agent::reload_servers() {
+  const bool one = config_.send_to == SendTo::one;
+  if (!one) current_ = nullptr;
+  std::set<std::string> kept;
+  for (auto& server : servers_) {
+    kept.insert(server->text());
+    if (!one) do_round(*server);
+  }
+  for (const ServerAddress& address : config_.servers) {
+    if (kept.count(address.text()) != 0) continue;
+    ServerState& server = add_server(address);
+    if (!one) schedule_round(server, first_delay(config_.lease, timing_.first_delay_cap, random_));
+  }
+  std::map<std::string, std::size_t> position;
+  for (const ServerAddress& address : config_.servers) {
+    position.emplace(address.text(), position.size());
+  }
+  std::sort(servers_.begin(), servers_.end(), [&](const auto& a, const auto& b) {
+    return position.at(a->text()) < position.at(b->text());
+  });
+  if (!one) return;
+  if (current_ == nullptr) current_ = servers_.front().get();
+  for (auto& server : servers_) {
+    if (server.get() != current_) park(*server);
+  }
+  misses_ = 0;
+  rotation_backoff_.reset();
+  do_round(*current_);
 }
 
 }  // namespace signpost::health::agent

@@ -1,5 +1,5 @@
-// The running agent: services and their checks, heartbeats to every server, failover,
-// reload and deregistration.
+// The running agent: services and their checks, heartbeats to every server or to one at a
+// time, failover, reload and deregistration.
 //
 // Every configured service is an instance registered with every server by its own UPDATE
 // (update_message.hpp). Each server has a round timer: a round sends every instance's UPDATE,
@@ -7,8 +7,17 @@
 // goes to every reachable server at once, outside the rounds. A server that lets an UPDATE
 // time out is down: that is logged once, and its rounds follow an exponential backoff (never
 // slower than the heartbeat) until it answers again, which is logged once and triggers a
-// round at once. Registration results
-// are logged when they change, never per heartbeat.
+// round at once. Registration results are logged when they change, never per heartbeat.
+//
+// With `send_to = "one"` the servers share one registry (the etcd backend), and writing every
+// heartbeat through every server would only multiply the registry's writes. Rounds, health
+// changes and deregistrations then go to the current server alone, the first listed at start.
+// When it lets an UPDATE time out, the agent moves at once to the next server in `servers`
+// order (wrapping), drops what was in flight to the old one and sends the new one a full
+// round: the last renewal is at most a heartbeat and a timeout old, so the leases in the
+// shared registry never run out. The agent stays on the new server while it answers, as etcd
+// clients stay on their endpoint; once every server has let an UPDATE time out since the last
+// answer, the rotation goes on with the backoff of a server that is down.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -32,7 +41,8 @@
 
 namespace signpost::health::agent {
 
-/// The agent's delays that are not derived from the lease.
+/// The agent's delays that are not derived from the lease. The backoff also paces the
+/// rotation of send_to = one once every server is down.
 struct AgentTiming {
   std::chrono::milliseconds first_delay_cap{1000};  // first registration within this
   std::chrono::milliseconds backoff_initial{500};   // retries of a server that is down
@@ -51,16 +61,21 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  /// Opens a link to every server, starts every check and schedules the first registrations.
+  /// Opens a link to every server, starts every check and schedules the first registrations
+  /// (with send_to = one, with the first server only).
   /// Throws boost::system::system_error when a socket cannot be opened.
   void start();
 
   /// Applies a new configuration: instances no longer configured (and every instance on a
   /// server no longer listed) are deregistered with the old key; new and changed services
-  /// are registered at once; unchanged services keep their checks' state.
+  /// are registered at once; unchanged services keep their checks' state. With send_to = one
+  /// the servers share a registry: the removed instances are deregistered through the
+  /// current server only, a server no longer listed is sent nothing, and the current server
+  /// stays current while it is listed (else the first listed takes over).
   void reload(AgentConfig next);
 
-  /// Deregisters every instance from every server, then calls `done` (once, on the io thread)
+  /// Deregisters every instance from every server (with send_to = one, through the current
+  /// server), then calls `done` (once, on the io thread)
   /// when all have answered or after timing.deregister_limit.
   void shutdown(std::function<void()> done);
 
@@ -75,7 +90,11 @@ class Agent {
   struct ServerState;
 
   void add_service(const ServiceConfig& service);
-  void add_server(const ServerAddress& address);
+  ServerState& add_server(const ServerAddress& address);
+  void reload_servers();
+  bool sends_to(const ServerState& server) const noexcept;
+  void fail_over(ServerState& from, const std::string& why);
+  void park(ServerState& server);
   void schedule_round(ServerState& server, std::chrono::milliseconds delay);
   void do_round(ServerState& server);
   void send_registration(ServerState& server, const std::string& name);
@@ -97,7 +116,12 @@ class Agent {
   AgentTiming timing_;
   Random random_;
   std::map<std::string, std::shared_ptr<ServiceRunner>> services_;  // by instance name
-  std::vector<std::unique_ptr<ServerState>> servers_;
+  std::vector<std::unique_ptr<ServerState>> servers_;  // in `servers` order
+  // send_to = one: where heartbeats go (null with send_to = all), how many servers have let an
+  // UPDATE time out since the last answer, and the backoff once every one has.
+  ServerState* current_ = nullptr;
+  std::size_t misses_ = 0;
+  Backoff rotation_backoff_;
   std::vector<std::weak_ptr<ServerLink>> retired_links_;  // servers dropped by a reload
   boost::asio::steady_timer shutdown_timer_;
   bool stopping_ = false;

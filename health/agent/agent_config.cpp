@@ -201,7 +201,8 @@ std::string describe(const AgentConfig& config) {
     addresses += (addresses.empty() ? "" : " ") + address;
   }
   return config.source + ": OK (node " + config.node + " [" + addresses + "], " +
-         plural(config.servers.size(), "server") + ", " +
+         plural(config.servers.size(), "server") +
+         (config.send_to == SendTo::one ? " one at a time, " : ", ") +
          plural(config.services.size(), "service") + ", " + plural(checks, "check") + ")";
 }
 

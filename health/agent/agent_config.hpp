@@ -80,6 +80,11 @@ struct ServerAddress {
   bool operator==(const ServerAddress&) const = default;
 };
 
+/// Which servers the heartbeats go to: every one (each keeps its own registry, the memory
+/// backend), or one at a time, failing over in `servers` order (they share one registry, the
+/// etcd backend).
+enum class SendTo : std::uint8_t { all, one };
+
 /// The TSIG key (RFC 8945) that signs every UPDATE.
 struct KeyConfig {
   std::string name;       // "agent-key"
@@ -94,6 +99,7 @@ struct AgentConfig {
   std::string node;                    // one DNS label, lower case
   std::vector<std::string> addresses;  // canonical numeric text
   std::vector<ServerAddress> servers;
+  SendTo send_to = SendTo::all;
   std::string domain = "svc.internal.";  // lower case, with the final dot
   KeyConfig key;
   std::uint32_t lease = 15;  // seconds, asked for in the Update Lease option (RFC 9664)

@@ -130,6 +130,17 @@ void set_servers(Target& t, const Value& v) {
   }
 }
 
+void set_send_to(Target& t, const Value& v) {
+  const std::string mode = lower(text_of(v));
+  if (mode == "all") {
+    t.config->send_to = SendTo::all;
+  } else if (mode == "one") {
+    t.config->send_to = SendTo::one;
+  } else {
+    throw Invalid("must be \"all\" or \"one\", not \"" + text_of(v) + "\"");
+  }
+}
+
 void set_service_name(Target& t, const Value& v) {
   registry::Service service;
   service.name = text_of(v);
@@ -229,8 +240,17 @@ std::vector<Option> make_options() {
        .kind = Kind::string_list,
        .required = true,
        .help = "signpostd servers, `\"192.0.2.1:53\"` or `\"[2001:db8::1]:53\"`; the agent "
-               "registers with every one.",
+               "registers with every one, or with one at a time (`send_to`).",
        .set = set_servers},
+      {.section = "agent",
+       .key = "send_to",
+       .kind = Kind::string,
+       .fallback = std::string("all"),
+       .allowed = "\"all\", \"one\"",
+       .help = "`all`: heartbeats go to every server (each keeps its own registry). `one`: the "
+               "servers share one registry (the etcd backend): heartbeats go to one at a time, "
+               "from the first listed, and move to the next when it stops answering.",
+       .set = set_send_to},
       {.section = "agent",
        .key = "domain",
        .kind = Kind::string,

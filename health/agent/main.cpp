@@ -14,7 +14,7 @@ constexpr std::string_view kUsage = R"(usage: signpost-agent --config FILE
        signpost-agent --check-config FILE
 
 Registers this host's services with signpostd by DNS UPDATE, runs their health checks
-and sends heartbeats to every configured server.
+and sends heartbeats to every configured server, or to one at a time (send_to).
 
   --config FILE        run with this configuration (TOML)
   --check-config FILE  check the configuration, print a summary and exit

@@ -184,6 +184,7 @@ allow = ["web", "db-*"]
 node = "host-1"
 addresses = ["127.0.0.10"]
 servers = ["127.0.0.1:8053", "[::1]:53"]
+send_to = "one"
 key_name = "demo-key"
 key_secret = "c2lnbnBvc3QgZGVtbyBrZXksIGxvb3BiYWNrIG9ubHk="
 lease = 15

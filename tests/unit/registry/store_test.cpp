@@ -62,6 +62,25 @@ TEST(Store, TracksChangesAndSkipsNoOps) {
   EXPECT_EQ(view->find_node("n1"), nullptr);
 }
 
+TEST(Store, CountsInstancesBySource) {
+  Store store(testing::registry_settings());
+  Instance dynamic = instance("web", "w1", "n1", 1);
+  dynamic.source = Source::heartbeat;
+  store.put_instance(dynamic);
+  store.put_instance(instance("web", "w2", "n2", 2));
+  EXPECT_EQ(store.count_of(Source::heartbeat), 1u);
+  EXPECT_EQ(store.count_of(Source::config), 1u);
+  dynamic.source = Source::config;  // the same instance, now from another source
+  store.put_instance(dynamic);
+  EXPECT_EQ(store.count_of(Source::heartbeat), 0u);
+  EXPECT_EQ(store.count_of(Source::config), 2u);
+  store.remove_instance("web", "w1");
+  EXPECT_EQ(store.count_of(Source::config), 1u);
+  store.replace_source(Source::config, {}, {});
+  EXPECT_EQ(store.count_of(Source::config), 0u);
+  EXPECT_EQ(store.instance_count(), 0u);
+}
+
 TEST(Store, ProtocolConflictIsAnError) {
   Store store(testing::registry_settings());
   store.put_instance(instance("dns", "d1", "n1", 1), Protocol::udp);

@@ -40,6 +40,7 @@ TEST(AgentConfig, MinimalFileTakesTheDefaults) {
   EXPECT_EQ(config.addresses, (std::vector<std::string>{"192.0.2.7", "2001:db8::7"}));
   ASSERT_EQ(config.servers.size(), 1u);
   EXPECT_EQ(config.servers[0].text(), "127.0.0.1:8053");
+  EXPECT_EQ(config.send_to, SendTo::all);
   EXPECT_EQ(config.domain, "svc.internal.");
   EXPECT_EQ(config.key.name, "agent-key.");
   EXPECT_EQ(config.key.algorithm, "hmac-sha256");
@@ -53,6 +54,7 @@ TEST(AgentConfig, ReadsEveryOption) {
 node = "Web-Host"
 addresses = ["127.0.0.10", "0:0::10", "127.0.0.10"]
 servers = ["127.0.0.1:8053", "[::1]:53"]
+send_to = "One"
 domain = "Disco.Example."
 key_name = "k1"
 key_secret = ")" + std::string(kSecret) +
@@ -91,6 +93,7 @@ port = 5432
   ASSERT_EQ(config.servers.size(), 2u);
   EXPECT_EQ(config.servers[1].text(), "[::1]:53");
   EXPECT_TRUE(config.servers[1].ipv6);
+  EXPECT_EQ(config.send_to, SendTo::one);
   EXPECT_EQ(config.domain, "disco.example.");
   EXPECT_EQ(config.key.name, "k1.");
   EXPECT_EQ(config.key.algorithm, "hmac-sha512");
@@ -159,6 +162,10 @@ const std::vector<BadCase>& bad_cases() {
       BadCase{minimal("algorithm = \"hmac-md5\"\n"),
               "agent.toml:5: key 'agent.algorithm': must be \"hmac-sha256\" or "
               "\"hmac-sha512\", not \"hmac-md5\""},
+      BadCase{minimal("send_to = \"any\"\n"),
+              "agent.toml:5: key 'agent.send_to': must be \"all\" or \"one\", not \"any\""},
+      BadCase{minimal("send_to = 1\n"),
+              "agent.toml:5: key 'agent.send_to': must be a string, not an integer"},
       BadCase{minimal("addresses = [\"10.0.0.300\"]\n"),
               "agent.toml:5: key 'agent.addresses': '10.0.0.300' is not a numeric IPv4 or "
               "IPv6 address"},
@@ -314,12 +321,17 @@ TEST(AgentConfig, ReferenceListsEveryOption) {
     EXPECT_NE(reference.find(key), std::string::npos) << key;
   }
   EXPECT_NE(reference.find("| `agent.lease` | integer | `15` | `1..86400` |"), std::string::npos);
+  EXPECT_NE(reference.find("| `agent.send_to` | string | `\"all\"` | `\"all\", \"one\"` |"),
+            std::string::npos);
 }
 
 TEST(AgentConfig, DescribeSummarisesTheFile) {
   const AgentConfig config = parse(minimal("", "\n[[service]]\nname = \"web\"\nport = 1\n"));
   EXPECT_EQ(describe(config),
             "agent.toml: OK (node box-7 [192.0.2.7 2001:db8::7], 1 server, 1 service, 0 checks)");
+  const AgentConfig one = parse(minimal("send_to = \"one\"\n"));
+  EXPECT_EQ(describe(one), "agent.toml: OK (node box-7 [192.0.2.7 2001:db8::7], 1 server one "
+                           "at a time, 0 services, 0 checks)");
 }
 
 }  // namespace

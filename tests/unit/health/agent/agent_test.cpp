@@ -1,5 +1,6 @@
 // The agent against loopback fake servers: registration with every server, failover and
-// backoff, health changes sent at once, errors logged once, reload and clean stop.
+// backoff, health changes sent at once, errors logged once, reload and clean stop; with
+// send_to = one, heartbeats to one server at a time and failover in order.
 #include "health/agent/agent.hpp"
 
 #include <gtest/gtest.h>
@@ -266,6 +267,219 @@ TEST(Agent, ShutdownGivesUpOnServersThatAreDown) {
   EXPECT_EQ(log.count("deregistration of " + kWeb + " from " + down.text() + " failed: no reply"),
             1u)
       << log.all();
+}
+
+// send_to = "one": the servers share a registry, and heartbeats go to one at a time.
+
+AgentConfig one_at_a_time(std::vector<ServerAddress> servers, std::vector<ServiceConfig> services,
+                          std::uint32_t lease) {
+  AgentConfig config = config_for(std::move(servers), std::move(services), lease);
+  config.send_to = SendTo::one;
+  return config;
+}
+
+// A fake server that answers while `up` and keeps when it got each request and which ones it
+// answered.
+struct SwitchedServer {
+  explicit SwitchedServer(boost::asio::io_context& io, std::uint32_t lease)
+      : server(io, [this, lease](const auto&, bool) {
+          arrivals.push_back(std::chrono::steady_clock::now());
+          if (up) answered.push_back(arrivals.back());
+          return Answer{.drop = !up, .lease = lease};
+        }) {}
+  FakeServer server;
+  bool up = true;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  std::vector<std::chrono::steady_clock::time_point> answered;
+};
+
+TEST(AgentOneAtATime, RoundsHealthChangesAndStopGoToTheFirstServerOnly) {
+  boost::asio::io_context io;
+  LogCapture log;
+  FakeServer first(io, [](const auto&, bool) { return Answer{.lease = 1}; });
+  FakeServer second(io, [](const auto&, bool) { return Answer{.lease = 1}; });
+  char flag[] = "/tmp/signpost-agent-flag-XXXXXX";
+  const int fd = mkstemp(flag);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  std::remove(flag);
+  CheckConfig check;
+  check.type = CheckType::exec;
+  check.target = "test -f " + std::string(flag) + " || exit 2";
+  check.interval = milliseconds(100);
+  Agent agent(io, one_at_a_time({first.address(), second.address()}, {service("web", {check})}, 1),
+              log.sink(), kTiming, 11);
+  agent.start();
+  EXPECT_EQ(log.count("1 service(s), 2 server(s), one at a time"), 1u) << log.all();
+  ASSERT_TRUE(run_until(io, [&] { return first.requests.size() >= 2; })) << log.all();
+  EXPECT_EQ(describe_request(first.requests[0]), "register " + kWeb + " health=critical");
+
+  std::ofstream(flag) << "ok\n";
+  ASSERT_TRUE(run_until(io, [&] { return agent.health(kWeb) == registry::Health::passing; }));
+  const std::size_t before_change = first.requests.size();
+  // The change, then heartbeats: all to the first server.
+  ASSERT_TRUE(run_until(io, [&] { return first.requests.size() >= before_change + 3; }));
+  EXPECT_EQ(describe_request(first.requests[before_change]),
+            "register " + kWeb + " health=passing");
+  std::remove(flag);
+  EXPECT_EQ(log.count("registered " + kWeb + " with " + first.address().text()), 1u) << log.all();
+
+  bool stopped = false;
+  agent.shutdown([&] { stopped = true; });
+  ASSERT_TRUE(run_until(io, [&] { return stopped; }));
+  EXPECT_EQ(describe_request(first.requests.back()), "deregister " + kWeb);
+  EXPECT_EQ(second.requests.size(), 0u) << log.all();
+  EXPECT_EQ(log.count("deregistered"), 1u) << log.all();
+}
+
+TEST(AgentOneAtATime, FailsOverAtOnceStaysAndWraps) {
+  boost::asio::io_context io;
+  LogCapture log;
+  constexpr std::uint32_t kLease = 2;
+  SwitchedServer first(io, kLease);
+  SwitchedServer second(io, kLease);
+  const std::string a = first.server.address().text();
+  const std::string b = second.server.address().text();
+  Agent agent(
+      io,
+      one_at_a_time({first.server.address(), second.server.address()}, {service("web")}, kLease),
+      log.sink(), kTiming, 12);
+  agent.start();
+  ASSERT_TRUE(run_until(io, [&] { return first.answered.size() >= 2; })) << log.all();
+  EXPECT_TRUE(second.arrivals.empty());
+
+  // The first server stops answering: the second gets the instance before its lease, renewed
+  // last on the first, runs out.
+  first.up = false;
+  ASSERT_TRUE(run_until(io, [&] { return log.count("registered " + kWeb + " with " + b) == 1; }))
+      << log.all();
+  ASSERT_FALSE(second.answered.empty());
+  EXPECT_LT(second.answered.front() - first.answered.back(), std::chrono::seconds(kLease));
+  EXPECT_EQ(log.count("server " + a + " is down (no reply); failing over to " + b), 1u)
+      << log.all();
+  EXPECT_EQ(describe_request(second.server.requests.front()),
+            "register " + kWeb + " health=passing");
+
+  // Sticky: the first answers again, and heartbeats stay with the second while it answers.
+  first.up = true;
+  const std::size_t first_seen = first.arrivals.size();
+  ASSERT_TRUE(run_until(io, [&] { return second.answered.size() >= 4; })) << log.all();
+  EXPECT_EQ(first.arrivals.size(), first_seen);
+  EXPECT_EQ(log.count("failing over"), 1u) << log.all();
+
+  // The second stops answering: back to the first, the list wrapping round.
+  second.up = false;
+  ASSERT_TRUE(run_until(io, [&] {
+    return first.arrivals.size() > first_seen &&
+           log.count("registered " + kWeb + " with " + a) == 2;
+  })) << log.all();
+  EXPECT_EQ(log.count("server " + b + " is down (no reply); failing over to " + a), 1u)
+      << log.all();
+  EXPECT_EQ(log.count("server " + a + " is back"), 1u) << log.all();
+}
+
+TEST(AgentOneAtATime, EveryServerDownIsTriedInTurnWithBackoff) {
+  boost::asio::io_context io;
+  LogCapture log;
+  constexpr std::uint32_t kLease = 2;  // each UPDATE: 3 attempts of 222 ms
+  constexpr AgentTiming kSlowBackoff{milliseconds(0), milliseconds(500), milliseconds(500),
+                                     milliseconds(1000)};
+  std::vector<std::pair<int, std::chrono::steady_clock::time_point>> arrivals;  // (server, when)
+  bool second_up = false;
+  FakeServer first(io, [&](const auto&, bool) {
+    arrivals.emplace_back(1, std::chrono::steady_clock::now());
+    return Answer{.drop = true};
+  });
+  FakeServer second(io, [&](const auto&, bool) {
+    arrivals.emplace_back(2, std::chrono::steady_clock::now());
+    return Answer{.drop = !second_up, .lease = kLease};
+  });
+  Agent agent(io, one_at_a_time({first.address(), second.address()}, {service("web")}, kLease),
+              log.sink(), kSlowBackoff, 13);
+  agent.start();
+  // Runs of transmissions to one server: (server, first arrival, last arrival).
+  struct Run {
+    int server;
+    std::chrono::steady_clock::time_point begin, end;
+  };
+  const auto runs = [&] {
+    std::vector<Run> out;
+    for (const auto& [server, when] : arrivals) {
+      if (out.empty() || out.back().server != server) {
+        out.push_back(Run{server, when, when});
+      } else {
+        out.back().end = when;
+      }
+    }
+    return out;
+  };
+  ASSERT_TRUE(run_until(io, [&] { return runs().size() >= 5; }, milliseconds(10000))) << log.all();
+  const std::vector<Run> seen = runs();
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].server, i % 2 == 0 ? 1 : 2);
+  // The first failover is at once: the next server's first attempt follows the last attempt's
+  // timeout (222 ms). Once both have timed out, the rotation waits the backoff (500 ms) too.
+  EXPECT_LT(seen[1].begin - seen[0].end, milliseconds(600));
+  for (std::size_t i = 2; i < 5; ++i) {
+    EXPECT_GE(seen[i].begin - seen[i - 1].end, milliseconds(222 + 500)) << "run " << i;
+  }
+  EXPECT_EQ(log.count("is down"), 2u) << log.all();
+  EXPECT_EQ(log.count("server " + first.address().text() + " is down (no reply); failing over to " +
+                      second.address().text()),
+            1u)
+      << log.all();
+
+  second_up = true;
+  ASSERT_TRUE(run_until(io, [&] { return log.count("registered " + kWeb) == 1; })) << log.all();
+  EXPECT_EQ(log.count("registered " + kWeb + " with " + second.address().text()), 1u) << log.all();
+  EXPECT_EQ(log.count("server " + second.address().text() + " is back"), 1u) << log.all();
+}
+
+TEST(AgentOneAtATime, ReloadKeepsTheCurrentServerWhileListed) {
+  boost::asio::io_context io;
+  LogCapture log;
+  // A 30 s lease: no heartbeat within the test, so every UPDATE comes from a start or reload.
+  FakeServer a(io, [](const auto&, bool) { return Answer{.lease = 30}; });
+  FakeServer b(io, [](const auto&, bool) { return Answer{.lease = 30}; });
+  FakeServer c(io, [](const auto&, bool) { return Answer{.lease = 30}; });
+  const std::string db = "db-n1._db._tcp.svc.internal.";
+  Agent agent(io, one_at_a_time({a.address(), b.address()}, {service("web"), service("db")}, 30),
+              log.sink(), kTiming, 14);
+  agent.start();
+  ASSERT_TRUE(run_until(io, [&] { return log.count("registered") == 2; })) << log.all();
+  // What a reload sends, it sends at once: a moment more shows that nothing else follows.
+  const auto nothing_more = [] { return false; };
+  const auto settle = [&] { run_until(io, nothing_more, milliseconds(200)); };
+
+  // C is listed first, but A, still listed, stays current: the removed db is deregistered
+  // and web sent again through A alone.
+  a.requests.clear();
+  agent.reload(one_at_a_time({c.address(), a.address()}, {service("web")}, 30));
+  ASSERT_TRUE(run_until(io, [&] { return a.requests.size() >= 2; })) << log.all();
+  settle();
+  EXPECT_EQ(described(a),
+            (std::vector<std::string>{"deregister " + db, "register " + kWeb + " health=passing"}));
+  EXPECT_TRUE(b.requests.empty());  // dropped, and sent no deregistration
+  EXPECT_TRUE(c.requests.empty());
+
+  // A is dropped: it is sent nothing (a delete there would delete web from the registry
+  // shared by all), and the first listed takes over at once.
+  a.requests.clear();
+  agent.reload(one_at_a_time({b.address(), c.address()}, {service("web")}, 30));
+  ASSERT_TRUE(run_until(io, [&] { return log.count("registered " + kWeb) == 2; })) << log.all();
+  settle();
+  EXPECT_TRUE(a.requests.empty());
+  EXPECT_EQ(described(b), (std::vector<std::string>{"register " + kWeb + " health=passing"}));
+  EXPECT_TRUE(c.requests.empty());
+
+  // Back to send_to = all: every server.
+  AgentConfig all = one_at_a_time({b.address(), c.address()}, {service("web")}, 30);
+  all.send_to = SendTo::all;
+  agent.reload(all);
+  ASSERT_TRUE(run_until(io, [&] {
+    return log.count("registered " + kWeb + " with " + c.address().text()) == 1;
+  })) << log.all();
+  EXPECT_EQ(b.requests.size(), 2u);
+  EXPECT_EQ(c.requests.size(), 1u);
 }
 
 }  // namespace
