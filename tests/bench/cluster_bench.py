@@ -26,7 +26,6 @@ bounded. --quick: 2,000 registrations, 20,000 instances, 2 s of renewals.
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -37,7 +36,7 @@ import dns.message  # noqa: E402
 
 import bench_measure  # noqa: E402
 from etcd_cluster import EtcdCluster  # noqa: E402
-from harness import Server, free_port, header_of, udp_stream  # noqa: E402
+from harness import Server, header_of, udp_stream  # noqa: E402
 
 KEY_NAME = "bench-key"
 SECRET = "Y2x1c3RlciBiZW5jaCBrZXkgMDEyMzQ1Njc4OWFiY2RlZg=="

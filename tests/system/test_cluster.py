@@ -1,8 +1,9 @@
 """The etcd backend: three signpostd sharing one registry in a three-member etcd cluster.
 
 Server i lists only etcd member i as its endpoint, so that freezing one member (SIGSTOP)
-cuts one server off, and freezing two takes the cluster's quorum away from all three.
-Instances are registered and renewed with signed UPDATEs (dnspython, TSIG) and read back
+cuts one server off, and freezing two takes the cluster's quorum away from all three. Which
+member leads is set before each freeze (etcdctl move-leader): losing the leader and losing a
+follower are different cases, and each run tests the same one. Instances are registered and renewed with signed UPDATEs (dnspython, TSIG) and read back
 with SRV queries on every server. Each test uses a service of its own, with leases long
 enough (600 s) to outlive the class where a test does not mean them to expire.
 
@@ -75,6 +76,22 @@ def registration(service, instance, lease, address="10.77.0.1"):
     return message
 
 
+def register_bulk(port, service, count, lease=LONG_LEASE, per_update=250):
+    """Registers instances b0..b<count-1> of _<service>._tcp, `per_update` to a signed
+    UPDATE over TCP."""
+    keyring = dns.tsigkeyring.from_text({KEY_NAME: SECRET})
+    for first in range(0, count, per_update):
+        message = dns.update.UpdateMessage(REGISTRY_DOMAIN, keyring=keyring, keyname=KEY_NAME,
+                                           keyalgorithm=dns.tsig.HMAC_SHA256)
+        for index in range(first, min(count, first + per_update)):
+            node = node_of(service, f"b{index}")
+            message.add(f"b{index}._{service}._tcp", lease, "SRV", f"0 1 9000 {node}")
+            message.add(node, lease, "A", f"10.78.{index >> 8}.{index & 255}")
+        response = dns.query.tcp(message, LOOPBACK, port=port, timeout=30)
+        if response.rcode() != dns.rcode.NOERROR:
+            raise AssertionError(f"bulk registration: {dns.rcode.to_text(response.rcode())}")
+
+
 def register(port, service, instance, lease=LONG_LEASE):
     """Sends the registration and returns its rcode (raises on no answer)."""
     response = dns.query.udp(registration(service, instance, lease), LOOPBACK, port=port,
@@ -109,6 +126,11 @@ def lists(answer, targets):
 def absent(answer, target):
     """Whether an srv_answer() leaves `target` out (NXDOMAIN, nodata, or other targets)."""
     return answer is not None and target not in answer[1]
+
+
+def per_server(seconds):
+    """"s0, s1, s2" from {server index: seconds}, "never" for a server not in it."""
+    return ", ".join(f"{seconds[i]:.2f}" if i in seconds else "never" for i in range(3))
 
 
 def wait_until(predicate, timeout, interval=0.005):
@@ -224,6 +246,15 @@ class ClusterTest(unittest.TestCase):
         if self.cluster.members[i].frozen:
             self.cluster.members[i].thaw()
 
+    def poll(self, service, seconds, until=lambda: False):
+        """Asks each server in turn for _<service>._tcp SRV for `seconds` or until `until()`
+        holds, yielding (server index, srv_answer())."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not until():
+            for i, port in enumerate(self.ports):
+                yield i, srv_answer(port, service)
+            time.sleep(0.01)
+
     def register_everywhere(self, service, instances, lease=LONG_LEASE, via=0):
         """Registers each instance via server `via` and waits until all three servers list
         them all."""
@@ -255,8 +286,13 @@ class ClusterTest(unittest.TestCase):
               f"{', '.join(f'{s * 1000:.1f}' for s in figures)} ms (promise: 200 ms)")
 
     def test_a_server_killed_and_restarted_answers_only_the_full_registry(self):
+        # 2,000 more instances in etcd give the restarted server something to load.
+        in_etcd = self.cluster.count_keys(PREFIX + "instances/") + 2000
+        register_bulk(self.ports[0], "killbulk", 2000)
         instances = [f"k{i}" for i in range(10)]  # their SRV answer fits a 1232-octet datagram
         targets = self.register_everywhere("kill", instances)
+        self.assertIsNotNone(wait_until(lambda: self.cluster.count_keys(PREFIX + "instances/")
+                                        >= in_etcd + 10, 30, interval=0.2), self.logs())
         server = self.servers[1]
         server.process.kill()
         server.process.wait(timeout=5)
@@ -271,8 +307,8 @@ class ClusterTest(unittest.TestCase):
         end = time.monotonic() + 1.0
         while time.monotonic() < end:
             answers.append(srv_answer(server.port, "kill"))
-        print(f"\nrestarted server 1 answered {first * 1000:.0f} ms after its start; "
-              f"{len(answers)} answers checked")
+        print(f"\nrestarted server 1 answered {first * 1000:.0f} ms after its start, with "
+              f"{in_etcd + 10} or more instances in etcd; {len(answers)} answers checked")
         bad = [a for a in answers if a is None or a[0] != dns.rcode.NOERROR or a[1] != targets]
         self.assertEqual(bad[:3], [], f"{len(bad)} of {len(answers)} answers wrong\n"
                          + server.log()[-3000:])
@@ -293,21 +329,18 @@ class ClusterTest(unittest.TestCase):
                                             PROPAGATION_BOUND), f"server {i}\n" + self.logs())
         gone = {}
         bound = lease + 1.5 + EXPIRY_SLACK
-        while len(gone) < 3 and time.monotonic() - registered < bound + 2:
-            for i, port in enumerate(self.ports):
-                if i not in gone and absent(srv_answer(port, "expiry"), target):
-                    gone[i] = time.monotonic() - registered
-            time.sleep(0.01)
-        print(f"\nlease {lease} s: gone from servers 0, 1, 2 after "
-              f"{', '.join(f'{gone[i]:.2f}' if i in gone else 'never' for i in range(3))} s "
+        for i, answer in self.poll("expiry", bound + 2 - (time.monotonic() - registered),
+                                   until=lambda: len(gone) == 3):
+            if i not in gone and absent(answer, target):
+                gone[i] = time.monotonic() - registered
+        print(f"\nlease {lease} s: gone from servers 0, 1, 2 after {per_server(gone)} s "
               f"(promise: {lease + 1.5} s)")
         self.assertEqual(sorted(gone), [0, 1, 2], self.logs())
         self.assertLess(max(gone.values()), bound, self.logs())
 
     def test_quorum_lost_and_back(self):
         lease = 3
-        keep, stop = node_of("quorum", "keep"), node_of("quorum", "stop")
-        new = node_of("quorum", "new")
+        keep, stop, new = (node_of("quorum", i) for i in ("keep", "stop", "new"))
         self.register_everywhere("quorum", ["keep", "stop"], lease=lease)
         # The agent of "keep" heartbeats every lease/3, going round the three servers; the
         # agent of "stop" is gone from now on.
@@ -316,65 +349,63 @@ class ClusterTest(unittest.TestCase):
         # The member left running leads until it finds it has lost the quorum.
         self.cluster.make_leader(self.cluster.members[0])
         self.freeze(1, 2)
-        outage_end = time.monotonic() + lease + 2
         # A registration during the outage, at a server that is cut off as well.
         self.assertEqual(register(self.ports[1], "quorum", "new"), dns.rcode.NOERROR)
         wrong, answers, stop_missing = [], 0, set()
-        while time.monotonic() < outage_end:
-            for i, port in enumerate(self.ports):
-                answer = srv_answer(port, "quorum")
-                answers += 1
-                if not lists(answer, {keep}):
-                    wrong.append((i, answer))
-                elif stop not in answer[1]:
-                    stop_missing.add(i)
-            time.sleep(0.02)
+        for i, answer in self.poll("quorum", lease + 2):
+            answers += 1
+            if not lists(answer, {keep}):
+                wrong.append((i, answer))
+            elif stop not in answer[1]:
+                stop_missing.add(i)
         outage_rcodes = list(agent.rcodes)
         self.thaw(1)
         self.thaw(2)
         back = time.monotonic()
         self.assertEqual(wrong[:3], [], f"{len(wrong)} of {answers} answers during the outage "
                          "were wrong\n" + self.logs())
+        # Each server kept answering its last registry: no lease runs out without a leader.
+        self.assertEqual(stop_missing, set(), self.logs())
         self.assertTrue(outage_rcodes and all(r == dns.rcode.NOERROR for r in outage_rcodes),
                         f"renewals during the outage: {outage_rcodes}\n" + self.logs())
         self.assertTrue(self.cluster.wait_healthy(timeout=10), self.cluster.logs())
         healthy = time.monotonic() - back
         # Then "stop" goes (reconciled away, or expired by etcd, which gives every lease a
-        # full TTL when a new leader takes over), "new" comes, and "keep" never leaves, for
-        # one more lease after both.
+        # full TTL when a new leader takes over), "new" comes, and "keep" never leaves.
         bound = healthy + lease + 1.5 + ELECTION_SLACK + EXPIRY_SLACK
-        gone, came, wrong = {}, {}, []
-        while time.monotonic() - back < bound + lease:
-            settled = max([*gone.values(), *came.values()], default=0)
-            if len(gone) == len(came) == 3 and time.monotonic() - back > settled + lease:
-                break
-            for i, port in enumerate(self.ports):
-                answer = srv_answer(port, "quorum")
-                if not lists(answer, {keep}):
-                    wrong.append((i, answer))
-                    continue
-                if i not in gone and stop not in answer[1]:
-                    gone[i] = time.monotonic() - back
-                if i not in came and new in answer[1]:
-                    came[i] = time.monotonic() - back
-            time.sleep(0.02)
-
-        def figures(times):
-            return ", ".join(f"{times[i]:.2f}" if i in times else "never" for i in range(3))
+        gone, came, wrong = self.reconciled("quorum", back, bound, lease, keep, stop, new)
         print(f"\nquorum back: cluster healthy {healthy:.2f} s after SIGCONT; 'stop' gone from "
-              f"servers 0, 1, 2 after {figures(gone)} s, 'new' there after {figures(came)} s; "
-              f"{len(outage_rcodes)} renewals in the outage, all NOERROR; 'stop' left the "
-              f"answers of servers {sorted(stop_missing)} during the outage")
+              f"servers 0, 1, 2 after {per_server(gone)} s, 'new' there after "
+              f"{per_server(came)} s; {len(outage_rcodes)} renewals in the outage, all NOERROR")
         self.assertEqual(wrong[:3], [], "'keep' missing after the outage\n" + self.logs())
         self.assertEqual(sorted(gone), [0, 1, 2],
                          "'stop' still listed after the outage\n" + self.logs())
         self.assertLess(max(gone.values()), bound, self.logs())
         self.assertEqual(sorted(came), [0, 1, 2],
                          "'new' (registered during the outage) not listed\n" + self.logs())
-        # Each server kept answering its last registry: no lease runs out without a leader.
-        self.assertEqual(stop_missing, set(), self.logs())
         agent.stop()
         self.assertNotIn(None, agent.rcodes)
+
+    def reconciled(self, service, back, bound, lease, keep, stop, new):
+        """Polls every server after an outage until `stop` has left and `new` has come on
+        all three and a lease has passed since, or `bound` + `lease` seconds after `back`.
+        Returns ({server: seconds until stop left}, {server: seconds until new came},
+        [answers without keep])."""
+        gone, came, wrong = {}, {}, []
+
+        def settled():
+            last = max([*gone.values(), *came.values()], default=0)
+            return len(gone) == len(came) == 3 and time.monotonic() - back > last + lease
+        for i, answer in self.poll(service, bound + lease - (time.monotonic() - back),
+                                   until=settled):
+            if not lists(answer, {keep}):
+                wrong.append((i, answer))
+                continue
+            if i not in gone and stop not in answer[1]:
+                gone[i] = time.monotonic() - back
+            if i not in came and new in answer[1]:
+                came[i] = time.monotonic() - back
+        return gone, came, wrong
 
     def test_a_server_cut_off_from_a_follower_keeps_answering_and_catches_up(self):
         self.cluster.make_leader(self.cluster.members[0])
