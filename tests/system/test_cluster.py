@@ -416,36 +416,51 @@ class ClusterTest(unittest.TestCase):
         self.cut_off("cutl", "the leader")
 
     def cut_off(self, service, role):
-        """Freezes etcd member 2, server 2's only endpoint, for at least 3 s."""
+        """Freezes etcd member 2, server 2's only endpoint, for at least 4 s, while an agent
+        heartbeats server 2 alone with a lease of 2 s (which etcd lets run out meanwhile)."""
         before, during = node_of(service, "before"), node_of(service, "during")
+        agent_node = node_of(service, "agent")
         self.register_everywhere(service, ["before"])
+        self.register_everywhere(service, ["agent"], lease=2, via=2)
+        agent = Heartbeats([self.ports[2]], service, "agent", 2, 2 / 3).start()
+        self.addCleanup(agent.stop)
         self.freeze(2)
         frozen = time.monotonic()
-        # A renewal at the server that is cut off is still answered.
-        self.assertEqual(register(self.ports[2], service, "before"), dns.rcode.NOERROR)
         # A registration at another server reaches the servers that still reach etcd (when
         # the frozen member led, once the other two have a leader again).
         self.assertEqual(register(self.ports[0], service, "during"), dns.rcode.NOERROR)
         reached = wait_until(lambda: lists(srv_answer(self.ports[1], service), {during}), 10)
         self.assertIsNotNone(reached, "a registration during the cut-off did not reach "
                              "server 1\n" + self.logs())
-        cut_end = frozen + max(3, reached + 1)
-        wrong, answers = [], 0
+        # The cut-off server answers what it had, its agent's instance included.
+        cut_end = frozen + max(4, reached + 1)
+        wrong, answers, expired = [], 0, False
         while time.monotonic() < cut_end:
             answer = srv_answer(self.ports[2], service)
             answers += 1
-            if not lists(answer, {before}):
+            if not lists(answer, {before, agent_node}):
                 wrong.append(answer)
+            expired = expired or absent(srv_answer(self.ports[0], service), agent_node)
             time.sleep(0.01)
         self.thaw(2)
         self.assertEqual(wrong[:3], [], f"{len(wrong)} of {answers} answers of the cut-off "
                          "server were wrong\n" + self.logs())
         caught_up = wait_until(lambda: lists(srv_answer(self.ports[2], service),
                                              {before, during}), 10)
+        # etcd expired the agent's lease meanwhile (no renewal reached it); server 2 writes
+        # the instance again, and every server lists it.
+        revived = wait_until(lambda: all(lists(srv_answer(port, service), {agent_node})
+                                         for port in self.ports), 10)
+        agent.stop()
         print(f"\nwith {role} frozen, a registration via server 0 reached server 1 after "
-              f"{reached:.2f} s; the cut-off server listed it "
-              f"{'never' if caught_up is None else f'{caught_up:.2f} s'} after SIGCONT")
+              f"{reached:.2f} s; after SIGCONT the cut-off server listed it after "
+              f"{'never' if caught_up is None else f'{caught_up:.2f} s'}; its agent's "
+              f"instance {'left' if expired else 'stayed on'} server 0 during the cut and was "
+              f"on every server {'never' if revived is None else f'{revived:.2f} s'} later")
         self.assertIsNotNone(caught_up, self.logs())
+        self.assertIsNotNone(revived, self.logs())
+        self.assertTrue(all(r == dns.rcode.NOERROR for r in agent.rcodes),
+                        f"renewals at the cut-off server: {agent.rcodes}\n" + self.logs())
 
     def test_renewals_are_not_raft_writes(self):
         count, rounds, lease = 200, 8, 60
