@@ -276,6 +276,13 @@ class EtcdCluster:
             raise AssertionError("etcdctl get: " + completed.stderr)
         return int(json.loads(completed.stdout).get("count", 0))
 
+    def keys(self, prefix):
+        """Every key etcd holds under `prefix` (a linearizable read)."""
+        completed = self.etcdctl("get", prefix, "--prefix", "--keys-only")
+        if completed.returncode != 0:
+            raise AssertionError("etcdctl get: " + completed.stderr)
+        return [line for line in completed.stdout.splitlines() if line]
+
     def stop(self):
         """Stops every member by pid (thawing frozen ones first)."""
         for member in self.members:
