@@ -368,6 +368,57 @@ TEST_F(ClusterReceiverTest, AnOlderRecordDoesNotReplaceWhatTheServerTracks) {
   EXPECT_FALSE(a->tracks("web-1"));
 }
 
+// The replay guard is the cluster's: a recorded UPDATE that A accepted, sent to B after a
+// later one was written, is refused there as it would be at A; it must not undo the later
+// change anywhere.
+TEST_F(ClusterReceiverTest, AnUpdateReplayedAtAnotherServerIsRefused) {
+  auto a = server();
+  auto b = server();
+  const std::vector<std::uint8_t> passing = agents_.registration("web-1", 10);
+  ASSERT_EQ(a->send(passing), wire::rcode::kNoError);
+  ASSERT_EQ(a->send(agents_.registration("web-1", 10, Health::critical)), wire::rcode::kNoError);
+  ASSERT_TRUE(eventually([&] {
+    const auto at_b = b->find("web-1");
+    return at_b && at_b->health == Health::critical;
+  }));
+  const std::int64_t before = revision();
+
+  EXPECT_EQ(b->send(passing), wire::rcode::kNotAuth);  // BADTIME, as a replay at A is
+  EXPECT_EQ(b->counters().replayed.load(), 1u);
+  EXPECT_EQ(b->find("web-1")->health, Health::critical);
+  EXPECT_FALSE(b->tracks("web-1"));
+  EXPECT_EQ(b->etcd().status().queued_writes + b->etcd().status().writes, 0u);
+  EXPECT_EQ(revision(), before);
+  // The recorded deregistration of an earlier life of the instance, likewise.
+  const std::vector<std::uint8_t> deletion = agents_.deregistration("web-1");
+  ASSERT_EQ(a->send(deletion), wire::rcode::kNoError);
+  ASSERT_EQ(a->send(agents_.registration("web-1", 10)), wire::rcode::kNoError);
+  ASSERT_TRUE(eventually([&] {
+    const auto at_b = b->find("web-1");
+    return at_b && at_b->health == Health::passing;
+  }));
+  EXPECT_EQ(b->send(deletion), wire::rcode::kNotAuth);
+  EXPECT_TRUE(b->find("web-1").has_value());
+  EXPECT_TRUE(in_etcd("web-1"));
+}
+
+// Not yet: the guard of a deleted instance is kept only by the server that deleted it
+// (deleted_, the state file), not in etcd, so another server takes a recorded registration
+// of an instance deregistered at A as a new one and brings it back for every server.
+// Disabled until deleted instances' guards are shared; run it with
+// --gtest_also_run_disabled_tests.
+TEST_F(ClusterReceiverTest, DISABLED_ARegistrationReplayedAfterItsDeregistrationIsRefusedElsewhere) {
+  auto a = server();
+  auto b = server();
+  const std::vector<std::uint8_t> registration = agents_.registration("web-1", 10);
+  ASSERT_EQ(a->send(registration), wire::rcode::kNoError);
+  ASSERT_EQ(a->send(agents_.deregistration("web-1")), wire::rcode::kNoError);
+  ASSERT_TRUE(eventually([&] { return !in_etcd("web-1") && !b->find("web-1"); }));
+  EXPECT_EQ(a->send(registration), wire::rcode::kNotAuth);
+  EXPECT_EQ(b->send(registration), wire::rcode::kNotAuth);
+  EXPECT_FALSE(b->find("web-1").has_value());
+}
+
 // etcd loses the key of an instance whose agent heartbeats A (here deleted by hand; in
 // production a lease etcd expired while A could not renew it): A writes it again.
 TEST_F(ClusterReceiverTest, ARemovalOfAnInstanceHeartbeatedHereIsUndone) {
