@@ -70,7 +70,7 @@ class Agents {
  public:
   std::vector<std::uint8_t> registration(const std::string& id, std::uint32_t lease,
                                          Health health = Health::passing,
-                                         std::uint16_t weight = 5) {
+                                         std::uint16_t weight = 5, bool lease_option = true) {
     UpdateBuilder update(next_id_++, "svc.internal.");
     const std::string owner = id + "._web._tcp.svc.internal.";
     const std::string node = "host-1.node.svc.internal.";
@@ -90,7 +90,8 @@ class Agents {
     encode_name_rdata(owner, rdata);
     update.add(UpdateSection::update, "_web._tcp.svc.internal.", wire::rrtype::kPtr,
                wire::rrclass::kIn, lease, rdata);
-    update.set_lease(lease);
+    // Without the option the lease asked for is the records' TTL: the same lease.
+    if (lease_option) update.set_lease(lease);
     return finish(update);
   }
 
@@ -267,13 +268,19 @@ TEST_F(ClusterReceiverTest, RenewalsWriteNothingAndAHealthChangeReachesTheOtherS
   const std::int64_t before = revision();
   const backend::EtcdRegistryStatus written = a->etcd().status();
 
-  // The same registration, signed anew, five times: renewals, answered from the renewal
-  // board and applied at A's tick as keep-alives of the etcd lease.
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(a->send(agents_.registration("web-1", 10)), wire::rcode::kNoError);
+  // The same registration, signed anew, six times: renewals. Sent alternately with and
+  // without the Update Lease option (the same lease), so that the first is answered from
+  // the renewal board (applied at A's tick) and the others, unlike the renewal remembered
+  // before them, take the registry thread's whole path: both must only keep the etcd lease
+  // alive.
+  for (int i = 0; i < 6; ++i) {
+    const bool lease_option = i % 2 == 0;
+    ASSERT_EQ(a->send(agents_.registration("web-1", 10, Health::passing, 5, lease_option)),
+              wire::rcode::kNoError);
     a->tick();
   }
-  EXPECT_EQ(a->counters().unchanged.load(), 5u);
+  EXPECT_EQ(a->counters().unchanged.load(), 6u);
+  EXPECT_EQ(a->counters().repeated.load(), 1u);
   // A put would have been queued while A handled the UPDATE; the keep-alives reach etcd.
   ASSERT_TRUE(eventually([&] {
     const backend::EtcdRegistryStatus now = a->etcd().status();
@@ -447,10 +454,20 @@ TEST_F(ClusterReceiverTest, ARemovalOfAnInstanceHeartbeatedHereIsUndone) {
 
   const Clock::time_point deleted = Clock::now();
   ASSERT_EQ(etcd_.etcdctl("del " + key_of("web-1")), 0);
-  EXPECT_TRUE(heartbeat_until(
-      [&] { return a->etcd().status().writes > writes && in_etcd("web-1"); }, 5s));
-  std::printf("deleted from etcd, written again by A after %.0f ms\n",
-              1000 * seconds_since(deleted));
+  // Written again when the watch reports the removal, not registered anew by the agent's
+  // next heartbeat: none is sent meanwhile.
+  const auto written = [&] { return a->etcd().status().writes > writes && in_etcd("web-1"); };
+  EXPECT_TRUE(eventually([&] {
+    missing = missing || !a->find("web-1");
+    return written();
+  }, 1s));
+  if (written()) {
+    std::printf("deleted from etcd, written again by A after %.0f ms\n",
+                1000 * seconds_since(deleted));
+  }
+  EXPECT_FALSE(missing) << "the instance left A's registry";
+  // And the heartbeats go on renewing it.
+  EXPECT_FALSE(heartbeat_until([&] { return !in_etcd("web-1"); }, 2s));
   EXPECT_FALSE(missing) << "the instance left A's registry";
   EXPECT_EQ(a->answered(), 1u);
   EXPECT_TRUE(a->tracks("web-1"));
