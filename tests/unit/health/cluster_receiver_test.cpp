@@ -473,8 +473,8 @@ TEST_F(ClusterReceiverTest, ARemovalOfAnInstanceHeartbeatedHereIsUndone) {
   EXPECT_TRUE(a->tracks("web-1"));
 }
 
-// Registers kStay instances stay-N and kGone gone-N at `at`, leases of 30 s (no renewal is
-// needed while the test runs), and waits until `other` holds them all.
+// The self-preservation tests: kStay instances stay-N and kGone gone-N, of which the gone-N
+// are removed from etcd at once.
 constexpr int kStay = 4;
 constexpr int kGone = 16;
 
@@ -486,6 +486,16 @@ ReceiverSettings preserving() {
   out.leases.preservation_max = std::chrono::seconds(30);  // the settle rule ends it first
   out.tick = std::chrono::milliseconds(100);
   return out;
+}
+
+// Registers the stay-N and gone-N at `at`, leases of 30 s (no renewal is needed while the
+// test runs); false when one is refused.
+bool register_all(Server& at, Agents& agents) {
+  for (int i = 1; i <= kStay + kGone; ++i) {
+    const std::string id = i <= kStay ? "stay-" + std::to_string(i) : "gone-" + std::to_string(i - kStay);
+    if (at.send(agents.registration(id, 30)) != wire::rcode::kNoError) return false;
+  }
+  return true;
 }
 
 // The gone-N still in `server`'s registry.
@@ -501,12 +511,7 @@ std::vector<std::string> gone_still_in(Server& server) {
 TEST_F(ClusterReceiverTest, AMassRemovalIsHeldUntilItSettles) {
   auto a = server(false, preserving());
   auto b = server(true, preserving());
-  for (int i = 1; i <= kStay; ++i) {
-    ASSERT_EQ(a->send(agents_.registration("stay-" + std::to_string(i), 30)), wire::rcode::kNoError);
-  }
-  for (int i = 1; i <= kGone; ++i) {
-    ASSERT_EQ(a->send(agents_.registration("gone-" + std::to_string(i), 30)), wire::rcode::kNoError);
-  }
+  ASSERT_TRUE(register_all(*a, agents_));
   ASSERT_TRUE(eventually([&] { return b->instances() == kStay + kGone; }));
   const std::uint64_t events = b->etcd().status().watch_events;
 
@@ -550,12 +555,7 @@ TEST_F(ClusterReceiverTest, AMassRemovalIsHeldUntilItSettles) {
 TEST_F(ClusterReceiverTest, AHeldInstanceHeartbeatedAgainIsWrittenAgain) {
   auto a = server(true, preserving());
   auto b = server(true, preserving());
-  for (int i = 1; i <= kStay; ++i) {
-    ASSERT_EQ(a->send(agents_.registration("stay-" + std::to_string(i), 30)), wire::rcode::kNoError);
-  }
-  for (int i = 1; i <= kGone; ++i) {
-    ASSERT_EQ(a->send(agents_.registration("gone-" + std::to_string(i), 30)), wire::rcode::kNoError);
-  }
+  ASSERT_TRUE(register_all(*a, agents_));
   ASSERT_TRUE(eventually([&] { return b->instances() == kStay + kGone; }));
   const std::uint64_t events = a->etcd().status().watch_events;
   ASSERT_EQ(etcd_.etcdctl("del --prefix " + key_of("gone-")), 0);
