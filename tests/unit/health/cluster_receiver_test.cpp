@@ -414,7 +414,8 @@ TEST_F(ClusterReceiverTest, AnUpdateReplayedAtAnotherServerIsRefused) {
 // of an instance deregistered at A as a new one and brings it back for every server.
 // Disabled until deleted instances' guards are shared; run it with
 // --gtest_also_run_disabled_tests.
-TEST_F(ClusterReceiverTest, DISABLED_ARegistrationReplayedAfterItsDeregistrationIsRefusedElsewhere) {
+TEST_F(ClusterReceiverTest,
+       DISABLED_ARegistrationReplayedAfterItsDeregistrationIsRefusedElsewhere) {
   auto a = server();
   auto b = server();
   const std::vector<std::uint8_t> registration = agents_.registration("web-1", 10);
@@ -492,7 +493,8 @@ ReceiverSettings preserving() {
 // test runs); false when one is refused.
 bool register_all(Server& at, Agents& agents) {
   for (int i = 1; i <= kStay + kGone; ++i) {
-    const std::string id = i <= kStay ? "stay-" + std::to_string(i) : "gone-" + std::to_string(i - kStay);
+    const std::string id =
+        i <= kStay ? "stay-" + std::to_string(i) : "gone-" + std::to_string(i - kStay);
     if (at.send(agents.registration(id, 30)) != wire::rcode::kNoError) return false;
   }
   return true;
