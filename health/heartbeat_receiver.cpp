@@ -331,7 +331,14 @@ bool HeartbeatReceiver::fresh(const UpdatePlan& plan, const TsigCheck& check) {
       return board_.guard_accepts(handle->slot, check.time_signed, check.mac);
     }
     const auto gone = deleted_.find(key);
-    return gone == deleted_.end() || gone->second.accepts(check.time_signed, check.mac);
+    if (gone != deleted_.end() && !gone->second.accepts(check.time_signed, check.mac)) {
+      return false;
+    }
+    // In a cluster the guard of an instance another server tracks (or deleted) is in the
+    // shared record: an UPDATE recorded there and sent here must be refused as it is there.
+    if (shared_ == nullptr) return true;
+    const auto record = shared_->record(key.service, key.id);
+    return !record || ReplayGuard::from_bytes(record->replay).accepts(check.time_signed, check.mac);
   };
   for (const InstanceKey& removal : plan.removals) {
     if (!accepts(removal)) return false;

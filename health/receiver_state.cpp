@@ -293,11 +293,16 @@ void HeartbeatReceiver::drop_shared(const backend::SharedRemoved& removed, regis
       unshared_.push_back(key);
       return;
     }
-    if (hold_removal(key, store, Clock::now())) return;
+    // Not tracked here any more either way, its guard kept as a deleted one's: a held
+    // instance that stayed tracked would be taken as unchanged by its next heartbeat (a
+    // keep-alive, never written again, so the other servers drop it when they settle) and,
+    // should its agent stop, let go of here and never leave this server's answers. Untracked,
+    // its next heartbeat here registers it again and writes it.
     const ReplayGuard guard = board_.guard(handle->slot);
     retire(handle->slot);
     tracker_.remove(key);
     remember_deleted(key, guard);
+    if (hold_removal(key, store, Clock::now())) return;
   } else if (hold_removal(key, store, Clock::now())) {
     return;
   }
