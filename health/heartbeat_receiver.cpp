@@ -266,6 +266,7 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
       guard = gone->second;
     }
     guard.accept(check.time_signed, check.mac);
+    if (shared_ != nullptr) share_deletion(removal, guard, store);
     deregister_instance(removal, store);
     remember_deleted(removal, guard);
   }
@@ -331,7 +332,14 @@ bool HeartbeatReceiver::fresh(const UpdatePlan& plan, const TsigCheck& check) {
       return board_.guard_accepts(handle->slot, check.time_signed, check.mac);
     }
     const auto gone = deleted_.find(key);
-    return gone == deleted_.end() || gone->second.accepts(check.time_signed, check.mac);
+    if (gone != deleted_.end() && !gone->second.accepts(check.time_signed, check.mac)) {
+      return false;
+    }
+    // In a cluster the guard of an instance another server tracks (or deleted) is in the
+    // shared record: an UPDATE recorded there and sent here must be refused as it is there.
+    if (shared_ == nullptr) return true;
+    const auto record = shared_->record(key.service, key.id);
+    return !record || ReplayGuard::from_bytes(record->replay).accepts(check.time_signed, check.mac);
   };
   for (const InstanceKey& removal : plan.removals) {
     if (!accepts(removal)) return false;
@@ -542,7 +550,6 @@ void HeartbeatReceiver::deregister_instance(const InstanceKey& key, registry::St
   if (const auto handle = tracker_.handle(key)) retire(handle->slot);
   tracker_.remove(key);
   store.remove_instance(key.service, key.id);
-  if (shared_ != nullptr) shared_->remove(key.service, key.id);
 }
 
 // A deleted instance keeps its replay guard for replay_memory, so that the UPDATE that
@@ -576,10 +583,10 @@ void HeartbeatReceiver::publish_changes(registry::Store& store) {
       if (change.kind == Kind::forget) {
         log_("instance " + change.key.id + " of " + change.key.service + " forgotten");
         const ReplayGuard guard = board_.guard(change.slot);
+        if (shared_ != nullptr) share_deletion(change.key, guard, store);
         retire(change.slot);
         store.remove_instance(change.key.service, change.key.id);
         remember_deleted(change.key, guard);
-        if (shared_ != nullptr) shared_->remove(change.key.service, change.key.id);
       } else if (change.kind == Kind::ttl) {
         store.set_max_ttl(change.key.service, change.key.id, change.ttl);
       } else if (shared_ != nullptr && change.health == registry::Health::critical &&

@@ -231,6 +231,13 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
                        std::chrono::system_clock::time_point wall);
   // Puts the instances changed in this batch to the shared registry.
   void share_changes(const registry::Store& store);
+  // Shares a deletion as a tombstone: the instance's record with a lease of 0 and the guard
+  // that deleted it. Before the store lets go of the instance.
+  void share_deletion(const InstanceKey& key, const ReplayGuard& guard,
+                      const registry::Store& store);
+  // Takes a tombstone another server shared.
+  void take_deletion(const registry::backend::DynamicInstance& tombstone,
+                     registry::Store& store);
   // Stops tracking an instance without touching the store (cluster: another server may
   // track it now).
   void let_go(std::uint32_t slot, const InstanceKey& key);

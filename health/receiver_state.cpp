@@ -218,7 +218,7 @@ void HeartbeatReceiver::let_go(std::uint32_t slot, const InstanceKey& key) {
 bool HeartbeatReceiver::adopt(const InstanceKey& key, Clock::time_point now) {
   held_.erase(key);
   const auto record = shared_->record(key.service, key.id);
-  if (!record) return false;
+  if (!record || record->lease_seconds == 0) return false;
   const Clocks clocks{now, Wall::now()};
   FlapState flap;
   flap.penalty = record->flap_penalty;
@@ -256,6 +256,10 @@ void HeartbeatReceiver::take_shared(const backend::DynamicInstance& record,
                  " left out: this server's config declares it");
     return;
   }
+  if (record.lease_seconds == 0) {
+    take_deletion(record, store);
+    return;
+  }
   held_.erase(key);
   if (const auto handle = tracker_.handle(key)) {
     // This server's own write coming back, or an older one: what it tracks is as new.
@@ -279,6 +283,44 @@ void HeartbeatReceiver::take_shared(const backend::DynamicInstance& record,
   if (store.put_instance(std::move(published), record.protocol)) ++taken;
 }
 
+// A deregistration travels as a tombstone rather than a bare delete, which carries nothing:
+// every server learns the guard that deleted the instance and refuses its recorded UPDATEs
+// as the deleting server does (for replay_memory). etcd drops the tombstone with its lease
+// (etcd's minimum TTL); the removal that follows changes nothing. It costs what a delete
+// did: the put, and the expiry of its lease.
+void HeartbeatReceiver::share_deletion(const InstanceKey& key, const ReplayGuard& guard,
+                                       const registry::Store& store) {
+  auto instance = store.find_instance(key.service, key.id);
+  const registry::Service* service = store.find_service(key.service);
+  if (!instance || service == nullptr) {
+    shared_->remove(key.service, key.id);
+    return;
+  }
+  backend::DynamicInstance tombstone;
+  tombstone.instance = std::move(*instance);
+  tombstone.protocol = service->protocol;
+  tombstone.lease_seconds = 0;
+  tombstone.replay = guard.to_bytes();
+  shared_->put(tombstone);
+}
+
+void HeartbeatReceiver::take_deletion(const backend::DynamicInstance& tombstone,
+                                      registry::Store& store) {
+  const InstanceKey key{tombstone.instance.service, tombstone.instance.id};
+  const ReplayGuard guard = ReplayGuard::from_bytes(tombstone.replay);
+  held_.erase(key);
+  if (const auto handle = tracker_.handle(key)) {
+    // Registered again here after that deletion: the later UPDATE stands.
+    if (guard.time() <= board_.guard(handle->slot).time()) return;
+    retire(handle->slot);
+    tracker_.remove(key);
+  }
+  if (store.source_of(key.service, key.id) == registry::Source::heartbeat) {
+    store.remove_instance(key.service, key.id);
+  }
+  remember_deleted(key, guard);
+}
+
 void HeartbeatReceiver::drop_shared(const backend::SharedRemoved& removed, registry::Store& store) {
   const InstanceKey key{removed.service, removed.id};
   if (store.source_of(key.service, key.id) != registry::Source::heartbeat) return;
@@ -293,11 +335,16 @@ void HeartbeatReceiver::drop_shared(const backend::SharedRemoved& removed, regis
       unshared_.push_back(key);
       return;
     }
-    if (hold_removal(key, store, Clock::now())) return;
+    // Not tracked here any more either way, its guard kept as a deleted one's: a held
+    // instance that stayed tracked would be taken as unchanged by its next heartbeat (a
+    // keep-alive, never written again, so the other servers drop it when they settle) and,
+    // should its agent stop, let go of here and never leave this server's answers. Untracked,
+    // its next heartbeat here registers it again and writes it.
     const ReplayGuard guard = board_.guard(handle->slot);
     retire(handle->slot);
     tracker_.remove(key);
     remember_deleted(key, guard);
+    if (hold_removal(key, store, Clock::now())) return;
   } else if (hold_removal(key, store, Clock::now())) {
     return;
   }
@@ -319,18 +366,22 @@ bool HeartbeatReceiver::hold_removal(const InstanceKey& key, const registry::Sto
   while (!shared_removals_.empty() && now - shared_removals_.front() > leases.preservation_window) {
     shared_removals_.pop_front();
   }
-  shared_removals_.push_back(now);
-  const std::size_t instances = store.count_of(registry::Source::heartbeat);
+  // Against the instances there were before the removals of the window, this one included.
+  const std::size_t removed = shared_removals_.size() + 1;
+  const std::size_t before = store.count_of(registry::Source::heartbeat) + shared_removals_.size();
   const bool mass = leases.preservation_threshold > 0 &&
-                    instances >= leases.preservation_min_instances &&
-                    static_cast<double>(shared_removals_.size()) >
-                        leases.preservation_threshold * static_cast<double>(instances);
-  if (!mass && held_.empty()) return false;
+                    before >= leases.preservation_min_instances &&
+                    static_cast<double>(removed) >
+                        leases.preservation_threshold * static_cast<double>(before);
+  if (!mass && held_.empty()) {
+    shared_removals_.push_back(now);
+    return false;
+  }
   if (held_.empty()) {
     holding_since_ = now;
-    log_("SELF-PRESERVATION STARTED (cluster): " + std::to_string(shared_removals_.size()) +
-         " of " + std::to_string(instances) + " heartbeat instances removed from the shared "
-         "registry within " + std::to_string(leases.preservation_window.count()) +
+    log_("SELF-PRESERVATION STARTED (cluster): " + std::to_string(removed) + " of " +
+         std::to_string(before) + " heartbeat instances removed from the shared registry "
+         "within " + std::to_string(leases.preservation_window.count()) +
          " s; keeping the rest in the answers until they are written again or for at most " +
          std::to_string(leases.preservation_max.count()) + " s");
   }

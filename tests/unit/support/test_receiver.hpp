@@ -17,9 +17,12 @@ namespace signpost::testing {
 struct ReceiverRig {
   explicit ReceiverRig(std::vector<health::TsigKey> keys,
                        std::chrono::seconds max_lease = std::chrono::seconds(600))
+      : ReceiverRig(std::move(keys), receiver_settings(max_lease)) {}
+  /// The same with settings of the test's own (self-preservation, ticks); start from
+  /// receiver_settings().
+  ReceiverRig(std::vector<health::TsigKey> keys, health::ReceiverSettings settings)
       : publisher(publisher_settings(), {}, nullptr, nullptr),
-        receiver(receiver_settings(max_lease), std::move(keys), publisher,
-                 [](const std::string&) {}) {
+        receiver(std::move(settings), std::move(keys), publisher, [](const std::string&) {}) {
     publisher.start();
   }
 
