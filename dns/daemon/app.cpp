@@ -190,6 +190,9 @@ bool App::open_etcd() {
   registry::backend::EtcdRegistrySettings settings;
   settings.etcd.endpoints = config_.etcd_endpoints;
   settings.etcd.dial_timeout = std::chrono::seconds(config_.etcd_dial_timeout);
+  // A write that waits on a leader etcd lost is sent again after this, by when the other
+  // members have elected a new one (etcd's election timeout is 1 s by default).
+  settings.etcd.request_timeout = std::chrono::seconds(2);
   settings.prefix = config_.etcd_prefix;
   settings.max_queued = config_.max_instances;
   std::string endpoints;

@@ -319,6 +319,7 @@ void EtcdRegistry::apply(const etcd::WatchEvent& event, std::vector<Change>& cha
 }
 
 void EtcdRegistry::on_answer(std::int64_t lease, std::int64_t ttl) {
+  last_answer_.store(Clock::now().time_since_epoch().count());
   if (ttl > 0) return;
   {
     std::lock_guard lock(queue_mutex_);

@@ -201,6 +201,7 @@ class EtcdRegistry final : public SharedRegistry {
 
   void run();
   void work(Clock::time_point now);
+  void check_answers(Clock::time_point now);
   void ensure_stream();
   void send_renewals(Clock::time_point now);
   void due_renewals(Clock::time_point now, std::vector<std::int64_t>& leases,
@@ -251,6 +252,8 @@ class EtcdRegistry final : public SharedRegistry {
   bool resync_wanted_ = false;
   std::unique_ptr<etcd::EtcdKeepAliveStream> stream_;
   Clock::time_point last_stream_break_{};  // when a send last found the stream broken
+  Clock::time_point unanswered_since_{};   // the first renewal sent since the last answer
+  std::atomic<Clock::rep> last_answer_{0};  // when the stream last answered (its reader)
   bool down_ = false;
   Clock::time_point down_since_{};
   Clock::time_point retry_at_{};

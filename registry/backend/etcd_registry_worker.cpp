@@ -27,6 +27,9 @@ constexpr std::size_t kParallelWrites = 32;
 constexpr std::chrono::milliseconds kWriteSlice = 50ms;
 // Two breaks of the keep-alive stream within this are an outage, not a passing break.
 constexpr std::chrono::seconds kStreamBreaks{1};
+// A keep-alive stream that has answered none of the renewals sent on it for this long is
+// stalled (its member hangs, or this server is cut off from it): an outage.
+constexpr std::chrono::seconds kStalled{3};
 // How often entries kept for a revival that never came are forgotten.
 constexpr std::chrono::seconds kSweepInterval{5};
 
@@ -72,6 +75,10 @@ void EtcdRegistry::run() {
 void EtcdRegistry::work(Clock::time_point now) {
   if (down_ && now < retry_at_) return;
   try {
+    check_answers(now);
+    // While down, a read that needs the cluster's leader proves it is back: a new stream
+    // opens without a word from etcd, even to a member that hangs.
+    if (down_) client_.range(instances_prefix_);
     ensure_stream();
     if (resync_wanted_) {
       resync();
@@ -106,6 +113,34 @@ void EtcdRegistry::ensure_stream() {
       [this](std::int64_t lease, std::int64_t ttl) { on_answer(lease, ttl); });
 }
 
+// A stream whose member hangs breaks nowhere: its renewals just go unanswered. Without this
+// check a server cut off that way would only renew into the void, and log nothing.
+void EtcdRegistry::check_answers(Clock::time_point now) {
+  if (unanswered_since_ == Clock::time_point{} || !stream_) return;
+  const Clock::time_point answered{Clock::duration(last_answer_.load())};
+  if (answered >= unanswered_since_) {
+    unanswered_since_ = {};  // answered since: the next renewal starts the clock again
+    return;
+  }
+  if (now - unanswered_since_ < kStalled) return;
+  unanswered_since_ = {};
+  const std::string endpoint = stream_->endpoint();
+  stream_->close();
+  stream_.reset();
+  {
+    // Sent into the stalled stream: renewed again once a stream answers.
+    std::lock_guard lock(entries_mutex_);
+    for (auto& [key, entry] : entries_) {
+      if (entry.renewed > now - kStalled - interval_of(entry)) {
+        entry.renewed = {};
+        renewals_.try_emplace(key, entry.heartbeat);
+      }
+    }
+  }
+  throw EtcdError(EtcdErrc::deadline_exceeded, endpoint,
+                  "lease keep-alive stream: no answer for " + std::to_string(kStalled.count()) + " s");
+}
+
 std::chrono::milliseconds EtcdRegistry::interval_of(const Entry& entry) const {
   const std::chrono::milliseconds third{entry.ttl_seconds * 1000 / 3};
   return std::min(settings_.keep_alive_interval, third);
@@ -118,6 +153,7 @@ void EtcdRegistry::send_renewals(Clock::time_point now) {
   if (leases.empty()) return;
   if (stream_->send(leases)) {
     keep_alives_sent_ += leases.size();
+    if (unanswered_since_ == Clock::time_point{}) unanswered_since_ = now;
     return;
   }
   // Not sent: ask again on the next pass, on a new stream. A stream also breaks when etcd
