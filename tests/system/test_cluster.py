@@ -12,6 +12,7 @@ Timings are printed, not asserted tightly: the bounds are the cluster's promises
 loaded two-core machine.
 """
 
+import signal
 import socket
 import struct
 import threading
@@ -29,7 +30,8 @@ import dns.tsigkeyring
 import dns.update
 
 from etcd_cluster import EtcdCluster
-from harness import LOOPBACK, REGISTRY_DOMAIN, FixedPortServer, free_port, udp_exchange
+from harness import (LOOPBACK, REGISTRY_DOMAIN, AgentProcess, FixedPortServer, free_port,
+                     udp_exchange)
 
 SECRET = "Y2x1c3RlciB0ZXN0IGtleSAwMTIzNDU2Nzg5YWJjZGVm"
 KEY_NAME = "cluster-key"
@@ -473,6 +475,61 @@ class ClusterTest(unittest.TestCase):
             "the end of the outage was not logged\n" + self.logs())
         self.assertTrue(all(r == dns.rcode.NOERROR for r in agent.rcodes),
                         f"renewals at the cut-off server: {agent.rcodes}\n" + self.logs())
+
+    def test_an_agent_fails_over_to_another_server_without_a_gap(self):
+        """A real signpost-agent with send_to = "one" heartbeats server 0; server 0 hangs
+        (SIGSTOP of signpostd itself): the agent moves to server 1, which renews the etcd
+        lease server 0 granted without a write, and the instance never leaves the answers
+        of the servers that still answer."""
+        lease = 3
+        target = f"failover-host.node.{REGISTRY_DOMAIN}"
+        agent = AgentProcess(f"""[agent]
+node = "failover-host"
+addresses = ["127.0.0.21"]
+servers = ["{LOOPBACK}:{self.ports[0]}", "{LOOPBACK}:{self.ports[1]}"]
+send_to = "one"
+key_name = "{KEY_NAME}"
+key_secret = "{SECRET}"
+lease = {lease}
+
+[[service]]
+name = "failover"
+port = 8080
+""").start()
+        self.addCleanup(agent.cleanup)
+        self.addCleanup(agent.stop)
+        for i, port in enumerate(self.ports):
+            self.assertIsNotNone(wait_until(lambda: lists(srv_answer(port, "failover"), {target}),
+                                            5), f"server {i}\n" + agent.log() + self.logs())
+        time.sleep(lease)  # a few heartbeats, every one to server 0
+        proposals = self.cluster.proposals_committed()
+        process = self.servers[0].process
+        process.send_signal(signal.SIGSTOP)
+        self.addCleanup(lambda: process.poll() is None and process.send_signal(signal.SIGCONT))
+        missing, answers = [], 0
+        end = time.monotonic() + 3 * lease
+        while time.monotonic() < end:
+            for i in (1, 2):
+                answer = srv_answer(self.ports[i], "failover")
+                answers += 1
+                if not lists(answer, {target}):
+                    missing.append((i, answer))
+            time.sleep(0.01)
+        written = self.cluster.proposals_committed() - proposals
+        process.send_signal(signal.SIGCONT)
+        self.assertEqual(agent.log_count("failing over"), 1, agent.log())
+        self.assertEqual(missing[:3], [], f"{len(missing)} of {answers} answers of servers 1 "
+                         "and 2 lacked the instance while its agent failed over\n"
+                         + agent.log() + self.logs())
+        # The takeover renews the etcd lease server 0 granted: no Raft write.
+        self.assertLessEqual(written, 2, f"{written} etcd proposals during the failover")
+        # Server 0, back, no longer hears the agent; its own lease of the instance runs out,
+        # and it keeps answering the instance that etcd keeps alive.
+        time.sleep(lease + 1)
+        self.assertTrue(lists(srv_answer(self.ports[0], "failover"), {target}),
+                        agent.log() + self.logs())
+        print(f"\nagent failover: {answers} answers of servers 1 and 2, none without the "
+              f"instance; {written} etcd proposals meanwhile")
 
     def test_renewals_are_not_raft_writes(self):
         count, rounds, lease = 200, 8, 60
