@@ -20,6 +20,7 @@
 #include "dns/wire/types.hpp"
 #include "health/protocol/update_builder.hpp"
 #include "registry/backend/etcd_registry.hpp"
+#include "tests/unit/support/eventually.hpp"
 #include "tests/unit/registry/backend/etcd/etcd_server.hpp"
 #include "tests/unit/support/test_receiver.hpp"
 
@@ -48,15 +49,7 @@ std::uint16_t rcode_of(const std::vector<std::uint8_t>& response) {
   return response.size() >= 4 ? response[3] & 0x0f : 0xffff;
 }
 
-// Polls `done` every 20 ms for at most `timeout`.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
-  const auto give_up = Clock::now() + timeout;
-  while (Clock::now() < give_up) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
+using signpost::testing::eventually;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();

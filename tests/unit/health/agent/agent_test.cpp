@@ -97,6 +97,25 @@ ServerAddress dead_server(boost::asio::io_context& io) {
 
 const std::string kWeb = "web-n1._web._tcp.svc.internal.";
 
+// A name in /tmp that no file has now, for a check that passes once the test creates it.
+std::string free_flag_path() {
+  char flag[] = "/tmp/signpost-agent-flag-XXXXXX";
+  const int fd = mkstemp(flag);
+  if (fd < 0) return {};
+  ::close(fd);
+  std::remove(flag);
+  return flag;
+}
+
+// An exec check, every 100 ms: critical (exit 2) until `flag` exists.
+CheckConfig flag_check(const std::string& flag) {
+  CheckConfig check;
+  check.type = CheckType::exec;
+  check.target = "test -f " + flag + " || exit 2";
+  check.interval = milliseconds(100);
+  return check;
+}
+
 TEST(Agent, RegistersWithEveryServerKeepsGoingAndDeregistersOnStop) {
   boost::asio::io_context io;
   LogCapture log;
@@ -125,22 +144,16 @@ TEST(Agent, HealthChangeIsSentAtOnce) {
   boost::asio::io_context io;
   LogCapture log;
   FakeServer server(io, [](const auto&, bool) { return Answer{.lease = 30}; });
-  char flag[] = "/tmp/signpost-agent-flag-XXXXXX";
-  const int fd = mkstemp(flag);
-  ASSERT_GE(fd, 0);
-  ::close(fd);
-  std::remove(flag);
-  CheckConfig check;
-  check.type = CheckType::exec;
-  check.target = "test -f " + std::string(flag) + " || exit 2";
-  check.interval = milliseconds(100);
+  const std::string flag = free_flag_path();
+  ASSERT_FALSE(flag.empty());
+  const CheckConfig check = flag_check(flag);
   // A 30 s lease: the next heartbeat is 8 s or more away, so quick UPDATEs are changes.
   Agent agent(io, config_for({server.address()}, {service("web", {check})}, 30), log.sink(),
               kTiming, 2);
   agent.start();
   ASSERT_TRUE(run_until(io, [&] { return server.requests.size() == 1; }));
   EXPECT_EQ(describe_request(server.requests[0]), "register " + kWeb + " health=critical");
-  const std::string result = "check exec 'test -f " + std::string(flag) + " || exit 2' of " + kWeb;
+  const std::string result = "check exec 'test -f " + flag + " || exit 2' of " + kWeb;
   ASSERT_TRUE(run_until(io, [&] { return log.count(result + ": critical (exit 2)") == 1; }));
 
   std::ofstream(flag) << "ok\n";
@@ -154,7 +167,7 @@ TEST(Agent, HealthChangeIsSentAtOnce) {
             1u)
       << log.all();
 
-  std::remove(flag);
+  std::remove(flag.c_str());
   ASSERT_TRUE(run_until(io, [&] { return server.requests.size() == 3; })) << log.all();
   EXPECT_EQ(describe_request(server.requests[2]), "register " + kWeb + " health=critical");
   EXPECT_EQ(log.count(result + ": critical (exit 2)"), 2u) << log.all();
@@ -298,15 +311,9 @@ TEST(AgentOneAtATime, RoundsHealthChangesAndStopGoToTheFirstServerOnly) {
   LogCapture log;
   FakeServer first(io, [](const auto&, bool) { return Answer{.lease = 1}; });
   FakeServer second(io, [](const auto&, bool) { return Answer{.lease = 1}; });
-  char flag[] = "/tmp/signpost-agent-flag-XXXXXX";
-  const int fd = mkstemp(flag);
-  ASSERT_GE(fd, 0);
-  ::close(fd);
-  std::remove(flag);
-  CheckConfig check;
-  check.type = CheckType::exec;
-  check.target = "test -f " + std::string(flag) + " || exit 2";
-  check.interval = milliseconds(100);
+  const std::string flag = free_flag_path();
+  ASSERT_FALSE(flag.empty());
+  const CheckConfig check = flag_check(flag);
   Agent agent(io, one_at_a_time({first.address(), second.address()}, {service("web", {check})}, 1),
               log.sink(), kTiming, 11);
   agent.start();
@@ -321,7 +328,7 @@ TEST(AgentOneAtATime, RoundsHealthChangesAndStopGoToTheFirstServerOnly) {
   ASSERT_TRUE(run_until(io, [&] { return first.requests.size() >= before_change + 3; }));
   EXPECT_EQ(describe_request(first.requests[before_change]),
             "register " + kWeb + " health=passing");
-  std::remove(flag);
+  std::remove(flag.c_str());
   EXPECT_EQ(log.count("registered " + kWeb + " with " + first.address().text()), 1u) << log.all();
 
   bool stopped = false;

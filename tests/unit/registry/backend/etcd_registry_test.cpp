@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/unit/support/eventually.hpp"
 #include "tests/unit/registry/backend/etcd/etcd_server.hpp"
 #include "tests/unit/registry/backend/sample_state.hpp"
 
@@ -101,15 +102,7 @@ class LogCapture {
   std::vector<std::string> lines_;
 };
 
-// Polls `done` every 20 ms for at most `timeout`.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
-  const auto give_up = Clock::now() + timeout;
-  while (Clock::now() < give_up) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
+using signpost::testing::eventually;
 
 double milliseconds_since(Clock::time_point start, Clock::time_point end = Clock::now()) {
   return std::chrono::duration<double, std::milli>(end - start).count();

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/unit/support/eventually.hpp"
 #include "tests/unit/registry/backend/sample_state.hpp"
 
 namespace signpost::registry::backend {
@@ -106,12 +107,9 @@ std::shared_ptr<const RegistryState> state_with_serial(std::uint32_t serial) {
   return state;
 }
 
-// Waits for the writer thread to get somewhere (not for time to pass): polls `done` for up
-// to ten seconds.
-template <typename Done>
-bool eventually(Done done) {
-  for (int i = 0; i < 10000 && !done(); ++i) std::this_thread::sleep_for(1ms);
-  return done();
+// Waits for the writer thread to get somewhere (not for time to pass).
+bool eventually(const std::function<bool()>& done) {
+  return signpost::testing::eventually(done, std::chrono::seconds(10));
 }
 
 TEST(StateWriter, ManySubmitsCoalesceAndTheNewestIsWritten) {
