@@ -343,9 +343,9 @@ TEST_F(ClusterReceiverTest, AnAgentThatFailsOverIsRenewedWithoutAWriteAndLeavesW
 TEST_F(ClusterReceiverTest, AnOlderRecordDoesNotReplaceWhatTheServerTracks) {
   auto a = server();
   ASSERT_EQ(a->send(agents_.registration("web-1", 10)), wire::rcode::kNoError);
-  ASSERT_TRUE(eventually([&] { return in_etcd("web-1"); }));
-  const std::optional<backend::DynamicInstance> own = a->etcd().record("web", "web-1");
-  ASSERT_TRUE(own);
+  // Written: the record as A wrote it (A learns it once etcd has answered the put).
+  std::optional<backend::DynamicInstance> own;
+  ASSERT_TRUE(eventually([&] { return (own = a->etcd().record("web", "web-1")).has_value(); }));
   const std::uint64_t accepted = ReplayGuard::from_bytes(own->replay).time();
   ASSERT_NE(accepted, 0u);
   const auto record_at = [&](std::uint64_t time_signed) {
@@ -401,6 +401,34 @@ TEST_F(ClusterReceiverTest, AnUpdateReplayedAtAnotherServerIsRefused) {
   EXPECT_EQ(b->send(deletion), wire::rcode::kNotAuth);
   EXPECT_TRUE(b->find("web-1").has_value());
   EXPECT_TRUE(in_etcd("web-1"));
+}
+
+// Flap damping works per cluster: an instance that flaps at A is held out of B's answers
+// too, and when its agent moves to B, B goes on with its penalty instead of starting clean.
+TEST_F(ClusterReceiverTest, FlapDampingHoldsOnEveryServerAndThroughAFailover) {
+  auto a = server();
+  auto b = server();
+  for (int flap = 0; flap < 4; ++flap) {
+    ASSERT_EQ(a->send(agents_.registration("web-1", 60, Health::passing)), wire::rcode::kNoError);
+    ASSERT_EQ(a->send(agents_.registration("web-1", 60, Health::critical)), wire::rcode::kNoError);
+  }
+  ASSERT_EQ(a->send(agents_.registration("web-1", 60, Health::passing)), wire::rcode::kNoError);
+  const auto critical_at = [](Server& server) {
+    const auto instance = server.find("web-1");
+    return instance && instance->health == Health::critical;
+  };
+  // Suppressed: reported passing, held out of the answers, at A and at B.
+  EXPECT_TRUE(critical_at(*a));
+  ASSERT_TRUE(eventually([&] { return critical_at(*b); }));
+  EXPECT_EQ(a->answered(), 0u);
+  EXPECT_EQ(b->answered(), 0u);
+
+  // The agent moves to B, still reporting passing.
+  ASSERT_EQ(b->send(agents_.registration("web-1", 60, Health::passing)), wire::rcode::kNoError);
+  EXPECT_TRUE(b->tracks("web-1"));
+  EXPECT_TRUE(critical_at(*b));
+  EXPECT_EQ(b->answered(), 0u);
+  EXPECT_TRUE(critical_at(*a));
 }
 
 // A deregistration at A reaches B as a tombstone with the guard that deleted the instance:
