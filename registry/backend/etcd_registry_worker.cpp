@@ -393,8 +393,8 @@ void EtcdRegistry::mark_down(const std::string& error) {
     down_ = true;
     down_since_ = now;
     log_(LogLevel::warning, "etcd registry: etcd unreachable (" + error +
-                                "); answering from the last registry and queueing changes "
-                                "until it is back");
+                                "); keeping the registry this server holds and queueing "
+                                "changes until it is back");
   }
   retry_at_ = now + backoff_;
   backoff_ = std::min(backoff_ * 2, kMaxBackoff);
