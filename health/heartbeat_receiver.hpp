@@ -227,8 +227,8 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   void save_state_if_due(registry::Store& store, std::chrono::steady_clock::time_point now);
   // Completes the record of a tracked instance whose instance and protocol are set: its
   // lease, damping, key and replay guard as of the clocks' time. False when not tracked.
-  bool complete_record(registry::backend::DynamicInstance& out, Clock::time_point steady,
-                       std::chrono::system_clock::time_point wall);
+  bool complete_record(const InstanceKey& key, registry::backend::DynamicInstance& out,
+                       Clock::time_point steady, std::chrono::system_clock::time_point wall);
   // Puts the instances changed in this batch to the shared registry.
   void share_changes(const registry::Store& store);
   // Shares a deletion as a tombstone: the instance's record with a lease of 0 and the guard

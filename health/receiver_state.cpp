@@ -67,12 +67,15 @@ std::int64_t HeartbeatReceiver::visit_state(
     const std::function<void(const backend::DeletedGuard&)>& on_deleted) {
   const Clocks clocks;
   backend::DynamicInstance out;
+  InstanceKey key;
   store.visit_source(registry::Source::heartbeat, [&](const registry::Service& service,
                                                       const std::string& id,
                                                       const registry::PackedInstance& packed) {
+    key.service = service.name;
+    key.id = id;
     out.instance = packed.unpack(service.name, id);
     out.protocol = service.protocol;
-    if (complete_record(out, clocks.steady, clocks.wall)) on_instance(out);
+    if (complete_record(key, out, clocks.steady, clocks.wall)) on_instance(out);
   });
   const auto memory = settings_.replay_memory;
   for (const auto& [forget_at, gone] : deletions_) {
@@ -173,10 +176,10 @@ void HeartbeatReceiver::save_state_if_due(registry::Store& store, Clock::time_po
 
 namespace signpost::health {
 
-bool HeartbeatReceiver::complete_record(backend::DynamicInstance& out, Clock::time_point steady,
-                                        Wall::time_point wall) {
+bool HeartbeatReceiver::complete_record(const InstanceKey& key, backend::DynamicInstance& out,
+                                        Clock::time_point steady, Wall::time_point wall) {
   const Clocks clocks{steady, wall};
-  const auto handle = tracker_.handle({out.instance.service, out.instance.id});
+  const auto handle = tracker_.handle(key);
   const auto saved = handle ? tracker_.saved(*handle) : std::nullopt;
   if (!saved || handle->slot >= registered_.size()) return false;
   const Registered& registered = registered_[handle->slot];
@@ -205,7 +208,7 @@ void HeartbeatReceiver::share_changes(const registry::Store& store) {
     if (!instance || service == nullptr) continue;
     record.instance = std::move(*instance);
     record.protocol = service->protocol;
-    if (complete_record(record, clocks.steady, clocks.wall)) shared_->put(record);
+    if (complete_record(key, record, clocks.steady, clocks.wall)) shared_->put(record);
   }
   unshared_.clear();
 }

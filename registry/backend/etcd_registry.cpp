@@ -128,7 +128,6 @@ std::optional<DynamicInstance> EtcdRegistry::record(std::string_view service,
   }
 }
 
-
 EtcdRegistryStatus EtcdRegistry::status() const {
   EtcdRegistryStatus out;
   out.connected = connected_.load();

@@ -8,6 +8,7 @@
 // signed seeds carry the same key and time). The receiver handles the message twice, so that
 // the second is a renewal (repeat) of what the first registered. The message is also read as
 // the agent reads a server's response to its UPDATE.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -19,6 +20,7 @@
 #include "health/protocol/update_request.hpp"
 #include "health/protocol/update_response.hpp"
 #include "registry/publisher.hpp"
+#include "tests/unit/support/test_receiver.hpp"
 
 namespace {
 
@@ -34,23 +36,6 @@ constexpr std::uint8_t kSignMode = 0x01;
 std::vector<health::TsigKey> keys() {
   std::vector<health::TsigKey> out;
   out.push_back(health::make_tsig_key(kKeyName, "hmac-sha256", kSecret, {"web", "db-*"}));
-  return out;
-}
-
-registry::Publisher::Settings publisher_settings() {
-  registry::Publisher::Settings out;
-  const std::string domain("\x03svc\x08internal\x00", 14);
-  out.apex.domain = domain;
-  out.build.domain = domain;
-  out.batch_delay = std::chrono::milliseconds(0);
-  return out;
-}
-
-health::ReceiverSettings receiver_settings() {
-  health::ReceiverSettings out;
-  out.domain = "svc.internal.";
-  out.leases.min_lease = std::chrono::seconds(1);
-  out.leases.max_lease = std::chrono::seconds(600);
   return out;
 }
 
@@ -75,11 +60,12 @@ void read_as_response(const health::TsigSigner& signer, std::span<const std::uin
 // The whole receiver: the message handled twice (the second time it is a replay), on the
 // registry thread as the workers hand it there, then the lease tick's changes applied.
 void receive(std::span<const std::uint8_t> message) {
-  registry::Publisher publisher(publisher_settings(), {}, nullptr, nullptr);
+  using Rig = signpost::testing::ReceiverRig;
+  registry::Publisher publisher(Rig::publisher_settings(), {}, nullptr, nullptr);
   publisher.start();
   {
-    health::HeartbeatReceiver receiver(receiver_settings(), keys(), publisher,
-                                       [](const std::string&) {}, [] { return kNow; });
+    health::HeartbeatReceiver receiver(Rig::receiver_settings(std::chrono::seconds(600)), keys(),
+                                       publisher, [](const std::string&) {}, [] { return kNow; });
     receiver.process(message);
     receiver.process(message);
     receiver.tick();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dns/wire/types.hpp"
+#include "tests/unit/support/test_receiver.hpp"
 
 namespace signpost::health {
 namespace {
@@ -90,24 +91,14 @@ std::uint16_t rcode_of(const std::vector<std::uint8_t>& response) {
 class HeartbeatReceiverTest : public ::testing::Test {
  protected:
   HeartbeatReceiverTest()
-      : publisher_(settings(), {}, nullptr, nullptr),
+      : publisher_(signpost::testing::ReceiverRig::publisher_settings(), {}, nullptr, nullptr),
         receiver_(receiver_settings(), keys(), publisher_, [](const std::string&) {}) {
     publisher_.start();
   }
 
-  static registry::Publisher::Settings settings() {
-    registry::Publisher::Settings out;
-    const std::string domain("\x03svc\x08internal\x00", 14);
-    out.apex.domain = domain;
-    out.build.domain = domain;
-    out.batch_delay = std::chrono::milliseconds(0);
-    return out;
-  }
   static ReceiverSettings receiver_settings() {
-    ReceiverSettings out;
-    out.domain = "svc.internal.";
-    out.leases.min_lease = std::chrono::seconds(1);
-    out.leases.max_lease = std::chrono::seconds(600);
+    ReceiverSettings out =
+        signpost::testing::ReceiverRig::receiver_settings(std::chrono::seconds(600));
     out.max_instances = 4;
     return out;
   }
