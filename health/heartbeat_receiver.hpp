@@ -58,6 +58,8 @@ struct ReceiverCounters {
   std::atomic<std::uint64_t> replayed{0};       // signed no later than the last accepted
   std::atomic<std::uint64_t> over_quota{0};     // refused: key.max_instances, max_instances
   std::atomic<std::uint64_t> dropped{0};        // not handled: too many queued
+  std::atomic<std::uint64_t> expired{0};        // leases that ran out (instances left answers)
+  std::atomic<std::uint64_t> flap_holds{0};     // instances flap damping began to suppress
 };
 
 /// Takes UPDATE messages from the DNS workers (dns::answer::UpdateHandler): TSIG verification
