@@ -39,4 +39,23 @@ void log_line(LogLevel level, std::string_view message) {
   std::fflush(stderr);
 }
 
+void log_audit(std::string_view event, std::initializer_list<AuditField> fields) {
+  std::string message = "audit ";
+  message += event;
+  for (const auto& [name, value] : fields) {
+    message += ' ';
+    message += name;
+    message += '=';
+    // A value with a space or nothing in it is quoted, so that the line splits on spaces.
+    const bool quote = value.empty() || value.find_first_of(" \"=") != std::string_view::npos;
+    if (quote) message += '"';
+    for (const char c : value) {
+      if (quote && (c == '"' || c == '\\')) message += '\\';
+      message += c;
+    }
+    if (quote) message += '"';
+  }
+  log_line(LogLevel::info, message);
+}
+
 }  // namespace signpost

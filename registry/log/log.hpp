@@ -6,8 +6,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace signpost {
 
@@ -29,5 +31,15 @@ std::string format_log_line(LogLevel level, std::string_view message,
 /// that lines from different threads never interleave. Any thread; allocates; never called
 /// per packet.
 void log_line(LogLevel level, std::string_view message);
+
+/// One field of an audit line: a name ("service", "who", "from") and its value.
+using AuditField = std::pair<std::string_view, std::string_view>;
+
+/// Writes one audit line: a change to the registry (`event`: "register", "deregister",
+/// "health", "drain", "undrain", "weight", "expire"), with who made it (a key name, an API
+/// token's id), what it touched and from which address. As text:
+/// "... info: audit register service=web id=a who=key:agent. from=127.0.0.1".
+/// Any thread; allocates; never called per packet (only for changes).
+void log_audit(std::string_view event, std::initializer_list<AuditField> fields);
 
 }  // namespace signpost
