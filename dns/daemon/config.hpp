@@ -82,6 +82,10 @@ struct Config {
   std::string etcd_prefix;                  // every key the cluster writes is under it
   std::uint32_t etcd_dial_timeout = 0;      // seconds
 
+  // [http]: the API, status page and metrics; sealed.
+  std::vector<ListenAddress> http_listen;  // [] = off
+  std::string http_token_file;             // "" = writes refused
+
   // [[key]]: TSIG keys for heartbeats (DNS UPDATE); sealed.
   std::vector<KeyConfig> keys;
 

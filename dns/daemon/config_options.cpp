@@ -98,6 +98,19 @@ void set_listen(Target& target, const Value& value) {
   target.config->listen = std::move(list);
 }
 
+// The HTTP API's addresses: like server.listen, but an empty list turns the API off.
+void set_http_listen(Target& target, const Value& value) {
+  std::vector<ListenAddress> list;
+  for (const std::string& text : std::get<StringList>(value)) {
+    ListenAddress address = parse_listen(text);
+    if (std::find(list.begin(), list.end(), address) != list.end()) {
+      throw Invalid("lists '" + address.text() + "' twice");
+    }
+    list.push_back(std::move(address));
+  }
+  target.config->http_listen = std::move(list);
+}
+
 void set_domain(Target& target, const Value& value) {
   std::string text = text_of(value);
   if (!text.empty() && text.back() != '.') text += '.';
@@ -336,6 +349,15 @@ const std::vector<Option>& options() {
       {.section = "registry", .key = "etcd_dial_timeout", .fallback = std::int64_t{2}, .min = 1,
        .max = 60, .help = "etcd backend: seconds to wait for a connection to an endpoint.",
        .set = [](Target& t, const Value& v) { t.config->etcd_dial_timeout = as<std::uint32_t>(v); }},
+      // [http]
+      {.section = "http", .key = "listen", .kind = Kind::string_list, .fallback = StringList{},
+       .help = "Addresses of the HTTP API, the status page and /metrics, as `\"127.0.0.1:8054\"`; "
+               "[] = off.",
+       .set = set_http_listen},
+      {.section = "http", .key = "token_file", .kind = Kind::string, .fallback = std::string(),
+       .help = "File holding the bearer token (one per line) that every write through the API "
+               "needs; \"\" = writes refused.",
+       .set = [](Target& t, const Value& v) { t.config->http_token_file = text_of(v); }},
       // [[key]]
       {.section = "key", .key = "name", .kind = Kind::string, .required = true,
        .help = "Key name, as the TSIG record carries it (`nsupdate -y hmac-sha256:NAME:SECRET`).",

@@ -39,7 +39,7 @@ void log_line(LogLevel level, std::string_view message) {
   std::fflush(stderr);
 }
 
-void log_audit(std::string_view event, std::initializer_list<AuditField> fields) {
+void log_audit(std::string_view event, std::span<const AuditField> fields) {
   std::string message = "audit ";
   message += event;
   for (const auto& [name, value] : fields) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,6 +41,9 @@ using AuditField = std::pair<std::string_view, std::string_view>;
 /// token's id), what it touched and from which address. As text:
 /// "... info: audit register service=web id=a who=key:agent. from=127.0.0.1".
 /// Any thread; allocates; never called per packet (only for changes).
-void log_audit(std::string_view event, std::initializer_list<AuditField> fields);
+void log_audit(std::string_view event, std::span<const AuditField> fields);
+inline void log_audit(std::string_view event, std::initializer_list<AuditField> fields) {
+  log_audit(event, std::span<const AuditField>(fields.begin(), fields.size()));
+}
 
 }  // namespace signpost
