@@ -42,8 +42,8 @@ def dpkg(*args):
     deadline = time.monotonic() + LOCK_WAIT
     while True:
         result = command(["dpkg", *args], timeout=DPKG_TIMEOUT, check=False)
-        locked = "lock" in result.stderr and "held by" in result.stderr or \
-            "is locked by another process" in result.stderr
+        # "dpkg frontend lock was locked by another process with pid ..."
+        locked = "lock" in result.stderr and "another process" in result.stderr
         if not locked or time.monotonic() > deadline:
             return result
         time.sleep(1)
