@@ -56,9 +56,9 @@ std::string format_json_log_line(LogLevel level, std::string_view message,
                                  std::span<const AuditField> fields,
                                  std::chrono::system_clock::time_point at);
 
-/// Writes the line of now, in log_format(), and a newline to stderr as one write, under a lock, so
-/// that lines from different threads never interleave. Any thread; allocates; never called
-/// per packet.
+/// Writes the line of now, in log_format(), and a newline to stderr as one write, under a
+/// lock, so that lines from different threads never interleave. Any thread; allocates;
+/// never called per packet.
 void log_line(LogLevel level, std::string_view message);
 
 /// Writes one audit line: a change to the registry (`event`: "register", "deregister",
