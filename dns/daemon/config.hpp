@@ -9,6 +9,7 @@
 
 #include "dns/answer/responder.hpp"
 #include "registry/config/config_error.hpp"
+#include "registry/log/log.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::dns::daemon {
@@ -85,6 +86,9 @@ struct Config {
   // [http]: the API, status page and metrics; sealed.
   std::vector<ListenAddress> http_listen;  // [] = off
   std::string http_token_file;             // "" = writes refused
+
+  // [log]: sealed; main() applies it before the server starts.
+  LogFormat log_format = LogFormat::text;
 
   // [[key]]: TSIG keys for heartbeats (DNS UPDATE); sealed.
   std::vector<KeyConfig> keys;

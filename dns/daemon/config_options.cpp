@@ -9,6 +9,7 @@
 #include "dns/daemon/config_schema.hpp"
 #include "dns/wire/name.hpp"
 #include "health/protocol/tsig.hpp"
+#include "registry/log/log.hpp"
 
 namespace signpost::dns::daemon::schema {
 
@@ -201,6 +202,12 @@ void set_secret(Target& target, const Value& value) {
   target.key->secret = text_of(value);
 }
 
+void set_log(Target& target, const Value& value) {
+  const std::optional<LogFormat> format = parse_log_format(text_of(value));
+  if (!format) throw Invalid("must be \"text\" or \"json\", not \"" + text_of(value) + "\"");
+  target.config->log_format = *format;
+}
+
 constexpr std::int64_t kMaxTtl = 86400;
 
 }  // namespace
@@ -358,6 +365,13 @@ const std::vector<Option>& options() {
        .help = "File holding the bearer token (one per line) that every write through the API "
                "needs; \"\" = writes refused.",
        .set = [](Target& t, const Value& v) { t.config->http_token_file = text_of(v); }},
+      // [log]
+      {.section = "log", .key = "format", .kind = Kind::string, .fallback = std::string("text"),
+       .allowed = "\"text\", \"json\"",
+       .help = "How stderr lines are written: `2026-05-01T10:00:00.123Z info: message` text, "
+               "or one JSON object per line (`time`, `level`, `msg`; audit lines add `event` "
+               "and their fields) for log collectors.",
+       .set = set_log},
       // [[key]]
       {.section = "key", .key = "name", .kind = Kind::string, .required = true,
        .help = "Key name, as the TSIG record carries it (`nsupdate -y hmac-sha256:NAME:SECRET`).",
@@ -434,7 +448,7 @@ const std::vector<Option>& options() {
 const config::Schema& config_schema() {
   static const config::Schema schema(
       {{.name = "server"}, {.name = "dns"}, {.name = "health"}, {.name = "registry"},
-       {.name = "key", .array = true},
+       {.name = "log"}, {.name = "key", .array = true},
        {.name = "service", .array = true}, {.name = "service.instance", .array = true}},
       options(), /*reload_column=*/true);
   return schema;
