@@ -32,11 +32,58 @@ json::value seconds(const std::optional<double>& value) {
 }
 
 // Each key the spec promises is present, 0 when the backend counted none.
-json::object counts(const std::map<std::string, std::size_t>& by, std::initializer_list<const char*> keys) {
+json::object counts(const std::map<std::string, std::size_t>& by,
+                    std::initializer_list<const char*> keys) {
   json::object out;
   for (const char* key : keys) out[key] = 0;
   for (const auto& [key, count] : by) out[key] = count;
   return out;
+}
+
+// The length of the well-formed UTF-8 sequence at the start of `text` (RFC 3629 §4), or 0.
+std::size_t utf8_sequence(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;  // the range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;   // no overlong forms
+    if (lead == 0xED) high = 0x9F;  // no surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;  // nothing above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  }
+  return length;
+}
+
+// JSON text must be UTF-8 (RFC 8259 §8.1), and Boost.JSON writes a string's bytes as they
+// are: a name from a request or a TXT value from a heartbeat could break the answer. Each
+// byte that does not start a well-formed sequence becomes U+FFFD.
+void append_string(std::string& out, std::string_view text) {
+  std::string valid;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = utf8_sequence(text.substr(i));
+    if (length == 0) {
+      valid += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      valid.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  out += json::serialize(json::string_view(valid));
 }
 
 void append_double(std::string& out, double number) {
@@ -57,7 +104,7 @@ void append_value(std::string& out, const json::value& value) {
       for (const json::key_value_pair& member : value.get_object()) {
         if (!first) out.push_back(',');
         first = false;
-        out += json::serialize(json::string_view(member.key()));
+        append_string(out, member.key());
         out.push_back(':');
         append_value(out, member.value());
       }
@@ -77,6 +124,9 @@ void append_value(std::string& out, const json::value& value) {
     }
     case json::kind::double_:
       append_double(out, value.get_double());
+      return;
+    case json::kind::string:
+      append_string(out, value.get_string());
       return;
     default:
       out += json::serialize(value);
@@ -106,7 +156,8 @@ json::object service_json(const ServiceInfo& service, std::uint32_t serial) {
   out["answer_limit"] = optional_number(service.answer_limit);
   json::array instances;
   instances.reserve(service.instances.size());
-  for (const InstanceInfo& instance : service.instances) instances.emplace_back(instance_json(instance));
+  for (const InstanceInfo& instance : service.instances)
+    instances.emplace_back(instance_json(instance));
   out["instances"] = std::move(instances);
   return out;
 }
@@ -153,9 +204,11 @@ json::object status_json(const StatusInfo& status) {
   out["instances"] = status.instances;
   out["nodes"] = status.nodes;
   out["instances_by_source"] = counts(status.instances_by_source, {"static", "update", "api"});
-  out["instances_by_health"] = counts(status.instances_by_health, {"passing", "warning", "critical"});
+  out["instances_by_health"] =
+      counts(status.instances_by_health, {"passing", "warning", "critical"});
   out["drained"] = status.drained;
-  out["self_preservation"] = json::object{{"active", status.self_preservation}, {"held", status.held}};
+  out["self_preservation"] =
+      json::object{{"active", status.self_preservation}, {"held", status.held}};
   out["backend"] = json::object{{"kind", status.backend},
                                 {"healthy", status.backend_healthy},
                                 {"detail", status.backend_detail}};

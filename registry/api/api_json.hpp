@@ -30,7 +30,8 @@ boost::json::object status_json(const StatusInfo& status);
 
 /// The text of `value`, compact. Numbers that are not integers are written as their
 /// shortest decimal form ("12.5", not Boost.JSON's "1.25E1"), so that people reading an
-/// answer with curl see what they expect. Any thread; allocates.
+/// answer with curl see what they expect; bytes of a string that are not well-formed UTF-8
+/// become U+FFFD, so that the text is always JSON (RFC 8259 §8.1). Any thread; allocates.
 std::string to_json_text(const boost::json::value& value);
 
 }  // namespace signpost::registry::api

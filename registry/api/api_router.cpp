@@ -18,7 +18,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::string_view kIndexHeader = "X-Signpost-Index";
 // The status page loads nothing from anywhere but this server (no fonts, scripts or
@@ -65,13 +64,15 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
 }
 
 // {"weight": 0..65535} or {"weight": null}; the error text when the body is neither.
-std::optional<std::string> parse_weight(std::string_view body, std::optional<std::uint16_t>& weight) {
+std::optional<std::string> parse_weight(std::string_view body,
+                                        std::optional<std::uint16_t>& weight) {
   boost::system::error_code error;
   const json::value document = json::parse(body, error);
   if (error) return "the body is not JSON: " + error.message();
   const json::object* object = document.if_object();
   const json::value* value = object == nullptr ? nullptr : object->if_contains("weight");
-  if (value == nullptr) return std::string("the body must be {\"weight\": N} or {\"weight\": null}");
+  if (value == nullptr)
+    return std::string("the body must be {\"weight\": N} or {\"weight\": null}");
   if (value->is_null()) {
     weight.reset();
     return std::nullopt;
@@ -81,14 +82,25 @@ std::optional<std::string> parse_weight(std::string_view body, std::optional<std
       (value->is_uint64() && value->get_uint64() > 65535)) {
     return std::string("weight must be an integer from 0 to 65535, or null");
   }
-  weight = static_cast<std::uint16_t>(value->is_int64() ? value->get_int64() : static_cast<std::int64_t>(value->get_uint64()));
+  weight = static_cast<std::uint16_t>(
+      value->is_int64() ? value->get_int64() : static_cast<std::int64_t>(value->get_uint64()));
   return std::nullopt;
 }
 
 }  // namespace
 
 enum class ApiRouter::Endpoint : std::uint8_t {
-  status_page, metrics, services, service, nodes, status, watch, deregister, drain, undrain, weight
+  status_page,
+  metrics,
+  services,
+  service,
+  nodes,
+  status,
+  watch,
+  deregister,
+  drain,
+  undrain,
+  weight
 };
 
 // What a path names: its endpoint, the one method it takes, and the service and instance.
@@ -164,7 +176,8 @@ std::optional<WatchQuery> ApiRouter::route(const ApiRequest& request, Respond re
   if (request.method == http::verb::get) {
     // Every GET answer says which serial it reflects, errors too (a client may follow it).
     answer = [this, inner = std::move(answer)](ApiResponse response) {
-      if (response.header(kIndexHeader).empty()) response = with_index(std::move(response), serial());
+      if (response.header(kIndexHeader).empty())
+        response = with_index(std::move(response), serial());
       inner(std::move(response));
     };
   }
@@ -179,8 +192,8 @@ std::optional<WatchQuery> ApiRouter::route(const ApiRequest& request, Respond re
     return std::nullopt;
   }
   if (route->method != request.method) {
-    ApiResponse response = error_response(405, "this path takes only " +
-                                                   std::string(http::to_string(route->method)));
+    ApiResponse response =
+        error_response(405, "this path takes only " + std::string(http::to_string(route->method)));
     response.headers.emplace_back("Allow", http::to_string(route->method));
     answer(std::move(response));
     return std::nullopt;
@@ -225,20 +238,22 @@ void ApiRouter::route_reads(const Route& route, const ApiRequest&, const Respond
         const std::uint32_t serial_now = serial();
         json::array list;
         list.reserve(services.size());
-        for (const ServiceSummary& summary : services) list.emplace_back(service_summary_json(summary));
+        for (const ServiceSummary& summary : services)
+          list.emplace_back(service_summary_json(summary));
         const json::object body{{"serial", serial_now}, {"services", std::move(list)}};
         respond(with_index(json_response(200, body), serial_now));
       });
       return;
     case Endpoint::service:
-      backend_.service(route.service, [this, respond, name = route.service](std::optional<ServiceInfo> info) {
-        if (!info) {
-          respond(error_response(404, "no such service: " + name));
-          return;
-        }
-        const std::uint32_t serial_now = serial();
-        respond(with_index(json_response(200, service_json(*info, serial_now)), serial_now));
-      });
+      backend_.service(
+          route.service, [this, respond, name = route.service](std::optional<ServiceInfo> info) {
+            if (!info) {
+              respond(error_response(404, "no such service: " + name));
+              return;
+            }
+            const std::uint32_t serial_now = serial();
+            respond(with_index(json_response(200, service_json(*info, serial_now)), serial_now));
+          });
       return;
     case Endpoint::nodes:
       backend_.nodes([this, respond](std::vector<NodeInfo> nodes) {
@@ -282,7 +297,8 @@ std::optional<Actor> ApiRouter::authorize(const ApiRequest& request, const Respo
   return Actor{std::move(*id), request.client_address};
 }
 
-void ApiRouter::route_writes(const Route& route, const ApiRequest& request, const Respond& respond) const {
+void ApiRouter::route_writes(const Route& route, const ApiRequest& request,
+                             const Respond& respond) const {
   std::optional<Actor> actor = authorize(request, respond);
   if (!actor) return;
   switch (route.endpoint) {
@@ -320,12 +336,14 @@ ApiRouter::Reply<WriteResult> ApiRouter::write_reply(Respond respond, bool dereg
       case WriteStatus::bad_request:
         return respond(error_response(400, result.message));
       case WriteStatus::not_found:
-        return respond(error_response(
-            404, result.message.empty() ? "no such instance: " + service + "/" + id : result.message));
+        return respond(error_response(404, result.message.empty()
+                                               ? "no such instance: " + service + "/" + id
+                                               : result.message));
       case WriteStatus::conflict:
         return respond(error_response(409, result.message));
       case WriteStatus::backend_down:
-        return respond(error_response(503, result.message.empty() ? "the backend is down" : result.message));
+        return respond(
+            error_response(503, result.message.empty() ? "the backend is down" : result.message));
     }
     json::object body{{"serial", result.serial}};
     if (deregistering) {
@@ -337,7 +355,8 @@ ApiRouter::Reply<WriteResult> ApiRouter::write_reply(Respond respond, bool dereg
   };
 }
 
-std::optional<WatchQuery> ApiRouter::route_watch(const RequestTarget& target, const Respond& respond) const {
+std::optional<WatchQuery> ApiRouter::route_watch(const RequestTarget& target,
+                                                 const Respond& respond) const {
   WatchQuery query;
   query.wait = std::min(kDefaultWait, max_wait_);
   if (const auto index = target.parameter("index")) {

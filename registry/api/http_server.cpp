@@ -43,8 +43,9 @@ void HttpServer::start() {
   }
   for (const tcp::endpoint& endpoint : bound_) {
     if (context_->log) {
-      context_->log(LogLevel::info, "http: listening on " +
-                                        endpoint_text(endpoint.address().to_string(), endpoint.port()));
+      context_->log(
+          LogLevel::info,
+          "http: listening on " + endpoint_text(endpoint.address().to_string(), endpoint.port()));
     }
   }
   for (const auto& acceptor : acceptors_) do_accept(*acceptor);
@@ -70,9 +71,10 @@ void HttpServer::listen(const std::string& address, std::uint16_t port) {
 }
 
 void HttpServer::do_accept(tcp::acceptor& acceptor) {
-  acceptor.async_accept([this, &acceptor](const boost::system::error_code& error, tcp::socket socket) {
-    on_accept(acceptor, error, std::move(socket));
-  });
+  acceptor.async_accept(
+      [this, &acceptor](const boost::system::error_code& error, tcp::socket socket) {
+        on_accept(acceptor, error, std::move(socket));
+      });
 }
 
 void HttpServer::on_accept(tcp::acceptor& acceptor, const boost::system::error_code& error,
@@ -81,7 +83,8 @@ void HttpServer::on_accept(tcp::acceptor& acceptor, const boost::system::error_c
   const auto now = std::chrono::steady_clock::now();
   const bool warn = now >= next_full_warning_ && context_->log;
   if (error) {
-    if (warn) context_->log(LogLevel::warning, "http: accepting a connection failed: " + error.message());
+    if (warn)
+      context_->log(LogLevel::warning, "http: accepting a connection failed: " + error.message());
     if (warn) next_full_warning_ = now + kWarningInterval;
     auto retry = std::make_shared<asio::steady_timer>(io_, kAcceptRetry);
     retry->async_wait([this, &acceptor, retry](const boost::system::error_code& e) {

@@ -79,9 +79,8 @@ void HttpSession::do_read() {
   parser_->body_limit(context_->settings.max_body_bytes);
   stream_.expires_after(context_->settings.request_timeout);
   http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
-                     self->on_read(error);
-                   });
+                   [self = shared_from_this()](const boost::system::error_code& error,
+                                               std::size_t) { self->on_read(error); });
 }
 
 void HttpSession::on_read(const boost::system::error_code& error) {
@@ -147,9 +146,8 @@ void HttpSession::send(ApiResponse answer) {
   response_.prepare_payload();
   stream_.expires_after(context_->settings.request_timeout);
   http::async_write(stream_, response_,
-                    [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
-                      self->on_write(error);
-                    });
+                    [self = shared_from_this()](const boost::system::error_code& error,
+                                                std::size_t) { self->on_write(error); });
 }
 
 void HttpSession::on_write(const boost::system::error_code& error) {
@@ -161,8 +159,8 @@ void HttpSession::on_write(const boost::system::error_code& error) {
 
 void HttpSession::start_watch(const WatchQuery& query) {
   if (context_->watches.size() >= context_->settings.max_watchers) {
-    ApiResponse answer = ApiRouter::error_response(
-        503, "too many watches are waiting; try again later");
+    ApiResponse answer =
+        ApiRouter::error_response(503, "too many watches are waiting; try again later");
     answer.headers.emplace_back("Retry-After", "1");
     answer.headers.emplace_back("X-Signpost-Index", std::to_string(context_->router.serial()));
     return send(std::move(answer));
@@ -192,11 +190,11 @@ void HttpSession::finish_watch(std::uint32_t serial) {
 void HttpSession::do_watch_read() {
   if (buffer_.size() + 1024 > buffer_.max_size()) return;  // read ahead enough; wait
   watch_reading_ = true;
-  stream_.async_read_some(buffer_.prepare(1024),
-                          [self = shared_from_this()](const boost::system::error_code& error,
-                                                      std::size_t length) {
-                            self->on_watch_read(error, length);
-                          });
+  stream_.async_read_some(
+      buffer_.prepare(1024),
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t length) {
+        self->on_watch_read(error, length);
+      });
 }
 
 void HttpSession::on_watch_read(const boost::system::error_code& error, std::size_t length) {
@@ -221,12 +219,12 @@ void HttpSession::do_linger() {
 
 void HttpSession::linger_read() {
   buffer_.clear();
-  stream_.async_read_some(buffer_.prepare(1024),
-                          [self = shared_from_this()](const boost::system::error_code& error,
-                                                      std::size_t) {
-                            if (error || self->closed_) return self->close();
-                            self->linger_read();
-                          });
+  stream_.async_read_some(
+      buffer_.prepare(1024),
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t) {
+        if (error || self->closed_) return self->close();
+        self->linger_read();
+      });
 }
 
 }  // namespace signpost::registry::api

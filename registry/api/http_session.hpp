@@ -98,7 +98,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::shared_ptr<HttpContext> context_;
   std::string client_address_;
   boost::asio::steady_timer watch_timer_;
-  std::optional<std::uint64_t> watch_;        // the waiting watch's handle
+  std::optional<std::uint64_t> watch_;       // the waiting watch's handle
   std::optional<ApiResponse> watch_answer_;  // held until the watch's read is cancelled
   bool watch_reading_ = false;
   unsigned version_ = 11;

@@ -55,9 +55,8 @@ std::optional<RequestTarget> parse_target(std::string_view target) {
   if (target.empty() || target.front() != '/') return std::nullopt;
   RequestTarget out;
   const std::size_t question = target.find('?');
-  const std::string_view path = target.substr(1, question == std::string_view::npos
-                                                     ? std::string_view::npos
-                                                     : question - 1);
+  const std::string_view path =
+      target.substr(1, question == std::string_view::npos ? std::string_view::npos : question - 1);
   if (!path.empty() && !split_decoded(path, '/', out.segments)) return std::nullopt;
   if (question == std::string_view::npos) return out;
   std::string_view query = target.substr(question + 1);
@@ -68,8 +67,8 @@ std::optional<RequestTarget> parse_target(std::string_view target) {
     if (pair.empty()) continue;
     const std::size_t equals = pair.find('=');
     std::optional<std::string> key = percent_decode(pair.substr(0, equals));
-    std::optional<std::string> value =
-        percent_decode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
+    std::optional<std::string> value = percent_decode(
+        equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
     if (!key || !value) return std::nullopt;
     out.query.emplace_back(std::move(*key), std::move(*value));
   }

@@ -29,7 +29,14 @@ using namespace signpost::registry::api;
 
 bool documented(unsigned status) {
   switch (status) {
-    case 200: case 400: case 401: case 403: case 404: case 405: case 409: case 503:
+    case 200:
+    case 400:
+    case 401:
+    case 403:
+    case 404:
+    case 405:
+    case 409:
+    case 503:
       return true;
     default:
       return false;

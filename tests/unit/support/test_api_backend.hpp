@@ -27,10 +27,12 @@ class TestApiBackend : public registry::api::ApiBackend {
     InstanceInfo a;
     a.id = "a", a.service = "web", a.node = "host1", a.addresses = {"10.0.0.1", "fd00::1"};
     a.port = 8080, a.weight = 2, a.effective_weight = 2, a.source = "update";
-    a.tags = {"blue"}, a.meta = {{"version", "1.2"}}, a.lease_seconds = 30, a.lease_remaining = 12.5;
+    a.tags = {"blue"}, a.meta = {{"version", "1.2"}}, a.lease_seconds = 30,
+    a.lease_remaining = 12.5;
     InstanceInfo b = a;
     b.id = "b", b.node = "host2", b.addresses = {"10.0.0.2"}, b.weight = 1, b.effective_weight = 0;
-    b.health = "warning", b.reported_health = "warning", b.source = "static", b.tags = {}, b.meta = {};
+    b.health = "warning", b.reported_health = "warning", b.source = "static", b.tags = {},
+    b.meta = {};
     b.lease_seconds.reset(), b.lease_remaining.reset();
     InstanceInfo c = b;
     c.id = "c", c.service = "db", c.node = "host1", c.port = 5432, c.health = "passing";
@@ -48,13 +50,22 @@ class TestApiBackend : public registry::api::ApiBackend {
     if (worker_.joinable()) worker_.join();
   }
 
-  /// Holds every reply until release(); calls made meanwhile are counted in `held()`.
-  void hold() { const std::lock_guard lock(mutex_); held_ = true; }
+  /// Holds every reply until release(); replies held meanwhile are counted by queued().
+  void hold() {
+    const std::lock_guard lock(mutex_);
+    held_ = true;
+  }
   void release() {
-    { const std::lock_guard lock(mutex_); held_ = false; }
+    {
+      const std::lock_guard lock(mutex_);
+      held_ = false;
+    }
     wake_.notify_all();
   }
-  std::size_t queued() const { const std::lock_guard lock(mutex_); return queue_.size(); }
+  std::size_t queued() const {
+    const std::lock_guard lock(mutex_);
+    return queue_.size();
+  }
 
   /// The next serial, as a publish would make it.
   std::uint32_t bump() { return ++serial_; }
@@ -67,9 +78,7 @@ class TestApiBackend : public registry::api::ApiBackend {
   }
 
   void services(Reply<std::vector<registry::api::ServiceSummary>> reply) override {
-    later([this, reply] {
-      reply({summary("db"), summary("web")});
-    });
+    later([this, reply] { reply({summary("db"), summary("web")}); });
   }
   void service(std::string name, Reply<std::optional<registry::api::ServiceInfo>> reply) override {
     later([this, reply, name] {
@@ -85,7 +94,8 @@ class TestApiBackend : public registry::api::ApiBackend {
   }
   void nodes(Reply<std::vector<registry::api::NodeInfo>> reply) override {
     later([reply] {
-      reply({{"host1", {"10.0.0.1", "fd00::1"}, 2, {"db", "web"}}, {"host2", {"10.0.0.2"}, 1, {"web"}}});
+      reply({{"host1", {"10.0.0.1", "fd00::1"}, 2, {"db", "web"}},
+             {"host2", {"10.0.0.2"}, 1, {"web"}}});
     });
   }
   void status(Reply<registry::api::StatusInfo> reply) override {
@@ -102,8 +112,8 @@ class TestApiBackend : public registry::api::ApiBackend {
   void metrics(Reply<std::string> reply) override {
     later([reply] { reply("# TYPE signpost_queries_total counter\nsignpost_queries_total 7\n"); });
   }
-  void set_drained(std::string service_name, std::string id, bool drained, registry::api::Actor actor,
-                   Reply<registry::api::WriteResult> reply) override {
+  void set_drained(std::string service_name, std::string id, bool drained,
+                   registry::api::Actor actor, Reply<registry::api::WriteResult> reply) override {
     write(drained ? "drain" : "undrain", service_name, id, actor, reply,
           [drained](registry::api::InstanceInfo& instance) { instance.drained = drained; });
   }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include "tests/unit/support/test_api_backend.hpp"
 
 namespace signpost::registry::api {
@@ -48,7 +50,8 @@ TEST_F(ApiRouterTest, AWatchOfTheCurrentIndexIsHandedBack) {
 }
 
 TEST_F(ApiRouterTest, EveryGetAnswerCarriesTheIndexAndNoWriteAnswerDoes) {
-  for (const char* target : {"/", "/metrics", "/v1/services", "/v1/services/nope", "/nope", "/v1/status"}) {
+  for (const char* target :
+       {"/", "/metrics", "/v1/services", "/v1/services/nope", "/nope", "/v1/status"}) {
     const auto answer = route(http::verb::get, target);
     ASSERT_TRUE(answer) << target;
     EXPECT_EQ(answer->header("X-Signpost-Index"), "100") << target;
@@ -64,6 +67,18 @@ TEST_F(ApiRouterTest, UnknownMethodsAre405) {
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->status, 405u);
   EXPECT_EQ(answer->header("Allow"), "GET");
+}
+
+// Found by fuzz_http_request: the error named the service as it came, and bytes that are not
+// UTF-8 made the answer something other than JSON.
+TEST_F(ApiRouterTest, AnErrorNamingBadBytesIsStillJson) {
+  const auto answer = route(http::verb::get, "/v1/services/W\xDB\xCC" "5b");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 400u);
+  boost::system::error_code error;
+  const boost::json::value body = boost::json::parse(answer->body, error);
+  ASSERT_FALSE(error) << answer->body;
+  EXPECT_TRUE(body.at("error").is_string());
 }
 
 }  // namespace

@@ -17,8 +17,8 @@ class TokenFileTest : public ::testing::Test {
     std::ofstream(path_) << text;
     return path_.string();
   }
-  std::filesystem::path path_ = std::filesystem::temp_directory_path() /
-                                ("signpost-tokens-" + std::to_string(::getpid()));
+  std::filesystem::path path_ =
+      std::filesystem::temp_directory_path() / ("signpost-tokens-" + std::to_string(::getpid()));
 };
 
 TEST_F(TokenFileTest, OneTokenALineWithoutCommentsOrBlanks) {

@@ -36,11 +36,14 @@ class HttpServerFixture : public ::testing::Test {
     endpoint_ = server_->bound().front();
   }
 
-  std::unique_ptr<HttpTestClient> connect() const { return std::make_unique<HttpTestClient>(endpoint_); }
+  std::unique_ptr<HttpTestClient> connect() const {
+    return std::make_unique<HttpTestClient>(endpoint_);
+  }
 
   /// One request on a connection of its own.
   std::optional<HttpResponse> request(std::string_view method, std::string_view target,
-                                      std::string_view headers = "", std::string_view body = "") const {
+                                      std::string_view headers = "",
+                                      std::string_view body = "") const {
     return connect()->request(method, target, headers, body);
   }
 

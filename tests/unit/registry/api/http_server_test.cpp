@@ -33,8 +33,7 @@ TEST_F(HttpApiTest, ServicesListsSummariesInNameOrder) {
   EXPECT_EQ(response->result_int(), 200u);
   EXPECT_EQ(header(*response, "Content-Type"), "application/json");
   EXPECT_EQ(header(*response, "X-Signpost-Index"), "100");
-  EXPECT_EQ(json_body(*response),
-            json::parse(R"({"serial":100,"services":[
+  EXPECT_EQ(json_body(*response), json::parse(R"({"serial":100,"services":[
               {"name":"db","protocol":"tcp","port":5432,"tags":[],
                "counts":{"total":1,"passing":1,"warning":0,"critical":0,"drained":0}},
               {"name":"web","protocol":"tcp","port":8080,"tags":[],
@@ -58,7 +57,8 @@ TEST_F(HttpApiTest, ServiceShowsItsInstances) {
       "source":"update","tags":["blue"],"meta":{"version":"1.2"},"lease_seconds":30,
       "lease_remaining":12.5,"flap":{"state":"stable","penalty":0},"drained":false})"));
   // Numbers read as people write them, not as 1.25E1.
-  EXPECT_NE(response->body().find("\"lease_remaining\":12.5,"), std::string::npos) << response->body();
+  EXPECT_NE(response->body().find("\"lease_remaining\":12.5,"), std::string::npos)
+      << response->body();
 }
 
 TEST_F(HttpApiTest, ServiceNamesAreDecodedAndLowerCased) {
@@ -146,8 +146,8 @@ TEST_F(HttpApiTest, WritesNeedAValidBearerToken) {
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->result_int(), 401u);
   EXPECT_EQ(header(*missing, "WWW-Authenticate"), "Bearer");
-  for (const char* malformed : {"Authorization: Basic dXNlcjpwYXNz\r\n", "Authorization: Bearer\r\n",
-                                "Authorization: Bearer a b\r\n"}) {
+  for (const char* malformed : {"Authorization: Basic dXNlcjpwYXNz\r\n",
+                                "Authorization: Bearer\r\n", "Authorization: Bearer a b\r\n"}) {
     const auto response = request("PUT", "/v1/services/web/instances/a/drain", malformed);
     ASSERT_TRUE(response);
     EXPECT_EQ(response->result_int(), 401u) << malformed;
@@ -203,7 +203,8 @@ TEST_F(HttpApiTest, DeregisterAndItsConflicts) {
   const auto gone = request("DELETE", "/v1/services/web/instances/a", bearer());
   ASSERT_TRUE(gone);
   EXPECT_EQ(gone->result_int(), 200u);
-  EXPECT_EQ(json_body(*gone), json::parse(R"({"serial":101,"deregistered":{"service":"web","id":"a"}})"));
+  EXPECT_EQ(json_body(*gone),
+            json::parse(R"({"serial":101,"deregistered":{"service":"web","id":"a"}})"));
   const auto again = request("DELETE", "/v1/services/web/instances/a", bearer());
   ASSERT_TRUE(again);
   EXPECT_EQ(again->result_int(), 404u);
@@ -249,7 +250,8 @@ TEST(HttpServerStart, BindsFreePortsAndNamesAnAddressItCannotUse) {
     second.start();
     FAIL() << "bound a port already in use";
   } catch (const std::runtime_error& error) {
-    EXPECT_NE(std::string(error.what()).find("127.0.0.1:" + std::to_string(taken)), std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("127.0.0.1:" + std::to_string(taken)),
+              std::string::npos)
         << error.what();
   }
   settings.listen = {{"localhost", 0}};

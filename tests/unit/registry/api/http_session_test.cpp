@@ -54,7 +54,8 @@ TEST_F(HttpSessionTest, OversizedHeadersAndBodiesAreRefused) {
   EXPECT_EQ(body->result_int(), 413u);
   EXPECT_TRUE(client->closed_by_server());
   // Within the limits the same request is fine.
-  const auto fits = request("PUT", "/v1/services/web/instances/a/weight", bearer(), R"({"weight": 1})");
+  const auto fits =
+      request("PUT", "/v1/services/web/instances/a/weight", bearer(), R"({"weight": 1})");
   ASSERT_TRUE(fits);
   EXPECT_EQ(fits->result_int(), 200u);
 }
@@ -238,7 +239,8 @@ TEST_F(HttpSessionTest, AReplyAfterTheServerStoppedIsDropped) {
   start();
   backend_.hold();
   auto client = connect();
-  ASSERT_TRUE(client->send(HttpTestClient::format("PUT", "/v1/services/web/instances/a/drain", bearer())));
+  ASSERT_TRUE(
+      client->send(HttpTestClient::format("PUT", "/v1/services/web/instances/a/drain", bearer())));
   ASSERT_TRUE(eventually([&] { return backend_.queued() == 1; }));
   server_->stop();
   EXPECT_TRUE(client->closed_by_server());

@@ -94,7 +94,8 @@ class HttpTestClient {
   /// `extra_headers` (each ending in CRLF).
   static std::string format(std::string_view method, std::string_view target,
                             std::string_view extra_headers = "", std::string_view body = "") {
-    std::string text = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n";
+    std::string text =
+        std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n";
     text += extra_headers;
     if (!body.empty()) text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     return text + "\r\n" + std::string(body);

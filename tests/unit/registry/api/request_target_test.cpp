@@ -30,16 +30,26 @@ TEST(RequestTarget, DecodesQueryParameters) {
 }
 
 TEST(RequestTarget, RefusesMalformedTargets) {
-  for (const char* bad : {"", "v1/services", "http://host/v1", "*", "/%", "/%4", "/%zz", "/a%00",
-                          "/?x=%g0"}) {
+  for (const char* bad :
+       {"", "v1/services", "http://host/v1", "*", "/%", "/%4", "/%zz", "/a%00", "/?x=%g0"}) {
     EXPECT_EQ(parse_target(bad), std::nullopt) << bad;
   }
 }
 
 TEST(ApiJson, NumbersAreWrittenAsPeopleWriteThem) {
-  const boost::json::value value = {{"a", 12.5}, {"b", 30.0}, {"c", 1}, {"d", "x\"y"}, {"e", nullptr}};
+  const boost::json::value value = {
+      {"a", 12.5}, {"b", 30.0}, {"c", 1}, {"d", "x\"y"}, {"e", nullptr}};
   EXPECT_EQ(to_json_text(value), R"({"a":12.5,"b":30,"c":1,"d":"x\"y","e":null})");
   EXPECT_EQ(to_json_text(boost::json::array{0.001, -2.25}), "[0.001,-2.25]");
+}
+
+TEST(ApiJson, StringsAreAlwaysUtf8) {
+  const boost::json::value value = {{"ok", "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"},
+                                    {"bad\xFF", "W\xDB\xCC" "5b \xC0\xAF \xED\xA0\x80 \xE2\x82"}};
+  EXPECT_EQ(to_json_text(value),
+            "{\"ok\":\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\","
+            "\"bad\xEF\xBF\xBD\":\"W\xEF\xBF\xBD\xEF\xBF\xBD" "5b \xEF\xBF\xBD\xEF\xBF\xBD "
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\"}");
 }
 
 }  // namespace
