@@ -510,13 +510,14 @@ void App::log_counters() const {
     net += worker->net_counters();
   }
   log_line(LogLevel::info,
-           "served " + std::to_string(answers.queries) + " queries (" +
-               std::to_string(answers.nxdomain) + " nxdomain, " +
-               std::to_string(answers.refused) + " refused, " +
+           "served " + std::to_string(answers.queries()) + " queries (" +
+               std::to_string(answers.with_rcode(wire::rcode::kNxDomain)) + " nxdomain, " +
+               std::to_string(answers.with_rcode(wire::rcode::kRefused)) + " refused, " +
                std::to_string(answers.truncated) + " truncated, " +
                std::to_string(answers.dropped) + " dropped, " +
                std::to_string(answers.signed_queries) + " signed, " +
-               std::to_string(answers.notauth) + " refused for their TSIG); UDP: " +
+               std::to_string(answers.with_rcode(wire::rcode::kNotAuth)) +
+               " refused for their TSIG); UDP: " +
                std::to_string(net.udp_received) + " received, " +
                std::to_string(net.udp_send_failed) + " unsent; TCP: " +
                std::to_string(net.tcp_accepted) + " connections, " +
