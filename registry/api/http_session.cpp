@@ -128,6 +128,7 @@ Respond HttpSession::make_respond() {
 }
 
 void HttpSession::fail(unsigned status, std::string_view message) {
+  // What follows an unreadable request cannot be found in the stream: answer, then end.
   keep_alive_ = false;
   send(ApiRouter::error_response(status, message));
 }
@@ -139,8 +140,6 @@ void HttpSession::send(ApiResponse answer) {
   response_.result(answer.status);
   response_.set(http::field::content_type, answer.content_type);
   for (const auto& [name, value] : answer.headers) response_.set(name, value);
-  // A client that sent something we could not read gets its answer, and then the end.
-  if (answer.status == 400 || answer.status == 413 || answer.status == 431) keep_alive_ = false;
   response_.body() = std::move(answer.body);
   response_.keep_alive(keep_alive_);
   response_.prepare_payload();
