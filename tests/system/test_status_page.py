@@ -9,7 +9,6 @@ $SIGNPOST_TEST_OUTPUT (default tests/system/output/).
 
 import json
 import os
-import re
 import struct
 import time
 import unittest
