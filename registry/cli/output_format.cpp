@@ -12,9 +12,15 @@ namespace {
 
 namespace json = boost::json;
 
+// A field of an object, or null when the server left it out (an older server): the table
+// then shows "-" instead of failing.
 const json::value& field(const json::value& object, const char* key) {
-  return object.as_object().at(key);
+  static const json::value kMissing;
+  const auto* found = object.is_object() ? object.as_object().if_contains(key) : nullptr;
+  return found == nullptr ? kMissing : *found;
 }
+
+bool flag(const json::value& value) { return value.is_bool() && value.get_bool(); }
 
 std::string text(const json::value& object, const char* key) {
   return cell_text(field(object, key));
@@ -23,6 +29,7 @@ std::string text(const json::value& object, const char* key) {
 /// Seconds with one decimal: "12.5s".
 std::string seconds(const json::value& value) {
   if (value.is_null()) return "-";
+  if (!value.is_number()) return cell_text(value);
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.1fs", json::value_to<double>(value));
   return buffer;
@@ -54,8 +61,10 @@ std::string flap_text(const json::value& instance) {
   const auto& flap = field(instance, "flap");
   const std::string state = text(flap, "state");
   if (state == "stable") return state;
+  const auto& penalty = field(flap, "penalty");
+  if (!penalty.is_number()) return state;
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, " %.2f", json::value_to<double>(field(flap, "penalty")));
+  std::snprintf(buffer, sizeof buffer, " %.2f", json::value_to<double>(penalty));
   return state + buffer;
 }
 
@@ -117,7 +126,7 @@ std::string format_service(const json::value& body) {
                    text(instance, "port"), text(instance, "priority"), weight_text(instance),
                    text(instance, "effective_weight"), health_text(instance),
                    lease_text(instance), flap_text(instance), text(instance, "source"),
-                   field(instance, "drained").as_bool() ? "drained" : ""});
+                   flag(field(instance, "drained")) ? "drained" : ""});
   }
   if (table.rows() == 0) return out + "no instances\n";
   return out + table.render();
@@ -142,11 +151,11 @@ std::string format_status(const json::value& body) {
                        text(by_health, "warning") + ", critical " + text(by_health, "critical"));
   add("drained", text(body, "drained"));
   const auto& preservation = field(body, "self_preservation");
-  add("self-preservation", field(preservation, "active").as_bool()
+  add("self-preservation", flag(field(preservation, "active"))
                                ? "active, holding " + text(preservation, "held")
                                : "off");
   const auto& backend = field(body, "backend");
-  add("backend", text(backend, "kind") + (field(backend, "healthy").as_bool() ? " (healthy)"
+  add("backend", text(backend, "kind") + (flag(field(backend, "healthy")) ? " (healthy)"
                                                                               : " (DOWN)") +
                      " " + text(backend, "detail"));
   return table.render(false);
@@ -164,7 +173,7 @@ std::string format_write(const std::string& command, const json::value& body) {
     return who + " weight " + weight_text(instance) + ", effective " +
            text(instance, "effective_weight") + serial + "\n";
   }
-  return who + (field(instance, "drained").as_bool() ? " drained" : " undrained") + ", effective weight " +
+  return who + (flag(field(instance, "drained")) ? " drained" : " undrained") + ", effective weight " +
          text(instance, "effective_weight") + serial + "\n";
 }
 

@@ -42,6 +42,17 @@ TEST(OutputFormat, ShowsInstancesWithWeightsLeasesAndDrainMarks) {
   EXPECT_NE(text.find("drained\n"), std::string::npos) << text;
 }
 
+TEST(OutputFormat, StatusShowsFieldsAnOlderServerLeavesOutAsDashes) {
+  const std::string text = format_status(boost::json::parse(
+      R"({"version":"0.1.0","serial":5,"uptime_seconds":61.5,"services":1,"instances":2,
+          "backend":{"kind":"memory","healthy":true,"detail":"/var/lib/signpost/state"}})"));
+  EXPECT_NE(text.find("version            0.1.0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("uptime             61.5s\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("nodes              -\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("self-preservation  off\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("backend            memory (healthy) /var/lib"), std::string::npos) << text;
+}
+
 TEST(OutputFormat, CellTextOfEachJsonKind) {
   EXPECT_EQ(cell_text(boost::json::parse("null")), "-");
   EXPECT_EQ(cell_text(boost::json::parse("2.0")), "2");
