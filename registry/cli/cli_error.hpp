@@ -2,6 +2,7 @@
 // anywhere in a command up to main.
 #pragma once
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +30,9 @@ class CliError : public std::runtime_error {
  private:
   ExitCode code_;
 };
+
+/// A timeout for messages: "5 s", "0.7 s". Pure.
+std::string duration_text(std::chrono::milliseconds duration);
 
 /// The exit code for an HTTP status the server answered with (2xx: ok; 401/403: not
 /// authorized; 404: not found; 503 and other errors: server error). Pure.

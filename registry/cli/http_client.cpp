@@ -25,16 +25,10 @@ using asio::ip::tcp;
 
 constexpr std::uint64_t kBodyLimit = 256u << 20;  // a registry of a million instances fits
 
-std::string seconds_text(std::chrono::milliseconds timeout) {
-  const auto tenths = (timeout.count() + 50) / 100;
-  return std::to_string(tenths / 10) + (tenths % 10 != 0 ? "." + std::to_string(tenths % 10) : "") +
-         " s";
-}
-
 /// The operator-facing cause of a connection failure.
 std::string cause_of(const beast::error_code& error, std::chrono::milliseconds timeout) {
   if (error == beast::error::timeout || error == asio::error::timed_out) {
-    return "no answer within " + seconds_text(timeout);
+    return "no answer within " + duration_text(timeout);
   }
   if (error == asio::error::connection_refused) {
     return "connection refused (is signpostd running with [http] listen?)";

@@ -42,6 +42,7 @@ class HttpClient {
   HttpResponse write(const std::string& method, const std::string& target,
                      const std::string& token, const std::string& json_body) const;
 
+  /// The server this client asks, for messages.
   const ServerUrl& server() const noexcept { return server_; }
 
  private:

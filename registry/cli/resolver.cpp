@@ -114,9 +114,8 @@ std::string check(const Reply& reply, const DnsServer& server, const std::string
     case ARES_ETIMEOUT:
     case ARES_ECONNREFUSED:
       throw CliError(ExitCode::unreachable,
-                     "cannot reach " + where + ": no answer within " +
-                         std::to_string(timeout.count()) + " ms (is signpostd listening "
-                         "there? see --dns, SIGNPOST_DNS)");
+                     "cannot reach " + where + ": no answer within " + duration_text(timeout) +
+                         " (is signpostd listening there? see --dns, SIGNPOST_DNS)");
     case ARES_EREFUSED:
       throw CliError(ExitCode::server_error,
                      where + " refused " + name + " (REFUSED: is the name in its zone?)");

@@ -31,6 +31,7 @@ struct Resolution {
   std::string rcode = "NOERROR";  // of the A query when both A and AAAA were asked
   std::vector<AddressAnswer> addresses;  // A then AAAA, in answer order
   std::vector<SrvAnswer> records;        // SRV, in answer order
+  /// True when the answer held no record of the type asked (NXDOMAIN or NODATA).
   bool empty() const noexcept { return addresses.empty() && records.empty(); }
 };
 

@@ -20,6 +20,7 @@ class Table {
   /// Adds a row; missing cells print empty, extra cells are an error (std::invalid_argument).
   void add_row(std::vector<std::string> cells);
 
+  /// How many rows were added (the header not counted).
   std::size_t rows() const noexcept { return rows_.size(); }
 
   /// The whole table, one line per row after the header line (left out when

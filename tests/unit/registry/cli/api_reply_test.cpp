@@ -33,6 +33,12 @@ TEST(ExitCodes, FollowTheHttpStatus) {
   EXPECT_EQ(static_cast<int>(ExitCode::unreachable), 5);
 }
 
+TEST(ExitCodes, MessagesGiveTimeoutsInSeconds) {
+  EXPECT_EQ(duration_text(std::chrono::milliseconds(5000)), "5 s");
+  EXPECT_EQ(duration_text(std::chrono::milliseconds(700)), "0.7 s");
+  EXPECT_EQ(duration_text(std::chrono::milliseconds(1250)), "1.3 s");
+}
+
 TEST(ApiReply, ParsesTheBodyOfASuccess) {
   const auto body = parse_reply(HttpResponse{200, R"({"serial":7})", 7u}, kServer);
   EXPECT_EQ(body.as_object().at("serial").as_int64(), 7);
