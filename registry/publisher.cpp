@@ -42,8 +42,7 @@ Publisher::Publisher(Settings settings, std::vector<std::shared_ptr<const dns::z
       static_zones_(std::move(static_zones)),
       view_(std::make_shared<RegistryView>()),
       serial_(settings_.apex.serial) {
-  view_ = store_.build_view(*view_);
-  publish();
+  build_and_publish();
 }
 
 Publisher::~Publisher() { stop(); }
@@ -163,11 +162,7 @@ void Publisher::run_batch(std::deque<Task>& batch) {
   }
   try {
     if (batch_end_) batch_end_(store_);
-    if (store_.dirty() || zones_changed_) {
-      view_ = store_.build_view(*view_);
-      zones_changed_ = false;
-      publish();
-    }
+    if (store_.dirty() || zones_changed_) build_and_publish();
   } catch (const std::exception& e) {
     if (log_) log_(std::string("publishing failed, keeping the previous snapshot: ") + e.what());
   }
@@ -178,6 +173,22 @@ void Publisher::run_batch(std::deque<Task>& batch) {
       done->set_value();
     }
   }
+}
+
+Publisher::PublishStats Publisher::publish_stats() const {
+  PublishStats stats;
+  stats.publishes = generation();
+  stats.serial = published_serial_.load(std::memory_order_relaxed);
+  stats.duration = publish_duration_.read();
+  return stats;
+}
+
+void Publisher::build_and_publish() {
+  const auto started = std::chrono::steady_clock::now();
+  view_ = store_.build_view(*view_);
+  zones_changed_ = false;
+  publish();
+  publish_duration_.observe(std::chrono::steady_clock::now() - started);
 }
 
 void Publisher::publish() {
@@ -199,6 +210,7 @@ void Publisher::publish() {
     ++generation_;
     current_ = snapshot;
   }
+  published_serial_.store(serial_, std::memory_order_relaxed);
   ++serial_;  // the next publish gets a higher serial (RFC 1982 arithmetic wraps)
   if (deliver_) deliver_(std::move(snapshot));
 }

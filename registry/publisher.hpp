@@ -10,6 +10,7 @@
 // DNS worker. A batch that changed nothing (a heartbeat renewal) publishes nothing.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "dns/zone/zone.hpp"
+#include "registry/duration_histogram.hpp"
 #include "registry/registry_zone.hpp"
 #include "registry/snapshot.hpp"
 #include "registry/store.hpp"
@@ -80,6 +82,16 @@ class Publisher {
   /// How many snapshots have been published.
   std::uint64_t generation() const;
 
+  /// What /metrics shows of the publishes: how many, the registry zone's serial in the
+  /// latest, and how long each took (view build, snapshot and hand-over to the workers).
+  struct PublishStats {
+    std::uint64_t publishes = 0;
+    std::uint32_t serial = 0;
+    DurationHistogram::Reading duration;
+  };
+  /// The publish counters now. Any thread; a short lock; no allocation.
+  PublishStats publish_stats() const;
+
  private:
   struct Task {
     std::function<void(Store&)> change;
@@ -87,6 +99,8 @@ class Publisher {
   };
   void run();
   void run_batch(std::deque<Task>& batch);
+  // Rebuilds what changed, publishes it and times both.
+  void build_and_publish();
   void publish();
 
   Settings settings_;
@@ -105,6 +119,8 @@ class Publisher {
   SnapshotPtr current_;
   std::uint64_t generation_ = 0;
   std::uint32_t serial_;
+  std::atomic<std::uint32_t> published_serial_{0};
+  DurationHistogram publish_duration_;
   // Registry thread only: when the last batch ended and how long it took.
   std::chrono::steady_clock::time_point last_batch_end_{};
   std::chrono::steady_clock::duration last_batch_cost_{};

@@ -41,12 +41,12 @@ std::uint16_t response_flags(const Query& query) noexcept {
   return static_cast<std::uint16_t>(wire::flag::kQr | copied);
 }
 
-std::uint16_t error_rcode(Verdict verdict, AnswerCounters& counters) noexcept {
+std::uint16_t error_rcode(Verdict verdict) noexcept {
   switch (verdict) {
-    case Verdict::notimp: ++counters.notimp; return rcode::kNotImp;
-    case Verdict::formerr: ++counters.formerr; return rcode::kFormErr;
-    case Verdict::badvers: ++counters.badvers; return rcode::kBadVers;
-    default: ++counters.refused; return rcode::kRefused;
+    case Verdict::notimp: return rcode::kNotImp;
+    case Verdict::formerr: return rcode::kFormErr;
+    case Verdict::badvers: return rcode::kBadVers;
+    default: return rcode::kRefused;
   }
 }
 
@@ -62,18 +62,63 @@ std::string_view node_label(std::string_view target, std::string_view domain) no
 
 }  // namespace
 
+std::string_view qtype_label(CountedQtype qtype) noexcept {
+  switch (qtype) {
+    case CountedQtype::a: return "A";
+    case CountedQtype::aaaa: return "AAAA";
+    case CountedQtype::srv: return "SRV";
+    case CountedQtype::txt: return "TXT";
+    case CountedQtype::ptr: return "PTR";
+    case CountedQtype::soa: return "SOA";
+    case CountedQtype::ns: return "NS";
+    case CountedQtype::any: return "ANY";
+    case CountedQtype::other: break;
+  }
+  return "other";
+}
+
+std::string_view rcode_label(CountedRcode code) noexcept {
+  switch (code) {
+    case CountedRcode::noerror: return "NOERROR";
+    case CountedRcode::formerr: return "FORMERR";
+    case CountedRcode::servfail: return "SERVFAIL";
+    case CountedRcode::nxdomain: return "NXDOMAIN";
+    case CountedRcode::notimp: return "NOTIMP";
+    case CountedRcode::refused: return "REFUSED";
+    case CountedRcode::notauth: return "NOTAUTH";
+    case CountedRcode::badvers: return "BADVERS";
+    case CountedRcode::other: break;
+  }
+  return "other";
+}
+
+std::string_view transport_label(Transport transport) noexcept {
+  return transport == Transport::tcp ? "tcp" : "udp";
+}
+
+std::uint64_t AnswerCounters::with_rcode(std::uint16_t code) const noexcept {
+  const CountedRcode counted = counted_rcode(code);
+  std::uint64_t sum = 0;
+  for (std::size_t transport = 0; transport < kTransports; ++transport) {
+    for (std::size_t qtype = 0; qtype < kCountedQtypes; ++qtype) {
+      sum += responses_of(static_cast<Transport>(transport), static_cast<CountedQtype>(qtype),
+                          counted);
+    }
+  }
+  return sum;
+}
+
+std::uint64_t AnswerCounters::queries() const noexcept {
+  std::uint64_t sum = dropped;
+  for (const OwnedCounter& count : responses) sum += count;
+  return sum;
+}
+
 AnswerCounters& AnswerCounters::operator+=(const AnswerCounters& other) noexcept {
-  queries += other.queries;
   dropped += other.dropped;
-  noerror += other.noerror;
-  nxdomain += other.nxdomain;
-  formerr += other.formerr;
-  notimp += other.notimp;
-  refused += other.refused;
-  badvers += other.badvers;
   truncated += other.truncated;
   signed_queries += other.signed_queries;
-  notauth += other.notauth;
+  for (std::size_t i = 0; i < responses.size(); ++i) responses[i] += other.responses[i];
   return *this;
 }
 
@@ -155,7 +200,6 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
     ++counters.signed_queries;
     return 0;  // counted as a query when the signed path answers it
   }
-  ++counters.queries;
   const std::size_t room = response_room(q, out, transport, context.options, reserve);
   if (verdict == Verdict::drop || out.size() < wire::kClassicUdpSize || room == 0) {
     ++counters.dropped;
@@ -168,7 +212,9 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
   if (zone == nullptr) {
     // Names outside every served zone are refused, as NSD and Knot do.
     const Verdict error = verdict == Verdict::answer ? Verdict::refused : verdict;
-    return writer.finish(flags, error_rcode(error, counters), context.options.udp_payload);
+    const std::uint16_t code = error_rcode(error);
+    counters.count_response(transport, q.qtype, code);
+    return writer.finish(flags, code, context.options.udp_payload);
   }
   AnswerState state(snapshot, q, writer, context);
   Owner owner{q.key.key(), wire::kHeaderSize};
@@ -181,7 +227,7 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
     result_flags |= wire::flag::kTc;
     ++counters.truncated;
   }
-  ++(state.rcode == rcode::kNxDomain ? counters.nxdomain : counters.noerror);
+  counters.count_response(transport, q.qtype, state.rcode);
   return writer.finish(result_flags, state.rcode, context.options.udp_payload);
 }
 
@@ -189,7 +235,6 @@ std::size_t answer_error(std::span<const std::uint8_t> query, std::span<std::uin
                          Transport transport, std::uint16_t rcode, AnswerContext& context,
                          std::size_t reserve) noexcept {
   AnswerCounters& counters = context.counters;
-  ++counters.queries;
   Query q;
   const Verdict verdict = parse_query(query, q);
   const std::size_t room = response_room(q, out, transport, context.options, reserve);
@@ -197,8 +242,7 @@ std::size_t answer_error(std::span<const std::uint8_t> query, std::span<std::uin
     ++counters.dropped;
     return 0;
   }
-  if (rcode == rcode::kNotAuth) ++counters.notauth;
-  if (rcode == rcode::kFormErr) ++counters.formerr;
+  counters.count_response(transport, q.qtype, rcode);
   if (verdict == Verdict::notimp) q.has_question = false;  // not parsed past the header
   ResponseWriter writer(out, room, q);
   return writer.finish(response_flags(q), rcode, context.options.udp_payload);

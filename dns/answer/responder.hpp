@@ -1,12 +1,16 @@
 // The answer function: one query in, one response out, from a snapshot.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "dns/answer/order.hpp"
+#include "dns/answer/owned_counter.hpp"
+#include "dns/wire/types.hpp"
 #include "registry/snapshot.hpp"
 
 namespace signpost::dns::answer {
@@ -23,21 +27,99 @@ struct AnswerOptions {
   OrderMode order = OrderMode::weighted;
 };
 
-/// Per-thread counters: plain integers, owned and written by one answering thread.
-struct AnswerCounters {
-  std::uint64_t queries = 0;
-  std::uint64_t dropped = 0;
-  std::uint64_t noerror = 0;
-  std::uint64_t nxdomain = 0;
-  std::uint64_t formerr = 0;
-  std::uint64_t notimp = 0;
-  std::uint64_t refused = 0;
-  std::uint64_t badvers = 0;
-  std::uint64_t truncated = 0;
-  std::uint64_t signed_queries = 0;  // carried TSIG (RFC 8945): left to the signed path
-  std::uint64_t notauth = 0;         // signed queries whose TSIG failed (RFC 8945 §5.2)
+/// The qtypes responses are counted by (signpost_dns_queries_total's `qtype`); any other
+/// counts as `other`.
+enum class CountedQtype : std::uint8_t { a, aaaa, srv, txt, ptr, soa, ns, any, other };
+inline constexpr std::size_t kCountedQtypes = 9;
+/// The rcodes responses are counted by (`rcode`); BADVERS is the extended rcode of
+/// RFC 6891 §6.1.3. Any other counts as `other`.
+enum class CountedRcode : std::uint8_t {
+  noerror, formerr, servfail, nxdomain, notimp, refused, notauth, badvers, other
+};
+inline constexpr std::size_t kCountedRcodes = 9;
+inline constexpr std::size_t kTransports = 2;
 
+namespace counted_detail {
+// Lookup tables, so that classifying a response is two loads and no branch beyond a bounds
+// check (a switch compiled to an indirect jump cost about 30 instructions per answer).
+inline constexpr std::array<CountedQtype, 256> kQtypes = [] {
+  std::array<CountedQtype, 256> table{};
+  table.fill(CountedQtype::other);
+  table[wire::rrtype::kA] = CountedQtype::a;
+  table[wire::rrtype::kAaaa] = CountedQtype::aaaa;
+  table[wire::rrtype::kSrv] = CountedQtype::srv;
+  table[wire::rrtype::kTxt] = CountedQtype::txt;
+  table[wire::rrtype::kPtr] = CountedQtype::ptr;
+  table[wire::rrtype::kSoa] = CountedQtype::soa;
+  table[wire::rrtype::kNs] = CountedQtype::ns;
+  table[wire::rrtype::kAny] = CountedQtype::any;
+  return table;
+}();
+inline constexpr std::array<CountedRcode, 32> kRcodes = [] {
+  std::array<CountedRcode, 32> table{};
+  table.fill(CountedRcode::other);
+  table[wire::rcode::kNoError] = CountedRcode::noerror;
+  table[wire::rcode::kFormErr] = CountedRcode::formerr;
+  table[wire::rcode::kServFail] = CountedRcode::servfail;
+  table[wire::rcode::kNxDomain] = CountedRcode::nxdomain;
+  table[wire::rcode::kNotImp] = CountedRcode::notimp;
+  table[wire::rcode::kRefused] = CountedRcode::refused;
+  table[wire::rcode::kNotAuth] = CountedRcode::notauth;
+  table[wire::rcode::kBadVers] = CountedRcode::badvers;
+  return table;
+}();
+}  // namespace counted_detail
+
+/// The counted class of `qtype`. Any thread; noexcept; inline (once per response).
+inline CountedQtype counted_qtype(std::uint16_t qtype) noexcept {
+  return qtype < counted_detail::kQtypes.size() ? counted_detail::kQtypes[qtype]
+                                                : CountedQtype::other;
+}
+/// The counted class of `rcode`. Any thread; noexcept; inline (once per response).
+inline CountedRcode counted_rcode(std::uint16_t rcode) noexcept {
+  return rcode < counted_detail::kRcodes.size() ? counted_detail::kRcodes[rcode]
+                                                : CountedRcode::other;
+}
+/// "A", "AAAA", ..., "other"; "NOERROR", ..., "other"; "udp", "tcp": metric label values.
+std::string_view qtype_label(CountedQtype qtype) noexcept;
+std::string_view rcode_label(CountedRcode rcode) noexcept;
+std::string_view transport_label(Transport transport) noexcept;
+
+/// One answering thread's counters. Only that thread adds to them; any thread may read them
+/// while it runs (see OwnedCounter), so a scrape sums them with no lock and no shared counter.
+/// Aligned to a cache line so that no other thread's data shares one with them.
+/// Every query the answer path sees is either dropped or gets one response, counted once by
+/// transport, qtype and rcode: that one increment per query is the whole cost on the path.
+struct alignas(64) AnswerCounters {
+  OwnedCounter dropped;
+  OwnedCounter truncated;
+  OwnedCounter signed_queries;  // carried TSIG (RFC 8945): left to the signed path
+  std::array<OwnedCounter, kTransports * kCountedQtypes * kCountedRcodes> responses{};
+
+  /// Counts one response. The owning thread; noexcept.
+  void count_response(Transport transport, std::uint16_t qtype, std::uint16_t rcode) noexcept {
+    ++responses[index(transport, counted_qtype(qtype), counted_rcode(rcode))];
+  }
+  /// Responses sent over `transport` to `qtype` with `rcode`. Any thread.
+  std::uint64_t responses_of(Transport transport, CountedQtype qtype,
+                             CountedRcode rcode) const noexcept {
+    return responses[index(transport, qtype, rcode)];
+  }
+  /// Responses with `rcode`, over both transports and every qtype. Any thread.
+  std::uint64_t with_rcode(std::uint16_t rcode) const noexcept;
+  /// Queries answered or dropped (signed ones once the signed path answered them). Any thread.
+  std::uint64_t queries() const noexcept;
+
+  /// Adds `other` (read on this thread) to these counters, which must be this thread's own
+  /// (a sum being made), not a running answer context's.
   AnswerCounters& operator+=(const AnswerCounters& other) noexcept;
+
+ private:
+  static constexpr std::size_t index(Transport transport, CountedQtype qtype,
+                                     CountedRcode rcode) noexcept {
+    return (static_cast<std::size_t>(transport) * kCountedQtypes +
+            static_cast<std::size_t>(qtype)) * kCountedRcodes + static_cast<std::size_t>(rcode);
+  }
 };
 
 /// What one answering thread keeps between queries: options, counters, its random generator

@@ -448,7 +448,7 @@ const std::vector<Option>& options() {
 const config::Schema& config_schema() {
   static const config::Schema schema(
       {{.name = "server"}, {.name = "dns"}, {.name = "health"}, {.name = "registry"},
-       {.name = "log"}, {.name = "key", .array = true},
+       {.name = "http"}, {.name = "log"}, {.name = "key", .array = true},
        {.name = "service", .array = true}, {.name = "service.instance", .array = true}},
       options(), /*reload_column=*/true);
   return schema;

@@ -53,7 +53,7 @@ class UdpListener {
   /// datagrams, or within kIdleSnapshotCheck when none come. Any thread; lock-free.
   void publish(registry::SnapshotPtr snapshot) { published_.put(std::move(snapshot)); }
 
-  /// Counters; read them only after stop().
+  /// Counters. Any thread, also while the listener runs (see answer::OwnedCounter).
   const answer::AnswerCounters& answer_counters() const noexcept { return context_.counters; }
   const NetCounters& net_counters() const noexcept { return counters_; }
 

@@ -56,18 +56,21 @@ int enable_socket_option(int fd, int level, int name) noexcept;
 /// Control thread, before the workers bind; throws NetError.
 std::uint16_t reserve_port(const ListenEndpoint& endpoint);
 
-/// What the network code counts; plain integers written by one thread.
-struct NetCounters {
-  std::uint64_t udp_received = 0;
-  std::uint64_t udp_sent = 0;
-  std::uint64_t udp_send_failed = 0;     // dropped: the socket buffer was full or send failed
-  std::uint64_t udp_oversized = 0;       // queries longer than a receive slot, dropped
-  std::uint64_t tcp_accepted = 0;
-  std::uint64_t tcp_refused = 0;         // closed at once: tcp_max_clients reached
-  std::uint64_t tcp_client_refused = 0;  // closed at once: tcp_max_per_client from its address
-  std::uint64_t tcp_idle_closed = 0;     // no whole message within tcp_idle_timeout
-  std::uint64_t tcp_bad_framing = 0;     // zero-length frames
+/// What the network code counts. Each set belongs to one thread, which alone adds to it; any
+/// thread may read it while that thread runs (answer::OwnedCounter). A cache line of its own.
+struct alignas(64) NetCounters {
+  using Counter = answer::OwnedCounter;
+  Counter udp_received;
+  Counter udp_sent;
+  Counter udp_send_failed;     // dropped: the socket buffer was full or send failed
+  Counter udp_oversized;       // queries longer than a receive slot, dropped
+  Counter tcp_accepted;
+  Counter tcp_refused;         // closed at once: tcp_max_clients reached
+  Counter tcp_client_refused;  // closed at once: tcp_max_per_client from its address
+  Counter tcp_idle_closed;     // no whole message within tcp_idle_timeout
+  Counter tcp_bad_framing;     // zero-length frames
 
+  /// Adds `other` to these counters, which must be a sum being made, not a running thread's.
   NetCounters& operator+=(const NetCounters& other) noexcept;
 };
 
@@ -207,7 +210,8 @@ class Worker {
   /// Any thread.
   void publish(registry::SnapshotPtr snapshot);
 
-  /// Counters, summed over the worker's threads; read them only after stop().
+  /// Counters, summed over the worker's threads. Any thread, also while the worker runs (a
+  /// scrape): no lock, no allocation; each thread's counters are read as they are then.
   answer::AnswerCounters answer_counters() const noexcept;
   NetCounters net_counters() const noexcept;
 

@@ -150,7 +150,22 @@ EtcdRegistryStatus EtcdRegistry::status() const {
     std::lock_guard lock(queue_mutex_);
     out.queued_writes = queued_.load() + pending_writes_.size();
   }
+  out.watch_revision = watch_revision_.load();
+  out.etcd_revision = etcd_revision_.load();
+  out.watch_lag_revisions = std::max<std::int64_t>(0, prefix_revision_.load() - out.watch_revision);
   return out;
+}
+
+void EtcdRegistry::note_revisions(std::int64_t watch, std::int64_t prefix, std::int64_t seen) {
+  // Raised, never lowered: the threads that note them may finish out of order.
+  const auto raise = [](std::atomic<std::int64_t>& to, std::int64_t revision) {
+    std::int64_t now = to.load();
+    while (now < revision && !to.compare_exchange_weak(now, revision)) {
+    }
+  };
+  raise(watch_revision_, watch);
+  raise(prefix_revision_, prefix);
+  raise(etcd_revision_, seen);
 }
 
 void EtcdRegistry::stop() {
@@ -218,6 +233,7 @@ EtcdRegistry::Loaded EtcdRegistry::read_all(std::vector<Change>* gone) {
   }
   Loaded loaded;
   loaded.revision = revision;
+  note_revisions(revision, 0, revision);  // the registry is read whole as of `revision`
   loaded.instances.reserve(kvs.size());
   std::vector<const etcd::KeyValue*> good;
   good.reserve(kvs.size());
@@ -276,7 +292,10 @@ void EtcdRegistry::on_watch(const etcd::WatchNotice& notice) {
     wake();
     return;
   }
-  if (notice.kind != Kind::events) return;
+  if (notice.kind == Kind::created) note_revisions(notice.revision, 0, notice.revision);
+  if (notice.kind != Kind::events || notice.events.empty()) return;
+  const std::int64_t delivered = notice.events.back().kv.mod_revision;
+  note_revisions(delivered, delivered, notice.revision);
   std::vector<Change> changes;
   changes.reserve(notice.events.size());
   {

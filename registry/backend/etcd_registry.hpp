@@ -112,6 +112,12 @@ struct EtcdRegistryStatus {
   std::uint64_t dropped_writes = 0;         // writes dropped because max_queued were waiting
   std::uint64_t errors = 0;                 // failed requests
   std::uint64_t queued_writes = 0;          // writes waiting now
+  std::int64_t etcd_revision = 0;   // the highest revision etcd reported (reads, writes, watch)
+  std::int64_t watch_revision = 0;  // the registry holds every change up to this revision
+  /// Revisions of this prefix that etcd has committed and the watch has not delivered yet:
+  /// this server's own writes not yet seen back (0 when the watch keeps up). Counting only
+  /// revisions known to be in the prefix keeps writes to other keys of a shared etcd out.
+  std::int64_t watch_lag_revisions = 0;
 };
 
 /// The registry's dynamic instances in etcd. Public functions may be called from any thread;
@@ -221,6 +227,9 @@ class EtcdRegistry final : public SharedRegistry {
   void learn(const etcd::KeyValue& kv, const DynamicInstance& instance, bool in_etcd);
   bool decode(const etcd::KeyValue& kv, DynamicInstance& instance);
   std::chrono::milliseconds interval_of(const Entry& entry) const;
+  // Notes revisions: one the registry now holds everything up to (watch), one of this
+  // prefix that etcd committed (prefix), any that etcd reported (seen). Any thread.
+  void note_revisions(std::int64_t watch, std::int64_t prefix, std::int64_t seen);
   void mark_down(const std::string& error);
   void mark_up();
   void wake();
@@ -274,6 +283,7 @@ class EtcdRegistry final : public SharedRegistry {
   std::atomic<std::uint64_t> writes_count_{0}, skipped_{0}, removes_{0}, grants_{0}, revivals_{0},
       keep_alives_sent_{0}, coalesced_{0}, watch_events_{0}, bad_values_{0}, dropped_{0},
       errors_{0}, queued_{0};
+  std::atomic<std::int64_t> watch_revision_{0}, prefix_revision_{0}, etcd_revision_{0};
 
   std::thread worker_;  // last: starts after every member above is ready
 };

@@ -330,6 +330,7 @@ void EtcdRegistry::write_put(const std::string& key, Write& write, Clock::time_p
     revision = client_.put(key, write.value, lease);
   }
   ++writes_count_;
+  note_revisions(0, revision, revision);
   if (write.gone_lease != 0) ++revivals_;
   std::lock_guard lock(entries_mutex_);
   Entry& entry = entries_[key];

@@ -254,8 +254,8 @@ TEST(Store, NodeRecordsFollowInstancesAcrossNodes) {
 // its own weight, leaves a drained instance drained.
 TEST(Store, OverridesOutlastRegistrationsAndGoWithTheInstance) {
   Store store(testing::registry_settings());
-  store.put_instance(instance("web", "w1", "n1", 3));
-  store.put_instance(instance("web", "w2", "n2", 1));
+  store.put_instance(instance("web", "w1", "n1", 1, 3));
+  store.put_instance(instance("web", "w2", "n2", 2, 1));
   auto view = store.build_view(RegistryView{});
   const auto weights = [&] {
     const ServiceRecords* web = view->find_service("web");
@@ -271,7 +271,7 @@ TEST(Store, OverridesOutlastRegistrationsAndGoWithTheInstance) {
   EXPECT_EQ(store.override_count(), 1u);
 
   // The agent's next registration, with its own weight, changes nothing of that.
-  store.put_instance(instance("web", "w1", "n1", 5));
+  store.put_instance(instance("web", "w1", "n1", 1, 5));
   view = store.build_view(*view);
   EXPECT_EQ(view->find_service("web")->instances.size(), 1u);
   EXPECT_TRUE(store.override_of("web", "w1").drained);
@@ -296,7 +296,7 @@ TEST(Store, OverridesOutlastRegistrationsAndGoWithTheInstance) {
   store.set_override("web", "w2", {.drained = true, .weight = std::nullopt});
   EXPECT_TRUE(store.remove_instance("web", "w2"));
   EXPECT_EQ(store.override_count(), 0u);
-  store.put_instance(instance("web", "w2", "n2", 1));
+  store.put_instance(instance("web", "w2", "n2", 2, 1));
   EXPECT_FALSE(store.override_of("web", "w2").drained);
   EXPECT_FALSE(store.set_override("web", "nobody", {.drained = true, .weight = std::nullopt}));
 }

@@ -255,7 +255,7 @@ TEST(Config, UnknownKeysAndTablesAreErrors) {
   EXPECT_EQ(error_of("[dsn]\nttl = 5\n"),
             "test.toml:1: unknown table or key 'dsn' (did you mean [dns]?)");
   EXPECT_EQ(error_of("\nlisten = [\"127.0.0.1:53\"]\n"),
-            "test.toml:2: unknown table or key 'listen' (it belongs in [server])");
+            "test.toml:2: unknown table or key 'listen' (it belongs in [server] or [http])");
   EXPECT_EQ(error_of("ttl = 5\n"),
             "test.toml:1: unknown table or key 'ttl' (it belongs in [dns] or [[service]])");
   EXPECT_EQ(error_of("[metrics]\n"), "test.toml:1: unknown table or key 'metrics'");

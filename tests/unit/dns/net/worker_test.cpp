@@ -384,8 +384,8 @@ TEST_F(WorkerTest, CountersAddUpEveryThreadAndStopWakesASleepingListener) {
   const auto started = std::chrono::steady_clock::now();
   worker_->stop();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
-  EXPECT_EQ(worker_->answer_counters().queries, 3u);
-  EXPECT_EQ(worker_->answer_counters().nxdomain, 1u);
+  EXPECT_EQ(worker_->answer_counters().queries(), 3u);
+  EXPECT_EQ(worker_->answer_counters().with_rcode(wire::rcode::kNxDomain), 1u);
   EXPECT_EQ(worker_->net_counters().udp_received, 2u);
   EXPECT_EQ(worker_->net_counters().udp_sent, 2u);
   EXPECT_EQ(worker_->net_counters().tcp_accepted, 1u);

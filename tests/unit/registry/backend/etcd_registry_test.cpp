@@ -220,6 +220,27 @@ TEST_F(EtcdRegistryTest, PutOnOneServerReachesTheOthersWatch) {
   EXPECT_EQ(reader->status().watch_events, 2 * kRounds);
 }
 
+// The watch lag counts this server's own writes the watch has not brought back yet, in
+// revisions; it is 0 once the watch has delivered them.
+TEST_F(EtcdRegistryTest, WatchLagCountsOwnWritesUntilTheWatchDeliversThem) {
+  auto writer = registry();
+  const std::int64_t loaded = writer->load().revision;
+  EXPECT_EQ(writer->status().watch_revision, loaded);
+  EXPECT_EQ(writer->status().watch_lag_revisions, 0);
+  client_->put("/elsewhere/key", "x");  // another key of a shared etcd
+  writer->put(instance_with_lease(1, 10));
+  writer->put(instance_with_lease(2, 10));
+  ASSERT_TRUE(eventually([&] { return writer->status().writes == 2; }));
+  const std::int64_t now = revision();
+  EXPECT_EQ(writer->status().etcd_revision, now);
+  EXPECT_EQ(writer->status().watch_lag_revisions, now - loaded);  // no watch yet
+
+  ChangeLog changes;
+  writer->start_watch(loaded, changes.callback());
+  ASSERT_TRUE(eventually([&] { return writer->status().watch_lag_revisions == 0; }));
+  EXPECT_EQ(writer->status().watch_revision, now);
+}
+
 TEST_F(EtcdRegistryTest, AnIdenticalPutIsNotWrittenAndAChangeIs) {
   auto writer = registry();
   DynamicInstance dynamic = instance_with_lease(2, 10);
