@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
 
 namespace signpost::registry::cli {
 
@@ -19,6 +20,12 @@ std::size_t pick_srv(const std::vector<SrvTarget>& records, std::mt19937_64& ran
     group.push_back(i);
     total += records[i].weight;
   }
+  // Servers rotate their answers; walking the group in one fixed order makes a seed pick
+  // the same target whatever order the records came in.
+  std::sort(group.begin(), group.end(), [&records](std::size_t a, std::size_t b) {
+    return std::tie(records[a].target, records[a].port, records[a].weight) <
+           std::tie(records[b].target, records[b].port, records[b].weight);
+  });
   if (total == 0) {
     std::uniform_int_distribution<std::size_t> any(0, group.size() - 1);
     return group[any(random)];

@@ -27,7 +27,8 @@ struct SrvTarget {
 
 /// The index in `records` of the record an RFC 2782 client connects to first: the lowest
 /// priority present, then a weighted random choice inside that group (weight 0 only when the
-/// whole group weighs 0). `records` must not be empty (std::invalid_argument). Pure apart
+/// whole group weighs 0). The same records in any order and the same generator state give
+/// the same choice. `records` must not be empty (std::invalid_argument). Pure apart
 /// from drawing from `random`; any thread with its own generator.
 std::size_t pick_srv(const std::vector<SrvTarget>& records, std::mt19937_64& random);
 

@@ -15,6 +15,8 @@ namespace json = boost::json;
 
 // How long one blocking query waits on the server; the client's timeout is added on top.
 constexpr int kWaitSeconds = 30;
+// How often watch reads the registry again to get one serial's state (see read_registry).
+constexpr int kConsistentReadAttempts = 5;
 
 InstanceState state_of(const json::value& instance) {
   const auto& object = instance.as_object();
@@ -112,18 +114,30 @@ std::vector<std::string> describe_changes(const RegistryState& before, const Reg
 }
 
 RegistryState read_registry(const HttpClient& client, std::uint32_t& serial) {
-  const json::value list = parse_reply(client.get("/v1/services"), client.server());
-  serial = json::value_to<std::uint32_t>(list.as_object().at("serial"));
+  // The list and each service are separate requests: a change between them would put a
+  // later state under the list's serial, and the next line would show nothing. Read again
+  // until every service was read at the list's serial (a busy registry: the last read).
   RegistryState state;
-  for (const auto& summary : list.as_object().at("services").as_array()) {
-    const std::string name(summary.as_object().at("name").as_string());
-    auto& instances = state[name];
-    const auto reply = client.get("/v1/services/" + encode_path_segment(name));
-    if (reply.status == 404) continue;  // gone since the list: the next change shows it
-    const json::value detail = parse_reply(reply, client.server());
-    for (const auto& instance : detail.as_object().at("instances").as_array()) {
-      instances[std::string(instance.as_object().at("id").as_string())] = state_of(instance);
+  for (int attempt = 0; attempt < kConsistentReadAttempts; ++attempt) {
+    state.clear();
+    const json::value list = parse_reply(client.get("/v1/services"), client.server());
+    serial = json::value_to<std::uint32_t>(list.as_object().at("serial"));
+    bool consistent = true;
+    for (const auto& summary : list.as_object().at("services").as_array()) {
+      const std::string name(summary.as_object().at("name").as_string());
+      auto& instances = state[name];
+      const auto reply = client.get("/v1/services/" + encode_path_segment(name));
+      if (reply.status == 404) {  // gone since the list
+        consistent = false;
+        continue;
+      }
+      const json::value detail = parse_reply(reply, client.server());
+      consistent = consistent && detail.as_object().at("serial") == list.as_object().at("serial");
+      for (const auto& instance : detail.as_object().at("instances").as_array()) {
+        instances[std::string(instance.as_object().at("id").as_string())] = state_of(instance);
+      }
     }
+    if (consistent) break;
   }
   return state;
 }

@@ -75,6 +75,17 @@ TEST(SrvPick, TheSameSeedPicksTheSameTargets) {
   for (int i = 0; i < 50; ++i) EXPECT_EQ(pick_srv(records, first), pick_srv(records, second));
 }
 
+TEST(SrvPick, TheOrderOfTheAnswerDoesNotChangeASeededPick) {
+  const std::vector<SrvTarget> forward = {{0, 3, 80, "a"}, {0, 1, 80, "b"}, {0, 2, 81, "c"}};
+  const std::vector<SrvTarget> rotated = {forward[2], forward[0], forward[1]};
+  for (std::uint64_t seed = 0; seed < 50; ++seed) {
+    std::mt19937_64 first(seed);
+    std::mt19937_64 second(seed);
+    EXPECT_EQ(forward[pick_srv(forward, first)].target, rotated[pick_srv(rotated, second)].target)
+        << "seed " << seed;
+  }
+}
+
 TEST(SrvPick, OneRecordIsAlwaysChosenAndNoneIsAnError) {
   std::mt19937_64 random(3);
   EXPECT_EQ(pick_srv({{0, 0, 53, "one"}}, random), 0u);
