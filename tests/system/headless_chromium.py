@@ -182,8 +182,12 @@ class Browser:
             return message.get("result", {})
         raise AssertionError(f"DevTools {method}: no answer within {CALL_TIMEOUT}s")
 
-    def navigate(self, url):
+    def navigate(self, url, timeout=START_TIMEOUT):
+        """Loads `url` and waits until the document has loaded (its scripts may go on)."""
         self.call("Page.navigate", url=url)
+        loaded = f"document.readyState === 'complete' && location.href === {json.dumps(url)}"
+        if not self.wait_for(loaded, timeout):
+            raise AssertionError(f"Chromium did not load {url} within {timeout}s")
 
     def evaluate(self, expression):
         """The value of a JavaScript expression in the page (JSON-serializable)."""

@@ -32,7 +32,7 @@ OUTPUT_DIR = os.environ.get("SIGNPOST_TEST_OUTPUT",
                             os.path.join(os.path.dirname(os.path.abspath(__file__)), "output"))
 
 # What the tests read from the page: its state, serial, sections and rows.
-PAGE_VIEW = """(() => ({
+PAGE_VIEW = """(() => !document.getElementById("banner") ? {state: "not loaded", instances: {}} : ({
   state: document.body.dataset.state,
   serial: document.body.dataset.serial,
   version: document.getElementById("version").textContent,
