@@ -262,6 +262,9 @@ EtcdRegistry::Loaded EtcdRegistry::read_all(std::vector<Change>* gone) {
 
 EtcdRegistry::Loaded EtcdRegistry::load() {
   Loaded loaded = read_all(nullptr);
+  // A server that only reads (it has nothing to write yet) has reached etcd all the same:
+  // the status page and the API's writes go by this.
+  connected_.store(true);
   log_(LogLevel::info, "etcd registry: " + std::to_string(loaded.instances.size()) +
                            " instances under " + instances_prefix_ + " at revision " +
                            std::to_string(loaded.revision));
