@@ -98,7 +98,7 @@ bool HeartbeatReceiver::try_handle(std::span<const std::uint8_t> message,
 }
 
 void HeartbeatReceiver::handle_later(std::vector<std::uint8_t> message, dns::answer::Transport,
-                                     dns::answer::UpdateReply reply) {
+                                     std::string from, dns::answer::UpdateReply reply) {
   if (!accepting_.load(std::memory_order_relaxed)) {
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -110,10 +110,12 @@ void HeartbeatReceiver::handle_later(std::vector<std::uint8_t> message, dns::ans
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  publisher_.post([this, message = std::move(message), reply = std::move(reply)](
-                      registry::Store& store) mutable {
+  publisher_.post([this, message = std::move(message), from = std::move(from),
+                   reply = std::move(reply)](registry::Store& store) mutable {
     queued_.fetch_sub(1, std::memory_order_relaxed);
+    from_ = std::move(from);
     reply(process_with(message, store));
+    from_.clear();
   });
 }
 
@@ -267,6 +269,7 @@ HeartbeatReceiver::Outcome HeartbeatReceiver::apply_request(const UpdateRequest&
     }
     guard.accept(check.time_signed, check.mac);
     if (shared_ != nullptr) share_deletion(removal, guard, store);
+    if (store.source_of(removal.service, removal.id)) audit("deregister", removal, "key:" + key.name);
     deregister_instance(removal, store);
     remember_deleted(removal, guard);
   }
@@ -538,11 +541,11 @@ std::uint32_t HeartbeatReceiver::register_instance(Registration registration,
   }
   // Its remembered renewal renewed the instance as it was.
   if (entry.renewal != 0) forget_renewal(entry.renewal);
+  const bool existed = store.source_of(key.service, key.id).has_value();
+  const bool changed = store.put_instance(std::move(published), registration.protocol);
+  if (changed) audit(existed ? "change" : "register", key, "key:" + check.key->name);
   // A new instance is written even when the store had it (held through a mass removal).
-  if ((store.put_instance(std::move(published), registration.protocol) || !known) &&
-      shared_ != nullptr) {
-    unshared_.push_back(key);
-  }
+  if ((changed || !known) && shared_ != nullptr) unshared_.push_back(key);
   return static_cast<std::uint32_t>(granted.count());
 }
 
@@ -581,7 +584,7 @@ void HeartbeatReceiver::publish_changes(registry::Store& store) {
   while (tracker_.has_changes()) {
     for (const Change& change : tracker_.take_changes()) {
       if (change.kind == Kind::forget) {
-        log_("instance " + change.key.id + " of " + change.key.service + " forgotten");
+        audit("deregister", change.key, "health.deregister_after");
         const ReplayGuard guard = board_.guard(change.slot);
         if (shared_ != nullptr) share_deletion(change.key, guard, store);
         retire(change.slot);
@@ -595,9 +598,9 @@ void HeartbeatReceiver::publish_changes(registry::Store& store) {
         // heartbeat another server now.
         let_go(change.slot, change.key);
       } else {
-        if (store.set_health(change.key.service, change.key.id, change.health) &&
-            shared_ != nullptr) {
-          unshared_.push_back(change.key);
+        if (store.set_health(change.key.service, change.key.id, change.health)) {
+          audit_health(change.key, change.health, now);
+          if (shared_ != nullptr) unshared_.push_back(change.key);
         }
         const bool open = change.health != registry::Health::critical;
         if (board_.set_open(change.slot, open) && !open) renew_slot(change.slot, now);

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "health/update_plan.hpp"
 #include "registry/backend/shared_registry.hpp"
 #include "registry/backend/state_file.hpp"
+#include "registry/log/log.hpp"
 #include "registry/publisher.hpp"
 
 namespace signpost::health {
@@ -98,7 +101,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   /// dns::answer::UpdateHandler: queues the UPDATE for the registry thread (at most
   /// max_queued at once; more are dropped and counted). Worker thread.
   void handle_later(std::vector<std::uint8_t> message, dns::answer::Transport transport,
-                    dns::answer::UpdateReply reply) override;
+                    std::string from, dns::answer::UpdateReply reply) override;
 
   /// Handles one UPDATE as the workers' two calls together would, and waits for the
   /// response (empty: none). Tests and benchmarks; not from the registry thread.
@@ -145,6 +148,21 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   /// Registry thread; returns how many instances were added or replaced.
   std::size_t apply_shared(const std::vector<registry::backend::SharedChange>& changes,
                            registry::Store& store);
+
+  /// The API's writes, on the registry thread. After the store's override of an instance
+  /// changed (registry::Store::set_override): keeps it where the backend keeps the
+  /// instance (the state file, or the instance's record in the shared registry, whichever
+  /// server tracks it).
+  void override_changed(const InstanceKey& key, const registry::Store& store);
+  /// Deregisters a heartbeat instance as a deleting UPDATE would: its replay guard is kept,
+  /// and in a cluster every server removes it. False when no heartbeat registered it.
+  bool deregister(const InstanceKey& key, registry::Store& store);
+  /// Whether self-preservation holds back expiries (or, in a cluster, removals) now, and how
+  /// many instances it keeps in the answers. Registry thread.
+  std::pair<bool, std::size_t> preserving() const;
+  /// The lease of a heartbeat instance that another server of the cluster tracks, from its
+  /// shared record: its length and when it ends (Unix ms). nullopt: none. Registry thread.
+  std::optional<std::pair<std::uint32_t, std::int64_t>> shared_lease(const InstanceKey& key) const;
 
   const ReceiverCounters& counters() const noexcept { return counters_; }
   const LeaseTracker& tracker() const noexcept { return tracker_; }
@@ -201,6 +219,15 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
                                   const TsigCheck& check, registry::Store& store,
                                   std::chrono::steady_clock::time_point now);
   void note_refusal(const std::string& reason);
+  // One audit line for a change an UPDATE or the lease ticks made.
+  void audit(std::string_view event, const InstanceKey& key, std::string_view who,
+             std::initializer_list<AuditField> more = {}) const;
+  // Audits a health change the tracker published, and counts expiries and flap holds.
+  void audit_health(const InstanceKey& key, registry::Health health,
+                    std::chrono::steady_clock::time_point now);
+  // Sets the overrides a kept record carries on the instance in the store.
+  static void take_override(const registry::backend::DynamicInstance& record,
+                            registry::Store& store);
   // The receiver's data of a tracked instance, or nullptr.
   Registered* find_registered(const InstanceKey& key);
   const Registered* find_registered(const InstanceKey& key) const;
@@ -293,6 +320,7 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   std::unordered_map<InstanceKey, std::chrono::steady_clock::time_point, InstanceKeyHash> held_;
   std::chrono::steady_clock::time_point holding_since_{};
   std::chrono::steady_clock::time_point last_hold_{};
+  std::string from_;  // the address of the UPDATE being handled, for the audit log
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::uint64_t refusals_not_logged_ = 0;
 

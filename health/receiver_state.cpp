@@ -75,6 +75,9 @@ std::int64_t HeartbeatReceiver::visit_state(
     key.id = id;
     out.instance = packed.unpack(service.name, id);
     out.protocol = service.protocol;
+    const registry::InstanceOverride value = store.override_of(service.name, id);
+    out.drained = value.drained;
+    out.weight_override = value.weight;
     if (complete_record(key, out, clocks.steady, clocks.wall)) on_instance(out);
   });
   const auto memory = settings_.replay_memory;
@@ -137,6 +140,7 @@ std::size_t HeartbeatReceiver::restore_state(const backend::RegistryState& state
     published.max_ttl = tracker_.ttl_cap(name);
     board_.set_open(slot, published.health != registry::Health::critical);
     store.put_instance(std::move(published), saved.protocol);
+    take_override(saved, store);
     ++restored;
   }
   tracker_.take_changes();  // what they say is in the store already
@@ -208,6 +212,9 @@ void HeartbeatReceiver::share_changes(const registry::Store& store) {
     if (!instance || service == nullptr) continue;
     record.instance = std::move(*instance);
     record.protocol = service->protocol;
+    const registry::InstanceOverride value = store.override_of(key.service, key.id);
+    record.drained = value.drained;
+    record.weight_override = value.weight;
     if (complete_record(key, record, clocks.steady, clocks.wall)) shared_->put(record);
   }
   unshared_.clear();
@@ -265,8 +272,10 @@ void HeartbeatReceiver::take_shared(const backend::DynamicInstance& record,
   }
   held_.erase(key);
   if (const auto handle = tracker_.handle(key)) {
-    // This server's own write coming back, or an older one: what it tracks is as new.
+    // This server's own write coming back, or an older one: what it tracks is as new. Its
+    // overrides are the last an operator set on any server, as etcd ordered the writes.
     if (ReplayGuard::from_bytes(record.replay).time() <= board_.guard(handle->slot).time()) {
+      take_override(record, store);
       return;
     }
     // Another server accepted a later UPDATE: the instance's agent heartbeats there now.
@@ -284,6 +293,7 @@ void HeartbeatReceiver::take_shared(const backend::DynamicInstance& record,
   // As a tracked instance's while it is renewed: a third of its lease.
   published.max_ttl = std::max<std::uint32_t>(1, record.lease_seconds / 3);
   if (store.put_instance(std::move(published), record.protocol)) ++taken;
+  take_override(record, store);
 }
 
 // A deregistration travels as a tombstone rather than a bare delete, which carries nothing:

@@ -64,6 +64,21 @@ struct Instance {
   bool operator==(const Instance&) const = default;
 };
 
+/// What an operator set for an instance through the API, kept apart from what its agent or
+/// the config registers so that heartbeats never undo it: drained (weight 0 in every answer)
+/// and a weight that replaces the registered one.
+struct InstanceOverride {
+  bool drained = false;
+  std::optional<std::uint16_t> weight;
+
+  bool empty() const noexcept { return !drained && !weight; }
+  /// The weight answers use for an instance registered with `registered`.
+  std::uint16_t apply(std::uint16_t registered) const noexcept {
+    return drained ? 0 : weight.value_or(registered);
+  }
+  bool operator==(const InstanceOverride&) const = default;
+};
+
 /// An instance without its service and id (the keys it is kept under), packed for the
 /// tables that hold every registered instance: addresses, tags and metadata are one byte
 /// string (inline in the std::string for the usual single address).

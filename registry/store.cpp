@@ -109,10 +109,57 @@ bool Store::remove_instance(const std::string& service, const std::string& id) {
   touch(service, it->second.node);
   leave_node(*it);
   --source_counts_[static_cast<std::size_t>(it->second.source)];
+  override_count_ -= entry->second.overrides.erase(id);
   entry->second.instances.erase(it);
   --instance_count_;
   drop_if_unused(service);
   return true;
+}
+
+bool Store::set_override(const std::string& service, const std::string& id,
+                         InstanceOverride value) {
+  const auto entry = services_.find(service);
+  if (entry == services_.end()) return false;
+  const auto it = entry->second.instances.find(id);
+  if (it == entry->second.instances.end()) return false;
+  auto& overrides = entry->second.overrides;
+  const auto existing = overrides.find(id);
+  const InstanceOverride before = existing != overrides.end() ? existing->second : InstanceOverride{};
+  if (before == value) return true;
+  if (value.empty()) {
+    overrides.erase(existing);
+    --override_count_;
+  } else if (existing == overrides.end()) {
+    overrides.emplace(id, value);
+    ++override_count_;
+  } else {
+    existing->second = value;
+  }
+  touch(service, it->second.node);
+  return true;
+}
+
+InstanceOverride Store::override_of(const std::string& service, const std::string& id) const {
+  const auto entry = services_.find(service);
+  if (entry == services_.end()) return {};
+  const auto it = entry->second.overrides.find(id);
+  return it == entry->second.overrides.end() ? InstanceOverride{} : it->second;
+}
+
+std::vector<Instance> Store::answer_instances(const ServiceEntry& entry,
+                                              const std::string& name) const {
+  std::vector<Instance> instances;
+  instances.reserve(entry.instances.size());
+  auto override = entry.overrides.begin();
+  for (const auto& [id, packed] : entry.instances) {
+    instances.push_back(packed.unpack(name, id));
+    // Both are in id order: one walk finds every override.
+    while (override != entry.overrides.end() && override->first < id) ++override;
+    if (override != entry.overrides.end() && override->first == id) {
+      instances.back().weight = override->second.apply(instances.back().weight);
+    }
+  }
+  return instances;
 }
 
 bool Store::set_health(const std::string& service, const std::string& id, Health health) {
@@ -217,9 +264,7 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
       view->services_.erase(name, own_services);
       continue;
     }
-    std::vector<Instance> instances;
-    instances.reserve(it->second.instances.size());
-    for (const auto& stored : it->second.instances) instances.push_back(stored.second.unpack(name, stored.first));
+    const std::vector<Instance> instances = answer_instances(it->second, name);
     view->services_.set(name, build_service_records(it->second.service, pointers(instances), settings_),
                         own_services);
   }
@@ -231,7 +276,11 @@ std::shared_ptr<const RegistryView> Store::build_view(const RegistryView& previo
     }
     std::vector<Instance> instances;
     instances.reserve(it->second.size());
-    for (const OnNode& member : it->second) instances.push_back(member.instance->second.unpack(*member.service, member.instance->first));
+    for (const OnNode& member : it->second) {
+      instances.push_back(member.instance->second.unpack(*member.service, member.instance->first));
+      instances.back().weight = override_of(*member.service, member.instance->first)
+                                    .apply(instances.back().weight);
+    }
     auto records = build_node_records(pointers(instances), settings_);
     // A change of weight or health leaves the node's addresses as they were: keeping the
     // records spares copying their shard (a slot table and a reference count per node in it).

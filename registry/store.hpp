@@ -43,6 +43,12 @@ class Store {
   /// Changes the highest TTL of an instance's records (Instance::max_ttl). Returns true when
   /// it changed.
   bool set_max_ttl(const std::string& service, const std::string& id, std::uint32_t max_ttl);
+  /// Sets the operator's override of a registered instance (an empty one removes it); it
+  /// lasts until replaced or the instance is removed, whatever its registrations say.
+  /// Returns false when the instance is not registered.
+  bool set_override(const std::string& service, const std::string& id, InstanceOverride value);
+  /// The instance's override; empty when it has none. No allocation.
+  InstanceOverride override_of(const std::string& service, const std::string& id) const;
   /// Replaces every service and instance that came from `source` with the given ones
   /// (config reload). Validates everything first: on error nothing changes.
   void replace_source(Source source, std::vector<Service> services, std::vector<Instance> instances);
@@ -67,6 +73,8 @@ class Store {
   std::size_t service_size(const std::string& service) const;
   const Service* find_service(const std::string& name) const;
   std::size_t instance_count() const noexcept { return instance_count_; }
+  /// How many instances have an override.
+  std::size_t override_count() const noexcept { return override_count_; }
   /// How many instances came from `source`.
   std::size_t count_of(Source source) const noexcept {
     return source_counts_[static_cast<std::size_t>(source)];
@@ -87,6 +95,7 @@ class Store {
     Service service;
     bool declared = false;  // from put_service, kept without instances
     Instances instances;
+    std::map<std::string, InstanceOverride> overrides;  // by id, of registered instances only
   };
   /// One instance on a node. The pointers are to services_' keys and elements, which never
   /// move; an instance leaves its node's list before it is erased or moved to another node.
@@ -103,6 +112,9 @@ class Store {
   void touch(const std::string& service, const std::string& node);
   void leave_node(const Instances::value_type& stored);
   void drop_if_unused(const std::string& service);
+  // The instances of a service or node unpacked, with their overrides applied: what answers
+  // use.
+  std::vector<Instance> answer_instances(const ServiceEntry& entry, const std::string& name) const;
 
   BuildSettings settings_;
   Services services_;
@@ -111,6 +123,7 @@ class Store {
   std::set<std::string> dirty_nodes_;
   bool types_dirty_ = true;
   std::size_t instance_count_ = 0;
+  std::size_t override_count_ = 0;
   std::array<std::size_t, 3> source_counts_{};  // by Source
 };
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "dns/answer/responder.hpp"
@@ -32,10 +33,11 @@ class UpdateHandler {
   virtual bool try_handle(std::span<const std::uint8_t> message, Transport transport,
                           std::vector<std::uint8_t>& response) = 0;
   /// Queues `message` to be handled on another thread; `reply` gets its response there.
-  /// Never blocks: when too much is queued the UPDATE is dropped (`reply` is then destroyed
-  /// on this thread without being called), as a datagram lost. Worker thread; allocates.
+  /// `from` is the client's address as text, for the audit log. Never blocks: when too much
+  /// is queued the UPDATE is dropped (`reply` is then destroyed on this thread without being
+  /// called), as a datagram lost. Worker thread; allocates.
   virtual void handle_later(std::vector<std::uint8_t> message, Transport transport,
-                            UpdateReply reply) = 0;
+                            std::string from, UpdateReply reply) = 0;
 };
 
 /// Takes the queries that carry a TSIG record (RFC 8945) off the answer path, which only

@@ -2,6 +2,7 @@
 // that stop and reload them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "dns/daemon/config.hpp"
+#include "dns/daemon/registry_api.hpp"
 #include "dns/net/worker.hpp"
 #include "health/heartbeat_receiver.hpp"
 #include "health/tsig_query_handler.hpp"
@@ -18,6 +20,7 @@
 #include "registry/backend/state_lock.hpp"
 #include "registry/backend/state_writer.hpp"
 #include "registry/log/log.hpp"
+#include "registry/api/http_server.hpp"
 #include "registry/publisher.hpp"
 
 namespace signpost::dns::daemon {
@@ -57,6 +60,9 @@ class App {
   void keep_state();
   void save_final_state();
   void bind_workers();
+  void start_http();
+  // The Prometheus text of every counter; registry thread (it reads `store`).
+  std::string render_server_metrics(const registry::Store& store) const;
   void announce() const;
   void reload();
   void deliver(const registry::SnapshotPtr& snapshot);
@@ -86,7 +92,13 @@ class App {
   std::unique_ptr<registry::backend::EtcdRegistry> etcd_;
   registry::backend::EtcdRegistry::Loaded etcd_loaded_;
   bool stopped_early_ = false;  // stopped while waiting for etcd at start-up
-  bool huge_pages_settled_ = false;  // the registry's memory was put on huge pages, or could not be
+  bool huge_pages_settled_ = false;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();  // the registry's memory was put on huge pages, or could not be
+
+  // The HTTP API ([http]): its view of the registry and its server. Set under workers_mutex_,
+  // which deliver() holds on the registry thread.
+  std::unique_ptr<RegistryApi> api_;
+  std::unique_ptr<registry::api::HttpServer> http_;
 
   // Snapshots the workers have let go of, freed on the main thread.
   std::mutex reclaimed_mutex_;

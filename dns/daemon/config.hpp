@@ -9,6 +9,7 @@
 
 #include "dns/answer/responder.hpp"
 #include "registry/config/config_error.hpp"
+#include "registry/log/log.hpp"
 #include "registry/model.hpp"
 
 namespace signpost::dns::daemon {
@@ -81,6 +82,13 @@ struct Config {
   std::vector<std::string> etcd_endpoints;  // etcd backend: host:port of its clients' URLs
   std::string etcd_prefix;                  // every key the cluster writes is under it
   std::uint32_t etcd_dial_timeout = 0;      // seconds
+
+  // [http]: the API, status page and metrics; sealed.
+  std::vector<ListenAddress> http_listen;  // [] = off
+  std::string http_token_file;             // "" = writes refused
+
+  // [log]: sealed; main() applies it before the server starts.
+  LogFormat log_format = LogFormat::text;
 
   // [[key]]: TSIG keys for heartbeats (DNS UPDATE); sealed.
   std::vector<KeyConfig> keys;

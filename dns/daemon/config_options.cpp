@@ -9,6 +9,7 @@
 #include "dns/daemon/config_schema.hpp"
 #include "dns/wire/name.hpp"
 #include "health/protocol/tsig.hpp"
+#include "registry/log/log.hpp"
 
 namespace signpost::dns::daemon::schema {
 
@@ -96,6 +97,19 @@ void set_listen(Target& target, const Value& value) {
   }
   if (list.empty()) throw Invalid("must name at least one address");
   target.config->listen = std::move(list);
+}
+
+// The HTTP API's addresses: like server.listen, but an empty list turns the API off.
+void set_http_listen(Target& target, const Value& value) {
+  std::vector<ListenAddress> list;
+  for (const std::string& text : std::get<StringList>(value)) {
+    ListenAddress address = parse_listen(text);
+    if (std::find(list.begin(), list.end(), address) != list.end()) {
+      throw Invalid("lists '" + address.text() + "' twice");
+    }
+    list.push_back(std::move(address));
+  }
+  target.config->http_listen = std::move(list);
 }
 
 void set_domain(Target& target, const Value& value) {
@@ -186,6 +200,12 @@ void set_secret(Target& target, const Value& value) {
     throw Invalid(e.what());
   }
   target.key->secret = text_of(value);
+}
+
+void set_log(Target& target, const Value& value) {
+  const std::optional<LogFormat> format = parse_log_format(text_of(value));
+  if (!format) throw Invalid("must be \"text\" or \"json\", not \"" + text_of(value) + "\"");
+  target.config->log_format = *format;
 }
 
 constexpr std::int64_t kMaxTtl = 86400;
@@ -336,6 +356,22 @@ const std::vector<Option>& options() {
       {.section = "registry", .key = "etcd_dial_timeout", .fallback = std::int64_t{2}, .min = 1,
        .max = 60, .help = "etcd backend: seconds to wait for a connection to an endpoint.",
        .set = [](Target& t, const Value& v) { t.config->etcd_dial_timeout = as<std::uint32_t>(v); }},
+      // [http]
+      {.section = "http", .key = "listen", .kind = Kind::string_list, .fallback = StringList{},
+       .help = "Addresses of the HTTP API, the status page and /metrics, as `\"127.0.0.1:8054\"`; "
+               "[] = off.",
+       .set = set_http_listen},
+      {.section = "http", .key = "token_file", .kind = Kind::string, .fallback = std::string(),
+       .help = "File holding the bearer token (one per line) that every write through the API "
+               "needs; \"\" = writes refused.",
+       .set = [](Target& t, const Value& v) { t.config->http_token_file = text_of(v); }},
+      // [log]
+      {.section = "log", .key = "format", .kind = Kind::string, .fallback = std::string("text"),
+       .allowed = "\"text\", \"json\"",
+       .help = "How stderr lines are written: `2026-05-01T10:00:00.123Z info: message` text, "
+               "or one JSON object per line (`time`, `level`, `msg`; audit lines add `event` "
+               "and their fields) for log collectors.",
+       .set = set_log},
       // [[key]]
       {.section = "key", .key = "name", .kind = Kind::string, .required = true,
        .help = "Key name, as the TSIG record carries it (`nsupdate -y hmac-sha256:NAME:SECRET`).",
@@ -412,7 +448,7 @@ const std::vector<Option>& options() {
 const config::Schema& config_schema() {
   static const config::Schema schema(
       {{.name = "server"}, {.name = "dns"}, {.name = "health"}, {.name = "registry"},
-       {.name = "key", .array = true},
+       {.name = "http"}, {.name = "log"}, {.name = "key", .array = true},
        {.name = "service", .array = true}, {.name = "service.instance", .array = true}},
       options(), /*reload_column=*/true);
   return schema;

@@ -34,8 +34,8 @@ struct Target {
 
 /// Every option, declared once, in the order of the reference.
 const std::vector<Option>& options();
-/// signpostd.toml's sections ([server], [dns], [health], [[key]], [[service]],
-/// [[service.instance]]) and options().
+/// signpostd.toml's sections ([server], [dns], [health], [registry], [log], [[key]],
+/// [[service]], [[service.instance]]) and options().
 const config::Schema& config_schema();
 
 }  // namespace signpost::dns::daemon::schema

@@ -5,8 +5,9 @@
 
 namespace signpost::dns::daemon {
 
-/// A small demonstration setup: DNS on 127.0.0.1:8053 (UDP and TCP), the registry zone
-/// svc.internal. with one static service and a demonstration heartbeat key, and the static zones in ./zones. Options not set
+/// A small demonstration setup: DNS on 127.0.0.1:8053 (UDP and TCP), the HTTP API and status
+/// page on 127.0.0.1:8054, the registry zone svc.internal. with one static service and a
+/// demonstration heartbeat key, and the static zones in ./zones. Options not set
 /// here take their defaults (`signpostd --help-config`).
 inline constexpr std::string_view kDefaultConfig = R"toml(
 # signpostd's built-in configuration.
@@ -17,6 +18,11 @@ listen = ["127.0.0.1:8053"]
 [dns]
 domain = "svc.internal."
 zones_dir = "zones"
+
+# The HTTP API, the status page (http://127.0.0.1:8054/) and /metrics, on loopback. Writes
+# (drain, weight, deregister) are refused until token_file names a file holding a token.
+[http]
+listen = ["127.0.0.1:8054"]
 
 # A static service, so that web.svc.internal and _web._tcp.svc.internal answer
 # something before any agent has registered.

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   }
   try {
     Config config = flags.config.empty() ? default_config() : load_config_file(flags.config);
+    signpost::set_log_format(config.log_format);  // before the server's threads start
     App app(std::move(config), flags.config);
     return app.run();
   } catch (const std::exception& e) {

@@ -115,6 +115,7 @@ bool TcpSession::answer_frames() {
 // another thread and its response comes back to this session's thread when it is ready, out
 // of order with the answers around it, as RFC 7766 §7 allows (clients match by ID).
 void TcpSession::answer_update(std::span<const std::uint8_t> message) {
+  boost::system::error_code error;  // a peer already gone: its address is left empty
   std::vector<std::uint8_t> response;
   if (state_.update_handler->try_handle(message, answer::Transport::tcp, response)) {
     if (!response.empty()) append_frame(response.data(), response.size());
@@ -129,8 +130,9 @@ void TcpSession::answer_update(std::span<const std::uint8_t> message) {
       self->do_write();
     });
   };
+  std::string from = socket_.remote_endpoint(error).address().to_string();
   state_.update_handler->handle_later({message.begin(), message.end()}, answer::Transport::tcp,
-                                      std::move(reply));
+                                      std::move(from), std::move(reply));
 }
 
 void TcpSession::append_frame(const std::uint8_t* data, std::size_t length) {

@@ -249,7 +249,8 @@ std::size_t UdpListener::answer_update(std::size_t slot, std::span<const std::ui
       return response.size();
     }
     worker_.update_handler->handle_later({message.begin(), message.end()},
-                                         answer::Transport::udp, deferred_reply(slot));
+                                         answer::Transport::udp, address_text(peers_[slot]),
+                                         deferred_reply(slot));
   } catch (const std::exception&) {
     // Out of memory: no response, as for a datagram lost; the sender retries.
   }

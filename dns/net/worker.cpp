@@ -1,6 +1,8 @@
 // A DNS worker: its thread, io_context, listeners and snapshot swap.
 #include "dns/net/worker.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
 
@@ -55,6 +57,17 @@ std::string endpoint_text(const ListenEndpoint& endpoint) {
   const bool ipv6 = endpoint.address.find(':') != std::string::npos;
   return (ipv6 ? "[" + endpoint.address + "]" : endpoint.address) + ":" +
          std::to_string(endpoint.port);
+}
+
+std::string address_text(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text, sizeof text);
+  } else if (address.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text,
+              sizeof text);
+  }
+  return text;
 }
 
 NetError listen_error(const ListenEndpoint& endpoint, std::string_view transport,

@@ -2,6 +2,8 @@
 // and one io_context thread for TCP.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -35,6 +37,10 @@ struct ListenEndpoint {
 
 /// "127.0.0.1:53" or "[::1]:53", for messages.
 std::string endpoint_text(const ListenEndpoint& endpoint);
+
+/// The IP address of a socket address as text ("127.0.0.1", "::1"); "" for another family.
+/// Any thread; allocates.
+std::string address_text(const sockaddr_storage& address);
 
 /// The NetError for a socket on `endpoint` that could not be set up:
 /// "cannot listen on 127.0.0.1:53 (UDP): Address already in use".

@@ -64,6 +64,7 @@ AgentConfig Reader::read() {
   agent.read(Target{&config_, &key, nullptr, nullptr});
   read_key(agent, key);
   apply_host_defaults(agent);
+  document_.table("log").read(Target{&config_, nullptr, nullptr, nullptr});
   read_services();
   return std::move(config_);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "registry/config/config_error.hpp"
+#include "registry/log/log.hpp"
 
 namespace signpost::health::agent {
 
@@ -104,6 +105,7 @@ struct AgentConfig {
   KeyConfig key;
   std::uint32_t lease = 15;  // seconds, asked for in the Update Lease option (RFC 9664)
   std::vector<ServiceConfig> services;
+  LogFormat log_format = LogFormat::text;  // [log] format, applied by the agent's process
 };
 
 /// What the host says about itself: the defaults of `agent.node` and `agent.addresses`.

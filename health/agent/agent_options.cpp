@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "dns/wire/base64.hpp"
 #include "health/agent/agent_schema.hpp"
@@ -210,7 +211,7 @@ const config::Schema& config_schema() {
   // Every option reloads (SIGHUP re-reads the whole file), so the reference has no column
   // saying which.
   static const config::Schema schema(
-      {{.name = "agent"}, {.name = "service", .array = true},
+      {{.name = "agent"}, {.name = "log"}, {.name = "service", .array = true},
        {.name = "service.check", .array = true}},
       options(), /*reload_column=*/false);
   return schema;
@@ -309,6 +310,22 @@ std::vector<Option> make_options() {
        .help = "Lease asked for, in seconds (RFC 9664); heartbeats go every third of the lease "
                "the server grants.",
        .set = [](Target& t, const Value& v) { t.config->lease = as<std::uint32_t>(v); }},
+      // [log]
+      {.section = "log",
+       .key = "format",
+       .kind = Kind::string,
+       .fallback = std::string("text"),
+       .allowed = "\"text\", \"json\"",
+       .help = "How stderr lines are written: `2026-05-01T10:00:00.123Z info: message` text, "
+               "or one JSON object per line (`time`, `level`, `msg`) for log collectors.",
+       .set =
+           [](Target& t, const Value& v) {
+             const std::optional<LogFormat> format = parse_log_format(text_of(v));
+             if (!format) {
+               throw Invalid("must be \"text\" or \"json\", not \"" + text_of(v) + "\"");
+             }
+             t.config->log_format = *format;
+           }},
       // [[service]]
       {.section = "service",
        .key = "name",

@@ -50,7 +50,9 @@ class Process {
   void reload() {
     if (stopping_) return;
     try {
-      agent_.reload(load_agent_config(path_, read_host_facts()));
+      AgentConfig config = load_agent_config(path_, read_host_facts());
+      set_log_format(config.log_format);  // the agent's one thread is the only one logging
+      agent_.reload(std::move(config));
     } catch (const std::exception& e) {
       log_line(LogLevel::error, std::string("reload failed, running on: ") + e.what());
     }
@@ -72,7 +74,9 @@ int run_agent(const std::string& config_path) {
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGCHLD, SIG_DFL);
   try {
-    Process process(load_agent_config(config_path, read_host_facts()), config_path);
+    AgentConfig config = load_agent_config(config_path, read_host_facts());
+    set_log_format(config.log_format);
+    Process process(std::move(config), config_path);
     return process.run();
   } catch (const std::exception& e) {
     log_line(LogLevel::error, e.what());

@@ -39,7 +39,7 @@ bool is_secret(std::string_view text);
 
 /// Every option, declared once, in the order of the reference.
 const std::vector<Option>& options();
-/// agent.toml's sections ([agent], [[service]], [[service.check]]) and options().
+/// agent.toml's sections ([agent], [log], [[service]], [[service.check]]) and options().
 const config::Schema& config_schema();
 
 }  // namespace signpost::health::agent::schema

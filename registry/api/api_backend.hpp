@@ -32,10 +32,10 @@ struct InstanceInfo {
   std::vector<std::string> addresses;  // text: IPv4 first, then IPv6
   std::uint16_t port = 0;
   std::uint16_t priority = 0;
-  std::uint16_t weight = 1;                       // as registered (agent, config)
-  std::optional<std::uint16_t> weight_override;   // set through the API; nullopt: none
-  std::uint32_t effective_weight = 0;  // what answers use: 0 when drained or critical; the
-                                       // warning fraction applied (rounded down)
+  std::uint16_t weight = 1;                      // as registered (agent, config)
+  std::optional<std::uint16_t> weight_override;  // set through the API; nullopt: none
+  std::uint32_t effective_weight = 0;       // what answers use: 0 when drained or critical; the
+                                            // warning fraction applied (rounded down)
   std::string health = "passing";           // as published: passing, warning, critical
   std::string reported_health = "passing";  // as the last heartbeat said (= health otherwise)
   std::string source = "static";            // static (server config), update (DNS UPDATE), api
@@ -50,7 +50,7 @@ struct InstanceInfo {
 /// One service, as GET /v1/services lists it.
 struct ServiceSummary {
   std::string name;
-  std::string protocol = "tcp";  // tcp, udp
+  std::string protocol = "tcp";       // tcp, udp
   std::optional<std::uint16_t> port;  // the port most of its instances use; nullopt: none
   std::vector<std::string> tags;
   std::size_t instances = 0;
@@ -143,9 +143,8 @@ class ApiBackend {
                            Reply<WriteResult> reply) = 0;
   /// Overrides the instance's weight (nullopt: back to the registered weight). Kept as a
   /// drain is.
-  virtual void set_weight(std::string service, std::string id,
-                          std::optional<std::uint16_t> weight, Actor actor,
-                          Reply<WriteResult> reply) = 0;
+  virtual void set_weight(std::string service, std::string id, std::optional<std::uint16_t> weight,
+                          Actor actor, Reply<WriteResult> reply) = 0;
   /// Deregisters an instance (and forgets its overrides). A static instance is a conflict.
   virtual void deregister(std::string service, std::string id, Actor actor,
                           Reply<WriteResult> reply) = 0;

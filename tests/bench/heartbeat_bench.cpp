@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < instances; ++i) {
     std::vector<std::uint8_t> message = heartbeat(i, 1);
     signer.sign_request(message, signer.keys()[0], signed_at);
-    receiver.handle_later(std::move(message), dns::answer::Transport::udp,
+    receiver.handle_later(std::move(message), dns::answer::Transport::udp, "127.0.0.1",
                           [&answered](std::vector<std::uint8_t>) { answered.fetch_add(1); });
     if (i % 2000 == 1999) publisher.apply([](registry::Store&) {});
   }
@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
     const std::uint64_t before = publisher.generation();
     std::atomic<bool> done{false};
     Clock::time_point responded;
-    receiver.handle_later(std::move(message), dns::answer::Transport::udp,
+    receiver.handle_later(std::move(message), dns::answer::Transport::udp, "127.0.0.1",
                           [&](std::vector<std::uint8_t>) {
                             responded = Clock::now();
                             done.store(true);

@@ -12,12 +12,14 @@ Timings are printed, not asserted tightly: the bounds are the cluster's promises
 loaded two-core machine.
 """
 
+import os
 import signal
 import socket
 import struct
 import threading
 import time
 import unittest
+import urllib.request
 
 import dns.edns
 import dns.exception
@@ -36,14 +38,19 @@ from harness import (LOOPBACK, REGISTRY_DOMAIN, AgentProcess, FixedPortServer, f
 SECRET = "Y2x1c3RlciB0ZXN0IGtleSAwMTIzNDU2Nzg5YWJjZGVm"
 KEY_NAME = "cluster-key"
 PREFIX = "/signpost-test/"
+API_TOKEN = "cluster-operator-token"
 LONG_LEASE = 600
 PROPAGATION_BOUND = 2.0   # seconds; the promise is 200 ms
 EXPIRY_SLACK = 1.5        # seconds beyond lease + 1.5 s
 ELECTION_SLACK = 1.0      # a new leader's election and its lease extension (one election timeout)
 
 
-def server_config(endpoint):
+def server_config(endpoint, http_port, token_file):
     return f"""
+[http]
+listen = ["{LOOPBACK}:{http_port}"]
+token_file = "{token_file}"
+
 [registry]
 backend = "etcd"
 etcd_endpoints = ["{endpoint}"]
@@ -204,6 +211,14 @@ class Heartbeats:
             self._stop.wait(self.interval)
 
 
+def api_put(http_port, path):
+    """PUT on a server's HTTP API with the operators' token; returns the status."""
+    request = urllib.request.Request(f"http://{LOOPBACK}:{http_port}{path}", method="PUT",
+                                     headers={"Authorization": f"Bearer {API_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
+
+
 class ClusterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -211,9 +226,15 @@ class ClusterTest(unittest.TestCase):
         cls.servers = []
         try:
             cls.cluster.start()
+            cls.token_file = os.path.join(cls.cluster.root, "api.token")
+            with open(cls.token_file, "w", encoding="utf-8") as f:
+                f.write(API_TOKEN + "\n")
+            cls.http_ports = []
             for member in cls.cluster.members:
+                cls.http_ports.append(free_port())
                 server = RecordingServer(free_port(), dns={"answer_limit": 0},
-                                         extra=server_config(member.endpoint))
+                                         extra=server_config(member.endpoint, cls.http_ports[-1],
+                                                             cls.token_file))
                 cls.servers.append(server)
                 server.start()
         except BaseException:
@@ -294,6 +315,27 @@ class ClusterTest(unittest.TestCase):
             figures.append(max(seen.values()))
         print(f"\nregistration via server 0 listed by servers 1 and 2 after "
               f"{', '.join(f'{s * 1000:.1f}' for s in figures)} ms (promise: 200 ms)")
+
+    def test_a_drain_through_one_server_applies_on_all(self):
+        drained, other = node_of("drn", "d1"), node_of("drn", "d2")
+        self.assertEqual(register(self.ports[0], "drn", "d1"), dns.rcode.NOERROR)
+        self.assertEqual(register(self.ports[0], "drn", "d2"), dns.rcode.NOERROR)
+        everywhere = lambda check: all(check(srv_answer(port, "drn")) for port in self.ports)
+        self.assertIsNotNone(wait_until(lambda: everywhere(lambda a: lists(a, {drained, other})),
+                                        PROPAGATION_BOUND), self.logs())
+        # Drained through server 1's API; server 0 tracks the instance (its agent is there).
+        self.assertEqual(api_put(self.http_ports[1], "/v1/services/drn/instances/d1/drain"), 200)
+        took = wait_until(lambda: everywhere(lambda a: absent(a, drained) and lists(a, {other})),
+                          PROPAGATION_BOUND)
+        self.assertIsNotNone(took, "the drain did not reach every server\n" + self.logs())
+        # Its agent's heartbeat on server 0, and a change of its health there, keep it drained.
+        self.assertEqual(register(self.ports[0], "drn", "d1"), dns.rcode.NOERROR)
+        time.sleep(0.3)  # what a lost drain would need to come back on a server
+        self.assertTrue(everywhere(lambda a: absent(a, drained)), self.logs())
+        self.assertEqual(api_put(self.http_ports[2], "/v1/services/drn/instances/d1/undrain"), 200)
+        self.assertIsNotNone(wait_until(lambda: everywhere(lambda a: lists(a, {drained, other})),
+                                        PROPAGATION_BOUND), self.logs())
+        print(f"\ndrain through server 1 in the answers of all three after {took * 1000:.1f} ms")
 
     def test_a_server_killed_and_restarted_answers_only_the_full_registry(self):
         # 2,000 more instances in etcd give the restarted server something to load.

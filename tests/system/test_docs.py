@@ -14,12 +14,13 @@ import unittest
 
 import dns.rcode
 
-from harness import (LOOPBACK, SOURCE_DIR, ZONES_DIR, Server, ask_udp, query_message, run,
-                     signpost_agent_path, signpostd_path, wait_for)
+from harness import (LOOPBACK, SOURCE_DIR, ZONES_DIR, Server, ask_udp, free_port, query_message,
+                     run, signpost_agent_path, signpostd_path, wait_for)
 
 README_LIMIT = 12000  # characters: a page a platform engineer reads in five minutes
 DOCS_DIR = os.path.join(SOURCE_DIR, "docs")
 DEFAULT_PORT = "8053"  # the embedded default config's port, as the examples write it
+DEFAULT_HTTP_PORT = "8054"  # and its HTTP API's
 
 
 def read(relative):
@@ -70,6 +71,10 @@ class DefaultConfigServer(Server):
         listen = f'listen = ["{LOOPBACK}:{DEFAULT_PORT}"]'
         self.assert_has(text, listen)
         text = text.replace(listen, f'listen = ["{LOOPBACK}:{self.port}"]')
+        http_listen = f'listen = ["{LOOPBACK}:{DEFAULT_HTTP_PORT}"]'
+        self.assert_has(text, http_listen)
+        self.http_port = free_port()
+        text = text.replace(http_listen, f'listen = ["{LOOPBACK}:{self.http_port}"]')
         self.assert_has(text, 'zones_dir = "zones"')
         text = text.replace('zones_dir = "zones"', f'zones_dir = "{ZONES_DIR}"')
         self.assert_absent(text, "[registry]")

@@ -164,6 +164,49 @@ TEST_F(HeartbeatReceiverTest, RegistersRenewsAndDeregisters) {
   EXPECT_FALSE(find("web", "web-1").has_value());
 }
 
+// An operator's drain (the HTTP API) outlasts the instance's heartbeats and is kept with it
+// in the state a restart takes back; the API's deregistration keeps the replay guard, so the
+// recorded UPDATE cannot bring the instance back.
+TEST_F(HeartbeatReceiverTest, OverridesAreKeptWithTheInstanceAndDeregistrationGuardsReplays) {
+  const auto registration = make_update(kRegisterWeb1);
+  ASSERT_EQ(rcode_of(receiver_.process(registration)), dns::wire::rcode::kNoError);
+  publisher_.apply([&](registry::Store& store) {
+    ASSERT_TRUE(store.set_override("web", "web-1", {.drained = true, .weight = 9}));
+    receiver_.override_changed({"web", "web-1"}, store);
+  });
+  // A heartbeat changes nothing of the override.
+  ASSERT_EQ(rcode_of(receiver_.process(make_update(kRegisterWeb1))), dns::wire::rcode::kNoError);
+  registry::backend::RegistryState state;
+  publisher_.apply([&](registry::Store& store) {
+    EXPECT_TRUE(store.override_of("web", "web-1").drained);
+    state = receiver_.export_state(store);
+  });
+  ASSERT_EQ(state.instances.size(), 1u);
+  EXPECT_TRUE(state.instances[0].drained);
+  EXPECT_EQ(state.instances[0].weight_override, std::uint16_t{9});
+
+  // A restarted server takes the override back with the instance.
+  registry::Publisher restarted(signpost::testing::ReceiverRig::publisher_settings(), {}, nullptr,
+                                nullptr);
+  HeartbeatReceiver receiver(receiver_settings(), keys(), restarted, [](const std::string&) {});
+  restarted.start();
+  restarted.apply([&](registry::Store& store) {
+    ASSERT_EQ(receiver.restore_state(state, store), 1u);
+    EXPECT_EQ(store.override_of("web", "web-1"),
+              (registry::InstanceOverride{.drained = true, .weight = 9}));
+  });
+
+  // Deregistered through the API: gone, and its recorded registration is refused as a replay.
+  publisher_.apply([&](registry::Store& store) {
+    EXPECT_TRUE(receiver_.deregister({"web", "web-1"}, store));
+    EXPECT_FALSE(receiver_.deregister({"web", "web-1"}, store));
+  });
+  EXPECT_FALSE(find("web", "web-1").has_value());
+  EXPECT_EQ(rcode_of(receiver_.process(registration)), dns::wire::rcode::kNotAuth);
+  EXPECT_FALSE(find("web", "web-1").has_value());
+  restarted.stop();
+}
+
 TEST_F(HeartbeatReceiverTest, RepeatedRenewalsFollowChangesInBetween) {
   std::vector<std::string> weight7 = kRegisterWeb1;
   weight7[0] = "web-1._web._tcp.svc.internal. 30 IN SRV 0 7 8080 host-1.node.svc.internal.";

@@ -249,5 +249,57 @@ TEST(Store, NodeRecordsFollowInstancesAcrossNodes) {
   EXPECT_EQ(store.instance_count(), 1u);
 }
 
+// The operator's overrides (the HTTP API's drain and weight) change what answers use and
+// outlast the instance's registrations: a heartbeat that registers it again as it was, with
+// its own weight, leaves a drained instance drained.
+TEST(Store, OverridesOutlastRegistrationsAndGoWithTheInstance) {
+  Store store(testing::registry_settings());
+  store.put_instance(instance("web", "w1", "n1", 1, 3));
+  store.put_instance(instance("web", "w2", "n2", 2, 1));
+  auto view = store.build_view(RegistryView{});
+  const auto weights = [&] {
+    const ServiceRecords* web = view->find_service("web");
+    const auto srv = web->all.srv_weights();
+    return std::vector<std::uint32_t>(srv.begin(), srv.end());
+  };
+  ASSERT_EQ(view->find_service("web")->instances.size(), 2u);
+
+  EXPECT_TRUE(store.set_override("web", "w1", {.drained = true, .weight = std::nullopt}));
+  EXPECT_TRUE(store.dirty());
+  view = store.build_view(*view);
+  EXPECT_EQ(view->find_service("web")->instances.size(), 1u);  // w1 is handed out no more
+  EXPECT_EQ(store.override_count(), 1u);
+
+  // The agent's next registration, with its own weight, changes nothing of that.
+  store.put_instance(instance("web", "w1", "n1", 1, 5));
+  view = store.build_view(*view);
+  EXPECT_EQ(view->find_service("web")->instances.size(), 1u);
+  EXPECT_TRUE(store.override_of("web", "w1").drained);
+  EXPECT_EQ(store.find_instance("web", "w1")->weight, 5);  // what it registered
+
+  // Undrained with a weight of its own: answers use that weight, not the registered one.
+  EXPECT_TRUE(store.set_override("web", "w1", {.drained = false, .weight = 7}));
+  view = store.build_view(*view);
+  ASSERT_EQ(view->find_service("web")->instances.size(), 2u);
+  auto srv = weights();
+  std::sort(srv.begin(), srv.end());
+  EXPECT_EQ(srv.back() / std::max<std::uint32_t>(1, srv.front()), 7u);
+
+  // Setting the same again is no change; an empty override removes it.
+  store.build_view(*view);
+  EXPECT_TRUE(store.set_override("web", "w1", {.drained = false, .weight = 7}));
+  EXPECT_FALSE(store.dirty());
+  EXPECT_TRUE(store.set_override("web", "w1", {}));
+  EXPECT_EQ(store.override_count(), 0u);
+
+  // An override goes with its instance: registered again later, it starts without one.
+  store.set_override("web", "w2", {.drained = true, .weight = std::nullopt});
+  EXPECT_TRUE(store.remove_instance("web", "w2"));
+  EXPECT_EQ(store.override_count(), 0u);
+  store.put_instance(instance("web", "w2", "n2", 2, 1));
+  EXPECT_FALSE(store.override_of("web", "w2").drained);
+  EXPECT_FALSE(store.set_override("web", "nobody", {.drained = true, .weight = std::nullopt}));
+}
+
 }  // namespace
 }  // namespace signpost::registry

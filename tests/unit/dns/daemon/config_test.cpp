@@ -50,6 +50,15 @@ TEST(Config, EmptyFileTakesEveryDefault) {
   EXPECT_TRUE(config.instances.empty());
 }
 
+TEST(Config, LogFormatIsTextOrJson) {
+  EXPECT_EQ(parse_config("", "test.toml").log_format, LogFormat::text);
+  const Config json = parse_config("[log]\nformat = \"json\"\n", "test.toml");
+  EXPECT_EQ(json.log_format, LogFormat::json);
+  EXPECT_EQ(json.sealed.at("log.format"), "\"json\"");  // a reload cannot change it
+  EXPECT_EQ(error_of("[log]\nformat = \"xml\"\n"),
+            "test.toml:2: key 'log.format': must be \"text\" or \"json\", not \"xml\"");
+}
+
 TEST(Config, HeartbeatKeysAndLeases) {
   const Config config = parse_config(R"(
 [health]
@@ -246,7 +255,7 @@ TEST(Config, UnknownKeysAndTablesAreErrors) {
   EXPECT_EQ(error_of("[dsn]\nttl = 5\n"),
             "test.toml:1: unknown table or key 'dsn' (did you mean [dns]?)");
   EXPECT_EQ(error_of("\nlisten = [\"127.0.0.1:53\"]\n"),
-            "test.toml:2: unknown table or key 'listen' (it belongs in [server])");
+            "test.toml:2: unknown table or key 'listen' (it belongs in [server] or [http])");
   EXPECT_EQ(error_of("ttl = 5\n"),
             "test.toml:1: unknown table or key 'ttl' (it belongs in [dns] or [[service]])");
   EXPECT_EQ(error_of("[metrics]\n"), "test.toml:1: unknown table or key 'metrics'");

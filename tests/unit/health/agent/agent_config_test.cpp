@@ -233,6 +233,13 @@ const std::vector<BadCase>& bad_cases() {
   return cases;
 }
 
+TEST(AgentConfig, LogFormatIsTextOrJson) {
+  EXPECT_EQ(parse(minimal()).log_format, LogFormat::text);
+  EXPECT_EQ(parse(minimal("", "[log]\nformat = \"json\"\n")).log_format, LogFormat::json);
+  EXPECT_EQ(error_of(minimal("", "[log]\nformat = \"syslog\"\n")),
+            "agent.toml:6: key 'log.format': must be \"text\" or \"json\", not \"syslog\"");
+}
+
 TEST(AgentConfig, ErrorsNameFileLineAndKey) {
   for (const BadCase& bad : bad_cases()) {
     SCOPED_TRACE(bad.text);
