@@ -133,7 +133,6 @@ class AnswerContext {
   AnswerContext& operator=(const AnswerContext&) = delete;
 
   AnswerOptions options;
-  AnswerCounters counters;
   Random random;
   OrderScratch scratch;
   std::size_t worker;
@@ -141,6 +140,8 @@ class AnswerContext {
   /// Set by answer_query when it returned 0 because the query carries a TSIG record (RFC
   /// 8945): the caller hands it to its signed path. Read it only right after that call.
   bool signed_query = false;
+  // Last: the fields above, which every answer reads, keep sharing their cache lines.
+  AnswerCounters counters;
 
  private:
   std::vector<std::uint64_t> weights_;
