@@ -69,6 +69,8 @@ bool Store::put_instance(Instance instance, std::optional<Protocol> protocol) {
     if (it->second == packed) return false;
     --source_counts_[static_cast<std::size_t>(it->second.source)];
     ++source_counts_[static_cast<std::size_t>(packed.source)];
+    count_health(entry, it->second.health, -1);
+    count_health(entry, packed.health, +1);
     const bool moves = it->second.node != packed.node;
     if (moves) {
       dirty_nodes_.insert(it->second.node);
@@ -79,6 +81,7 @@ bool Store::put_instance(Instance instance, std::optional<Protocol> protocol) {
   } else {
     ++instance_count_;
     ++source_counts_[static_cast<std::size_t>(packed.source)];
+    count_health(entry, packed.health, +1);
     it = entry.instances.emplace(std::move(instance.id), std::move(packed)).first;
     nodes_[it->second.node].push_back({&service, &*it});
   }
@@ -109,7 +112,12 @@ bool Store::remove_instance(const std::string& service, const std::string& id) {
   touch(service, it->second.node);
   leave_node(*it);
   --source_counts_[static_cast<std::size_t>(it->second.source)];
-  override_count_ -= entry->second.overrides.erase(id);
+  count_health(entry->second, it->second.health, -1);
+  if (const auto gone = entry->second.overrides.find(id); gone != entry->second.overrides.end()) {
+    drained_count_ -= gone->second.drained ? 1 : 0;
+    entry->second.overrides.erase(gone);
+    --override_count_;
+  }
   entry->second.instances.erase(it);
   --instance_count_;
   drop_if_unused(service);
@@ -126,6 +134,7 @@ bool Store::set_override(const std::string& service, const std::string& id,
   const auto existing = overrides.find(id);
   const InstanceOverride before = existing != overrides.end() ? existing->second : InstanceOverride{};
   if (before == value) return true;
+  drained_count_ += (value.drained ? 1 : 0) - (before.drained ? 1 : 0);
   if (value.empty()) {
     overrides.erase(existing);
     --override_count_;
@@ -144,6 +153,17 @@ InstanceOverride Store::override_of(const std::string& service, const std::strin
   if (entry == services_.end()) return {};
   const auto it = entry->second.overrides.find(id);
   return it == entry->second.overrides.end() ? InstanceOverride{} : it->second;
+}
+
+void Store::count_health(ServiceEntry& entry, Health health, int delta) noexcept {
+  const auto index = static_cast<std::size_t>(health);
+  entry.health_counts[index] += static_cast<std::uint32_t>(delta);
+  health_counts_[index] += static_cast<std::size_t>(delta);
+}
+
+void Store::visit_services(
+    const std::function<void(const Service&, const HealthCounts&)>& visit) const {
+  for (const auto& [name, entry] : services_) visit(entry.service, entry.health_counts);
 }
 
 std::vector<Instance> Store::answer_instances(const ServiceEntry& entry,
@@ -167,6 +187,8 @@ bool Store::set_health(const std::string& service, const std::string& id, Health
   if (entry == services_.end()) return false;
   const auto it = entry->second.instances.find(id);
   if (it == entry->second.instances.end() || it->second.health == health) return false;
+  count_health(entry->second, it->second.health, -1);
+  count_health(entry->second, health, +1);
   it->second.health = health;
   dirty_services_.insert(service);
   return true;

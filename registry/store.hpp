@@ -73,8 +73,17 @@ class Store {
   std::size_t service_size(const std::string& service) const;
   const Service* find_service(const std::string& name) const;
   std::size_t instance_count() const noexcept { return instance_count_; }
-  /// How many instances have an override.
+  /// How many instances have an override, and how many of them are drained.
   std::size_t override_count() const noexcept { return override_count_; }
+  std::size_t drained_count() const noexcept { return drained_count_; }
+  /// Instances by health (indexed by Health), kept as they change: no walk.
+  using HealthCounts = std::array<std::uint32_t, 3>;
+  std::array<std::size_t, 3> health_counts() const noexcept { return health_counts_; }
+  std::size_t service_count() const noexcept { return services_.size(); }
+  std::size_t node_count() const noexcept { return nodes_.size(); }
+  /// Calls `visit` with every service and its instances by health, in no set order: one
+  /// step per service, none per instance (metrics, status).
+  void visit_services(const std::function<void(const Service&, const HealthCounts&)>& visit) const;
   /// How many instances came from `source`.
   std::size_t count_of(Source source) const noexcept {
     return source_counts_[static_cast<std::size_t>(source)];
@@ -96,6 +105,7 @@ class Store {
     bool declared = false;  // from put_service, kept without instances
     Instances instances;
     std::map<std::string, InstanceOverride> overrides;  // by id, of registered instances only
+    std::array<std::uint32_t, 3> health_counts{};       // its instances by Health
   };
   /// One instance on a node. The pointers are to services_' keys and elements, which never
   /// move; an instance leaves its node's list before it is erased or moved to another node.
@@ -112,6 +122,7 @@ class Store {
   void touch(const std::string& service, const std::string& node);
   void leave_node(const Instances::value_type& stored);
   void drop_if_unused(const std::string& service);
+  void count_health(ServiceEntry& entry, Health health, int delta) noexcept;
   // The instances of a service or node unpacked, with their overrides applied: what answers
   // use.
   std::vector<Instance> answer_instances(const ServiceEntry& entry, const std::string& name) const;
@@ -124,6 +135,8 @@ class Store {
   bool types_dirty_ = true;
   std::size_t instance_count_ = 0;
   std::size_t override_count_ = 0;
+  std::size_t drained_count_ = 0;
+  std::array<std::size_t, 3> health_counts_{};  // by Health
   std::array<std::size_t, 3> source_counts_{};  // by Source
 };
 

@@ -86,7 +86,8 @@ ListenAddress parse_listen(const std::string& text) {
   return out;
 }
 
-void set_listen(Target& target, const Value& value) {
+// A list of listen addresses, each once.
+std::vector<ListenAddress> parse_listen_list(const Value& value) {
   std::vector<ListenAddress> list;
   for (const std::string& text : std::get<StringList>(value)) {
     ListenAddress address = parse_listen(text);
@@ -95,21 +96,18 @@ void set_listen(Target& target, const Value& value) {
     }
     list.push_back(std::move(address));
   }
+  return list;
+}
+
+void set_listen(Target& target, const Value& value) {
+  std::vector<ListenAddress> list = parse_listen_list(value);
   if (list.empty()) throw Invalid("must name at least one address");
   target.config->listen = std::move(list);
 }
 
 // The HTTP API's addresses: like server.listen, but an empty list turns the API off.
 void set_http_listen(Target& target, const Value& value) {
-  std::vector<ListenAddress> list;
-  for (const std::string& text : std::get<StringList>(value)) {
-    ListenAddress address = parse_listen(text);
-    if (std::find(list.begin(), list.end(), address) != list.end()) {
-      throw Invalid("lists '" + address.text() + "' twice");
-    }
-    list.push_back(std::move(address));
-  }
-  target.config->http_listen = std::move(list);
+  target.config->http_listen = parse_listen_list(value);
 }
 
 void set_domain(Target& target, const Value& value) {

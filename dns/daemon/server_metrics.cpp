@@ -121,26 +121,25 @@ void render_receiver(PrometheusText& text, const health::HeartbeatReceiver& rece
 }
 
 void render_instances(PrometheusText& text, const registry::Store& store) {
-  // Every service with instances gets all three healths, so a series does not vanish when
-  // its last passing instance turns critical.
-  std::map<std::string, std::array<std::uint64_t, 3>> by_service;
-  for (const registry::Source source :
-       {registry::Source::config, registry::Source::api, registry::Source::heartbeat}) {
-    store.visit_source(source, [&](const registry::Service& service, const std::string&,
-                                   const registry::PackedInstance& instance) {
-      ++by_service[service.name][static_cast<std::size_t>(instance.health)];
-    });
-  }
+  // From the counts the store keeps per service: one step per service, none per instance,
+  // so that a scrape every second costs the registry thread little. Every service has its
+  // passing series (an alert on `== 0` needs it to exist); warning and critical appear while
+  // some instance is so, which keeps a large registry's scrape at one series per service.
   text.family("signpost_instances", "gauge", "Registered instances by service and health.");
   static constexpr std::array<std::string_view, 3> kHealth{"passing", "warning", "critical"};
-  for (const auto& [service, counts] : by_service) {
+  std::size_t services = 0;
+  store.visit_services([&](const registry::Service& service,
+                           const registry::Store::HealthCounts& counts) {
+    if (counts[0] + counts[1] + counts[2] == 0) return;
+    ++services;
     for (std::size_t health = 0; health < kHealth.size(); ++health) {
-      text.sample("signpost_instances", {{"service", service}, {"health", kHealth[health]}},
-                  counts[health]);
+      if (health != 0 && counts[health] == 0) continue;
+      text.sample("signpost_instances", {{"service", service.name}, {"health", kHealth[health]}},
+                  std::uint64_t{counts[health]});
     }
-  }
+  });
   text.gauge("signpost_services", "Services in the registry with at least one instance.",
-             static_cast<double>(by_service.size()));
+             static_cast<double>(services));
 }
 
 void render_publisher(PrometheusText& text, const registry::Publisher& publisher) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -269,6 +271,7 @@ TEST(Store, OverridesOutlastRegistrationsAndGoWithTheInstance) {
   view = store.build_view(*view);
   EXPECT_EQ(view->find_service("web")->instances.size(), 1u);  // w1 is handed out no more
   EXPECT_EQ(store.override_count(), 1u);
+  EXPECT_EQ(store.drained_count(), 1u);
 
   // The agent's next registration, with its own weight, changes nothing of that.
   store.put_instance(instance("web", "w1", "n1", 1, 5));
@@ -294,11 +297,38 @@ TEST(Store, OverridesOutlastRegistrationsAndGoWithTheInstance) {
 
   // An override goes with its instance: registered again later, it starts without one.
   store.set_override("web", "w2", {.drained = true, .weight = std::nullopt});
+  EXPECT_EQ(store.drained_count(), 1u);
   EXPECT_TRUE(store.remove_instance("web", "w2"));
   EXPECT_EQ(store.override_count(), 0u);
+  EXPECT_EQ(store.drained_count(), 0u);
   store.put_instance(instance("web", "w2", "n2", 2, 1));
   EXPECT_FALSE(store.override_of("web", "w2").drained);
   EXPECT_FALSE(store.set_override("web", "nobody", {.drained = true, .weight = std::nullopt}));
+}
+
+// The counts a status or a scrape reads are kept as instances change, not walked.
+TEST(Store, KeepsCountsByHealthPerServiceAndInTotal) {
+  Store store(testing::registry_settings());
+  store.put_instance(instance("web", "w1", "n1", 1));
+  store.put_instance(instance("web", "w2", "n2", 2));
+  store.put_instance(instance("db", "d1", "n2", 3));
+  store.set_health("web", "w2", Health::critical);
+  Instance warning = instance("db", "d1", "n2", 3);
+  warning.health = Health::warning;
+  store.put_instance(warning);  // a registration that changes the health
+  EXPECT_EQ(store.health_counts(), (std::array<std::size_t, 3>{1, 1, 1}));
+  std::map<std::string, Store::HealthCounts> seen;
+  store.visit_services([&](const Service& service, const Store::HealthCounts& counts) {
+    seen[service.name] = counts;
+  });
+  EXPECT_EQ(seen["web"], (Store::HealthCounts{1, 0, 1}));
+  EXPECT_EQ(seen["db"], (Store::HealthCounts{0, 1, 0}));
+  EXPECT_EQ(store.node_count(), 2u);
+  EXPECT_EQ(store.service_count(), 2u);
+  store.remove_instance("web", "w2");
+  store.remove_instance("db", "d1");
+  EXPECT_EQ(store.health_counts(), (std::array<std::size_t, 3>{1, 0, 0}));
+  EXPECT_EQ(store.node_count(), 1u);
 }
 
 }  // namespace

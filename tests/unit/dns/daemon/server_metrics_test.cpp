@@ -179,7 +179,10 @@ TEST_F(ServerMetricsTest, CountsRegistryPublishesAndUpdates) {
   const std::string text = render();
   EXPECT_EQ(sample_value(text, "signpost_instances{service=\"web\",health=\"passing\"}"), 1);
   EXPECT_EQ(sample_value(text, "signpost_instances{service=\"web\",health=\"critical\"}"), 1);
-  EXPECT_EQ(sample_value(text, "signpost_instances{service=\"db\",health=\"warning\"}"), 0);
+  // A service's passing series is always there; warning and critical while some instance is.
+  EXPECT_EQ(sample_value(text, "signpost_instances{service=\"db\",health=\"passing\"}"), 1);
+  EXPECT_EQ(sample_value(text, "signpost_instances{service=\"db\",health=\"warning\"}"),
+            std::nullopt);
   EXPECT_EQ(sample_value(text, "signpost_services"), 2);
   const registry::Publisher::PublishStats stats = rig_.publisher.publish_stats();
   ASSERT_GE(stats.publishes, 2u);  // the first snapshot and the test's instances
