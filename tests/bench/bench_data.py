@@ -58,10 +58,12 @@ def port_of(service):
     return 20_000 + service
 
 
-def signpost_config(port, zones_dir, services=SERVICES, threads=1, state_file=""):
+def signpost_config(port, zones_dir, services=SERVICES, threads=1, state_file="",
+                    http_port=None):
     """signpostd.toml text: `threads` workers, all records in every answer, the heartbeat
     key, the registry given as static registrations, heartbeat instances kept in
-    `state_file` ("" = none)."""
+    `state_file` ("" = none), the HTTP API on loopback `http_port` (None: off, the
+    default)."""
     lines = [
         "[server]",
         f'listen = ["127.0.0.1:{port}"]',
@@ -80,6 +82,10 @@ def signpost_config(port, zones_dir, services=SERVICES, threads=1, state_file=""
         "[registry]",
         f'state_file = "{state_file}"',
         "",
+    ]
+    if http_port is not None:
+        lines += ["[http]", f'listen = ["127.0.0.1:{http_port}"]', ""]
+    lines += [
         "[[key]]",
         f'name = "{HEARTBEAT_KEY_NAME}"',
         'algorithm = "hmac-sha256"',

@@ -6,12 +6,19 @@ A server's figures are summed over its process tree, since NSD serves from a chi
 process. CPU time is utime + stime of every process in the tree (all threads included);
 each thread's own is read too (/proc/<pid>/task/<tid>/stat), for the busiest thread's
 share: a DNS worker's cost apart from the heartbeat and publisher threads.
+
+For signpostd with its HTTP API on, a Scraper fetches GET /metrics and GET /v1/status once a
+second during a run, as a Prometheus server and an open status page would.
 """
 
+import http.client
+import json
 import os
 import re
 import select
 import subprocess
+import sys
+import threading
 import time
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -275,3 +282,102 @@ class Heartbeats:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def http_get(connection, path):
+    """(status, body) of GET `path` on an open http.client connection (kept alive)."""
+    connection.request("GET", path)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def api_answer_ok(path, status, body):
+    """Whether a signpostd API answer is whole: /metrics carries the query counters, and
+    /v1/status is a JSON object."""
+    if status != 200:
+        return False
+    if path == "/metrics":
+        return b"signpost_dns_queries_total" in body
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
+
+
+class Scraper:
+    """GET /metrics and GET /v1/status of one signpostd's HTTP API once a second each, from
+    a thread pinned to the client core, over one kept-alive connection (opened again after
+    a failure), between start() and finish(). Counts the whole answers and the failures."""
+
+    PATHS = ("/metrics", "/v1/status")
+    PERIOD = 1.0  # seconds between the scrapes of each path
+    TIMEOUT = 2.0  # seconds a request may take before it counts as failed
+
+    def __init__(self, port, core):
+        self.port = port
+        self.core = core
+        self.thread = None
+        self.stopping = threading.Event()
+        self.scrapes = self.failures = 0
+        self.first_failure = None  # what went wrong first, for the log
+        self.error = None  # an exception that ended the thread
+
+    def start(self, limit):
+        """Starts scraping now; the thread ends by itself after `limit` seconds at most."""
+        self.stopping.clear()
+        self.scrapes = self.failures = 0
+        self.first_failure = self.error = None
+        self.thread = threading.Thread(target=self.run, args=(time.monotonic() + limit,),
+                                       name="scraper", daemon=True)
+        self.thread.start()
+
+    def finish(self):
+        """Stops the thread, waits for it; returns api_scrapes and api_failures."""
+        self.stop()
+        if self.error is not None:
+            raise RuntimeError(f"the API scraper failed: {self.error!r}")
+        if self.first_failure is not None:
+            print(f"compare: {self.failures} API scrape(s) failed; first: "
+                  f"{self.first_failure}", file=sys.stderr, flush=True)
+        return {"api_scrapes": self.scrapes, "api_failures": self.failures}
+
+    def stop(self):
+        """Stops the thread if it runs: within one request's timeout per path."""
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=self.TIMEOUT * len(self.PATHS) + 5)
+            if self.thread.is_alive():
+                raise RuntimeError("the API scraper did not stop")
+            self.thread = None
+
+    def run(self, end):
+        try:
+            os.sched_setaffinity(0, {self.core})  # this thread only, as a pinned tool
+            connection, due = None, time.monotonic()
+            while not self.stopping.is_set() and time.monotonic() < end:
+                for path in self.PATHS:
+                    connection = self.scrape(connection, path)
+                due += self.PERIOD
+                self.stopping.wait(max(0.0, min(due, end) - time.monotonic()))
+            if connection is not None:
+                connection.close()
+        except Exception as e:  # noqa: BLE001 -- reported by finish()
+            self.error = e
+
+    def scrape(self, connection, path):
+        """One GET, counted; returns the connection to reuse (None after a failure)."""
+        if connection is None:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                    timeout=self.TIMEOUT)
+        try:
+            status, body = http_get(connection, path)
+            failure = None if api_answer_ok(path, status, body) else f"{path}: {status}"
+        except (OSError, http.client.HTTPException) as e:
+            failure = f"{path}: {e!r}"
+        if failure is None:
+            self.scrapes += 1
+            return connection
+        self.failures += 1
+        self.first_failure = self.first_failure or failure
+        connection.close()
+        return None

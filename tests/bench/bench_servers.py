@@ -1,5 +1,6 @@
-"""The servers the benchmark compares: signpostd, Knot DNS, NSD and the bare UDP echo, and
-signpostd and Knot with two UDP workers ("signpost-2w", "knot-2w").
+"""The servers the benchmark compares: signpostd, Knot DNS, NSD and the bare UDP echo,
+signpostd and Knot with two UDP workers ("signpost-2w", "knot-2w"), and signpostd with its
+HTTP API, status page and metrics on ("signpost-api").
 
 Each is started on 127.0.0.1 with a free port, pinned with taskset (to one core, or as
 many as it has workers), waited for until it gives the full answer for the last service
@@ -7,6 +8,7 @@ many as it has workers), waited for until it gives the full answer for the last 
 SIGTERM, then SIGKILL.
 """
 
+import http.client
 import os
 import signal
 import socket
@@ -86,6 +88,7 @@ class Server:
         self.heartbeat_register_seconds = None
         self.heartbeat_cpu_per_second = None  # the heartbeat load alone (compare)
         self.worker_thread = None
+        self.scraper = None  # bench_measure.Scraper of a server with the HTTP API
 
     def command(self):
         raise NotImplementedError
@@ -141,12 +144,14 @@ class Server:
 
 class Signpost(Server):
     name = "signpost"
+    http_port = None  # the HTTP API's port; None: the API is off (the default)
 
     def prepare(self):
         self.config = os.path.join(self.workdir, "signpostd.toml")
         bench_data.write(self.config, bench_data.signpost_config(
             self.port, self.data["empty_zones"], threads=self.workers,
-            state_file=os.path.join(self.workdir, "signpostd.state")))
+            state_file=os.path.join(self.workdir, "signpostd.state"),
+            http_port=self.http_port))
 
     def command(self):
         return [os.path.join(self.build_dir, "dns", "daemon", "signpostd"),
@@ -156,6 +161,36 @@ class Signpost(Server):
 class SignpostTwoWorkers(Signpost):
     name = "signpost-2w"
     workers = 2
+
+
+class SignpostApi(Signpost):
+    """The same signpostd with `[http] listen` on a loopback port of its own: the HTTP API,
+    status page and metrics on their thread. Started once /metrics answers too."""
+
+    name = "signpost-api"
+
+    def prepare(self):
+        self.http_port = free_port()
+        while self.http_port == self.port:
+            self.http_port = free_port()
+        super().prepare()
+
+    def wait_ready(self, started):
+        super().wait_ready(started)
+        while time.monotonic() - started < START_TIMEOUT and self.process.poll() is None:
+            connection = http.client.HTTPConnection(LOOPBACK, self.http_port, timeout=1)
+            try:
+                status, body = bench_measure.http_get(connection, "/metrics")
+            except (OSError, http.client.HTTPException):
+                status, body = None, b""
+            finally:
+                connection.close()
+            if bench_measure.api_answer_ok("/metrics", status, body):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name}: no metrics on port {self.http_port} within "
+                           f"{START_TIMEOUT}s; log: {self.log_path}\n{self.log_tail()}")
 
 
 class Knot(Server):
@@ -242,3 +277,5 @@ class Echo(Server):
 SERVERS = {cls.name: cls for cls in (Signpost, Knot, Nsd, Echo)}
 # The servers measured again with two workers, and their two-worker form.
 TWO_WORKERS = {"signpost": SignpostTwoWorkers, "knot": KnotTwoWorkers}
+# signpostd with the HTTP API on, measured against "signpost" on some tests (compare).
+API = SignpostApi
