@@ -12,6 +12,7 @@ Timings are printed, not asserted tightly: the bounds are the cluster's promises
 loaded two-core machine.
 """
 
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import struct
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import dns.edns
@@ -211,12 +213,20 @@ class Heartbeats:
             self._stop.wait(self.interval)
 
 
+def api_status(http_port, method, path):
+    """(status, body) of a request to a server's HTTP API with the operators' token."""
+    request = urllib.request.Request(f"http://{LOOPBACK}:{http_port}{path}", method=method,
+                                     headers={"Authorization": f"Bearer {API_TOKEN}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
 def api_put(http_port, path):
     """PUT on a server's HTTP API with the operators' token; returns the status."""
-    request = urllib.request.Request(f"http://{LOOPBACK}:{http_port}{path}", method="PUT",
-                                     headers={"Authorization": f"Bearer {API_TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status
+    return api_status(http_port, "PUT", path)[0]
 
 
 class ClusterTest(unittest.TestCase):
@@ -500,7 +510,14 @@ class ClusterTest(unittest.TestCase):
         # The outage is logged once, though the server only renewed leases: the stream to
         # a member that hangs breaks nowhere, its renewals just go unanswered.
         outage_lines = self.servers[2].log().count(outage) - outages_before
+        # Its API refuses a write it could not keep (503), and says why in its status.
+        drain = api_status(self.http_ports[2], "PUT",
+                           f"/v1/services/{service}/instances/before/drain")
+        status = json.loads(api_status(self.http_ports[2], "GET", "/v1/status")[1])
         self.thaw(2)
+        self.assertEqual(drain[0], 503, drain)
+        self.assertIn("etcd", json.loads(drain[1])["error"])
+        self.assertFalse(status["backend"]["healthy"], status)
         self.assertEqual(outage_lines, 1, "the cut-off server did not log its outage once\n"
                          + self.logs())
         self.assertEqual(wrong[:3], [], f"{len(wrong)} of {answers} answers of the cut-off "
