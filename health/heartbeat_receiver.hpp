@@ -252,6 +252,9 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
       const registry::Store& store,
       const std::function<void(const registry::backend::DynamicInstance&)>& on_instance,
       const std::function<void(const registry::backend::DeletedGuard&)>& on_deleted);
+  void visit_static_overrides(
+      const registry::Store& store,
+      const std::function<void(const registry::backend::StaticOverride&)>& visit);
   // Hands the state to the sink when it changed and the interval has passed (ticks).
   void save_state_if_due(registry::Store& store, std::chrono::steady_clock::time_point now);
   // Completes the record of a tracked instance whose instance and protocol are set: its

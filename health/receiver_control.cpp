@@ -36,9 +36,10 @@ void HeartbeatReceiver::take_override(const backend::DynamicInstance& record,
 }
 
 void HeartbeatReceiver::override_changed(const InstanceKey& key, const registry::Store& store) {
-  if (store.source_of(key.service, key.id) != registry::Source::heartbeat) return;
-  state_changed_.store(true, std::memory_order_relaxed);
-  if (shared_ == nullptr) return;
+  const auto source = store.source_of(key.service, key.id);
+  if (!source) return;
+  state_changed_.store(true, std::memory_order_relaxed);  // the state file keeps both kinds
+  if (*source != registry::Source::heartbeat || shared_ == nullptr) return;
   if (tracker_.contains(key)) {
     unshared_.push_back(key);
     share_changes(store);

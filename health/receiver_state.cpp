@@ -46,7 +46,21 @@ backend::RegistryState HeartbeatReceiver::export_state(const registry::Store& st
   state.saved_unix_ms = visit_state(
       store, [&](const backend::DynamicInstance& dynamic) { state.instances.push_back(dynamic); },
       [&](const backend::DeletedGuard& deleted) { state.deleted.push_back(deleted); });
+  visit_static_overrides(store, [&](const backend::StaticOverride& value) {
+    state.overrides.push_back(value);
+  });
   return state;
+}
+
+// The operator's overrides of static instances: the state file keeps them too, as the
+// records of heartbeat instances keep theirs.
+void HeartbeatReceiver::visit_static_overrides(
+    const registry::Store& store, const std::function<void(const backend::StaticOverride&)>& visit) {
+  store.visit_overrides(registry::Source::config, [&](const std::string& service,
+                                                      const std::string& id,
+                                                      const registry::InstanceOverride& value) {
+    visit({.service = service, .id = id, .drained = value.drained, .weight = value.weight});
+  });
 }
 
 std::vector<std::uint8_t> HeartbeatReceiver::encode_state(const registry::Store& store,
@@ -55,6 +69,7 @@ std::vector<std::uint8_t> HeartbeatReceiver::encode_state(const registry::Store&
   visit_state(
       store, [&](const backend::DynamicInstance& dynamic) { encoder.add(dynamic); },
       [&](const backend::DeletedGuard& deleted) { encoder.add(deleted); });
+  visit_static_overrides(store, [&](const backend::StaticOverride& value) { encoder.add(value); });
   return encoder.finish();
 }
 
@@ -152,6 +167,14 @@ std::size_t HeartbeatReceiver::restore_state(const backend::RegistryState& state
   }
   std::sort(deletions_.begin(), deletions_.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const backend::StaticOverride& saved : state.overrides) {
+    if (store.source_of(saved.service, saved.id) != registry::Source::config) {
+      log_("state: the override of " + saved.id + " of " + saved.service +
+           " left out: the config no longer declares it");
+      continue;
+    }
+    store.set_override(saved.service, saved.id, {.drained = saved.drained, .weight = saved.weight});
+  }
   return restored;
 }
 

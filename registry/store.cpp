@@ -166,6 +166,20 @@ void Store::visit_services(
   for (const auto& [name, entry] : services_) visit(entry.service, entry.health_counts);
 }
 
+void Store::visit_overrides(
+    Source source,
+    const std::function<void(const std::string&, const std::string&, const InstanceOverride&)>&
+        visit) const {
+  for (const auto& [name, entry] : services_) {
+    for (const auto& [id, value] : entry.overrides) {
+      const auto instance = entry.instances.find(id);
+      if (instance != entry.instances.end() && instance->second.source == source) {
+        visit(name, id, value);
+      }
+    }
+  }
+}
+
 std::vector<Instance> Store::answer_instances(const ServiceEntry& entry,
                                               const std::string& name) const {
   std::vector<Instance> instances;

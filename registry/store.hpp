@@ -84,6 +84,10 @@ class Store {
   /// Calls `visit` with every service and its instances by health, in no set order: one
   /// step per service, none per instance (metrics, status).
   void visit_services(const std::function<void(const Service&, const HealthCounts&)>& visit) const;
+  /// Calls `visit(service, id, override)` for every override of an instance from `source`.
+  void visit_overrides(Source source,
+                       const std::function<void(const std::string&, const std::string&,
+                                                const InstanceOverride&)>& visit) const;
   /// How many instances came from `source`.
   std::size_t count_of(Source source) const noexcept {
     return source_counts_[static_cast<std::size_t>(source)];

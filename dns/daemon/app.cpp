@@ -12,8 +12,6 @@
 
 #include "dns/daemon/default_config.hpp"
 #include "dns/daemon/huge_pages.hpp"
-#include "dns/daemon/server_metrics.hpp"
-#include "registry/api/bearer_tokens.hpp"
 #include "dns/wire/name.hpp"
 #include "dns/zone/zone_loader.hpp"
 
@@ -315,7 +313,8 @@ void App::start_receiver() {
 // while leases are only renewed.
 void App::keep_state() {
   if (!state_lock_) return;
-  if (!saved_state_.instances.empty() || !saved_state_.deleted.empty()) {
+  if (!saved_state_.instances.empty() || !saved_state_.deleted.empty() ||
+      !saved_state_.overrides.empty()) {
     std::size_t restored = 0;
     publisher_->apply([&](registry::Store& store) {
       restored = receiver_->restore_state(saved_state_, store);
@@ -395,68 +394,6 @@ void App::bind_workers() {
     for (auto& worker : workers_) worker->listen(endpoint);
     endpoints_.push_back(endpoint);
   }
-}
-
-// The API, the status page and /metrics, when [http] listen names an address. Its reads and
-// writes run on the registry thread; nothing of it touches the workers.
-void App::start_http() {
-  if (config_.http_listen.empty()) return;
-  registry::api::HttpSettings settings;
-  for (const ListenAddress& listen : config_.http_listen) {
-    settings.listen.emplace_back(listen.address, listen.port);
-  }
-  if (!config_.http_token_file.empty()) {
-    try {
-      settings.tokens = registry::api::read_token_file(config_.http_token_file);
-    } catch (const std::exception& e) {
-      throw ConfigError(config_.source + ": key 'http.token_file': " + e.what());
-    }
-  }
-  RegistryApi::Backend backend;
-  backend.kind = config_.backend;
-  if (etcd_) {
-    backend.etcd = etcd_.get();
-    for (const std::string& endpoint : config_.etcd_endpoints) {
-      backend.detail += (backend.detail.empty() ? "etcd " : ", ") + endpoint;
-    }
-  } else {
-    backend.detail = config_.state_file.empty() ? "no state file" : "state file " + config_.state_file;
-  }
-  auto api = std::make_unique<RegistryApi>(*publisher_, *receiver_, std::move(backend),
-                                           [this](const registry::Store& store) {
-                                             return render_server_metrics(store);
-                                           });
-  auto http = std::make_unique<registry::api::HttpServer>(
-      std::move(settings), *api,
-      [](LogLevel level, const std::string& message) { log_line(level, message); });
-  http->start();
-  std::string where;
-  for (const auto& endpoint : http->bound()) {
-    const std::string address = endpoint.address().to_string();
-    const std::string host = endpoint.address().is_v6() ? "[" + address + "]" : address;
-    where += (where.empty() ? "http://" : ", http://") + host + ":" +
-             std::to_string(endpoint.port()) + "/";
-  }
-  log_line(LogLevel::info, "HTTP API and status page on " + where +
-                               (config_.http_token_file.empty()
-                                    ? "; writes refused (no http.token_file)"
-                                    : "; writes need a token of " + config_.http_token_file));
-  std::lock_guard lock(workers_mutex_);
-  api_ = std::move(api);
-  http_ = std::move(http);
-}
-
-std::string App::render_server_metrics(const registry::Store& store) const {
-  MetricsSources sources;
-  sources.workers = &workers_;
-  sources.tcp_limit = &tcp_limit_;
-  sources.receiver = receiver_.get();
-  sources.publisher = publisher_.get();
-  sources.etcd = etcd_.get();
-  sources.store = &store;
-  sources.uptime_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  return render_metrics(sources);
 }
 
 void App::announce() const {

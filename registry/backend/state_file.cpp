@@ -24,13 +24,14 @@ namespace {
 constexpr std::array<std::uint8_t, 4> kMagic{'S', 'P', 'S', 'T'};
 constexpr std::size_t kHeaderSize = 12;   // magic, version, flags, body length
 constexpr std::size_t kTrailerSize = 4;   // CRC32C
-constexpr std::size_t kBodyPreamble = 20;  // serial, saved_unix_ms, the two counts
+constexpr std::size_t kBodyPreamble = 24;  // serial, saved_unix_ms, the three counts
 
 // The fewest octets an instance record can take (its length field, four empty strings,
 // the fixed fields and four empty lists), and a deleted guard's. Counts are checked
 // against these before anything is reserved for them.
 constexpr std::size_t kMinInstanceRecord = 4 + 4 + 4 + 8 + 8 + 24 + 24 + 8;
 constexpr std::size_t kMinDeletedRecord = 4 + 2 + 24 + 8;
+constexpr std::size_t kMinOverrideRecord = 4 + 2 + 1 + 2;
 
 // Instance record flags.
 constexpr std::uint8_t kSuppressed = 0x01;
@@ -167,6 +168,16 @@ void encode_deleted(Encoder& out, const DeletedGuard& guard) {
   out.text("instance id", guard.id);
   out.bytes(guard.replay);
   out.u64(static_cast<std::uint64_t>(guard.forget_at_unix_ms));
+  out.end_record(start);
+}
+
+void encode_override(Encoder& out, const StaticOverride& override) {
+  const std::size_t start = out.begin_record();
+  out.text("service name", override.service);
+  out.text("instance id", override.id);
+  out.u8(static_cast<std::uint8_t>((override.drained ? kDrained : 0) |
+                                   (override.weight ? kHasWeightOverride : 0)));
+  out.u16(override.weight.value_or(0));
   out.end_record(start);
 }
 
@@ -327,6 +338,25 @@ DeletedGuard parse_deleted(Reader& in) {
   return guard;
 }
 
+StaticOverride parse_override(Reader& in) {
+  StaticOverride override;
+  override.service = normalize_label("service name", in.text());
+  override.id = normalize_label("instance id", in.text());
+  const std::uint8_t flags = in.u8();
+  const std::uint16_t weight = in.u16();
+  if ((flags & ~(kDrained | kHasWeightOverride)) != 0 || flags == 0) {
+    throw StateError("override flags " + std::to_string(flags) + " out of range");
+  }
+  override.drained = (flags & kDrained) != 0;
+  if ((flags & kHasWeightOverride) != 0) {
+    override.weight = weight;
+  } else if (weight != 0) {
+    throw StateError("weight override " + std::to_string(weight) + " without its flag");
+  }
+  in.expect_end("its fields");
+  return override;
+}
+
 // The first record (by number) that repeats the service and id of an earlier one, or
 // `keys.size()` when none does. `keys` holds (service, id, record index), views into the
 // records: sorting them copies no name, where a hash set of names copied one per record.
@@ -383,29 +413,36 @@ std::pair<std::string_view, std::string_view> deleted_key(const DeletedGuard& gu
   return {guard.service, guard.id};
 }
 
-RegistryState parse_body(Reader& in) {
+std::pair<std::string_view, std::string_view> override_key(const StaticOverride& override) {
+  return {override.service, override.id};
+}
+
+RegistryState parse_body(Reader& in, std::uint16_t version) {
   RegistryState state;
   state.serial = in.u32();
   state.saved_unix_ms = static_cast<std::int64_t>(in.u64());
   const std::uint32_t instances = in.u32();
   const std::uint32_t deleted = in.u32();
-  if (std::uint64_t{instances} * kMinInstanceRecord > in.remaining()) {
-    throw in.too_many("instance", instances);
-  }
-  if (std::uint64_t{instances} * kMinInstanceRecord + std::uint64_t{deleted} * kMinDeletedRecord >
-      in.remaining()) {
-    throw in.too_many("deleted instance", deleted);
-  }
+  const std::uint32_t overrides = version >= 2 ? in.u32() : 0;
+  std::uint64_t least = std::uint64_t{instances} * kMinInstanceRecord;
+  if (least > in.remaining()) throw in.too_many("instance", instances);
+  least += std::uint64_t{deleted} * kMinDeletedRecord;
+  if (least > in.remaining()) throw in.too_many("deleted instance", deleted);
+  least += std::uint64_t{overrides} * kMinOverrideRecord;
+  if (least > in.remaining()) throw in.too_many("override", overrides);
   parse_records(in, instances, "record", parse_instance, instance_key, "instance",
                 state.instances);
   parse_records(in, deleted, "deleted record", parse_deleted, deleted_key, "deleted instance",
                 state.deleted);
+  parse_records(in, overrides, "override record", parse_override, override_key,
+                "overridden instance", state.overrides);
   in.expect_end("the last record");
   return state;
 }
 
-// The header, the file's length and its checksum; returns the body's length.
-std::size_t check_frame(std::span<const std::uint8_t> bytes) {
+// The header, the file's length and its checksum; returns the body's length and sets the
+// format's version.
+std::size_t check_frame(std::span<const std::uint8_t> bytes, std::uint16_t& version) {
   const std::size_t magic = std::min(bytes.size(), kMagic.size());
   if (!std::equal(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(magic),
                   kMagic.begin())) {
@@ -414,8 +451,10 @@ std::size_t check_frame(std::span<const std::uint8_t> bytes) {
   if (bytes.size() < kHeaderSize) {
     throw StateError("truncated at byte " + std::to_string(bytes.size()));
   }
-  const auto version = static_cast<std::uint16_t>(bytes[4] << 8 | bytes[5]);
-  if (version != kStateVersion) throw StateError("unknown version " + std::to_string(version));
+  version = static_cast<std::uint16_t>(bytes[4] << 8 | bytes[5]);
+  if (version != 1 && version != kStateVersion) {
+    throw StateError("unknown version " + std::to_string(version));
+  }
   if (bytes[6] != 0 || bytes[7] != 0) throw StateError("unknown header flags");
   const std::size_t body = load_be32(bytes.data() + 8);
   const std::uint64_t total = std::uint64_t{kHeaderSize} + body + kTrailerSize;
@@ -431,135 +470,8 @@ std::size_t check_frame(std::span<const std::uint8_t> bytes) {
   return body;
 }
 
-// A file descriptor closed when it goes out of scope.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const noexcept { return fd_; }
-  // Closes now; returns close()'s result, as a delayed write error may surface there.
-  int close() noexcept { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  int fd_;
-};
-
-[[noreturn]] void fail(const std::string& step) {
-  throw std::system_error(errno, std::generic_category(), step);
-}
-
-void write_all(int fd, std::span<const std::uint8_t> bytes, const std::string& file) {
-  while (!bytes.empty()) {
-    const std::size_t chunk = std::min<std::size_t>(bytes.size(), std::size_t{1} << 30);
-    const ::ssize_t written = ::write(fd, bytes.data(), chunk);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      fail("write " + file);
-    }
-    bytes = bytes.subspan(static_cast<std::size_t>(written));
-  }
-}
-
-// Makes a rename in the folder of `path` durable: the rename is a change to the folder.
-void sync_folder(const std::string& path) {
-  std::string folder = std::filesystem::path(path).parent_path().string();
-  if (folder.empty()) folder = ".";
-  FileDescriptor fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) fail("open folder " + folder);
-  if (::fsync(fd.get()) != 0) fail("sync folder " + folder);
-}
-
-// The whole file at `path`, or nothing when there is none. Throws std::system_error or
-// StateError.
-std::optional<std::vector<std::uint8_t>> read_state_bytes(const std::string& path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) return std::nullopt;
-    fail("cannot open it");
-  }
-  struct ::stat status {};
-  if (::fstat(fd.get(), &status) != 0) fail("cannot stat it");
-  if (!S_ISREG(status.st_mode)) throw StateError("not a regular file");
-  constexpr std::uint64_t kLargest = kHeaderSize + 0xFFFFFFFFull + kTrailerSize;
-  if (static_cast<std::uint64_t>(status.st_size) > kLargest) throw StateError("larger than 4 GiB");
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(status.st_size));
-  std::size_t filled = 0;
-  while (true) {
-    if (filled == bytes.size()) bytes.resize(filled + 4096);  // it grew since fstat
-    const ::ssize_t got = ::read(fd.get(), bytes.data() + filled, bytes.size() - filled);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot read it");
-    }
-    if (got == 0) break;
-    filled += static_cast<std::size_t>(got);
-  }
-  bytes.resize(filled);
-  return bytes;
-}
-
-// Renames a bad state file out of the way, so that it is kept for a post-mortem and the
-// next save does not overwrite it, and logs why.
-void move_aside(const std::string& path, const std::string& reason, const Log& log,
-                std::chrono::system_clock::time_point now) {
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
-  const std::string aside = path + ".corrupt-" + std::to_string(seconds.count());
-  std::string line = "state file " + path + ": " + reason;
-  if (::rename(path.c_str(), aside.c_str()) == 0) {
-    line += "; moved aside to " + aside;
-  } else {
-    line += "; could not move it aside to " + aside + ": " + std::strerror(errno);
-  }
-  log(LogLevel::error, line + "; starting with no dynamic instances");
-}
-
 }  // namespace
 
-void save_state_file(const std::string& path, std::span<const std::uint8_t> bytes) {
-  const std::string temporary = path + ".tmp";
-  {
-    // O_NOFOLLOW: a link planted at the temporary name is refused, not written through.
-    FileDescriptor fd(::open(temporary.c_str(),
-                             O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd.get() < 0) fail("create " + temporary);
-    try {
-      write_all(fd.get(), bytes, temporary);
-      if (::fsync(fd.get()) != 0) fail("sync " + temporary);
-      if (fd.close() != 0) fail("close " + temporary);
-      if (::rename(temporary.c_str(), path.c_str()) != 0) {
-        fail("rename " + temporary + " to " + path);
-      }
-    } catch (...) {
-      ::unlink(temporary.c_str());
-      throw;
-    }
-  }
-  sync_folder(path);
-}
-
-RegistryState load_state_file(const std::string& path, const Log& log,
-                              std::chrono::system_clock::time_point now) {
-  try {
-    std::optional<std::vector<std::uint8_t>> bytes = read_state_bytes(path);
-    if (!bytes) {
-      log(LogLevel::info, "state file " + path + ": none yet; starting with no dynamic instances");
-      return {};
-    }
-    RegistryState state = parse_state(*bytes);
-    log(LogLevel::info, "state file " + path + ": " + std::to_string(state.instances.size()) +
-                            " instances and " + std::to_string(state.deleted.size()) +
-                            " deleted instances' replay guards, serial " +
-                            std::to_string(state.serial));
-    return state;
-  } catch (const std::exception& e) {  // StateError, std::system_error, std::bad_alloc
-    move_aside(path, e.what(), log, now);
-    return {};
-  }
-}
 
 std::uint32_t state_checksum(std::span<const std::uint8_t> bytes) noexcept {
   const auto& t = kCrcTables;
@@ -582,6 +494,7 @@ struct StateEncoder::Impl {
   Encoder out;
   std::uint64_t instances = 0;
   std::uint64_t deleted = 0;
+  std::uint64_t overrides = 0;
 };
 
 StateEncoder::StateEncoder(std::uint32_t serial, std::int64_t saved_unix_ms,
@@ -597,28 +510,39 @@ StateEncoder::StateEncoder(std::uint32_t serial, std::int64_t saved_unix_ms,
   out.u64(static_cast<std::uint64_t>(saved_unix_ms));
   out.u32(0);  // the counts, patched by finish()
   out.u32(0);
+  out.u32(0);
 }
 
 StateEncoder::~StateEncoder() = default;
 
 void StateEncoder::add(const DynamicInstance& dynamic) {
-  if (impl_->deleted != 0) throw StateError("an instance record after a deleted one");
+  if (impl_->deleted != 0 || impl_->overrides != 0) {
+    throw StateError("an instance record after a deleted one or an override");
+  }
   encode_instance(impl_->out, dynamic);
   ++impl_->instances;
 }
 
 void StateEncoder::add(const DeletedGuard& deleted) {
+  if (impl_->overrides != 0) throw StateError("a deleted record after an override");
   encode_deleted(impl_->out, deleted);
   ++impl_->deleted;
 }
 
+void StateEncoder::add(const StaticOverride& override) {
+  encode_override(impl_->out, override);
+  ++impl_->overrides;
+}
+
 std::vector<std::uint8_t> StateEncoder::finish() {
   Encoder& out = impl_->out;
-  if (impl_->instances > 0xFFFFFFFFu || impl_->deleted > 0xFFFFFFFFu) {
+  if (impl_->instances > 0xFFFFFFFFu || impl_->deleted > 0xFFFFFFFFu ||
+      impl_->overrides > 0xFFFFFFFFu) {
     throw StateError("more than 2^32 records");
   }
   out.patch(kHeaderSize + 12, impl_->instances);
   out.patch(kHeaderSize + 16, impl_->deleted);
+  out.patch(kHeaderSize + 20, impl_->overrides);
   out.patch(8, out.size() - kHeaderSize);
   std::vector<std::uint8_t> bytes = out.take();
   const std::uint32_t checksum = state_checksum(bytes);
@@ -630,6 +554,7 @@ std::vector<std::uint8_t> encode_state(const RegistryState& state) {
   StateEncoder encoder(state.serial, state.saved_unix_ms, state.instances.size());
   for (const DynamicInstance& dynamic : state.instances) encoder.add(dynamic);
   for (const DeletedGuard& guard : state.deleted) encoder.add(guard);
+  for (const StaticOverride& override : state.overrides) encoder.add(override);
   return encoder.finish();
 }
 
@@ -652,9 +577,10 @@ DynamicInstance parse_dynamic_instance(std::span<const std::uint8_t> bytes) {
 }
 
 RegistryState parse_state(std::span<const std::uint8_t> bytes) {
-  const std::size_t body = check_frame(bytes);
+  std::uint16_t version = 0;
+  const std::size_t body = check_frame(bytes, version);
   Reader in(bytes, kHeaderSize, kHeaderSize + body);
-  return parse_body(in);
+  return parse_body(in, version);
 }
 
 }  // namespace signpost::registry::backend

@@ -7,9 +7,11 @@
 // leaves the old file or the new one, never a mix. The format is compact binary, every
 // integer big-endian:
 //
-//   header   "SPST" | version u16 (1) | flags u16 (0) | body length u32
+//   header   "SPST" | version u16 (2) | flags u16 (0) | body length u32
 //   body     serial u32 | saved_unix_ms i64 | instance count u32 | deleted count u32 |
-//            instance records | deleted records
+//            override count u32 | instance records | deleted records | override records
+//
+// (Version 1, still read, has no override count and no override records.)
 //   trailer  CRC32C (Castagnoli) u32 of header and body
 //
 // Each record starts with its own u32 length; strings carry a u8 length, lists a u16
@@ -77,19 +79,31 @@ struct DeletedGuard {
   bool operator==(const DeletedGuard&) const = default;
 };
 
+/// The operator's override (drain, weight) of an instance the server's config declares: a
+/// dynamic instance carries its own in its record.
+struct StaticOverride {
+  std::string service;
+  std::string id;
+  bool drained = false;
+  std::optional<std::uint16_t> weight;
+
+  bool operator==(const StaticOverride&) const = default;
+};
+
 /// What the state file holds: the registry zone's serial, when it was saved, the dynamic
-/// instances and the guards of deleted ones.
+/// instances, the guards of deleted ones and the overrides of static instances.
 struct RegistryState {
   std::uint32_t serial = 0;
   std::int64_t saved_unix_ms = 0;
   std::vector<DynamicInstance> instances;
   std::vector<DeletedGuard> deleted;
+  std::vector<StaticOverride> overrides;
 
   bool operator==(const RegistryState&) const = default;
 };
 
 /// The state file format's version written by encode_state and read by parse_state.
-inline constexpr std::uint16_t kStateVersion = 1;
+inline constexpr std::uint16_t kStateVersion = 2;
 
 /// Encodes `state` in the state file format. Any thread; allocates the result. Throws
 /// StateError for what the format cannot hold (a string over 255 octets, a list over
@@ -98,7 +112,7 @@ std::vector<std::uint8_t> encode_state(const RegistryState& state);
 
 /// Encodes a state file record by record into one buffer, as encode_state does, so that a
 /// large registry is written without first being copied whole into a RegistryState: add
-/// every instance, then every deleted guard, then finish(). One thread; allocates; add and
+/// every instance, then every deleted guard, then every override, then finish(). One thread; allocates; add and
 /// finish throw StateError as encode_state does.
 class StateEncoder {
  public:
@@ -109,6 +123,7 @@ class StateEncoder {
 
   void add(const DynamicInstance& dynamic);
   void add(const DeletedGuard& deleted);
+  void add(const StaticOverride& override);
   /// The file's bytes: the counts and length filled in, the checksum appended.
   std::vector<std::uint8_t> finish();
 

@@ -38,6 +38,12 @@ int main(int argc, char** argv) {
   write_seed(folder, "one_instance", kAsIs, encode_state(testing::sample_state(1)));
   write_seed(folder, "full", kAsIs, encode_state(testing::sample_state(16, 3)));
   write_seed(folder, "deleted_only", kAsIs, encode_state(testing::sample_state(0, 2)));
+  RegistryState overrides = testing::sample_state(2, 1);
+  overrides.overrides.push_back(
+      {.service = "web", .id = "static-1", .drained = true, .weight = std::nullopt});
+  overrides.overrides.push_back(
+      {.service = "db", .id = "static-2", .drained = false, .weight = 4});
+  write_seed(folder, "overrides", kAsIs, encode_state(overrides));
   write_seed(folder, "sealed", kSeal, encode_state(testing::sample_state(4, 1)));
   std::vector<std::uint8_t> torn = encode_state(testing::sample_state(3));
   torn.resize(torn.size() / 2);

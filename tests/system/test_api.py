@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import threading
 import time
 import unittest
@@ -24,7 +25,8 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from harness import LOOPBACK, REGISTRY_DOMAIN, Server, free_port, udp_exchange, wait_for
+from harness import (LOOPBACK, REGISTRY_DOMAIN, Server, free_port, signpostd_path, udp_exchange,
+                     wait_for)
 
 SECRET = "YXBpIHRlc3Qga2V5IDAxMjM0NTY3ODlhYmNkZWYwMTI="
 TOKEN = "s3cret-operator-token"
@@ -179,6 +181,21 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(set(srv_answer(self.server.port)), {"host-1", "host-2"})
 
+    def test_a_drained_static_instance_stays_drained_across_a_restart(self):
+        web = f"_web._tcp.{REGISTRY_DOMAIN}"
+        self.assertEqual(set(srv_answer(self.server.port, web)), {"static-1"})
+        status, body, _ = self.server.request("PUT", "/v1/services/web/instances/web-1/drain")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(srv_answer(self.server.port, web), {})
+        self.server.stop()
+        self.server.start()  # the static instance comes from the config, its drain from the state
+        self.assertEqual(srv_answer(self.server.port, web), {})
+        _, body, _ = self.server.request("GET", "/v1/services/web")
+        self.assertTrue(body["instances"][0]["drained"])
+        self.assertEqual(self.server.request("PUT", "/v1/services/web/instances/web-1/undrain")[0],
+                         200)
+        self.assertEqual(set(srv_answer(self.server.port, web)), {"static-1"})
+
     def test_weight_override_replaces_the_registered_weight_until_cleared(self):
         port = self.server.port
         register(port, "api-1", "host-1", "127.0.0.21", weight=2)
@@ -285,6 +302,19 @@ class ApiTest(unittest.TestCase):
 
 
 class NoTokenTest(unittest.TestCase):
+    def test_a_token_file_that_cannot_be_read_stops_the_start_naming_the_key(self):
+        server = ApiServer()
+        self.addCleanup(server.cleanup)
+        server.port = free_port()
+        server.token_file = os.path.join(server.workdir, "missing.token")
+        server.extra = config(server.http_port, server.token_file)
+        server.write_config()
+        result = subprocess.run([signpostd_path(), "--config", server.config_path],
+                                capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("http.token_file", result.stderr)
+        self.assertIn("missing.token", result.stderr)
+
     def test_without_a_token_file_writes_are_refused_and_reads_work(self):
         server = ApiServer(token=None)
         server.start()

@@ -35,7 +35,8 @@ using testing::sample_state;
 constexpr std::size_t kVersionAt = 4;
 constexpr std::size_t kBodyLengthAt = 8;
 constexpr std::size_t kInstanceCountAt = 24;
-constexpr std::size_t kFirstRecordAt = 32;
+constexpr std::size_t kOverrideCountAt = 32;
+constexpr std::size_t kFirstRecordAt = 36;
 
 std::string error_of(const Bytes& bytes) {
   try {
@@ -77,7 +78,7 @@ TEST(StateFile, RoundTripsEveryField) {
 
   EXPECT_EQ(round_trip(state), state);
   EXPECT_EQ(round_trip(RegistryState{}), RegistryState{});
-  EXPECT_EQ(encode_state(RegistryState{}).size(), 36u);  // header, the body's fixed part, CRC
+  EXPECT_EQ(encode_state(RegistryState{}).size(), 40u);  // header, the body's fixed part, CRC
 }
 
 TEST(StateFile, ParsingNormalizesAsRegistrationDoes) {
@@ -223,6 +224,44 @@ std::string error_with(Change change, std::uint32_t instances = 12) {
   RegistryState state = sample_state(instances, 1);
   change(state);
   return error_of(encode_state(state));
+}
+
+// Overrides of static instances (the operator's drains and weights) are kept beside the
+// dynamic instances, which carry their own in their records.
+TEST(StateFile, OverridesOfStaticInstancesRoundTripAndAreChecked) {
+  RegistryState state = sample_state(3, 1);
+  state.overrides.push_back({.service = "db", .id = "db-1", .drained = true, .weight = std::nullopt});
+  state.overrides.push_back({.service = "web", .id = "static-2", .drained = false, .weight = 0});
+  state.overrides.push_back({.service = "web", .id = "static-3", .drained = true, .weight = 9});
+  EXPECT_EQ(round_trip(state), state);
+
+  RegistryState repeated = state;
+  repeated.overrides.push_back(repeated.overrides[1]);
+  EXPECT_EQ(error_of(encode_state(repeated)),
+            "override record 4: a second record of overridden instance web/static-2");
+  RegistryState nothing = state;
+  nothing.overrides[0].drained = false;  // neither drained nor a weight: no override at all
+  EXPECT_EQ(error_of(encode_state(nothing)), "override record 1: override flags 0 out of range");
+  RegistryState bad_name = state;
+  bad_name.overrides[2].id = "a_b";
+  EXPECT_EQ(error_of(encode_state(bad_name)).rfind("override record 3: instance id 'a_b'", 0), 0u);
+
+  Bytes count = encode_state(state);
+  put_u32(count, kOverrideCountAt, 1000);
+  reseal(count);
+  EXPECT_EQ(error_of(count).rfind("override count 1000 exceeds", 0), 0u);
+}
+
+// A file written before overrides were kept (version 1: no override count) still loads.
+TEST(StateFile, VersionOneFilesStillLoad) {
+  const RegistryState state = sample_state(5, 2);
+  Bytes bytes = encode_state(state);
+  ASSERT_EQ(bytes[kVersionAt + 1], 2);
+  bytes[kVersionAt + 1] = 1;
+  bytes.erase(bytes.begin() + kOverrideCountAt, bytes.begin() + kOverrideCountAt + 4);
+  put_u32(bytes, kBodyLengthAt, static_cast<std::uint32_t>(bytes.size() - 12 - 4));
+  reseal(bytes);
+  EXPECT_EQ(parse_state(bytes), state);
 }
 
 TEST(StateFile, EveryRecordIsValidated) {
