@@ -76,6 +76,8 @@ class RegistryLookup {
                         std::span<const RecordAt> records, std::span<const std::uint32_t> weights,
                         std::size_t state_offset) noexcept;
   void answer_srv(const ServiceRecords& service, const RecordGroup& group) noexcept;
+  bool srv_records_fit(const ServiceRecords& service, const RecordGroup& group, std::size_t k,
+                       std::size_t room) const noexcept;
   void answer_instance(const ServiceRecords& service, const InstanceRecords& instance) noexcept;
   void put_glue(const ServiceRecords& service, const InstanceRecords& instance,
                 std::uint16_t target_offset) noexcept;
@@ -83,6 +85,13 @@ class RegistryLookup {
   std::size_t order(std::span<const std::uint32_t> weights, std::size_t limit, const RecordGroup& group,
                     std::size_t state_offset, std::span<std::uint16_t> out) noexcept;
   void put_whole(const RRset& rrset) noexcept;
+  // A service whose answer_limit is 0 promises the whole RRset in each answer. When it does
+  // not fit in UDP, fewer records would let a resolver cache a part as the whole, which not
+  // even its clients' TCP queries could then get past: TC sends the resolver to TCP instead
+  // (RFC 2181 §9). A limited service's answer is a chosen subset anyway.
+  static bool whole_rrset_promised(const ServiceRecords& service) noexcept {
+    return service.answer_limit == 0;
+  }
   void nodata() noexcept { s_.negative(zone_, rcode::kNoError); }
   void no_healthy(const ServiceRecords& service) noexcept;
 
@@ -247,13 +256,14 @@ void RegistryLookup::answer_addresses(const ServiceRecords& service, const Recor
                                       std::size_t state_offset) noexcept {
   if (records.empty()) return nodata();
   const std::size_t k = order(weights, service.answer_limit, group, state_offset, s_.context.order);
-  // As many records as fit, in the weighted order; TC only when not even one fits. All of
-  // them usually fit, so they are tried as one set first.
+  // As many records as fit, in the weighted order; TC only when not even one fits, or when
+  // the service hands out all its records (see whole_rrset_promised). All of them usually
+  // fit, so they are tried as one set first.
   const auto record = [&](std::size_t i) { return service.record(records[s_.context.order[i]]); };
   if (s_.writer.put_each(Section::answer, owner_, k, record)) return;
   std::size_t written = 0;
   while (written < k && s_.writer.put_record(Section::answer, owner_, record(written))) ++written;
-  if (written == 0) s_.truncated = true;
+  if (written == 0 || whole_rrset_promised(service)) s_.truncated = true;
 }
 
 // SRV: priority groups ascending, weighted order inside each, `answer_limit` overall.
@@ -278,8 +288,9 @@ std::size_t RegistryLookup::order_srv(const ServiceRecords& service, const Recor
 // SRV answers carry their targets' addresses in the additional section, once per target.
 // Each SRV record links to its target's glue, whose size is known, so fitting the answer
 // needs no lookup. When records and glue do not all fit, fewer records go out, in the same
-// order; TC only if none fits. The registry answer is the first to add to the additional
-// section, so only its own targets can repeat.
+// order; TC only if none fits (for a service without a limit: all records, or TC). The
+// registry answer is the first to add to the additional section, so only its own targets
+// can repeat.
 void RegistryLookup::answer_srv(const ServiceRecords& service, const RecordGroup& group) noexcept {
   struct Chosen {
     std::uint32_t glue;      // index into service.glue
@@ -313,6 +324,8 @@ void RegistryLookup::answer_srv(const ServiceRecords& service, const RecordGroup
     used += size;
     if (add) glue[glue_count++] = Chosen{instance.glue, index, static_cast<std::uint32_t>(m), 0};
   }
+  // Every SRV record with the glue that still fits, or TC when the records do not fit.
+  if (m < k && whole_rrset_promised(service)) m = srv_records_fit(service, group, k, room) ? k : 0;
   if (m == 0) {
     s_.truncated = true;
     return;
@@ -328,6 +341,17 @@ void RegistryLookup::answer_srv(const ServiceRecords& service, const RecordGroup
   for (std::size_t g = 0; g < glue_count; ++g) {
     put_glue(service, service.instances[glue[g].instance], glue[g].offset);
   }
+}
+
+// Whether the first k SRV records of the chosen order fit in `room` without their glue.
+bool RegistryLookup::srv_records_fit(const ServiceRecords& service, const RecordGroup& group,
+                                     std::size_t k, std::size_t room) const noexcept {
+  std::size_t size = 0;
+  for (std::size_t i = 0; i < k && size <= room; ++i) {
+    const InstanceRecords& instance = service.instances[group.srv()[s_.context.order[i]]];
+    size += 2 + service.record(instance.srv).size();  // the owner is a 2-octet pointer
+  }
+  return size <= room;
 }
 
 // The A and AAAA of an instance's SRV target, owned by the target where it stands in the

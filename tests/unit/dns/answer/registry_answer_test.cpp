@@ -297,8 +297,10 @@ TEST_F(RegistryAnswerTest, AnswerLimitKeepsTheFirstRecords) {
   }
 }
 
+// A limit larger than a UDP answer holds: the answer is a chosen subset, so fewer records
+// go out without TC.
 TEST_F(RegistryAnswerTest, LargeServiceSendsFewerRecordsOverUdpAndAllOverTcp) {
-  testing::TestRegistry large(0);
+  testing::TestRegistry large(1000);
   for (int h = 0; h < 500; ++h) {
     auto i = instance("big", "big-" + std::to_string(h), "n" + std::to_string(h), 1);
     i.ipv4.front() = {10, 1, static_cast<std::uint8_t>(h / 256), static_cast<std::uint8_t>(h % 256)};
@@ -316,6 +318,45 @@ TEST_F(RegistryAnswerTest, LargeServiceSendsFewerRecordsOverUdpAndAllOverTcp) {
   EXPECT_LE(last_size_, 1232u);
   Packet tcp = ask("big.svc.internal.", rrtype::kA, false, Transport::tcp);
   EXPECT_EQ(ldns_pkt_ancount(tcp.get()), 500);
+}
+
+// answer_limit 0 promises every record: when they do not fit in UDP, TC sends the client
+// (a resolver, most often) to TCP rather than letting it cache a part as the whole.
+TEST_F(RegistryAnswerTest, ServiceWithoutLimitSetsTcWhenItsRecordsDoNotFit) {
+  testing::TestRegistry all(0);
+  for (int h = 0; h < 500; ++h) {
+    auto i = instance("big", "big-" + std::to_string(h), "n" + std::to_string(h), 1);
+    i.ipv4.front() = {10, 1, static_cast<std::uint8_t>(h / 256), static_cast<std::uint8_t>(h % 256)};
+    all.store.put_instance(i);
+  }
+  snapshot_ = all.publish();
+  Packet udp = ask("big.svc.internal.", rrtype::kA);
+  EXPECT_TRUE(ldns_pkt_tc(udp.get()));
+  EXPECT_LE(last_size_, 512u);
+  Packet srv = ask("_big._tcp.svc.internal.", rrtype::kSrv, true);
+  EXPECT_TRUE(ldns_pkt_tc(srv.get()));
+  EXPECT_LE(last_size_, 1232u);
+  Packet tcp = ask("_big._tcp.svc.internal.", rrtype::kSrv, false, Transport::tcp);
+  EXPECT_FALSE(ldns_pkt_tc(tcp.get()));
+  EXPECT_EQ(ldns_pkt_ancount(tcp.get()), 500);
+}
+
+// When every SRV record fits but not all their glue, the records all go out with the glue
+// that fits, and no TC: additional records are optional (RFC 2181 §9).
+TEST_F(RegistryAnswerTest, ServiceWithoutLimitSendsEverySrvRecordWhenOnlyGlueIsShort) {
+  testing::TestRegistry all(0);
+  for (std::uint8_t h = 1; h <= 20; ++h) {  // about 40 octets of SRV and 44 of glue each
+    all.store.put_instance(instance("mid", "mid-" + std::to_string(h), "n" + std::to_string(h), h, 1, true));
+  }
+  snapshot_ = all.publish();
+  Packet srv = ask("_mid._tcp.svc.internal.", rrtype::kSrv, true);
+  EXPECT_FALSE(ldns_pkt_tc(srv.get()));
+  EXPECT_EQ(ldns_pkt_ancount(srv.get()), 20);
+  EXPECT_GT(ldns_pkt_arcount(srv.get()), 0);   // some glue
+  EXPECT_LT(ldns_pkt_arcount(srv.get()), 40);  // not all of it
+  EXPECT_LE(last_size_, 1232u);
+  Packet small = ask("_mid._tcp.svc.internal.", rrtype::kSrv);  // 512 octets hold fewer than 20
+  EXPECT_TRUE(ldns_pkt_tc(small.get()));
 }
 
 // A target first named past offset 0x3FFF cannot be pointed at: its glue owner is written
