@@ -131,7 +131,8 @@ class UnboundSubnet(harness.Unbound):
             'module-config: "iterator"',
             'module-config: "subnetcache iterator"\n'
             f"    send-client-subnet: {LOOPBACK}\n"
-            "    max-client-subnet-ipv4: 24\n", 1)
+            "    max-client-subnet-ipv4: 24\n"
+            "    max-ecs-tree-size-ipv4: 65536\n", 1)
 
 
 class PowerDns(Process):

@@ -9,12 +9,13 @@ same on every run; the chi-square bound (p = 0.001 for 3 degrees of freedom) is 
 to say what "follows the weights" means.
 """
 
-import ipaddress
+import re
 import select
 import socket
 import struct
 import time
 import unittest
+import urllib.request
 
 import dns.edns
 import dns.message
@@ -69,7 +70,8 @@ class SubnetUnbound(harness.Unbound):
             'module-config: "iterator"',
             'module-config: "subnetcache iterator"\n'
             f'    send-client-subnet: {harness.LOOPBACK}\n'
-            '    max-client-subnet-ipv4: 24\n', 1)
+            '    max-client-subnet-ipv4: 24\n'
+            '    max-ecs-tree-size-ipv4: 65536\n', 1)
 
 
 def first_addresses(port, name, sources, window=64, timeout=3.0):
@@ -100,8 +102,31 @@ def first_addresses(port, name, sources, window=64, timeout=3.0):
     return out
 
 
+def a_queries(http_port):
+    """A queries signpostd has answered, from its /metrics."""
+    with urllib.request.urlopen(f"http://{harness.LOOPBACK}:{http_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(float(m.group(1)) for m in re.finditer(
+        r'^signpost_dns_queries_total\{[^}]*qtype="A"[^}]*\} (\S+)$', text, re.M))
+
+
 class EcsTest(harness.ServerTestCase):
-    SERVER_ARGS = {"extra": harness.render_services([WEB]) + SETTINGS_ONLY + KEYS}
+    @classmethod
+    def setUpClass(cls):
+        cls.http_port = harness.free_port()
+        cls.SERVER_ARGS = {"extra": harness.render_services([WEB]) + SETTINGS_ONLY + KEYS +
+                           f'[http]\nlisten = ["{harness.LOOPBACK}:{cls.http_port}"]\n'}
+        super().setUpClass()
+        if not harness.wait_for(lambda: cls.metrics_reachable(), timeout=harness.START_TIMEOUT):
+            raise AssertionError("no /metrics:\n" + cls.server.log()[-3000:])
+
+    @classmethod
+    def metrics_reachable(cls):
+        try:
+            a_queries(cls.http_port)
+            return True
+        except OSError:
+            return False
 
     def dig_subnet(self, subnet, rdtype="A", name="web.svc.internal."):
         text = harness.run(["dig", f"@{harness.LOOPBACK}", "-p", str(self.port), "+norecurse",
@@ -158,11 +183,15 @@ class EcsTest(harness.ServerTestCase):
             for address in answered:
                 counts[address] = counts.get(address, 0) + 1
             self.assertLess(chi_square(counts, WEIGHTS), CHI2_P001_3DOF, counts)
-            # Clients in one /24 share its cache entry and its address.
+            # Clients in one /24 share its cache entry and its address: no upstream query
+            # while it lasts (TTL 5; the second round is asked well within it).
+            before = a_queries(self.http_port)
             again = first_addresses(resolver.port, "web.svc.internal.",
                                     [s[:-1] + "77" for s in sources[:50]])
+            upstream = a_queries(self.http_port) - before
             for source in sources[:50]:
                 self.assertEqual(again[source[:-1] + "77"], first[source], source)
+            self.assertLessEqual(upstream, 5, "the subnet cache should have answered")
         finally:
             resolver.stop()
             resolver.cleanup()

@@ -164,7 +164,7 @@ TEST_F(ClientSubnetTest, MalformedOptionsAreFormerrWithoutEcho) {
   for (const Bytes& data : bad) {
     const Bytes r = answer(ecs_query("web.svc.internal.", rrtype::kA, data));
     ASSERT_FALSE(r.empty());
-    EXPECT_EQ(rcode(r), wire::rcode::kFormErr) << testing::PrintToString(data);
+    EXPECT_EQ(rcode(r), wire::rcode::kFormErr) << ::testing::PrintToString(data);
     EXPECT_EQ(count(r, 0), 0);
     EXPECT_EQ(opt_rdata(r, 0), Bytes{});  // an option we could not read is not echoed
   }

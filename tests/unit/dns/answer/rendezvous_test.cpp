@@ -40,7 +40,7 @@ TEST(Rendezvous, SharesFollowTheWeights) {
   for (int p = 0; p < kPrefixes; ++p) ++counts[choose(prefix_key(p), addresses, weights)];
   double chi2 = 0;
   for (std::size_t i = 0; i < 4; ++i) {
-    const double expected = kPrefixes * (i + 1) / 10.0;
+    const double expected = kPrefixes * static_cast<double>(i + 1) / 10.0;
     chi2 += (counts[i] - expected) * (counts[i] - expected) / expected;
   }
   EXPECT_LT(chi2, 16.27);  // 3 dof, p = 0.001; deterministic, so it holds or never does
