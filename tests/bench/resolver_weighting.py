@@ -188,6 +188,8 @@ net.listen('{LOOPBACK}', {self.port}, {{ kind = 'dns' }})
 cache.size = 20 * MB
 cache.min_ttl(0)
 trust_anchors.remove('.')
+-- TTL 0 is kept to the end of the second it came in: web-once goes around the cache.
+policy.add(policy.suffix(policy.FLAGS({{'NO_CACHE'}}), {{todname('web-once.{DOMAIN}.')}}))
 policy.add(policy.suffix(policy.STUB({{'{LOOPBACK}@{self.upstream_port}'}}),
                          {{todname('{DOMAIN}.')}}))
 """)
@@ -208,12 +210,13 @@ def a_queries(http_port):
 
 def run_clients(port, name, prefixes, queries, duration, seed):
     """Sends `queries` A queries for `name` paced over `duration` seconds, each from a
-    random one of `prefixes` source /24s; returns {first address: count} and the unanswered
-    count."""
+    random one of `prefixes` source /24s; returns {first address: count}, the unanswered
+    count, and {source: the first address it got last}."""
     rng = random.Random(seed)
     sources = [f"127.{1 + p // 250}.{p % 250}.1" for p in range(prefixes)]
     wire = dns.message.make_query(name, "A").to_wire()
     counts = {}
+    by_source = {}
     lost = 0
     pending = {}
     start = time.monotonic()
@@ -222,9 +225,10 @@ def run_clients(port, name, prefixes, queries, duration, seed):
         now = time.monotonic()
         while sent < queries and now >= start + sent * duration / queries and len(pending) < 512:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind((rng.choice(sources), 0))
+            source = rng.choice(sources)
+            s.bind((source, 0))
             s.sendto(wire, (LOOPBACK, port))
-            pending[s] = now + 2.0
+            pending[s] = (now + 2.0, source)
             sent += 1
         next_send = start + sent * duration / queries if sent < queries else now + 0.05
         ready, _, _ = select.select(list(pending), [], [], max(0.0, min(next_send - now, 0.05)))
@@ -234,17 +238,18 @@ def run_clients(port, name, prefixes, queries, duration, seed):
             if rrsets:
                 first = str(list(rrsets[0])[0])
                 counts[first] = counts.get(first, 0) + 1
+                by_source[pending[s][1]] = first
             else:
                 lost += 1
             del pending[s]
             s.close()
         now = time.monotonic()
-        for s, deadline in list(pending.items()):
+        for s, (deadline, _) in list(pending.items()):
             if deadline < now:
                 lost += 1
                 del pending[s]
                 s.close()
-    return counts, lost
+    return counts, lost, by_source
 
 
 def chi_square(counts):
@@ -259,16 +264,19 @@ def measure(resolver_name, service, server, http_port, args):
     try:
         resolver.start()
         before = a_queries(http_port)
-        counts, lost = run_clients(resolver.port, f"{service}.{DOMAIN}.", args.prefixes,
+        counts, lost, by_source = run_clients(resolver.port, f"{service}.{DOMAIN}.", args.prefixes,
                                    args.queries, args.duration, args.seed)
         upstream = a_queries(http_port) - before
     finally:
         resolver.stop()
         resolver.cleanup()
     total = sum(counts.values())
+    per_prefix = {}
+    for address in by_source.values():
+        per_prefix[address] = per_prefix.get(address, 0) + 1
     shares = "/".join(f"{counts.get(a, 0) / max(total, 1):.2f}" for a in WEIGHTS)
     return {"resolver": resolver_name, "service": service, "answered": total, "lost": lost,
-            "chi2": chi_square(counts), "shares": shares,
+            "chi2": chi_square(counts), "prefix_chi2": chi_square(per_prefix), "shares": shares,
             "upstream_per_query": upstream / max(args.queries, 1),
             "upstream_per_s": upstream / args.duration}
 
@@ -292,13 +300,14 @@ def main():
     try:
         print(f"{args.queries} queries over {args.duration:g} s from {args.prefixes} /24s, "
               "weights 1:2:3:4 (chi-square 3 dof: p = 0.001 at 16.3)")
-        print("| resolver | service | chi-square | first-address shares | upstream A / client query "
-              "| upstream A / s | unanswered |")
-        print("| --- | --- | ---: | --- | ---: | ---: | ---: |")
+        print("| resolver | service | chi-square | per prefix | first-address shares "
+              "| upstream A / client query | upstream A / s | unanswered |")
+        print("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |")
         for name in args.resolvers.split(","):
             for service in ("web", "web-once"):
                 row = measure(name, service, server, http_port, args)
-                print(f"| {row['resolver']} | {row['service']} | {row['chi2']:.1f} | {row['shares']} "
+                print(f"| {row['resolver']} | {row['service']} | {row['chi2']:.1f} "
+                      f"| {row['prefix_chi2']:.1f} | {row['shares']} "
                       f"| {row['upstream_per_query']:.3f} | {row['upstream_per_s']:.1f} "
                       f"| {row['lost']} |", flush=True)
     finally:
