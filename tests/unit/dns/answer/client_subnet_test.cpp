@@ -59,6 +59,9 @@ class ClientSubnetTest : public ::testing::Test {
           testing::instance("web", "web-" + std::to_string(host), "node-" + std::to_string(host),
                             host, host, /*ipv6=*/true));
     }
+    auto idle = testing::instance("idle", "idle-1", "node-9", 9);
+    idle.health = registry::Health::critical;
+    registry_.store.put_instance(idle);
     snapshot_ = registry_.publish();
   }
 
@@ -135,6 +138,21 @@ TEST_F(ClientSubnetTest, AnswersThatDoNotDependOnTheClientHaveScopeZero) {
   const Bytes refused = answer(ecs_query("elsewhere.invalid.", rrtype::kA, option));
   EXPECT_EQ(rcode(refused), wire::rcode::kRefused);
   EXPECT_EQ(opt_rdata(refused, echoed.size()), echoed);
+}
+
+TEST_F(ClientSubnetTest, TheOptionGoesOutNextToAnExtendedError) {
+  // NODATA for a service without a healthy instance carries an EDE (RFC 8914) as well.
+  const Bytes r = answer(ecs_query("idle.svc.internal.", rrtype::kA, ecs(1, 24, 0, {198, 51, 100})));
+  ASSERT_EQ(rcode(r), 0);
+  ASSERT_EQ(count(r, 0), 0);
+  // The OPT record is last: find its RDLENGTH by walking back from the EDE text.
+  const std::string text = "no healthy instance of service idle";
+  const std::size_t ede_size = 4 + 2 + text.size();
+  const std::size_t rdata_size = 11 + ede_size;
+  const Bytes rdata = opt_rdata(r, rdata_size);
+  EXPECT_EQ(Bytes(rdata.begin(), rdata.begin() + 11), (Bytes{0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100}));
+  EXPECT_EQ(wire::load_u16(rdata.data() + 11), 15);  // EDE
+  EXPECT_EQ(std::string(rdata.end() - static_cast<std::ptrdiff_t>(text.size()), rdata.end()), text);
 }
 
 TEST_F(ClientSubnetTest, SourcePrefixZeroGetsTheUsualAnswerAtScopeZero) {
