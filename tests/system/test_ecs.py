@@ -9,13 +9,13 @@ same on every run; the chi-square bound (p = 0.001 for 3 degrees of freedom) is 
 to say what "follows the weights" means.
 """
 
-import re
+import os
 import select
 import socket
 import struct
+import sys
 import time
 import unittest
-import urllib.request
 
 import dns.edns
 import dns.message
@@ -27,6 +27,10 @@ import dns.tsigkeyring
 import dns.update
 
 import harness
+
+# The resolver starters live with the resolver benchmark, next to the other four.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from resolver_weighting import UnboundSubnet, a_queries  # noqa: E402
 
 CHI2_P001_3DOF = 16.266
 WEIGHTS = {"10.7.0.1": 1, "10.7.0.2": 2, "10.7.0.3": 3, "10.7.0.4": 4}
@@ -61,19 +65,6 @@ def ecs_option(message):
     return None
 
 
-class SubnetUnbound(harness.Unbound):
-    """unbound with its subnet cache, sending ECS (the client's /24) to signpostd."""
-
-    def config(self):
-        text = super().config()
-        return text.replace(
-            'module-config: "iterator"',
-            'module-config: "subnetcache iterator"\n'
-            f'    send-client-subnet: {harness.LOOPBACK}\n'
-            '    max-client-subnet-ipv4: 24\n'
-            '    max-ecs-tree-size-ipv4: 65536\n', 1)
-
-
 def first_addresses(port, name, sources, window=64, timeout=3.0):
     """The first A record of the answer to `name` asked of 127.0.0.1:`port` from each source
     address (a socket bound to it), up to `window` at once; one try each, None for none."""
@@ -100,14 +91,6 @@ def first_addresses(port, name, sources, window=64, timeout=3.0):
         for s in pending:
             s.close()
     return out
-
-
-def a_queries(http_port):
-    """A queries signpostd has answered, from its /metrics."""
-    with urllib.request.urlopen(f"http://{harness.LOOPBACK}:{http_port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    return sum(float(m.group(1)) for m in re.finditer(
-        r'^signpost_dns_queries_total\{[^}]*qtype="A"[^}]*\} (\S+)$', text, re.M))
 
 
 class EcsTest(harness.ServerTestCase):
@@ -171,7 +154,7 @@ class EcsTest(harness.ServerTestCase):
         self.assertLess(chi_square(counts, WEIGHTS), CHI2_P001_3DOF, counts)
 
     def test_through_unbound_first_addresses_follow_the_weights(self):
-        resolver = SubnetUnbound(self.port)
+        resolver = UnboundSubnet(self.port)
         try:
             resolver.start()
             # 2,000 clients, each in a /24 of its own: 127.a.b.1.
