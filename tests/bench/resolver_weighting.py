@@ -127,7 +127,10 @@ class UnboundSubnet(harness.Unbound):
         super().__init__(upstream_port, zones=(f"{DOMAIN}.",))
 
     def config(self):
-        return super().config().replace(
+        text = super().config()
+        if 'module-config: "iterator"' not in text:
+            raise RuntimeError("harness.Unbound's config no longer sets module-config: iterator")
+        return text.replace(
             'module-config: "iterator"',
             'module-config: "subnetcache iterator"\n'
             f"    send-client-subnet: {LOOPBACK}\n"
