@@ -61,6 +61,7 @@ Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept {
   out.has_question = false;
   out.edns_valid = false;
   out.edns = wire::Edns{};
+  out.client_subnet.present = false;
   if (!wire::parse_header(packet, out.header)) return Verdict::drop;
   if (out.header.has(wire::flag::kQr)) return Verdict::drop;
   if (out.header.opcode() != wire::opcode::kQuery) return Verdict::notimp;
@@ -76,7 +77,9 @@ Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept {
   wire::fold_name({out.key.bytes.data(), out.key.length});
   const Verdict records = parse_records(packet, position, out);
   if (records != Verdict::answer) return records;
-  return check_question(out);
+  const Verdict question = check_question(out);
+  if (question != Verdict::answer) return question;
+  return parse_client_subnet(packet, out.edns, out.client_subnet) ? Verdict::answer : Verdict::formerr;
 }
 
 }  // namespace signpost::dns::answer

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "dns/answer/client_subnet.hpp"
 #include "dns/wire/message.hpp"
 #include "dns/wire/name.hpp"
 
@@ -32,6 +33,7 @@ struct Query {
   bool has_question = false;  // the question parsed, so it can be echoed
   wire::Edns edns;
   bool edns_valid = false;    // an OPT record parsed, so one goes back
+  ClientSubnet client_subnet;  // its ECS option (RFC 7871), echoed when present
 };
 
 /// Runs the ladder over `packet`:
@@ -46,7 +48,8 @@ struct Query {
 ///     so that the steps below are answered signed;
 ///  5. EDNS version > 0: BADVERS;
 ///  6. class other than IN, zone transfers (until they are served): REFUSED;
-///     MAILA/MAILB: NOTIMP; OPT, TSIG or TKEY as qtype: FORMERR.
+///     MAILA/MAILB: NOTIMP; OPT, TSIG or TKEY as qtype: FORMERR;
+///  7. a malformed EDNS Client Subnet option (RFC 7871 §7.1.2, see client_subnet.hpp): FORMERR.
 /// Any thread; noexcept; no allocation.
 Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept;
 

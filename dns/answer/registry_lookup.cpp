@@ -6,6 +6,7 @@
 
 #include "dns/answer/answer_state.hpp"
 #include "dns/answer/order.hpp"
+#include "dns/answer/rendezvous.hpp"
 
 namespace signpost::dns::answer {
 
@@ -75,6 +76,8 @@ class RegistryLookup {
   void answer_addresses(const ServiceRecords& service, const RecordGroup& group,
                         std::span<const RecordAt> records, std::span<const std::uint32_t> weights,
                         std::size_t state_offset) noexcept;
+  bool answer_client_prefix(const ServiceRecords& service, std::span<const RecordAt> records,
+                            std::span<const std::uint32_t> weights) noexcept;
   void answer_srv(const ServiceRecords& service, const RecordGroup& group) noexcept;
   bool srv_records_fit(const ServiceRecords& service, const RecordGroup& group, std::size_t k,
                        std::size_t room) const noexcept;
@@ -255,6 +258,7 @@ void RegistryLookup::answer_addresses(const ServiceRecords& service, const Recor
                                       std::span<const std::uint32_t> weights,
                                       std::size_t state_offset) noexcept {
   if (records.empty()) return nodata();
+  if (answer_client_prefix(service, records, weights)) return;
   const std::size_t k = order(weights, service.answer_limit, group, state_offset, s_.context.order);
   // As many records as fit, in the weighted order; TC only when not even one fits, or when
   // the service hands out all its records (see whole_rrset_promised). All of them usually
@@ -264,6 +268,25 @@ void RegistryLookup::answer_addresses(const ServiceRecords& service, const Recor
   std::size_t written = 0;
   while (written < k && s_.writer.put_record(Section::answer, owner_, record(written))) ++written;
   if (written == 0 || whole_rrset_promised(service)) s_.truncated = true;
+}
+
+// With a client prefix (ECS, RFC 7871), the one address rendezvous hashing gives that
+// prefix (rendezvous.hpp), at the scope it was chosen for. A resolver caches it per prefix
+// and its rotation cannot reorder one record, so the prefixes' shares follow the weights.
+// A source prefix of 0 asks for an answer that suits every client: the usual order then.
+bool RegistryLookup::answer_client_prefix(const ServiceRecords& service,
+                                          std::span<const RecordAt> records,
+                                          std::span<const std::uint32_t> weights) noexcept {
+  const ClientSubnet& subnet = s_.query.client_subnet;
+  if (!subnet.present || subnet.source_prefix == 0) return false;
+  const std::uint8_t scope = client_subnet_scope(subnet);
+  const std::uint64_t key = client_prefix_key(subnet, scope);
+  const std::size_t chosen = rendezvous_choice(key, weights, [&](std::size_t i) {
+    return service.record(records[i]).subspan(10);  // the address: RDATA after 10 fixed octets
+  });
+  s_.writer.set_client_subnet_scope(scope);
+  if (!s_.writer.put_record(Section::answer, owner_, service.record(records[chosen]))) s_.truncated = true;
+  return true;
 }
 
 // SRV: priority groups ascending, weighted order inside each, `answer_limit` overall.

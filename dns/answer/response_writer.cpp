@@ -19,7 +19,8 @@ ResponseWriter::ResponseWriter(std::span<std::uint8_t> out, std::size_t limit,
   // The header is written last, in finish(); its 12 octets always fit a 512-octet limit.
   writer_.rewind(wire::kHeaderSize);
   if (query.edns_valid) {
-    reserved_ = kOptSize;
+    // The echoed ECS option (RFC 7871 §7.2.1) is held back with OPT, so it always fits.
+    reserved_ = kOptSize + (query.client_subnet.present ? query.client_subnet.option_size() : 0);
     writer_.reserve_tail(reserved_);
   }
   if (!query.has_question) return;
@@ -166,16 +167,17 @@ std::size_t ResponseWriter::finish(std::uint16_t flags, std::uint16_t rcode,
     writer_.put_u16(wire::rrtype::kOpt);
     writer_.put_u16(udp_payload);
     writer_.put_u32(ttl);
+    const ClientSubnet& subnet = query_.client_subnet;
+    const std::size_t subnet_size = subnet.present ? subnet.option_size() : 0;
+    const std::size_t error_size = has_error_ ? 4 + 2 + error_text_length_ : 0;
+    writer_.put_u16(static_cast<std::uint16_t>(subnet_size + error_size));
+    if (subnet.present) encode_client_subnet(writer_, subnet, subnet_scope_);
     if (has_error_) {
       // EDE option, code 15 (RFC 8914 §2).
-      const auto length = static_cast<std::uint16_t>(2 + error_text_length_);
-      writer_.put_u16(static_cast<std::uint16_t>(4 + length));
       writer_.put_u16(15);
-      writer_.put_u16(length);
+      writer_.put_u16(static_cast<std::uint16_t>(2 + error_text_length_));
       writer_.put_u16(error_code_);
       writer_.put_bytes({reinterpret_cast<const std::uint8_t*>(error_text_.data()), error_text_length_});
-    } else {
-      writer_.put_u16(0);
     }
     ++arcount;
   }

@@ -86,6 +86,11 @@ class ResponseWriter {
   /// EXTRA-TEXT `text` followed by `detail`. Only with EDNS and when it fits.
   void set_extended_error(std::uint16_t code, std::string_view text, std::string_view detail) noexcept;
 
+  /// Sets the SCOPE PREFIX-LENGTH of the ECS option echoed to a query that carried one
+  /// (RFC 7871 §7.2.1): how many leading bits of the client's address the answer depends
+  /// on. It stays 0 (the answer suits every client) unless set. Its room was held back.
+  void set_client_subnet_scope(std::uint8_t scope) noexcept { subnet_scope_ = scope; }
+
   std::uint16_t count(Section section) const noexcept {
     return counts_[static_cast<std::size_t>(section)];
   }
@@ -119,6 +124,7 @@ class ResponseWriter {
   std::size_t error_text_length_ = 0;
   std::uint16_t error_code_ = 0;
   bool has_error_ = false;
+  std::uint8_t subnet_scope_ = 0;
   // A name written in full (its wire octets, as compared) and where it stands. Plain
   // fields, so the table needs no initialization per message; only the first name_count_
   // are read.

@@ -71,6 +71,20 @@ void BM_AnswerRegistryA(benchmark::State& state) {
 }
 BENCHMARK(BM_AnswerRegistryA);
 
+// With EDNS Client Subnet (RFC 7871): one address by rendezvous hashing over the ten.
+void BM_AnswerRegistryAClientSubnet(benchmark::State& state) {
+  testing::TestRegistry r(0);
+  const auto snapshot = registry_snapshot(r, 1000);
+  testing::QueryOptions o;
+  o.edns = true;
+  auto query = testing::make_query("svc517.svc.internal.", rrtype::kA, o);
+  const std::uint8_t option[] = {0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100};
+  query.back() = sizeof option;  // OPT RDLENGTH, the query's last octet
+  query.insert(query.end(), option, option + sizeof option);
+  answer_loop(state, *snapshot, query);
+}
+BENCHMARK(BM_AnswerRegistryAClientSubnet);
+
 void BM_AnswerRegistrySrv(benchmark::State& state) {
   testing::TestRegistry r(0);
   const auto snapshot = registry_snapshot(r, 1000);

@@ -62,6 +62,14 @@ def queries():
         dns.edns.GenericOption(10, bytes(range(8)))])
     cookie.id = 0x1234
     seeds["edns_cookie"] = cookie.to_wire()
+    # EDNS Client Subnet (RFC 7871): an IPv4 /24, an IPv6 /56, and a scope set in a query.
+    for name, rdtype, data in (("ecs_ipv4", "A", bytes([0, 1, 24, 0, 198, 51, 100])),
+                               ("ecs_ipv6", "AAAA", bytes([0, 2, 56, 0, 0x20, 1, 0xd, 0xb8, 1, 2, 3])),
+                               ("ecs_bad_scope", "A", bytes([0, 1, 24, 8, 198, 51, 100]))):
+        subnet = dns.message.make_query("web.svc.internal.", rdtype, use_edns=0, options=[
+            dns.edns.GenericOption(8, data)])
+        subnet.id = 0x1234
+        seeds[name] = subnet.to_wire()
     notify = dns.message.make_query("svc.internal.", "SOA")
     notify.set_opcode(dns.opcode.NOTIFY)
     notify.id = 0x1234

@@ -89,6 +89,12 @@ TEST(AnswerAllocation, RegistryAnswersAllocateNothing) {
                                      rrtype::kTxt, rrtype::kAny, rrtype::kMx}) {
       queries.push_back(testing::make_query(name, type));
       queries.push_back(testing::make_query(name, type, edns));
+      // With EDNS Client Subnet (RFC 7871): an IPv4 /24, answered by rendezvous hashing.
+      auto subnet = testing::make_query(name, type, edns);
+      const std::uint8_t option[] = {0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100};
+      subnet[subnet.size() - 1] = sizeof option;
+      subnet.insert(subnet.end(), option, option + sizeof option);
+      queries.push_back(std::move(subnet));
     }
   }
   // The batch hint reads the queries before they are checked: it must take these too.
