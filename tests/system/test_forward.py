@@ -26,7 +26,8 @@ import dns.rcode
 import dns.rdatatype
 
 from harness import (LOOPBACK, START_TIMEOUT, STOP_TIMEOUT, Server, ask_tcp, ask_udp,
-                     cares_query, dig, free_port, query_message, run, udp_exchange)
+                     cares_query, dig, frame, free_port, query_message, read_framed, run,
+                     tcp_connect, udp_exchange)
 
 # 40 A records: about 700 octets, over the 512 a client without EDNS takes.
 BIG_COUNT = 40
@@ -213,6 +214,23 @@ class ForwardingTest(unittest.TestCase):
         self.assertTrue(response.flags & dns.flags.RA)
         self.assertEqual([r.to_text() for rrset in response.answer for r in rrset],
                          ["192.0.2.10"])
+
+    def test_pipelined_tcp_queries_beyond_the_per_connection_limit_are_all_answered(self):
+        # 100 queries on one connection: more than the 64 one connection may have upstream at
+        # once, so the rest wait for answers to come back before they are read.
+        queries = [query_message("www.example.org.", "A") for _ in range(100)]
+        for number, query in enumerate(queries):
+            query.id = number
+        with tcp_connect(self.port, timeout=5.0) as connection:
+            connection.sendall(b"".join(frame(query.to_wire()) for query in queries))
+            seen = set()
+            for _ in queries:
+                wire = read_framed(connection, timeout=5.0)
+                self.assertIsNotNone(wire, f"answers stopped after {len(seen)}")
+                response = dns.message.from_wire(wire)
+                self.assertEqual(response.rcode(), dns.rcode.NOERROR)
+                seen.add(response.id)
+        self.assertEqual(seen, set(range(100)))
 
     def test_too_big_for_udp_is_truncated_and_whole_over_tcp(self):
         query = query_message("big.example.org.", "A")  # no EDNS: 512 octets
