@@ -24,10 +24,14 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import dns.tsig
 
 from harness import (LOOPBACK, START_TIMEOUT, STOP_TIMEOUT, Server, ask_tcp, ask_udp,
                      cares_query, dig, frame, free_port, query_message, read_framed, run,
                      tcp_connect, udp_exchange)
+
+KEY_NAME = "query-key"
+KEY_SECRET = "c2lnbnBvc3QgdGVzdCBrZXkgMDEyMzQ1Njc4OWFiY2RlZg=="
 
 # 40 A records: about 700 octets, over the 512 a client without EDNS takes.
 BIG_COUNT = 40
@@ -160,7 +164,8 @@ class ForwardingTest(unittest.TestCase):
         cls.upstream = Upstream().start()
         cls.http_port = free_port()
         cls.server = Server(**forwarding([f"{LOOPBACK}:{cls.upstream.port}"], extra=(
-            f'[http]\nlisten = ["{LOOPBACK}:{cls.http_port}"]\n')))
+            f'[http]\nlisten = ["{LOOPBACK}:{cls.http_port}"]\n'
+            f'[[key]]\nname = "{KEY_NAME}"\nsecret = "{KEY_SECRET}"\n')))
         try:
             cls.server.start()
         except BaseException:
@@ -261,6 +266,17 @@ class ForwardingTest(unittest.TestCase):
         self.assertIsNotNone(response)
         self.assertEqual(response.rcode(), dns.rcode.REFUSED)
         self.assertTrue(response.flags & dns.flags.RA)
+
+    def test_signed_query_for_another_name_is_refused_signed(self):
+        # Its answer would need our key, which no upstream has: refused, and signed.
+        key = dns.tsig.Key(KEY_NAME + ".", KEY_SECRET, dns.tsig.HMAC_SHA256)
+        query = query_message("www.example.org.", "A")
+        query.use_tsig(key)
+        wire = udp_exchange(self.port, query.to_wire(), timeout=3.0)
+        self.assertIsNotNone(wire, "a signed query for another name got no response")
+        response = dns.message.from_wire(wire, keyring={key.name: key}, request_mac=query.mac)
+        self.assertEqual(response.rcode(), dns.rcode.REFUSED)
+        self.assertTrue(response.had_tsig)
 
     def test_our_zones_are_answered_here_with_ra(self):
         response = ask_udp(self.port, query_message("www.example.test.", "A"))
