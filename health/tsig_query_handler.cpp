@@ -73,7 +73,14 @@ std::size_t TsigQueryHandler::answer_verified(std::span<const std::uint8_t> quer
                                            query.begin() + static_cast<std::ptrdiff_t>(check.tsig_offset));
   std::uint8_t* arcount = unsigned_query.data() + 10;
   wire::store_u16(arcount, static_cast<std::uint16_t>(wire::load_u16(arcount) - 1));
-  return answer::answer_query(snapshot, unsigned_query, out, transport, context, reserve);
+  const std::size_t length =
+      answer::answer_query(snapshot, unsigned_query, out, transport, context, reserve);
+  if (length != 0 || !context.forward_query) return length;
+  // A signed query is not forwarded: its answer must be signed with our key, which no
+  // upstream holds. It is refused, signed, as it is with forwarding off.
+  context.forward_query = false;
+  return answer::answer_error(unsigned_query, out, transport, wire::rcode::kRefused, context,
+                              reserve);
 }
 
 }  // namespace signpost::health

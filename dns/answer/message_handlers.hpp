@@ -1,6 +1,7 @@
 // The interfaces through which the network code hands messages that are not plain queries
-// (UPDATEs, TSIG-signed queries) to whoever holds the keys and the registry (health). They
-// live here, below both dns/net and health, so that health implements them without
+// (UPDATEs, TSIG-signed queries) to whoever holds the keys and the registry (health), and
+// queries for names outside every served zone to the forwarder (dns/forward). They live
+// here, below dns/net, health and dns/forward, so that those implement them without
 // depending on the network layer.
 #pragma once
 
@@ -54,6 +55,21 @@ class SignedQueryHandler {
   virtual std::size_t handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                              Transport transport, const registry::Snapshot& snapshot,
                              AnswerContext& context) noexcept = 0;
+};
+
+/// Takes the queries that answer_query left to be forwarded (`context.forward_query`: RD set,
+/// a name outside every served zone, forwarding on) off the answer path, to upstream
+/// resolvers. Implemented by dns/forward; dns/net only moves the bytes.
+class Forwarder {
+ public:
+  virtual ~Forwarder() = default;
+  /// Queues the copied `query` to be forwarded; `reply` is called exactly once with the
+  /// response (the client's ID and question restored, RFC 1035 §7.3), or with nothing to
+  /// send. When too many queries are in flight the query is dropped, as a datagram lost:
+  /// `reply` is then called at once, on this thread, with nothing. Worker thread; never
+  /// blocks on I/O (a short lock); allocates.
+  virtual void forward(std::vector<std::uint8_t> query, Transport transport,
+                       UpdateReply reply) = 0;
 };
 
 }  // namespace signpost::dns::answer

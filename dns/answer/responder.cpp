@@ -35,10 +35,12 @@ std::size_t response_room(const Query& query, std::span<std::uint8_t> out, Trans
   return limit >= reserve + wire::kHeaderSize ? limit - reserve : 0;
 }
 
-std::uint16_t response_flags(const Query& query) noexcept {
-  // Opcode, RD and CD are copied; RA stays clear: we do not recurse.
+std::uint16_t response_flags(const Query& query, const AnswerOptions& options) noexcept {
+  // Opcode, RD and CD are copied; RA says whether recursion is available (RFC 1035 §4.1.1):
+  // only when other names are forwarded.
   const std::uint16_t copied = query.header.flags & (wire::flag::kRd | wire::flag::kCd | 0x7800);
-  return static_cast<std::uint16_t>(wire::flag::kQr | copied);
+  const std::uint16_t available = options.forward ? wire::flag::kRa : 0;
+  return static_cast<std::uint16_t>(wire::flag::kQr | copied | available);
 }
 
 std::uint16_t error_rcode(Verdict verdict) noexcept {
@@ -196,6 +198,7 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
   Query q;
   const Verdict verdict = parse_query(query, q);
   context.signed_query = verdict == Verdict::signed_query;
+  context.forward_query = false;
   if (context.signed_query) [[unlikely]] {
     ++counters.signed_queries;
     return 0;  // counted as a query when the signed path answers it
@@ -207,10 +210,14 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
   }
   if (verdict == Verdict::notimp) q.has_question = false;  // not parsed past the header
   ResponseWriter writer(out, room, q);
-  const std::uint16_t flags = response_flags(q);
+  const std::uint16_t flags = response_flags(q, context.options);
   const zone::Zone* zone = verdict == Verdict::answer ? snapshot.find_zone(q.key) : nullptr;
   if (zone == nullptr) {
-    // Names outside every served zone are refused, as NSD and Knot do.
+    if (verdict == Verdict::answer && context.options.forward && q.header.has(wire::flag::kRd)) {
+      context.forward_query = true;  // the Forwarder answers and counts it
+      return 0;
+    }
+    // Otherwise names outside every served zone are refused, as NSD and Knot do.
     const Verdict error = verdict == Verdict::answer ? Verdict::refused : verdict;
     const std::uint16_t code = error_rcode(error);
     counters.count_response(transport, q.qtype, code);
@@ -245,7 +252,7 @@ std::size_t answer_error(std::span<const std::uint8_t> query, std::span<std::uin
   counters.count_response(transport, q.qtype, rcode);
   if (verdict == Verdict::notimp) q.has_question = false;  // not parsed past the header
   ResponseWriter writer(out, room, q);
-  return writer.finish(response_flags(q), rcode, context.options.udp_payload);
+  return writer.finish(response_flags(q, context.options), rcode, context.options.udp_payload);
 }
 
 }  // namespace signpost::dns::answer

@@ -25,6 +25,9 @@ enum class OrderMode : std::uint8_t { weighted, round_robin };
 struct AnswerOptions {
   std::uint16_t udp_payload = 1232;  // our EDNS payload size
   OrderMode order = OrderMode::weighted;
+  /// Names outside every served zone are forwarded (`[forward] servers` set): such queries
+  /// with RD are left to the caller's Forwarder, and every response sets RA.
+  bool forward = false;
 };
 
 /// The qtypes responses are counted by (signpost_dns_queries_total's `qtype`); any other
@@ -140,6 +143,9 @@ class AnswerContext {
   /// Set by answer_query when it returned 0 because the query carries a TSIG record (RFC
   /// 8945): the caller hands it to its signed path. Read it only right after that call.
   bool signed_query = false;
+  /// Set by answer_query when it returned 0 because the query is to be forwarded (see
+  /// AnswerOptions::forward): the caller hands it to its Forwarder. Read it right after.
+  bool forward_query = false;
   // Last: the fields above, which every answer reads, keep sharing their cache lines.
   AnswerCounters counters;
 
@@ -163,7 +169,8 @@ void prefetch_answers(const registry::Snapshot& snapshot,
 /// (at least 65,535 octets for TCP; at least the EDNS payload size for UDP). Returns the
 /// response length, or 0 when the message must be dropped (shorter than a header, or a
 /// response) or when it carries a TSIG record: then `context.signed_query` is set and the
-/// caller's signed path verifies it and calls here again with the TSIG taken off. The
+/// caller's signed path verifies it and calls here again with the TSIG taken off; also 0
+/// with `context.forward_query` set when the query is for the Forwarder. The
 /// response leaves `reserve` octets of its size limit free, for a record the caller appends
 /// (the signed path's TSIG, RFC 8945 §5.3); what does not fit then sets TC as usual.
 /// Validation follows the ladder in query.hpp; lookup follows RFC 1034 §4.3.2 for static

@@ -160,6 +160,7 @@ App::App(Config config, std::string config_path)
   start_receiver();
   keep_state();
   share_registry();
+  start_forwarder();
   bind_workers();
   start_http();
 }
@@ -369,6 +370,25 @@ void App::save_final_state() {
   state_writer_->stop();
 }
 
+void App::start_forwarder() {
+  if (config_.forward_servers.empty()) return;
+  forward::ForwardSettings settings;
+  std::string servers;
+  for (const ListenAddress& server : config_.forward_servers) {
+    settings.servers.push_back(server.text());
+    servers += (servers.empty() ? "" : ", ") + server.text();
+  }
+  settings.timeout = std::chrono::milliseconds(config_.forward_timeout_ms);
+  settings.udp_payload = config_.udp_payload;
+  try {
+    forwarder_ = std::make_unique<forward::UpstreamForwarder>(std::move(settings));
+  } catch (const forward::ForwardError& e) {
+    throw ConfigError(config_.source + ": key 'forward.servers': " + e.what());
+  }
+  forwarder_->start();
+  log_line(LogLevel::info, "forwarding names outside the served zones to " + servers);
+}
+
 void App::bind_workers() {
   const std::size_t count = worker_count(config_);
   std::lock_guard lock(workers_mutex_);
@@ -378,6 +398,7 @@ void App::bind_workers() {
     settings.first_row = i * net::answer_rows(config_.listen.size());
     settings.answer.udp_payload = config_.udp_payload;
     settings.answer.order = config_.order;
+    settings.answer.forward = forwarder_ != nullptr;
     settings.seed = config_.seed;
     settings.tcp_idle_timeout = std::chrono::seconds(config_.tcp_idle_timeout);
     settings.udp_receive_buffer = config_.udp_receive_buffer;
@@ -387,6 +408,7 @@ void App::bind_workers() {
         [](const std::string& message) { log_line(LogLevel::warning, message); }));
     workers_.back()->set_update_handler(receiver_.get());
     workers_.back()->set_signed_query_handler(signed_queries_.get());
+    workers_.back()->set_forwarder(forwarder_.get());
   }
   for (const ListenAddress& listen : config_.listen) {
     net::ListenEndpoint endpoint{listen.address, listen.port};
@@ -508,6 +530,7 @@ void App::stop() {
   save_final_state();
   if (publisher_) publisher_->stop();
   for (auto& worker : workers_) worker->stop();
+  if (forwarder_) forwarder_->stop();  // after the workers: nothing is handed in any more
 }
 
 void App::log_counters() const {
@@ -532,6 +555,13 @@ void App::log_counters() const {
                std::to_string(net.tcp_refused) + " refused at the limit, " +
                std::to_string(net.tcp_client_refused) + " at the client's limit, " +
                std::to_string(net.tcp_idle_closed) + " closed idle");
+  if (forwarder_) {
+    const forward::ForwardCounters& f = forwarder_->counters();
+    log_line(LogLevel::info, "forwarded " + std::to_string(f.forwarded.load()) + " queries (" +
+                                 std::to_string(f.answered.load()) + " answered upstream, " +
+                                 std::to_string(f.failed.load()) + " SERVFAIL, " +
+                                 std::to_string(f.dropped.load()) + " dropped)");
+  }
   if (!receiver_) return;
   const health::ReceiverCounters& h = receiver_->counters();
   const auto count = [](const std::atomic<std::uint64_t>& n) { return std::to_string(n.load()); };

@@ -12,6 +12,7 @@
 
 #include "dns/daemon/config.hpp"
 #include "dns/daemon/registry_api.hpp"
+#include "dns/forward/upstream_forwarder.hpp"
 #include "dns/net/worker.hpp"
 #include "health/heartbeat_receiver.hpp"
 #include "health/tsig_query_handler.hpp"
@@ -59,6 +60,7 @@ class App {
   void start_receiver();
   void keep_state();
   void save_final_state();
+  void start_forwarder();
   void bind_workers();
   void start_http();
   // The Prometheus text of every counter; registry thread (it reads `store`).
@@ -79,6 +81,8 @@ class App {
 
   std::mutex workers_mutex_;  // guards workers_ against deliver() on the registry thread
   std::vector<std::unique_ptr<net::Worker>> workers_;
+  // [forward]: null when off. Destroyed before the workers, whose replies it may still hold.
+  std::unique_ptr<forward::UpstreamForwarder> forwarder_;
   std::unique_ptr<registry::Publisher> publisher_;
   std::unique_ptr<health::HeartbeatReceiver> receiver_;  // stopped before the workers
   std::unique_ptr<health::TsigQueryHandler> signed_queries_;  // queries with TSIG

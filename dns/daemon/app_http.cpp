@@ -64,6 +64,7 @@ std::string App::render_server_metrics(const registry::Store& store) const {
   sources.publisher = publisher_.get();
   sources.etcd = etcd_.get();
   sources.store = &store;
+  sources.forward = forwarder_ ? &forwarder_->counters() : nullptr;
   sources.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return render_metrics(sources);

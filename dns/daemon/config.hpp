@@ -87,6 +87,10 @@ struct Config {
   std::vector<ListenAddress> http_listen;  // [] = off
   std::string http_token_file;             // "" = writes refused
 
+  // [forward]: upstream resolvers for names outside every served zone; sealed.
+  std::vector<ListenAddress> forward_servers;  // in order of preference; [] = off
+  std::uint32_t forward_timeout_ms = 0;
+
   // [log]: sealed; main() applies it before the server starts.
   LogFormat log_format = LogFormat::text;
 

@@ -110,6 +110,17 @@ void set_http_listen(Target& target, const Value& value) {
   target.config->http_listen = parse_listen_list(value);
 }
 
+// Upstream resolvers: numeric, like server.listen, each once, never port 0.
+void set_forward_servers(Target& target, const Value& value) {
+  constexpr std::size_t kMaxServers = 8;
+  std::vector<ListenAddress> list = parse_listen_list(value);
+  for (const ListenAddress& server : list) {
+    if (server.port == 0) throw Invalid("'" + server.text() + "' has port 0");
+  }
+  if (list.size() > kMaxServers) throw Invalid("lists more than 8 upstream resolvers");
+  target.config->forward_servers = std::move(list);
+}
+
 void set_domain(Target& target, const Value& value) {
   std::string text = text_of(value);
   if (!text.empty() && text.back() != '.') text += '.';
@@ -363,6 +374,17 @@ const std::vector<Option>& options() {
        .help = "File holding the bearer token (one per line) that every write through the API "
                "needs; \"\" = writes refused.",
        .set = [](Target& t, const Value& v) { t.config->http_token_file = text_of(v); }},
+      // [forward]
+      {.section = "forward", .key = "servers", .kind = Kind::string_list, .fallback = StringList{},
+       .help = "Upstream resolvers, as `\"192.0.2.1:53\"` or `\"[2001:db8::1]:53\"`, tried in "
+               "order, that queries with RD for names outside every served zone are forwarded "
+               "to (answers carry RA); [] = off: such queries get REFUSED.",
+       .set = set_forward_servers},
+      {.section = "forward", .key = "timeout_ms", .fallback = std::int64_t{2000}, .min = 100,
+       .max = 30000,
+       .help = "Milliseconds a forwarded query may take over all upstream resolvers before the "
+               "client gets SERVFAIL.",
+       .set = [](Target& t, const Value& v) { t.config->forward_timeout_ms = as<std::uint32_t>(v); }},
       // [log]
       {.section = "log", .key = "format", .kind = Kind::string, .fallback = std::string("text"),
        .allowed = "\"text\", \"json\"",
@@ -446,7 +468,7 @@ const std::vector<Option>& options() {
 const config::Schema& config_schema() {
   static const config::Schema schema(
       {{.name = "server"}, {.name = "dns"}, {.name = "health"}, {.name = "registry"},
-       {.name = "http"}, {.name = "log"}, {.name = "key", .array = true},
+       {.name = "http"}, {.name = "forward"}, {.name = "log"}, {.name = "key", .array = true},
        {.name = "service", .array = true}, {.name = "service.instance", .array = true}},
       options(), /*reload_column=*/true);
   return schema;

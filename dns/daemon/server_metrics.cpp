@@ -194,6 +194,22 @@ double resident_bytes() {
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
 }
 
+// Always present, 0 with forwarding off, so that dashboards need no special case.
+void render_forward(PrometheusText& text, const forward::ForwardCounters* forward) {
+  const auto count = [forward](const std::atomic<std::uint64_t> forward::ForwardCounters::*field) {
+    return forward != nullptr ? (forward->*field).load(std::memory_order_relaxed) : 0;
+  };
+  text.counter("signpost_forward_queries_total",
+               "DNS queries for names outside every served zone forwarded to upstream resolvers.",
+               count(&forward::ForwardCounters::forwarded));
+  text.counter("signpost_forward_failures_total",
+               "Forwarded queries answered SERVFAIL: no upstream resolver answered usably in time.",
+               count(&forward::ForwardCounters::failed));
+  text.counter("signpost_forward_dropped_total",
+               "Queries to forward dropped unanswered: too many were in flight.",
+               count(&forward::ForwardCounters::dropped));
+}
+
 void render_process(PrometheusText& text, double uptime_seconds) {
   text.family("signpost_build_info", "gauge", "signpostd's version (always 1).");
   text.sample("signpost_build_info", {{"version", SIGNPOST_VERSION}}, std::uint64_t{1});
@@ -217,6 +233,7 @@ std::string render_metrics(const MetricsSources& sources) {
   PrometheusText text;
   render_process(text, sources.uptime_seconds);
   render_workers(text, sources);
+  render_forward(text, sources.forward);
   if (sources.receiver != nullptr) render_receiver(text, *sources.receiver);
   if (sources.store != nullptr) render_instances(text, *sources.store);
   if (sources.publisher != nullptr) render_publisher(text, *sources.publisher);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dns/net/connection_limit.hpp"
+#include "dns/forward/upstream_forwarder.hpp"
 #include "dns/net/worker.hpp"
 #include "health/heartbeat_receiver.hpp"
 #include "registry/backend/etcd_registry.hpp"
@@ -23,6 +24,7 @@ struct MetricsSources {
   const registry::Publisher* publisher = nullptr;
   const registry::backend::EtcdRegistry* etcd = nullptr;  // null: the memory backend
   const registry::Store* store = nullptr;
+  const forward::ForwardCounters* forward = nullptr;  // null: forwarding off (counted as 0)
   double uptime_seconds = 0;
 };
 

@@ -21,6 +21,9 @@ using asio::ip::tcp;
 constexpr std::size_t kInitialBuffer = 4096;
 // Framed answers a client may leave unread before we stop reading its queries.
 constexpr std::size_t kMaxPending = 256 * 1024;
+// Forwarded queries of one connection waiting for their answers before we stop reading its
+// queries, so that one client cannot take every slot the forwarder has.
+constexpr std::size_t kMaxForwarding = 64;
 
 std::size_t frame_length(const std::uint8_t* at) noexcept {
   return static_cast<std::size_t>(at[0]) << 8 | at[1];
@@ -84,7 +87,7 @@ void TcpSession::on_read(const boost::system::error_code& error, std::size_t len
 
 bool TcpSession::answer_frames() {
   std::size_t start = 0;
-  while (in_used_ - start >= 2 && pending_.size() < kMaxPending) {
+  while (in_used_ - start >= 2 && pending_.size() < kMaxPending && forwarding_ < kMaxForwarding) {
     const std::size_t length = frame_length(in_.data() + start);
     if (length == 0) return false;
     if (in_used_ - start < 2 + length) break;
@@ -96,7 +99,11 @@ bool TcpSession::answer_frames() {
     }
     const std::size_t answer = state_.respond(message, state_.tcp_tx, answer::Transport::tcp);
     // A query that must be dropped gets no answer; the connection carries on.
-    if (answer != 0) append_frame(state_.tcp_tx.data(), answer);
+    if (answer != 0) {
+      append_frame(state_.tcp_tx.data(), answer);
+    } else if (state_.context.forward_query) {
+      forward_query(message);
+    }
   }
   if (start != 0) {
     std::memmove(in_.data(), in_.data() + start, in_used_ - start);
@@ -133,6 +140,30 @@ void TcpSession::answer_update(std::span<const std::uint8_t> message) {
   std::string from = socket_.remote_endpoint(error).address().to_string();
   state_.update_handler->handle_later({message.begin(), message.end()}, answer::Transport::tcp,
                                       std::move(from), std::move(reply));
+}
+
+// Like an UPDATE handled later, the response comes back out of order (RFC 7766 §7). Until it
+// has, the connection stays open even once the client has finished sending.
+void TcpSession::forward_query(std::span<const std::uint8_t> message) {
+  if (state_.forwarder == nullptr) return;
+  auto reply = [self = shared_from_this(), executor = socket_.get_executor()](
+                   std::vector<std::uint8_t> later) mutable {
+    // The session moves into the handler, so that it is destroyed on its own thread.
+    asio::post(executor, [self = std::move(self), later = std::move(later)] {
+      --self->forwarding_;
+      if (self->closed_) return;
+      if (!later.empty()) self->append_frame(later.data(), later.size());
+      self->resume();  // reads on if the limit held queries back; closes if done
+    });
+  };
+  ++forwarding_;
+  try {
+    state_.forwarder->forward({message.begin(), message.end()}, answer::Transport::tcp,
+                              std::move(reply));
+  } catch (...) {
+    --forwarding_;
+    throw;
+  }
 }
 
 void TcpSession::append_frame(const std::uint8_t* data, std::size_t length) {
@@ -191,7 +222,7 @@ void TcpSession::on_idle(const boost::system::error_code& error) {
 }
 
 void TcpSession::finish_if_done() {
-  if (!eof_ || closed_ || !writing_.empty() || !pending_.empty()) return;
+  if (!eof_ || closed_ || forwarding_ != 0 || !writing_.empty() || !pending_.empty()) return;
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
   close();

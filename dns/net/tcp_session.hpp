@@ -43,6 +43,8 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   bool answer_frames();
   // Answers an UPDATE at once or hands it on (see UpdateHandler).
   void answer_update(std::span<const std::uint8_t> message);
+  // Hands a query to the worker's Forwarder; its response is written when it comes.
+  void forward_query(std::span<const std::uint8_t> message);
   void append_frame(const std::uint8_t* data, std::size_t length);
   // Answers the frames held back (by a write in flight), then writes, reads on
   // and closes when done.
@@ -66,6 +68,7 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   std::size_t in_used_ = 0;
   std::vector<std::uint8_t> pending_;  // framed answers waiting for the write in flight
   std::vector<std::uint8_t> writing_;  // framed answers being written
+  std::size_t forwarding_ = 0;  // queries at the Forwarder, not answered yet
   bool reading_ = false;
   bool eof_ = false;
   bool closed_ = false;

@@ -187,7 +187,7 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
                                       WorkerState::kUdpSlot);
     const std::size_t length = worker_.update_handler != nullptr && is_update(in)
                                    ? answer_update(i, in, out)
-                                   : answer_query(in, out);
+                                   : answer_query(i, in, out);
     if (length == 0) continue;
     tx_iov_[count] = {out.data(), length};
     msghdr& reply = tx_[count].msg_hdr;
@@ -226,13 +226,27 @@ void UdpListener::send_batch(std::size_t count) noexcept {
   }
 }
 
-std::size_t UdpListener::answer_query(std::span<const std::uint8_t> query,
+std::size_t UdpListener::answer_query(std::size_t slot, std::span<const std::uint8_t> query,
                                       std::span<std::uint8_t> out) noexcept {
   const std::size_t length =
       answer::answer_query(*snapshot_, query, out, answer::Transport::udp, context_);
-  if (length != 0 || !context_.signed_query) [[likely]] return length;
+  if (length != 0 || !(context_.signed_query || context_.forward_query)) [[likely]] return length;
+  if (context_.forward_query) {
+    forward_query(slot, query);
+    return 0;
+  }
   return answer_signed(worker_.signed_query_handler, query, out, answer::Transport::udp,
                        *snapshot_, context_);
+}
+
+void UdpListener::forward_query(std::size_t slot, std::span<const std::uint8_t> query) noexcept {
+  if (worker_.forwarder == nullptr) return;
+  try {
+    worker_.forwarder->forward({query.begin(), query.end()}, answer::Transport::udp,
+                               deferred_reply(slot));
+  } catch (const std::exception&) {
+    // Out of memory: no response, as for a datagram lost; the client retries.
+  }
 }
 
 // The response to an UPDATE answered at once goes out with the batch, like an answer; one

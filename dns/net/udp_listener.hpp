@@ -75,10 +75,14 @@ class UdpListener {
   // Answers the received datagrams and sends the responses.
   void answer_batch(std::size_t received) noexcept;
   void send_batch(std::size_t count) noexcept;
-  // Answers one query into `out`, a signed one through the worker's SignedQueryHandler;
-  // returns the length, 0 to drop.
-  std::size_t answer_query(std::span<const std::uint8_t> query,
+  // Answers the query in receive slot `slot` into `out`, a signed one through the worker's
+  // SignedQueryHandler; returns the length, 0 to drop or when it was forwarded.
+  std::size_t answer_query(std::size_t slot, std::span<const std::uint8_t> query,
                            std::span<std::uint8_t> out) noexcept;
+  // Hands a copy of the query in receive slot `slot` to the worker's Forwarder, with a reply
+  // that sends the response later from the forwarder's thread. Allocates (forwarded queries
+  // are not the answer path for our zones); out of memory drops it.
+  void forward_query(std::size_t slot, std::span<const std::uint8_t> query) noexcept;
   // Hands the UPDATE in receive slot `slot` to the worker's UpdateHandler. When it is
   // answered at once, puts the response in `out` and returns its length; otherwise returns 0
   // (also when the handler runs out of memory) and the reply is sent later, from another
@@ -86,7 +90,8 @@ class UdpListener {
   std::size_t answer_update(std::size_t slot, std::span<const std::uint8_t> message,
                             std::span<std::uint8_t> out) noexcept;
   // A reply that sends to the peer of receive slot `slot`, from the address it wrote to,
-  // from any thread; it keeps the socket open until it is gone.
+  // from any thread; it keeps the socket open until it is gone. For UPDATEs and forwarded
+  // queries.
   answer::UpdateReply deferred_reply(std::size_t slot);
   // Copies the query's destination address into the reply's control data; returns its size.
   std::size_t reply_control(std::size_t slot, Control& out) noexcept;

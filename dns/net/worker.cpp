@@ -220,6 +220,10 @@ void Worker::set_signed_query_handler(answer::SignedQueryHandler* handler) noexc
   impl_->state.signed_query_handler = handler;
 }
 
+void Worker::set_forwarder(answer::Forwarder* forwarder) noexcept {
+  impl_->state.forwarder = forwarder;
+}
+
 // Threads are named for top -H and perf: "dns-udp-<worker>" for the UDP socket of the first
 // listen address ("dns-udp-<worker>-<n>" for the others), "dns-tcp-<worker>" for TCP.
 void Worker::start() {

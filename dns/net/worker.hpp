@@ -137,7 +137,7 @@ class SnapshotMailbox {
 
 /// What one worker's TCP listeners and sessions share. Owned by its Worker and used only on
 /// that worker's io_context thread, so nothing here is locked; its UDP listeners' threads
-/// read only `update_handler`, `signed_query_handler` and `log`, and the publisher uses only
+/// read only `update_handler`, `signed_query_handler`, `forwarder` and `log`, and the publisher uses only
 /// `published`: all are safe from any thread.
 struct WorkerState {
   /// Octets per UDP receive and transmit slot: the largest udp_payload we allow.
@@ -165,6 +165,7 @@ struct WorkerState {
   SnapshotReclaim reclaim;
   answer::UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none
   answer::SignedQueryHandler* signed_query_handler = nullptr;  // see answer_signed when there is none
+  answer::Forwarder* forwarder = nullptr;  // set when AnswerOptions::forward is
   answer::AnswerContext context;
   NetCounters counters;
   ConnectionLimit& tcp_limit;
@@ -201,6 +202,9 @@ class Worker {
   /// Sends queries that carry TSIG to `handler` (which must outlive the worker's threads).
   /// Control thread, before start().
   void set_signed_query_handler(answer::SignedQueryHandler* handler) noexcept;
+  /// Hands the queries that answer_query leaves to be forwarded (AnswerOptions::forward) to
+  /// `forwarder`, which must outlive the worker's threads. Control thread, before start().
+  void set_forwarder(answer::Forwarder* forwarder) noexcept;
   /// Starts the worker's threads.
   void start();
   /// Stops the threads and waits for them; open TCP connections are dropped. Idempotent.
