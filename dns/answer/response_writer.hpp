@@ -86,6 +86,11 @@ class ResponseWriter {
   /// EXTRA-TEXT `text` followed by `detail`. Only with EDNS and when it fits.
   void set_extended_error(std::uint16_t code, std::string_view text, std::string_view detail) noexcept;
 
+  /// Adds a COOKIE option (RFC 7873 §4) with data `cookie` (at most kMaxCookie octets) to the
+  /// OPT record, holding back its room now so that records that follow cannot take it: call
+  /// it before any record. Only with EDNS and when it fits; false when it did not.
+  bool set_cookie(std::span<const std::uint8_t> cookie) noexcept;
+
   std::uint16_t count(Section section) const noexcept {
     return counts_[static_cast<std::size_t>(section)];
   }
@@ -119,6 +124,9 @@ class ResponseWriter {
   std::size_t error_text_length_ = 0;
   std::uint16_t error_code_ = 0;
   bool has_error_ = false;
+  static constexpr std::size_t kMaxCookie = 40;  // RFC 7873 §4
+  std::array<std::uint8_t, kMaxCookie> cookie_;   // the first cookie_length_ are set
+  std::size_t cookie_length_ = 0;
   // A name written in full (its wire octets, as compared) and where it stands. Plain
   // fields, so the table needs no initialization per message; only the first name_count_
   // are read.

@@ -91,6 +91,7 @@ class UdpListener {
   // Copies the query's destination address into the reply's control data; returns its size.
   std::size_t reply_control(std::size_t slot, Control& out) noexcept;
 
+  RateLimiter* rate_limiter_;  // the server's, or nullptr: rate limiting is off
   WorkerState& worker_;  // the handlers and the log, shared with the worker's TCP side
   SnapshotReclaim reclaim_;  // a copy of the worker's
   std::string name_;
