@@ -7,7 +7,9 @@
 
 #include "dns/answer/cookie.hpp"
 #include "dns/answer/responder.hpp"
+#include "dns/wire/reader.hpp"
 #include "dns/wire/types.hpp"
+#include "dns/wire/writer.hpp"
 #include "registry/snapshot.hpp"
 #include "tests/unit/support/test_zone.hpp"
 
