@@ -158,10 +158,14 @@ class RateLimitTest(unittest.TestCase):
                 for flags, answers in results:
                     self.assertEqual((flags, answers), (0, 2), f"{what}: {results}")
 
+            # The server counted what it slipped and dropped. A datagram lost on a loaded
+            # machine (a full socket buffer) may make the two sides differ by a little.
             dropped = metric(http_port, "signpost_dns_rate_limited_total")
             slipped = metric(http_port, "signpost_dns_rate_slipped_total")
-            self.assertEqual(slipped, truncated, report)
-            self.assertEqual(dropped, limited - truncated, report)
+            margin = FLOOD // 50
+            self.assertLessEqual(abs(slipped - truncated), margin, (report, slipped))
+            self.assertLessEqual(abs(dropped - (limited - truncated)), margin, (report, dropped))
+            self.assertGreater(dropped, 0, report)
 
     def test_without_rrl_every_query_is_answered(self):
         with Server() as server:
