@@ -4,6 +4,7 @@
 #include <random>
 
 #include "dns/answer/answer_state.hpp"
+#include "dns/answer/cookie.hpp"
 #include "dns/answer/query.hpp"
 #include "dns/answer/response_writer.hpp"
 #include "dns/wire/reader.hpp"
@@ -50,6 +51,38 @@ std::uint16_t error_rcode(Verdict verdict) noexcept {
     case Verdict::badvers: return rcode::kBadVers;
     default: return rcode::kRefused;
   }
+}
+
+// Checks the COOKIE option of `q`, when it has one, and holds back room for the COOKIE the
+// response carries (RFC 7873 §5.2). Runs only for queries with EDNS options.
+CookieStatus answer_cookie(std::span<const std::uint8_t> packet, const Query& q,
+                           ResponseWriter& writer, const AnswerContext& context) noexcept {
+  std::span<const std::uint8_t> option;
+  if (!wire::find_edns_option(packet, q.edns, kCookieOption, option)) return CookieStatus::absent;
+  std::array<std::uint8_t, kReplyCookieSize> reply;
+  const CookieStatus status =
+      check_cookie(option, context.client, context.options.cookie_secret, context.now, reply);
+  if (status != CookieStatus::malformed) writer.set_cookie(reply);
+  return status;
+}
+
+// The response to a query that rate limiting holds back and that has no valid server cookie.
+std::size_t answer_limited(const Query& q, ResponseWriter& writer, Transport transport,
+                           CookieStatus cookie, AnswerContext& context) noexcept {
+  AnswerCounters& counters = context.counters;
+  if (context.rate_action == RateAction::drop) {
+    ++counters.rate_limited;
+    return 0;
+  }
+  ++counters.rate_slipped;
+  // A client that sent a cookie gets BADCOOKIE and a server cookie, and is answered in full
+  // once it comes back with it (RFC 7873 §5.2.3); any other is asked to retry over TCP.
+  const bool cookie_sent = cookie == CookieStatus::client_only || cookie == CookieStatus::invalid;
+  const std::uint16_t code = cookie_sent ? kBadCookie : rcode::kNoError;
+  const std::uint16_t flags =
+      static_cast<std::uint16_t>(response_flags(q, context.options) | (cookie_sent ? 0 : wire::flag::kTc));
+  counters.count_response(transport, q.qtype, code);
+  return writer.finish(flags, code, context.options.udp_payload);
 }
 
 // The node label of `<node>.node.<domain>`, or empty.
@@ -111,7 +144,7 @@ std::uint64_t AnswerCounters::with_rcode(std::uint16_t code) const noexcept {
 }
 
 std::uint64_t AnswerCounters::queries() const noexcept {
-  std::uint64_t sum = dropped;
+  std::uint64_t sum = dropped + rate_limited;
   for (const OwnedCounter& count : responses) sum += count;
   return sum;
 }
@@ -120,6 +153,8 @@ AnswerCounters& AnswerCounters::operator+=(const AnswerCounters& other) noexcept
   dropped += other.dropped;
   truncated += other.truncated;
   signed_queries += other.signed_queries;
+  rate_limited += other.rate_limited;
+  rate_slipped += other.rate_slipped;
   for (std::size_t i = 0; i < responses.size(); ++i) responses[i] += other.responses[i];
   return *this;
 }
@@ -196,7 +231,7 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
                          AnswerContext& context, std::size_t reserve) noexcept {
   AnswerCounters& counters = context.counters;
   Query q;
-  const Verdict verdict = parse_query(query, q);
+  Verdict verdict = parse_query(query, q);
   context.signed_query = verdict == Verdict::signed_query;
   context.forward_query = false;
   if (context.signed_query) [[unlikely]] {
@@ -210,6 +245,12 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
   }
   if (verdict == Verdict::notimp) q.has_question = false;  // not parsed past the header
   ResponseWriter writer(out, room, q);
+  const CookieStatus cookie = q.edns.options_length != 0 ? answer_cookie(query, q, writer, context)
+                                                         : CookieStatus::absent;
+  if (cookie == CookieStatus::malformed) [[unlikely]] verdict = Verdict::formerr;  // §5.2.2
+  if (context.rate_action != RateAction::answer && cookie != CookieStatus::valid) [[unlikely]] {
+    return answer_limited(q, writer, transport, cookie, context);
+  }
   const std::uint16_t flags = response_flags(q, context.options);
   const zone::Zone* zone = verdict == Verdict::answer ? snapshot.find_zone(q.key) : nullptr;
   if (zone == nullptr) {

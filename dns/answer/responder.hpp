@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dns/answer/cookie.hpp"
 #include "dns/answer/order.hpp"
 #include "dns/answer/owned_counter.hpp"
 #include "dns/wire/types.hpp"
@@ -28,7 +29,13 @@ struct AnswerOptions {
   /// Names outside every served zone are forwarded (`[forward] servers` set): such queries
   /// with RD are left to the caller's Forwarder, and every response sets RA.
   bool forward = false;
+  SipKey cookie_secret{};  // keys server cookies (RFC 9018 §4.4); the same on every thread
 };
+
+/// What response rate limiting (dns/net/rate_limit.hpp) decided for the query about to be
+/// answered: answer it, drop it, or send a short answer that asks the client to come back
+/// over TCP or with a server cookie ("slip").
+enum class RateAction : std::uint8_t { answer, drop, slip };
 
 /// The qtypes responses are counted by (signpost_dns_queries_total's `qtype`); any other
 /// counts as `other`.
@@ -97,6 +104,8 @@ struct alignas(64) AnswerCounters {
   OwnedCounter dropped;
   OwnedCounter truncated;
   OwnedCounter signed_queries;  // carried TSIG (RFC 8945): left to the signed path
+  OwnedCounter rate_limited;    // dropped by response rate limiting
+  OwnedCounter rate_slipped;    // limited, answered TC=1 or BADCOOKIE instead (also a response)
   std::array<OwnedCounter, kTransports * kCountedQtypes * kCountedRcodes> responses{};
 
   /// Counts one response. The owning thread; noexcept.
@@ -146,6 +155,12 @@ class AnswerContext {
   /// Set by answer_query when it returned 0 because the query is to be forwarded (see
   /// AnswerOptions::forward): the caller hands it to its Forwarder. Read it right after.
   bool forward_query = false;
+  /// Set by the caller before each answer_query: who asked (its server cookie is bound to
+  /// the address, RFC 9018 §4.4), the wall clock in seconds since 1970 mod 2^32 (cookie
+  /// timestamps, §4.2), and what rate limiting decided (UDP only; TCP is never limited).
+  ClientAddress client{};
+  std::uint32_t now = 0;
+  RateAction rate_action = RateAction::answer;
   // Last: the fields above, which every answer reads, keep sharing their cache lines.
   AnswerCounters counters;
 
@@ -169,8 +184,11 @@ void prefetch_answers(const registry::Snapshot& snapshot,
 /// (at least 65,535 octets for TCP; at least the EDNS payload size for UDP). Returns the
 /// response length, or 0 when the message must be dropped (shorter than a header, or a
 /// response) or when it carries a TSIG record: then `context.signed_query` is set and the
-/// caller's signed path verifies it and calls here again with the TSIG taken off; also 0
-/// with `context.forward_query` set when the query is for the Forwarder. The
+/// caller's signed path verifies it and calls here again with the TSIG taken off. A COOKIE
+/// option is checked and answered as in cookie.hpp (RFC 7873 §5.2); a malformed one gets
+/// FORMERR. When `context.rate_action` is not `answer` and the query has no valid server
+/// cookie, the response is dropped, or slipped: TC=1 with the question only, or BADCOOKIE
+/// and a fresh cookie when the query had a client cookie (RFC 7873 §5.2.3). The
 /// response leaves `reserve` octets of its size limit free, for a record the caller appends
 /// (the signed path's TSIG, RFC 8945 §5.3); what does not fit then sets TC as usual.
 /// Validation follows the ladder in query.hpp; lookup follows RFC 1034 §4.3.2 for static

@@ -154,6 +154,19 @@ void ResponseWriter::set_extended_error(std::uint16_t code, std::string_view tex
   has_error_ = true;
 }
 
+bool ResponseWriter::set_cookie(std::span<const std::uint8_t> cookie) noexcept {
+  const std::size_t option_size = 4 + cookie.size();  // code, length, data
+  if (!query_.edns_valid || cookie_length_ != 0 || cookie.size() > kMaxCookie ||
+      writer_.room() < option_size) {
+    return false;
+  }
+  writer_.reserve_tail(option_size);
+  reserved_ += option_size;
+  std::memcpy(cookie_.data(), cookie.data(), cookie.size());
+  cookie_length_ = cookie.size();
+  return true;
+}
+
 std::size_t ResponseWriter::finish(std::uint16_t flags, std::uint16_t rcode,
                                    std::uint16_t udp_payload) noexcept {
   writer_.release_tail(reserved_);
@@ -170,8 +183,15 @@ std::size_t ResponseWriter::finish(std::uint16_t flags, std::uint16_t rcode,
     const ClientSubnet& subnet = query_.client_subnet;
     const std::size_t subnet_size = subnet.present ? subnet.option_size() : 0;
     const std::size_t error_size = has_error_ ? 4 + 2 + error_text_length_ : 0;
-    writer_.put_u16(static_cast<std::uint16_t>(subnet_size + error_size));
+    const std::size_t cookie_size = cookie_length_ != 0 ? 4 + cookie_length_ : 0;
+    writer_.put_u16(static_cast<std::uint16_t>(subnet_size + error_size + cookie_size));
     if (subnet.present) encode_client_subnet(writer_, subnet, subnet_scope_);
+    if (cookie_length_ != 0) {
+      // COOKIE option, code 10 (RFC 7873 §4).
+      writer_.put_u16(10);
+      writer_.put_u16(static_cast<std::uint16_t>(cookie_length_));
+      writer_.put_bytes({cookie_.data(), cookie_length_});
+    }
     if (has_error_) {
       // EDE option, code 15 (RFC 8914 §2).
       writer_.put_u16(15);

@@ -90,6 +90,10 @@ class ResponseWriter {
   /// (RFC 7871 §7.2.1): how many leading bits of the client's address the answer depends
   /// on. It stays 0 (the answer suits every client) unless set. Its room was held back.
   void set_client_subnet_scope(std::uint8_t scope) noexcept { subnet_scope_ = scope; }
+  /// Adds a COOKIE option (RFC 7873 §4) with data `cookie` (at most kMaxCookie octets) to the
+  /// OPT record, holding back its room now so that records that follow cannot take it: call
+  /// it before any record. Only with EDNS and when it fits; false when it did not.
+  bool set_cookie(std::span<const std::uint8_t> cookie) noexcept;
 
   std::uint16_t count(Section section) const noexcept {
     return counts_[static_cast<std::size_t>(section)];
@@ -125,6 +129,9 @@ class ResponseWriter {
   std::uint16_t error_code_ = 0;
   bool has_error_ = false;
   std::uint8_t subnet_scope_ = 0;
+  static constexpr std::size_t kMaxCookie = 40;  // RFC 7873 §4
+  std::array<std::uint8_t, kMaxCookie> cookie_;   // the first cookie_length_ are set
+  std::size_t cookie_length_ = 0;
   // A name written in full (its wire octets, as compared) and where it stands. Plain
   // fields, so the table needs no initialization per message; only the first name_count_
   // are read.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "dns/daemon/default_config.hpp"
@@ -389,8 +390,35 @@ void App::start_forwarder() {
   log_line(LogLevel::info, "forwarding names outside the served zones to " + servers);
 }
 
+namespace {
+
+// 128 random bits, for a key that must not be guessed (cookie secret, rate-limit hash).
+answer::SipKey random_key() {
+  std::random_device source;
+  answer::SipKey key{};
+  for (std::size_t i = 0; i < key.size(); i += 4) {
+    const std::uint32_t word = source();
+    for (std::size_t j = 0; j < 4; ++j) key[i + j] = static_cast<std::uint8_t>(word >> (8 * j));
+  }
+  return key;
+}
+
+}  // namespace
+
 void App::bind_workers() {
   const std::size_t count = worker_count(config_);
+  // One secret for every thread: the kernel spreads a client's queries over the workers.
+  const answer::SipKey cookie_secret =
+      config_.cookie_secret_set ? config_.cookie_secret : random_key();
+  if (config_.rrl.responses_per_second != 0) {
+    const net::RateLimitSettings rrl{config_.rrl.responses_per_second, config_.rrl.slip,
+                                     config_.rrl.ipv4_prefix, config_.rrl.ipv6_prefix};
+    rate_limiter_ = std::make_unique<net::RateLimiter>(rrl, random_key());
+    log_line(LogLevel::info, "response rate limiting: " +
+                                 std::to_string(rrl.responses_per_second) +
+                                 " UDP responses per second per client prefix, slip " +
+                                 std::to_string(rrl.slip));
+  }
   std::lock_guard lock(workers_mutex_);
   for (std::size_t i = 0; i < count; ++i) {
     net::WorkerSettings settings;
@@ -402,6 +430,8 @@ void App::bind_workers() {
     settings.seed = config_.seed;
     settings.tcp_idle_timeout = std::chrono::seconds(config_.tcp_idle_timeout);
     settings.udp_receive_buffer = config_.udp_receive_buffer;
+    settings.answer.cookie_secret = cookie_secret;
+    settings.rate_limiter = rate_limiter_.get();
     workers_.push_back(std::make_unique<net::Worker>(
         settings, publisher_->current(), tcp_limit_,
         [this](registry::SnapshotPtr old) { reclaim(std::move(old)); },

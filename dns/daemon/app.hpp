@@ -77,6 +77,7 @@ class App {
   Config config_;
   std::string config_path_;
   net::ConnectionLimit tcp_limit_;
+  std::unique_ptr<net::RateLimiter> rate_limiter_;  // [rrl]; nullptr when off; outlives workers_
   std::vector<net::ListenEndpoint> endpoints_;  // as bound, ports resolved
 
   std::mutex workers_mutex_;  // guards workers_ against deliver() on the registry thread

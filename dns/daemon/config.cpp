@@ -39,7 +39,8 @@ class Reader {
 };
 
 Config Reader::read() {
-  for (std::string_view section : {"server", "dns", "health", "registry", "http", "forward", "log"}) {
+  for (std::string_view section : {"server", "dns", "rrl", "health", "registry", "http", "forward",
+                                    "log"}) {
     read_table(document_.table(section), Target{&config_, nullptr, nullptr});
   }
   check_leases();

@@ -62,6 +62,16 @@ struct Config {
   std::uint64_t seed = 0;
   answer::OrderMode order = answer::OrderMode::weighted;
   std::string zones_dir;
+  answer::SipKey cookie_secret{};  // when cookie_secret_set; else a random one at start
+  bool cookie_secret_set = false;
+
+  // [rrl]: response rate limiting (net::RateLimitSettings); sealed.
+  struct {
+    std::uint32_t responses_per_second = 0;  // 0 = off
+    std::uint32_t slip = 0;
+    std::uint8_t ipv4_prefix = 0;
+    std::uint8_t ipv6_prefix = 0;
+  } rrl;
 
   // [health]: sealed.
   double warning_weight = 0;

@@ -144,6 +144,29 @@ void set_order(Target& target, const Value& value) {
   }
 }
 
+// 32 hexadecimal digits: the 128-bit SipHash key of server cookies (RFC 9018 §4.4).
+void set_cookie_secret(Target& target, const Value& value) {
+  const std::string& text = text_of(value);
+  target.config->cookie_secret_set = !text.empty();
+  if (text.empty()) return;
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  auto& secret = target.config->cookie_secret;
+  const bool hex = text.size() == secret.size() * 2 &&
+                   std::all_of(text.begin(), text.end(), [&](char c) { return digit(c) >= 0; });
+  if (!hex) {
+    throw Invalid("must be 32 hexadecimal digits (a 128-bit secret, as `openssl rand -hex 16` "
+                  "prints), or \"\" for a random one");
+  }
+  for (std::size_t i = 0; i < secret.size(); ++i) {
+    secret[i] = static_cast<std::uint8_t>(digit(text[2 * i]) << 4 | digit(text[2 * i + 1]));
+  }
+}
+
 void set_backend(Target& target, const Value& value) {
   const std::string& text = text_of(value);
   if (text != "memory" && text != "etcd") {
@@ -290,6 +313,30 @@ const std::vector<Option>& options() {
        .fallback = std::string("zones"), .reloadable = true,
        .help = "Directory of static zone files (`*.zone`), relative to the working directory.",
        .set = [](Target& t, const Value& v) { t.config->zones_dir = text_of(v); }},
+      {.section = "dns", .key = "cookie_secret", .kind = Kind::string, .fallback = std::string(),
+       .shown_default = "random",
+       .help = "Secret of DNS server cookies (RFC 7873, RFC 9018), 32 hex digits; \"\" = a "
+               "random one at each start. Give servers behind one anycast address the same.",
+       .set = set_cookie_secret},
+      // [rrl]
+      {.section = "rrl", .key = "responses_per_second", .fallback = std::int64_t{0}, .min = 0,
+       .max = 1000000,
+       .help = "UDP responses per second to one client prefix before rate limiting; 0 = off. "
+               "TCP and queries with a valid server cookie are never limited.",
+       .set = [](Target& t, const Value& v) {
+         t.config->rrl.responses_per_second = as<std::uint32_t>(v);
+       }},
+      {.section = "rrl", .key = "slip", .fallback = std::int64_t{2}, .min = 0, .max = 100,
+       .help = "Every Nth limited response is sent truncated (TC=1; BADCOOKIE to a client that "
+               "sent a cookie) so that real clients retry over TCP; 0 = drop all, 1 = none "
+               "dropped.",
+       .set = [](Target& t, const Value& v) { t.config->rrl.slip = as<std::uint32_t>(v); }},
+      {.section = "rrl", .key = "ipv4_prefix", .fallback = std::int64_t{24}, .min = 8, .max = 32,
+       .help = "IPv4 clients are counted together per prefix of this length.",
+       .set = [](Target& t, const Value& v) { t.config->rrl.ipv4_prefix = as<std::uint8_t>(v); }},
+      {.section = "rrl", .key = "ipv6_prefix", .fallback = std::int64_t{56}, .min = 16,
+       .max = 128, .help = "IPv6 clients are counted together per prefix of this length.",
+       .set = [](Target& t, const Value& v) { t.config->rrl.ipv6_prefix = as<std::uint8_t>(v); }},
       // [health]
       {.section = "health", .key = "warning_weight", .kind = Kind::real, .fallback = 0.25,
        .real_min = 0, .real_max = 1,
@@ -467,8 +514,9 @@ const std::vector<Option>& options() {
 
 const config::Schema& config_schema() {
   static const config::Schema schema(
-      {{.name = "server"}, {.name = "dns"}, {.name = "health"}, {.name = "registry"},
-       {.name = "http"}, {.name = "forward"}, {.name = "log"}, {.name = "key", .array = true},
+      {{.name = "server"}, {.name = "dns"}, {.name = "rrl"}, {.name = "health"},
+       {.name = "registry"}, {.name = "http"}, {.name = "forward"}, {.name = "log"},
+       {.name = "key", .array = true},
        {.name = "service", .array = true}, {.name = "service.instance", .array = true}},
       options(), /*reload_column=*/true);
   return schema;

@@ -45,6 +45,11 @@ void render_answers(PrometheusText& text, const answer::AnswerCounters& answers)
   text.counter("signpost_dns_signed_queries_total",
                "DNS queries that carried TSIG, answered through the signed path.",
                answers.signed_queries);
+  text.counter("signpost_dns_rate_limited_total",
+               "UDP responses dropped by response rate limiting ([rrl]).", answers.rate_limited);
+  text.counter("signpost_dns_rate_slipped_total",
+               "Rate-limited UDP responses sent short instead (TC=1, or BADCOOKIE).",
+               answers.rate_slipped);
 }
 
 void render_network(PrometheusText& text, const net::NetCounters& net,

@@ -7,11 +7,13 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "dns/answer/cookie.hpp"
+
 namespace signpost::dns::net {
 
 /// A client's IP address as a key: an IPv4 address in its IPv4-mapped IPv6 form
 /// (RFC 4291 §2.5.5.2), so that both families share one table.
-using ClientAddress = std::array<std::uint8_t, 16>;
+using ClientAddress = answer::ClientAddress;
 
 /// The server-wide limits on open TCP connections that every worker shares (RFC 7766 §6.2.2
 /// lets a server limit them in total and per client address): at most `max` in total

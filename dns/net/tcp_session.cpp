@@ -97,7 +97,8 @@ bool TcpSession::answer_frames() {
       answer_update(message);
       continue;
     }
-    const std::size_t answer = state_.respond(message, state_.tcp_tx, answer::Transport::tcp);
+    const std::size_t answer = state_.respond(message, state_.tcp_tx, answer::Transport::tcp,
+                                              client_);
     // A query that must be dropped gets no answer; the connection carries on.
     if (answer != 0) {
       append_frame(state_.tcp_tx.data(), answer);

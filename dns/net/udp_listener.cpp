@@ -22,11 +22,26 @@ namespace asio = boost::asio;
 // How long the thread waits after a failed receive before it tries again.
 constexpr auto kErrorPause = std::chrono::milliseconds(1);
 
+// The sender of a datagram as a client address; all zero for another family.
+answer::ClientAddress client_of(const sockaddr_storage& peer) noexcept {
+  if (peer.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(peer);
+    return answer::ipv4_client(reinterpret_cast<const std::uint8_t*>(&v4.sin_addr));
+  }
+  answer::ClientAddress client{};
+  if (peer.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(peer);
+    std::memcpy(client.data(), &v6.sin6_addr, client.size());
+  }
+  return client;
+}
+
 }  // namespace
 
 UdpListener::UdpListener(const WorkerSettings& settings, std::size_t row, WorkerState& worker,
                          const ListenEndpoint& endpoint)
-    : worker_(worker),
+    : rate_limiter_(settings.rate_limiter),
+      worker_(worker),
       reclaim_(worker.reclaim),
       name_(endpoint_text(endpoint)),
       snapshot_(worker.snapshot),
@@ -174,6 +189,7 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
     queries[i] = {rx_buffer_.data() + i * WorkerState::kUdpSlot, rx_[i].msg_len};
   }
   answer::prefetch_answers(*snapshot_, {queries.data(), received});
+  context_.now = unix_seconds();  // one clock read per batch
   std::size_t count = 0;
   for (std::size_t i = 0; i < received; ++i) {
     const msghdr& query = rx_[i].msg_hdr;
@@ -183,6 +199,10 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
       continue;
     }
     const std::span<const std::uint8_t> in = queries[i];
+    context_.client = client_of(peers_[i]);
+    if (rate_limiter_ != nullptr) [[unlikely]] {
+      context_.rate_action = rate_limiter_->admit(context_.client, context_.now);
+    }
     const std::span<std::uint8_t> out(tx_buffer_.data() + i * WorkerState::kUdpSlot,
                                       WorkerState::kUdpSlot);
     const std::size_t length = worker_.update_handler != nullptr && is_update(in)

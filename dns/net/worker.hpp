@@ -19,6 +19,7 @@
 #include "dns/answer/message_handlers.hpp"
 #include "dns/answer/responder.hpp"
 #include "dns/net/connection_limit.hpp"
+#include "dns/net/rate_limit.hpp"
 #include "registry/snapshot.hpp"
 
 namespace signpost::dns::net {
@@ -90,6 +91,9 @@ struct WorkerSettings {
   std::chrono::seconds tcp_idle_timeout{10};
   /// SO_RCVBUF of each UDP socket in octets (server.udp_receive_buffer); 0 = the system's.
   std::size_t udp_receive_buffer = 0;
+  /// The server's response rate limiter for UDP (`[rrl]`), shared by every worker and
+  /// outliving them; nullptr when rate limiting is off.
+  RateLimiter* rate_limiter = nullptr;
 };
 
 /// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.
@@ -152,9 +156,12 @@ struct WorkerState {
   /// signed one through `signed_query_handler`). Returns the response length, 0 to drop.
   /// noexcept; allocates nothing but when it hands back a snapshot that a publish replaced,
   /// or answers a signed query.
+  /// `client` is the sender's address (for its cookie); TCP is never rate limited.
   std::size_t respond(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
-                      answer::Transport transport) noexcept {
+                      answer::Transport transport, const answer::ClientAddress& client) noexcept {
     published.take(snapshot, reclaim);
+    context.client = client;
+    context.now = unix_seconds();
     const std::size_t length = answer::answer_query(*snapshot, query, out, transport, context);
     if (length != 0 || !context.signed_query) [[likely]] return length;
     return answer_signed(signed_query_handler, query, out, transport, *snapshot, context);

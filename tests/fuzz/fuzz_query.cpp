@@ -48,8 +48,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::span<const std::uint8_t> query(data, size);
   dns::answer::prefetch_answers(*snapshot, {&query, 1});
+  // Cookies are checked against an IPv4 client; UDP answers go through each rate-limit
+  // decision in turn (picked by the input's length, so that the corpus keeps its meaning).
+  static const std::uint8_t client[] = {192, 0, 2, 1};
+  context.client = dns::answer::ipv4_client(client);
+  context.now = 1700000000;
+  context.rate_action = static_cast<dns::answer::RateAction>(size % 3);
   const std::size_t udp = dns::answer::answer_query(*snapshot, query, udp_out,
                                                     dns::answer::Transport::udp, context);
+  context.rate_action = dns::answer::RateAction::answer;  // TCP is never limited
   const std::size_t tcp = dns::answer::answer_query(*snapshot, query, tcp_out,
                                                     dns::answer::Transport::tcp, context);
   if (udp > udp_out.size() || tcp > tcp_out.size()) __builtin_trap();

@@ -70,6 +70,20 @@ def queries():
             dns.edns.GenericOption(8, data)])
         subnet.id = 0x1234
         seeds[name] = subnet.to_wire()
+    # COOKIE options (RFC 7873 §4): client and server cookie, the longest, malformed
+    # lengths, two in one OPT, and one on an answer that does not fit.
+    cookies = {
+        "cookie_client_server": ("web.svc.internal.", "A", [
+            bytes(range(8)) + bytes([1, 0, 0, 0, 0x65, 0x53, 0xF1, 0x00]) + bytes(8)]),
+        "cookie_malformed_short": ("web.svc.internal.", "A", [bytes(5)]),
+        "cookie_malformed_long": ("www.example.test.", "A", [bytes(41)]),
+        "cookie_longest": ("_web._tcp.svc.internal.", "SRV", [bytes(40)]),
+        "cookie_twice": ("web.svc.internal.", "A", [bytes(8), bytes(range(24))]),
+        "cookie_big_answer": ("big.example.test.", "A", [bytes(range(8))]),
+    }
+    for seed, (name, rdtype, data) in cookies.items():
+        seeds[seed] = query(name, rdtype, edns=True,
+                            options=[dns.edns.GenericOption(10, d) for d in data])
     notify = dns.message.make_query("svc.internal.", "SOA")
     notify.set_opcode(dns.opcode.NOTIFY)
     notify.id = 0x1234
@@ -185,6 +199,16 @@ name = "demo-key"
 algorithm = "hmac-sha256"
 secret = "c2lnbnBvc3QgZGVtbyBrZXksIGxvb3BiYWNrIG9ubHk="
 allow = ["web", "db-*"]
+""")
+    write("fuzz_server_config", "cookies_rrl", """\
+[dns]
+cookie_secret = "e5e973e5a6b2a43f48e7dc849e37bfcf"
+
+[rrl]
+responses_per_second = 50
+slip = 2
+ipv4_prefix = 24
+ipv6_prefix = 56
 """)
     write("fuzz_server_config", "unknown_key", "[dns]\ndomian = \"x.\"\nttl = 0\n")
     write("fuzz_agent_config", "readme", """\

@@ -125,5 +125,37 @@ TEST(AnswerAllocation, RegistryAnswersAllocateNothing) {
   }
 }
 
+// COOKIE options (fresh, echoed, invalid, malformed) and every rate-limit decision.
+TEST(AnswerAllocation, CookiesAndRateLimitingAllocateNothing) {
+  const registry::Snapshot snapshot({testing::example_zone()}, 1);
+  testing::QueryOptions edns;
+  edns.edns = true;
+  std::vector<std::vector<std::uint8_t>> queries;
+  for (const std::size_t length : {8u, 24u, 5u, 40u}) {
+    std::vector<std::uint8_t> q = testing::make_query("www.example.test.", rrtype::kA, edns);
+    q[q.size() - 1] = static_cast<std::uint8_t>(4 + length);  // OPT RDLENGTH
+    const std::uint8_t header[] = {0, 10, 0, static_cast<std::uint8_t>(length)};
+    q.insert(q.end(), header, header + 4);
+    q.insert(q.end(), length, 0x42);
+    queries.push_back(std::move(q));
+  }
+  std::vector<std::uint8_t> out(65535);
+  AnswerContext context(AnswerOptions{}, 0, 7);
+  const std::uint8_t client[] = {192, 0, 2, 1};
+  context.client = ipv4_client(client);
+  context.now = 1700000000;
+  const std::size_t before = g_allocations.load();
+  std::size_t bytes = 0;
+  for (const RateAction action : {RateAction::answer, RateAction::drop, RateAction::slip}) {
+    context.rate_action = action;
+    for (const auto& q : queries) bytes += answer_query(snapshot, q, out, Transport::udp, context);
+  }
+  const std::size_t after = g_allocations.load();
+  EXPECT_GT(bytes, 0u);
+  EXPECT_EQ(after - before, 0u);
+  EXPECT_GT(context.counters.rate_limited, 0u);
+  EXPECT_GT(context.counters.rate_slipped, 0u);
+}
+
 }  // namespace
 }  // namespace signpost::dns::answer
