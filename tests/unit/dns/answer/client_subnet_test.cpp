@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dns/answer/cookie.hpp"
 #include "dns/answer/query.hpp"
 #include "dns/answer/responder.hpp"
 #include "dns/wire/types.hpp"
@@ -103,6 +104,22 @@ TEST_F(ClientSubnetTest, AddressAnswerIsOneRecordAndEchoesTheOptionWithScope) {
   EXPECT_EQ(count(r, 0), 1);  // one address per client prefix
   // Option 8, length 7, FAMILY 1, SOURCE 24, SCOPE 24, ADDRESS 198.51.100 (RFC 7871 §7.2.1).
   EXPECT_EQ(opt_rdata(r, 11), (Bytes{0, 8, 0, 7, 0, 1, 24, 24, 198, 51, 100}));
+}
+
+TEST_F(ClientSubnetTest, TheOptionGoesOutNextToACookie) {
+  // A resolver that sends both (RFC 7871 and RFC 7873) gets both back in the one OPT record:
+  // the ECS echo first, then the client cookie followed by a server cookie.
+  const Bytes client_cookie{1, 2, 3, 4, 5, 6, 7, 8};
+  const Bytes r = answer(query_with("web.svc.internal.", rrtype::kA,
+                                    {{kClientSubnetOption, ecs(1, 24, 0, {198, 51, 100})},
+                                     {kCookieOption, client_cookie}}));
+  ASSERT_EQ(rcode(r), 0);
+  EXPECT_EQ(count(r, 0), 1);
+  const Bytes rdata = opt_rdata(r, 11 + 4 + kReplyCookieSize);
+  EXPECT_EQ(Bytes(rdata.begin(), rdata.begin() + 11), (Bytes{0, 8, 0, 7, 0, 1, 24, 24, 198, 51, 100}));
+  EXPECT_EQ(wire::load_u16(rdata.data() + 11), kCookieOption);
+  EXPECT_EQ(wire::load_u16(rdata.data() + 13), kReplyCookieSize);
+  EXPECT_EQ(Bytes(rdata.begin() + 15, rdata.begin() + 23), client_cookie);
 }
 
 TEST_F(ClientSubnetTest, ScopeIsCappedAtTwentyFourAndFiftySixBits) {
