@@ -158,6 +158,7 @@ App::App(Config config, std::string config_path)
   }
   start_publisher();
   start_receiver();
+  start_transfers();
   keep_state();
   share_registry();
   bind_workers();
@@ -387,6 +388,7 @@ void App::bind_workers() {
         [](const std::string& message) { log_line(LogLevel::warning, message); }));
     workers_.back()->set_update_handler(receiver_.get());
     workers_.back()->set_signed_query_handler(signed_queries_.get());
+    workers_.back()->set_transfer_handler(transfers_.get());
   }
   for (const ListenAddress& listen : config_.listen) {
     net::ListenEndpoint endpoint{listen.address, listen.port};
@@ -480,6 +482,7 @@ void App::reload() {
 void App::deliver(const registry::SnapshotPtr& snapshot) {
   std::lock_guard lock(workers_mutex_);
   for (auto& worker : workers_) worker->publish(snapshot);
+  if (transfers_) transfers_->published(snapshot);
   if (api_) {
     const std::uint32_t serial = snapshot->registry_zone()->serial();
     api_->published(serial);
@@ -508,6 +511,7 @@ void App::stop() {
   save_final_state();
   if (publisher_) publisher_->stop();
   for (auto& worker : workers_) worker->stop();
+  if (transfers_) transfers_->stop();  // after the workers: no more requests
 }
 
 void App::log_counters() const {

@@ -13,6 +13,7 @@
 #include "dns/daemon/config.hpp"
 #include "dns/daemon/registry_api.hpp"
 #include "dns/net/worker.hpp"
+#include "dns/xfr/transfer_server.hpp"
 #include "health/heartbeat_receiver.hpp"
 #include "health/tsig_query_handler.hpp"
 #include "registry/backend/etcd_registry.hpp"
@@ -57,6 +58,8 @@ class App {
   void start_publisher();
   void use_huge_pages();
   void start_receiver();
+  // Zone transfer out ([[transfer]], app_transfer.cpp); before the workers bind.
+  void start_transfers();
   void keep_state();
   void save_final_state();
   void bind_workers();
@@ -79,6 +82,9 @@ class App {
 
   std::mutex workers_mutex_;  // guards workers_ against deliver() on the registry thread
   std::vector<std::unique_ptr<net::Worker>> workers_;
+  // AXFR/IXFR and NOTIFY, when any [[transfer]] is set. Destroyed before the workers, whose
+  // sessions its replies are posted to.
+  std::unique_ptr<xfr::TransferServer> transfers_;
   std::unique_ptr<registry::Publisher> publisher_;
   std::unique_ptr<health::HeartbeatReceiver> receiver_;  // stopped before the workers
   std::unique_ptr<health::TsigQueryHandler> signed_queries_;  // queries with TSIG

@@ -94,6 +94,10 @@ bool TcpSession::answer_frames() {
       answer_update(message);
       continue;
     }
+    if (state_.transfer_handler != nullptr && is_transfer(message)) {
+      answer_transfer(message);
+      continue;
+    }
     const std::size_t answer = state_.respond(message, state_.tcp_tx, answer::Transport::tcp);
     // A query that must be dropped gets no answer; the connection carries on.
     if (answer != 0) append_frame(state_.tcp_tx.data(), answer);
@@ -133,6 +137,23 @@ void TcpSession::answer_update(std::span<const std::uint8_t> message) {
   std::string from = socket_.remote_endpoint(error).address().to_string();
   state_.update_handler->handle_later({message.begin(), message.end()}, answer::Transport::tcp,
                                       std::move(from), std::move(reply));
+}
+
+// A transfer is built on the transfer thread and its messages, framed, come back here to be
+// written as the socket takes them; meanwhile this session reads on (RFC 7766 §7).
+void TcpSession::answer_transfer(std::span<const std::uint8_t> message) {
+  boost::system::error_code error;  // a peer already gone: its address is left empty
+  auto reply = [self = shared_from_this(), executor = socket_.get_executor()](
+                   std::vector<std::uint8_t> framed) mutable {
+    asio::post(executor, [self = std::move(self), framed = std::move(framed)] {
+      if (self->closed_ || framed.empty()) return;
+      self->pending_.insert(self->pending_.end(), framed.begin(), framed.end());
+      self->do_write();
+    });
+  };
+  std::string from = socket_.remote_endpoint(error).address().to_string();
+  state_.transfer_handler->handle_later({message.begin(), message.end()}, std::move(from),
+                                        std::move(reply));
 }
 
 void TcpSession::append_frame(const std::uint8_t* data, std::size_t length) {

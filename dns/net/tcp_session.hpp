@@ -43,6 +43,8 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   bool answer_frames();
   // Answers an UPDATE at once or hands it on (see UpdateHandler).
   void answer_update(std::span<const std::uint8_t> message);
+  // Hands an AXFR or IXFR to the transfer handler; its response is appended when ready.
+  void answer_transfer(std::span<const std::uint8_t> message);
   void append_frame(const std::uint8_t* data, std::size_t length);
   // Answers the frames held back (by a write in flight), then writes, reads on
   // and closes when done.

@@ -18,6 +18,7 @@
 
 #include "dns/net/tcp_listener.hpp"
 #include "dns/net/udp_listener.hpp"
+#include "dns/wire/message.hpp"
 #include "dns/wire/types.hpp"
 
 namespace signpost::dns::net {
@@ -100,6 +101,24 @@ bool is_update(std::span<const std::uint8_t> message) noexcept {
   constexpr std::uint8_t kOpcodeUpdate = 5;
   return message.size() >= 12 && (message[2] & kQr) == 0 &&
          ((message[2] >> 3) & 0x0f) == kOpcodeUpdate;
+}
+
+bool is_transfer(std::span<const std::uint8_t> message) noexcept {
+  wire::Header header;
+  if (!wire::parse_header(message, header) || header.has(wire::flag::kQr) ||
+      header.opcode() != wire::opcode::kQuery || header.qdcount != 1) {
+    return false;
+  }
+  std::size_t position = wire::kHeaderSize;
+  wire::Name qname;
+  std::uint16_t qtype = 0;
+  std::uint16_t qclass = 0;
+  wire::NameError name_error = wire::NameError::ok;
+  if (wire::parse_question(message, position, qname, qtype, qclass, name_error) !=
+      wire::MessageError::ok) {
+    return false;
+  }
+  return qtype == wire::rrtype::kAxfr || qtype == wire::rrtype::kIxfr;
 }
 
 std::size_t answer_signed(answer::SignedQueryHandler* handler, std::span<const std::uint8_t> query,
@@ -218,6 +237,10 @@ void Worker::set_update_handler(answer::UpdateHandler* handler) noexcept {
 
 void Worker::set_signed_query_handler(answer::SignedQueryHandler* handler) noexcept {
   impl_->state.signed_query_handler = handler;
+}
+
+void Worker::set_transfer_handler(TransferHandler* handler) noexcept {
+  impl_->state.transfer_handler = handler;
 }
 
 // Threads are named for top -H and perf: "dns-udp-<worker>" for the UDP socket of the first

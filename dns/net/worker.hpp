@@ -19,6 +19,7 @@
 #include "dns/answer/message_handlers.hpp"
 #include "dns/answer/responder.hpp"
 #include "dns/net/connection_limit.hpp"
+#include "dns/net/transfer_handler.hpp"
 #include "registry/snapshot.hpp"
 
 namespace signpost::dns::net {
@@ -95,6 +96,11 @@ struct WorkerSettings {
 /// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.
 bool is_update(std::span<const std::uint8_t> message) noexcept;
 
+/// True when `message` is a request (QR clear, opcode QUERY) with one question of type AXFR
+/// or IXFR (RFC 5936, RFC 1995): TCP hands those to its TransferHandler. Any thread;
+/// noexcept; no allocation.
+bool is_transfer(std::span<const std::uint8_t> message) noexcept;
+
 /// Answers `query`, which answer::answer_query left to the signed path, through `handler`;
 /// without one, the key cannot be known: NOTAUTH (RFC 8945 §5.2.1). Worker thread; noexcept.
 std::size_t answer_signed(answer::SignedQueryHandler* handler, std::span<const std::uint8_t> query,
@@ -165,6 +171,7 @@ struct WorkerState {
   SnapshotReclaim reclaim;
   answer::UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none
   answer::SignedQueryHandler* signed_query_handler = nullptr;  // see answer_signed when there is none
+  TransferHandler* transfer_handler = nullptr;  // AXFR/IXFR over TCP; REFUSED when there is none
   answer::AnswerContext context;
   NetCounters counters;
   ConnectionLimit& tcp_limit;
@@ -201,6 +208,9 @@ class Worker {
   /// Sends queries that carry TSIG to `handler` (which must outlive the worker's threads).
   /// Control thread, before start().
   void set_signed_query_handler(answer::SignedQueryHandler* handler) noexcept;
+  /// Hands AXFR and IXFR requests over TCP to `handler` (which must outlive the worker's
+  /// threads) instead of answering them REFUSED. Control thread, before start().
+  void set_transfer_handler(TransferHandler* handler) noexcept;
   /// Starts the worker's threads.
   void start();
   /// Stops the threads and waits for them; open TCP connections are dropped. Idempotent.
