@@ -119,6 +119,7 @@ zone:
   xfrdir: "{self.workdir}"
   server-count: 1
   verbosity: 2
+  xfrd-reload-timeout: 0  # serve each transfer at once (the default waits up to 1 s)
 remote-control:
   control-enable: no
 key:
