@@ -232,10 +232,15 @@ void App::start_publisher() {
     }
   }
   registry::Publisher::Settings settings = publisher_settings(config_);
-  // Serials only grow, across restarts too (RFC 1982): past the last one published.
+  // Serials only grow, across restarts too (RFC 1982): past the last one published. The
+  // state file is written at most every 100 ms and a publish takes at least the batch delay
+  // (2 ms), so a crash can leave some 50 serials unsaved, more on a slow disk: a secondary
+  // that had one of them would take a lower one for old news and keep stale data. Unsaved
+  // serials are skipped with room to spare; a jump of 1,000 is nothing to serial arithmetic.
+  constexpr std::uint32_t kUnsavedSerials = 1000;
   if (saved_state_.serial != 0 &&
-      static_cast<std::int32_t>(saved_state_.serial + 1 - settings.apex.serial) > 0) {
-    settings.apex.serial = saved_state_.serial + 1;
+      static_cast<std::int32_t>(saved_state_.serial + kUnsavedSerials - settings.apex.serial) > 0) {
+    settings.apex.serial = saved_state_.serial + kUnsavedSerials;
   }
   if (settings.apex.ns_addresses.empty()) {
     log_line(LogLevel::warning, "ns." + config_.domain + " has no address record: every "

@@ -142,7 +142,7 @@ class TransferFailed(Exception):
     """A full transfer that did not complete; the message has dig's output."""
 
 
-def register(name, address, lease=None, tcp=False):
+def register(name, address, lease=None, tcp=False, port=None):
     ring = dns.tsigkeyring.from_text({"agent-key": AGENT_SECRET})
     update = dns.update.UpdateMessage(ZONE, keyring=ring, keyname="agent-key",
                                       keyalgorithm=dns.tsig.HMAC_SHA256)
@@ -153,12 +153,13 @@ def register(name, address, lease=None, tcp=False):
     if lease is not None:
         update.use_edns(0, options=[dns.edns.GenericOption(2, struct.pack("!I", lease))])
     query = dns.query.tcp if tcp else dns.query.udp
-    response = query(update, LOOPBACK, port=SERVER.port, timeout=3)
+    response = query(update, LOOPBACK, port=port or SERVER.port, timeout=3)
     if response.rcode() != dns.rcode.NOERROR:
         raise AssertionError(f"UPDATE for {name}: {dns.rcode.to_text(response.rcode())}")
 
 
 def srv_served(port, name):
+    """True when `port` answers the instance's SRV, False when not, None without answer."""
     response = udp_exchange(port, dns.message.make_query(
         f"{name}._web._tcp.{ZONE}", "SRV").to_wire(), timeout=0.3)
     if response is None:
@@ -298,6 +299,32 @@ class TransferTest(unittest.TestCase):
         serial = serial_of(ZONE)
         self.assertEqual([], [s.NAME for s in wait_serial(SECONDARIES, ZONE, serial, 15)])
         self.assert_secondaries_match(ZONE, timeout=15)
+
+
+class SerialTest(unittest.TestCase):
+    def test_a_restart_after_a_crash_never_publishes_a_lower_serial(self):
+        # RFC 1982: a secondary takes a lower serial for old data and keeps what it has.
+        server = Server(extra=f"""
+[[key]]
+name = "agent-key"
+secret = "{AGENT_SECRET}"
+""")
+        server.start()
+        try:
+            # Registrations faster than one a second take the serial past the clock, which
+            # alone cannot keep it growing.
+            for i in range(300):
+                register(f"crash-{i}", f"10.6.{i // 256}.{i % 256}", lease=600, port=server.port)
+            last = serial_of(ZONE, server.port)  # at least what secondaries may have seen
+            server.process.kill()  # at once, with no final save: the state file is behind
+            server.stop()
+            server.start()
+            restarted = serial_of(ZONE, server.port)
+            self.assertGreater((restarted - last) % 2**32, 0)
+            self.assertLess((restarted - last) % 2**32, 2**31, f"{restarted} is below {last}")
+        finally:
+            server.stop()
+            server.cleanup()
 
 
 if __name__ == "__main__":
