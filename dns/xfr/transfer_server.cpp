@@ -82,6 +82,7 @@ struct TransferServer::Impl {
 
   std::mutex pending_mutex;
   registry::SnapshotPtr pending;  // the newest snapshot not yet looked at
+  registry::SnapshotPtr collected;  // the last one looked at (the transfer thread)
   std::atomic<bool> refresh_posted{false};
   std::atomic<std::size_t> queued{0};
 
@@ -100,10 +101,17 @@ void TransferServer::Impl::refresh() {
   for (const TransferPolicy& policy : settings.policies) {
     const zone::Zone* zone = zone_at(*snapshot, policy.zone);
     if (zone == nullptr) continue;
+    // Zones and registry views are shared between snapshots until they change: a zone
+    // that is the same object as in the last snapshot (kept alive below) has not changed.
+    if (collected && zone == zone_at(*collected, policy.zone) &&
+        (zone != snapshot->registry_zone() || snapshot->registry() == collected->registry())) {
+      continue;
+    }
     auto content = std::make_shared<const ZoneContent>(collect_zone(*snapshot, *zone));
     const std::string soa = content->soa;
     if (journals.at(policy.zone).record(std::move(content))) notifier.changed(policy, soa);
   }
+  collected = std::move(snapshot);
 }
 
 std::vector<std::uint8_t> TransferServer::Impl::refuse(const TransferRequest& request,
