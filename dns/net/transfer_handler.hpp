@@ -2,8 +2,10 @@
 // transfer service (dns/xfr), which answers them off the worker threads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,13 @@ class TransferHandler {
   /// at `from` (numeric address text). Never blocks. Worker thread; allocates.
   virtual void handle_later(std::vector<std::uint8_t> message, std::string from,
                             TransferReply reply) = 0;
+  /// Answers an IXFR that came over UDP, from `from`, into `out` at once (RFC 1995 §2): the
+  /// SOA alone when the client is current, otherwise TC, so that it asks again over TCP;
+  /// the same rules and TSIG as over TCP. Returns the length, 0 to send nothing. A UDP
+  /// listener's thread; may take a short lock and allocate (such queries are few).
+  virtual std::size_t answer_datagram(std::span<const std::uint8_t> query,
+                                      std::span<std::uint8_t> out,
+                                      const std::string& from) noexcept = 0;
 };
 
 }  // namespace signpost::dns::net

@@ -19,6 +19,7 @@
 #include "dns/net/tcp_listener.hpp"
 #include "dns/net/udp_listener.hpp"
 #include "dns/wire/message.hpp"
+#include "dns/wire/reader.hpp"
 #include "dns/wire/types.hpp"
 
 namespace signpost::dns::net {
@@ -119,6 +120,20 @@ bool is_transfer(std::span<const std::uint8_t> message) noexcept {
     return false;
   }
   return qtype == wire::rrtype::kAxfr || qtype == wire::rrtype::kIxfr;
+}
+
+bool is_ixfr(std::span<const std::uint8_t> message) noexcept {
+  // QR clear, opcode QUERY, QDCOUNT 1 (RFC 1035 §4.1.1).
+  if (message.size() < wire::kHeaderSize + 5 || (message[2] & 0xf8) != 0 || message[4] != 0 ||
+      message[5] != 1) {
+    return false;
+  }
+  std::size_t at = wire::kHeaderSize;
+  while (at < message.size() && message[at] != 0) {
+    if (message[at] > 63) return false;  // a pointer or a bad label: not a transfer we serve
+    at += 1 + message[at];
+  }
+  return at + 3 <= message.size() && wire::load_u16(message.data() + at + 1) == wire::rrtype::kIxfr;
 }
 
 std::size_t answer_signed(answer::SignedQueryHandler* handler, std::span<const std::uint8_t> query,

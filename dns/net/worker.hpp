@@ -101,6 +101,11 @@ bool is_update(std::span<const std::uint8_t> message) noexcept;
 /// noexcept; no allocation.
 bool is_transfer(std::span<const std::uint8_t> message) noexcept;
 
+/// True when `message` is a request (QR clear, opcode QUERY) whose one question is of type
+/// IXFR, found by walking the question's labels only: the UDP path asks this of every
+/// datagram when transfers are served. Any thread; noexcept; no allocation.
+bool is_ixfr(std::span<const std::uint8_t> message) noexcept;
+
 /// Answers `query`, which answer::answer_query left to the signed path, through `handler`;
 /// without one, the key cannot be known: NOTAUTH (RFC 8945 §5.2.1). Worker thread; noexcept.
 std::size_t answer_signed(answer::SignedQueryHandler* handler, std::span<const std::uint8_t> query,

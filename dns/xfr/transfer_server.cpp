@@ -1,6 +1,7 @@
 // Zone transfer out: the transfer thread, request handling and the zones' journals.
 #include "dns/xfr/transfer_server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -11,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "dns/wire/reader.hpp"
 #include "dns/wire/types.hpp"
 #include "dns/xfr/notifier.hpp"
 #include "dns/xfr/transfer_request.hpp"
@@ -59,11 +61,12 @@ struct TransferServer::Impl {
   }
 
   void refresh();
-  std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message, const std::string& from);
+  std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message, const std::string& from,
+                                    bool datagram);
   std::vector<std::uint8_t> refuse(const TransferRequest& request, const TsigCheck& check,
                                    std::uint16_t code);
   std::vector<std::uint8_t> transfer(const TransferRequest& request, const TsigCheck& check,
-                                     const ZoneJournal& journal);
+                                     const ZoneJournal& journal, bool datagram);
   const TransferPolicy* policy_of(const std::string& zone) const {
     for (const TransferPolicy& policy : settings.policies) {
       if (policy.zone == zone) return &policy;
@@ -128,7 +131,7 @@ std::vector<std::uint8_t> TransferServer::Impl::refuse(const TransferRequest& re
 // form, its TSIG (RFC 8945 §5.2), then the zone's rules; a request that is not allowed
 // learns nothing about the zone (REFUSED, RFC 5936 §4.2).
 std::vector<std::uint8_t> TransferServer::Impl::respond(std::span<const std::uint8_t> message,
-                                                        const std::string& from) {
+                                                        const std::string& from, bool datagram) {
   std::lock_guard lock(mutex);
   refresh();
   TransferRequest request;
@@ -156,12 +159,12 @@ std::vector<std::uint8_t> TransferServer::Impl::respond(std::span<const std::uin
   }
   const ZoneJournal& journal = journals.at(policy->zone);
   if (!journal.latest()) return refuse(request, check, rcode::kRefused);
-  return transfer(request, check, journal);
+  return transfer(request, check, journal, datagram);
 }
 
 std::vector<std::uint8_t> TransferServer::Impl::transfer(const TransferRequest& request,
                                                          const TsigCheck& check,
-                                                         const ZoneJournal& journal) {
+                                                         const ZoneJournal& journal, bool datagram) {
   std::vector<std::uint8_t> framed;
   std::vector<std::uint8_t> prior_mac;
   const std::uint64_t now = wall_clock();
@@ -171,8 +174,19 @@ std::vector<std::uint8_t> TransferServer::Impl::transfer(const TransferRequest& 
     append_framed(framed, message);
   });
   const ZoneContent& latest = *journal.latest();
+  const bool current = !serial_greater(latest.serial, request.client_serial);
+  if (datagram && !current) {
+    // Changes do not go over UDP: TC, and the client asks again over TCP (RFC 1995 §2).
+    ++counters.ixfr;
+    std::vector<std::uint8_t> response = error_response(request, rcode::kNoError, true);
+    wire::store_u16(response.data() + 2, static_cast<std::uint16_t>(
+                                             wire::load_u16(response.data() + 2) | wire::flag::kTc));
+    if (request.has_tsig) signer.sign_response(response, check, 0, now);
+    append_framed(framed, response);
+    return framed;
+  }
   writer.add(latest.soa);
-  if (request.qtype == wire::rrtype::kIxfr && !serial_greater(latest.serial, request.client_serial)) {
+  if (request.qtype == wire::rrtype::kIxfr && current) {
     // The client is current (or ahead): the SOA alone says so (RFC 1995 §2).
     ++counters.ixfr;
     writer.finish();
@@ -250,7 +264,7 @@ void TransferServer::handle_later(std::vector<std::uint8_t> message, std::string
                          reply = std::move(reply)]() mutable {
     std::vector<std::uint8_t> framed;
     try {
-      framed = impl_->respond(message, from);
+      framed = impl_->respond(message, from, false);
     } catch (const std::exception& e) {
       impl_->log("zone transfer to " + from + " failed: " + e.what());
     }
@@ -260,8 +274,22 @@ void TransferServer::handle_later(std::vector<std::uint8_t> message, std::string
 }
 
 std::vector<std::uint8_t> TransferServer::respond(std::span<const std::uint8_t> message,
-                                                  const std::string& from) {
-  return impl_->respond(message, from);
+                                                  const std::string& from, bool datagram) {
+  return impl_->respond(message, from, datagram);
+}
+
+std::size_t TransferServer::answer_datagram(std::span<const std::uint8_t> query,
+                                            std::span<std::uint8_t> out,
+                                            const std::string& from) noexcept {
+  try {
+    const std::vector<std::uint8_t> framed = impl_->respond(query, from, true);
+    // One message: the SOA alone, TC or an error, always far below a UDP slot.
+    if (framed.size() < 2 || framed.size() - 2 > out.size()) return 0;
+    std::copy(framed.begin() + 2, framed.end(), out.begin());
+    return framed.size() - 2;
+  } catch (const std::exception&) {
+    return 0;
+  }
 }
 
 TransferCounters TransferServer::counters() const {

@@ -72,9 +72,15 @@ class TransferServer : public net::TransferHandler {
   void handle_later(std::vector<std::uint8_t> message, std::string from,
                     net::TransferReply reply) override;
 
+  /// See net::TransferHandler: IXFR over UDP, answered on the calling thread.
+  std::size_t answer_datagram(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
+                              const std::string& from) noexcept override;
+
   /// Answers one request now, on the calling thread: the framed response (tests; the
-  /// thread runs this for each request). Allocates.
-  std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message, const std::string& from);
+  /// thread runs this for each request). Over UDP (`datagram`), an IXFR gets the SOA alone
+  /// when the client is current, else TC with no records. Allocates.
+  std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message, const std::string& from,
+                                    bool datagram = false);
 
   TransferCounters counters() const;
 

@@ -14,6 +14,7 @@ import time
 import unittest
 
 import dns.edns
+import dns.flags
 import dns.message
 import dns.opcode
 import dns.query
@@ -266,6 +267,19 @@ class TransferTest(unittest.TestCase):
         self.assertEqual(dns.rcode.NOERROR, response.rcode())
         self.assertEqual(1, len(response.answer))
         self.assertEqual(dns.rdatatype.SOA, response.answer[0].rdtype)
+
+    def test_ixfr_over_udp_is_the_soa_when_current_and_truncated_otherwise(self):
+        serial = serial_of(ZONE)
+        for client, truncated in ((serial, False), ((serial - 5) % 2**32, True)):
+            query = dns.message.make_query(ZONE, "IXFR")
+            query.authority.append(dns.rrset.from_text(
+                ZONE, 0, "IN", "SOA", f"ns.{ZONE} hostmaster.{ZONE} {client} 1 1 1 1"))
+            query.use_tsig(keyring(), KEY_NAME, algorithm=dns.tsig.HMAC_SHA256)
+            response = dns.message.from_wire(udp_exchange(SERVER.port, query.to_wire()),
+                                             keyring=query.keyring, request_mac=query.mac)
+            self.assertEqual(dns.rcode.NOERROR, response.rcode())
+            self.assertEqual(truncated, bool(response.flags & dns.flags.TC))
+            self.assertEqual(0 if truncated else 1, len(response.answer))
 
     def test_notify_and_udp_axfr_get_an_answer_not_a_crash(self):
         notify = dns.message.make_query(ZONE, "SOA")

@@ -240,6 +240,29 @@ TEST(TransferServer, IxfrSendsTheJournalsDiffsOrTheSoaOrTheWholeZone) {
   EXPECT_EQ(count_containing(whole.records, "web-2._web._tcp.svc.internal.\t5\tIN\tSRV"), 1u);
 }
 
+TEST(TransferServer, IxfrOverUdpIsTheSoaWhenCurrentAndTruncatedOtherwise) {
+  TestRegistry registry;
+  TransferServer server(settings({policy("svc.internal.")}), [](const std::string&) {});
+  server.published(snapshot_at(registry, 7));
+  std::vector<std::uint8_t> out(512);
+  const auto answer = [&](std::uint32_t serial, const std::string& from) {
+    const std::size_t length =
+        server.answer_datagram(request("svc.internal.", wire::rrtype::kIxfr, serial), out, from);
+    std::vector<std::uint8_t> framed{static_cast<std::uint8_t>(length >> 8),
+                                     static_cast<std::uint8_t>(length)};
+    framed.insert(framed.end(), out.begin(), out.begin() + static_cast<std::ptrdiff_t>(length));
+    return parse(framed);
+  };
+  const Parsed current = answer(7, "127.0.0.1");
+  ASSERT_EQ(current.records.size(), 1u);
+  EXPECT_TRUE(is_soa(current.records[0], 7));
+  EXPECT_EQ(wire::load_u16(current.messages[0].data() + 2) & wire::flag::kTc, 0);
+  const Parsed behind = answer(5, "127.0.0.1");
+  EXPECT_TRUE(behind.records.empty());
+  EXPECT_NE(wire::load_u16(behind.messages[0].data() + 2) & wire::flag::kTc, 0);
+  EXPECT_EQ(answer(7, "192.0.2.1").rcode, wire::rcode::kRefused);
+}
+
 TEST(ZoneJournal, DropsTheOldestDiffsPastItsBound) {
   ZoneJournal journal(2, std::size_t{1} << 20);
   for (std::uint32_t serial = 1; serial <= 5; ++serial) {
