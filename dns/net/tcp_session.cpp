@@ -84,7 +84,9 @@ void TcpSession::on_read(const boost::system::error_code& error, std::size_t len
 
 bool TcpSession::answer_frames() {
   std::size_t start = 0;
-  while (in_used_ - start >= 2 && pending_.size() < kMaxPending) {
+  // One transfer at a time per connection: its response may be as large as the zone, so
+  // the frames behind it wait until it is back (and then until it is written).
+  while (in_used_ - start >= 2 && pending_.size() < kMaxPending && !transfer_in_flight_) {
     const std::size_t length = frame_length(in_.data() + start);
     if (length == 0) return false;
     if (in_used_ - start < 2 + length) break;
@@ -146,11 +148,13 @@ void TcpSession::answer_transfer(std::span<const std::uint8_t> message) {
   auto reply = [self = shared_from_this(), executor = socket_.get_executor()](
                    std::vector<std::uint8_t> framed) mutable {
     asio::post(executor, [self = std::move(self), framed = std::move(framed)] {
-      if (self->closed_ || framed.empty()) return;
+      self->transfer_in_flight_ = false;
+      if (self->closed_) return;
       self->pending_.insert(self->pending_.end(), framed.begin(), framed.end());
-      self->do_write();
+      self->resume();  // writes it, and takes the frames that waited behind it
     });
   };
+  transfer_in_flight_ = true;
   std::string from = socket_.remote_endpoint(error).address().to_string();
   state_.transfer_handler->handle_later({message.begin(), message.end()}, std::move(from),
                                         std::move(reply));
@@ -212,7 +216,7 @@ void TcpSession::on_idle(const boost::system::error_code& error) {
 }
 
 void TcpSession::finish_if_done() {
-  if (!eof_ || closed_ || !writing_.empty() || !pending_.empty()) return;
+  if (!eof_ || closed_ || !writing_.empty() || !pending_.empty() || transfer_in_flight_) return;
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
   close();

@@ -68,6 +68,7 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   std::size_t in_used_ = 0;
   std::vector<std::uint8_t> pending_;  // framed answers waiting for the write in flight
   std::vector<std::uint8_t> writing_;  // framed answers being written
+  bool transfer_in_flight_ = false;  // an AXFR/IXFR handed to the TransferHandler
   bool reading_ = false;
   bool eof_ = false;
   bool closed_ = false;

@@ -236,6 +236,34 @@ class TransferTest(unittest.TestCase):
         self.assertEqual(1, len(received), out.stdout[-2000:])
         self.assertIn(f"{messages} messages", received[0])
 
+    def test_pipelined_transfers_on_a_half_closed_connection_all_arrive(self):
+        # A client may send its requests and close its side at once (RFC 7766 §6.2.1.1):
+        # each transfer is still answered whole, one after the other.
+        out = run(["dig", f"@{LOOPBACK}", "-p", str(SERVER.port), "-y",
+                   f"hmac-sha256:{KEY_NAME}:{KEY_SECRET}", ZONE, "AXFR"])
+        size = [line for line in out.stdout.splitlines() if line.startswith(";; XFR size")]
+        messages = int(size[0].split("messages ")[1].split(",")[0])
+        wire = b""
+        for _ in range(3):
+            query = dns.message.make_query(ZONE, "AXFR")
+            query.use_tsig(keyring(), KEY_NAME, algorithm=dns.tsig.HMAC_SHA256)
+            data = query.to_wire()
+            wire += struct.pack("!H", len(data)) + data
+        frames = []
+        with socket.create_connection((LOOPBACK, SERVER.port), timeout=5) as sock:
+            sock.sendall(wire)
+            sock.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        while len(data) >= 2:
+            length = struct.unpack("!H", data[:2])[0]
+            frames.append(data[2:2 + length])
+            data = data[2 + length:]
+        self.assertEqual(b"", data)
+        self.assertEqual(3 * messages, len(frames))
+        self.assertTrue(all(frame[3] & 0x0f == 0 for frame in frames))
+
     def test_transfers_without_the_key_or_address_are_refused(self):
         with self.assertRaises(dns.query.TransferError) as unsigned:
             list(dns.query.xfr(LOOPBACK, ZONE, port=SERVER.port, timeout=5))
