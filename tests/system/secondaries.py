@@ -46,9 +46,10 @@ class Secondary:
                                         stdout=self._log_file, stderr=self._log_file,
                                         cwd=self.workdir)
 
-    def serial(self, zone):
-        """The zone's SOA serial as this secondary serves it, or None."""
-        response = udp_exchange(self.port, dns.message.make_query(zone, "SOA").to_wire(),
+    def serial(self, zone, port=None):
+        """The zone's SOA serial as this secondary (or the server on `port`) serves it, or
+        None."""
+        response = udp_exchange(port or self.port, dns.message.make_query(zone, "SOA").to_wire(),
                                 timeout=0.3)
         if response is None:
             return None
