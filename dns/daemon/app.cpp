@@ -159,6 +159,7 @@ App::App(Config config, std::string config_path)
   }
   start_publisher();
   start_receiver();
+  start_transfers();
   keep_state();
   share_registry();
   start_forwarder();
@@ -233,10 +234,15 @@ void App::start_publisher() {
     }
   }
   registry::Publisher::Settings settings = publisher_settings(config_);
-  // Serials only grow, across restarts too (RFC 1982): past the last one published.
+  // Serials only grow, across restarts too (RFC 1982): past the last one published. The
+  // state file is written at most every 100 ms and a publish takes at least the batch delay
+  // (2 ms), so a crash can leave some 50 serials unsaved, more on a slow disk: a secondary
+  // that had one of them would take a lower one for old news and keep stale data. Unsaved
+  // serials are skipped with room to spare; a jump of 1,000 is nothing to serial arithmetic.
+  constexpr std::uint32_t kUnsavedSerials = 1000;
   if (saved_state_.serial != 0 &&
-      static_cast<std::int32_t>(saved_state_.serial + 1 - settings.apex.serial) > 0) {
-    settings.apex.serial = saved_state_.serial + 1;
+      static_cast<std::int32_t>(saved_state_.serial + kUnsavedSerials - settings.apex.serial) > 0) {
+    settings.apex.serial = saved_state_.serial + kUnsavedSerials;
   }
   if (settings.apex.ns_addresses.empty()) {
     log_line(LogLevel::warning, "ns." + config_.domain + " has no address record: every "
@@ -439,6 +445,7 @@ void App::bind_workers() {
     workers_.back()->set_update_handler(receiver_.get());
     workers_.back()->set_signed_query_handler(signed_queries_.get());
     workers_.back()->set_forwarder(forwarder_.get());
+    workers_.back()->set_transfer_handler(transfers_.get());
   }
   for (const ListenAddress& listen : config_.listen) {
     net::ListenEndpoint endpoint{listen.address, listen.port};
@@ -532,6 +539,7 @@ void App::reload() {
 void App::deliver(const registry::SnapshotPtr& snapshot) {
   std::lock_guard lock(workers_mutex_);
   for (auto& worker : workers_) worker->publish(snapshot);
+  if (transfers_) transfers_->published(snapshot);
   if (api_) {
     const std::uint32_t serial = snapshot->registry_zone()->serial();
     api_->published(serial);
@@ -561,6 +569,7 @@ void App::stop() {
   if (publisher_) publisher_->stop();
   for (auto& worker : workers_) worker->stop();
   if (forwarder_) forwarder_->stop();  // after the workers: nothing is handed in any more
+  if (transfers_) transfers_->stop();  // after the workers: no more requests
 }
 
 void App::log_counters() const {

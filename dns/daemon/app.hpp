@@ -14,6 +14,7 @@
 #include "dns/daemon/registry_api.hpp"
 #include "dns/forward/upstream_forwarder.hpp"
 #include "dns/net/worker.hpp"
+#include "dns/xfr/transfer_server.hpp"
 #include "health/heartbeat_receiver.hpp"
 #include "health/tsig_query_handler.hpp"
 #include "registry/backend/etcd_registry.hpp"
@@ -58,6 +59,8 @@ class App {
   void start_publisher();
   void use_huge_pages();
   void start_receiver();
+  // Zone transfer out ([[transfer]], app_transfer.cpp); before the workers bind.
+  void start_transfers();
   void keep_state();
   void save_final_state();
   void start_forwarder();
@@ -84,6 +87,9 @@ class App {
   std::vector<std::unique_ptr<net::Worker>> workers_;
   // [forward]: null when off. Destroyed before the workers, whose replies it may still hold.
   std::unique_ptr<forward::UpstreamForwarder> forwarder_;
+  // AXFR/IXFR and NOTIFY, when any [[transfer]] is set. Destroyed before the workers, whose
+  // sessions its replies are posted to.
+  std::unique_ptr<xfr::TransferServer> transfers_;
   std::unique_ptr<registry::Publisher> publisher_;
   std::unique_ptr<health::HeartbeatReceiver> receiver_;  // stopped before the workers
   std::unique_ptr<health::TsigQueryHandler> signed_queries_;  // queries with TSIG

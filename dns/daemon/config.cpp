@@ -3,6 +3,7 @@
 // registrations and keys as the registry and TSIG will take them).
 #include "dns/daemon/config.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -33,6 +34,7 @@ class Reader {
   void read_services();
   void read_instances(const config::Table& service, const ServiceDraft& draft);
   void read_keys();
+  void read_transfers();
 
   const config::Document& document_;
   Config config_;
@@ -46,6 +48,7 @@ Config Reader::read() {
   check_leases();
   read_services();
   read_keys();
+  read_transfers();
   return std::move(config_);
 }
 
@@ -129,6 +132,30 @@ void Reader::read_keys() {
       table.fail(table.line(), "[[key]] '" + key.name + "': " + e.what());
     }
     config_.keys.push_back(std::move(key));
+  }
+}
+
+// Each zone once, and a key that is declared.
+void Reader::read_transfers() {
+  for (const config::Table& table : document_.entries("transfer")) {
+    xfr::TransferPolicy policy;
+    read_table(table, Target{&config_, nullptr, nullptr, nullptr, &policy});
+    for (const xfr::TransferPolicy& other : config_.transfers) {
+      if (other.zone == policy.zone) {
+        table.fail(table.line(), "key 'transfer.zone': zone '" + policy.zone_text +
+                                     "' has two [[transfer]] tables");
+      }
+    }
+    const bool known = policy.key.empty() ||
+                       std::any_of(config_.keys.begin(), config_.keys.end(), [&](const KeyConfig& key) {
+                         return health::make_tsig_key(key.name, key.algorithm, key.secret, {})
+                                    .name_wire == policy.key;
+                       });
+    if (!known) {
+      table.fail(table.line(), "key 'transfer.key': no [[key]] named '" +
+                                   wire::name_to_text(policy.key) + "'");
+    }
+    config_.transfers.push_back(std::move(policy));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dns/answer/responder.hpp"
+#include "dns/xfr/transfer_policy.hpp"
 #include "registry/config/config_error.hpp"
 #include "registry/log/log.hpp"
 #include "registry/model.hpp"
@@ -106,6 +107,10 @@ struct Config {
 
   // [[key]]: TSIG keys for heartbeats (DNS UPDATE); sealed.
   std::vector<KeyConfig> keys;
+
+  // [[transfer]]: zone transfer out and NOTIFY, one per zone; sealed. A zone without one
+  // is never transferred.
+  std::vector<xfr::TransferPolicy> transfers;
 
   // [[service]] and [[service.instance]]: static registrations, reloadable. Start-up and
   // reload move them into the registry, leaving these empty.

@@ -457,6 +457,24 @@ const std::vector<Option>& options() {
        .help = "Instances registered with this key at once; past it UPDATEs that add one are "
                "REFUSED.",
        .set = [](Target& t, const Value& v) { t.key->max_instances = as<std::uint32_t>(v); }},
+      // [[transfer]] (dns/xfr, docs/transfer.md)
+      {.section = "transfer", .key = "zone", .kind = Kind::string, .required = true,
+       .help = "The zone transferred: the registry zone (`dns.domain`) or a static zone.",
+       .set = set_transfer_zone},
+      {.section = "transfer", .key = "allow", .kind = Kind::string_list, .fallback = StringList{},
+       .help = "Addresses or prefixes (`10.0.0.0/8`) that may transfer it (AXFR, IXFR); "
+               "empty = none.",
+       .set = set_transfer_allow},
+      {.section = "transfer", .key = "key", .kind = Kind::string, .fallback = std::string(),
+       .help = "A `[[key]]` that must sign every transfer (TSIG); \"\" = none required.",
+       .set = set_transfer_key},
+      {.section = "transfer", .key = "notify", .kind = Kind::string_list, .fallback = StringList{},
+       .help = "Secondaries (`host:port`) sent NOTIFY on every new serial.",
+       .set = set_transfer_notify},
+      {.section = "transfer", .key = "notify_interval", .kind = Kind::seconds, .fallback = 1.0,
+       .real_min = 0, .real_max = 3600,
+       .help = "At most one NOTIFY per zone per this many seconds; changes between wait.",
+       .set = set_transfer_notify_interval},
       // [[service]]
       {.section = "service", .key = "name", .kind = Kind::string, .reloadable = true,
        .required = true, .help = "Service name, one DNS label: `<name>.<domain>`.",
@@ -517,6 +535,7 @@ const config::Schema& config_schema() {
       {{.name = "server"}, {.name = "dns"}, {.name = "rrl"}, {.name = "health"},
        {.name = "registry"}, {.name = "http"}, {.name = "forward"}, {.name = "log"},
        {.name = "key", .array = true},
+       {.name = "transfer", .array = true},
        {.name = "service", .array = true}, {.name = "service.instance", .array = true}},
       options(), /*reload_column=*/true);
   return schema;

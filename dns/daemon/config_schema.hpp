@@ -30,7 +30,15 @@ struct Target {
   ServiceDraft* service = nullptr;
   registry::Instance* instance = nullptr;
   KeyConfig* key = nullptr;
+  xfr::TransferPolicy* transfer = nullptr;
 };
+
+// [[transfer]]'s setters (transfer_config.cpp).
+void set_transfer_zone(Target& target, const Value& value);
+void set_transfer_allow(Target& target, const Value& value);
+void set_transfer_key(Target& target, const Value& value);
+void set_transfer_notify(Target& target, const Value& value);
+void set_transfer_notify_interval(Target& target, const Value& value);
 
 /// Every option, declared once, in the order of the reference.
 const std::vector<Option>& options();

@@ -87,7 +87,10 @@ void TcpSession::on_read(const boost::system::error_code& error, std::size_t len
 
 bool TcpSession::answer_frames() {
   std::size_t start = 0;
-  while (in_used_ - start >= 2 && pending_.size() < kMaxPending && forwarding_ < kMaxForwarding) {
+  // One transfer at a time per connection: its response may be as large as the zone, so
+  // the frames behind it wait until it is back (and then until it is written).
+  while (in_used_ - start >= 2 && pending_.size() < kMaxPending && forwarding_ < kMaxForwarding &&
+         !transfer_in_flight_) {
     const std::size_t length = frame_length(in_.data() + start);
     if (length == 0) return false;
     if (in_used_ - start < 2 + length) break;
@@ -95,6 +98,10 @@ bool TcpSession::answer_frames() {
     start += 2 + length;
     if (state_.update_handler != nullptr && is_update(message)) {
       answer_update(message);
+      continue;
+    }
+    if (state_.transfer_handler != nullptr && is_transfer(message)) {
+      answer_transfer(message);
       continue;
     }
     const std::size_t answer = state_.respond(message, state_.tcp_tx, answer::Transport::tcp,
@@ -167,6 +174,25 @@ void TcpSession::forward_query(std::span<const std::uint8_t> message) {
   }
 }
 
+// A transfer is built on the transfer thread and its messages, framed, come back here to be
+// written as the socket takes them; meanwhile this session reads on (RFC 7766 §7).
+void TcpSession::answer_transfer(std::span<const std::uint8_t> message) {
+  boost::system::error_code error;  // a peer already gone: its address is left empty
+  auto reply = [self = shared_from_this(), executor = socket_.get_executor()](
+                   std::vector<std::uint8_t> framed) mutable {
+    asio::post(executor, [self = std::move(self), framed = std::move(framed)] {
+      self->transfer_in_flight_ = false;
+      if (self->closed_) return;
+      self->pending_.insert(self->pending_.end(), framed.begin(), framed.end());
+      self->resume();  // writes it, and takes the frames that waited behind it
+    });
+  };
+  transfer_in_flight_ = true;
+  std::string from = socket_.remote_endpoint(error).address().to_string();
+  state_.transfer_handler->handle_later({message.begin(), message.end()}, std::move(from),
+                                        std::move(reply));
+}
+
 void TcpSession::append_frame(const std::uint8_t* data, std::size_t length) {
   pending_.push_back(static_cast<std::uint8_t>(length >> 8));
   pending_.push_back(static_cast<std::uint8_t>(length));
@@ -223,7 +249,10 @@ void TcpSession::on_idle(const boost::system::error_code& error) {
 }
 
 void TcpSession::finish_if_done() {
-  if (!eof_ || closed_ || forwarding_ != 0 || !writing_.empty() || !pending_.empty()) return;
+  if (!eof_ || closed_ || forwarding_ != 0 || !writing_.empty() || !pending_.empty() ||
+      transfer_in_flight_) {
+    return;
+  }
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
   close();

@@ -45,6 +45,8 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   void answer_update(std::span<const std::uint8_t> message);
   // Hands a query to the worker's Forwarder; its response is written when it comes.
   void forward_query(std::span<const std::uint8_t> message);
+  // Hands an AXFR or IXFR to the transfer handler; its response is appended when ready.
+  void answer_transfer(std::span<const std::uint8_t> message);
   void append_frame(const std::uint8_t* data, std::size_t length);
   // Answers the frames held back (by a write in flight), then writes, reads on
   // and closes when done.
@@ -69,6 +71,7 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   std::vector<std::uint8_t> pending_;  // framed answers waiting for the write in flight
   std::vector<std::uint8_t> writing_;  // framed answers being written
   std::size_t forwarding_ = 0;  // queries at the Forwarder, not answered yet
+  bool transfer_in_flight_ = false;  // an AXFR/IXFR handed to the TransferHandler
   bool reading_ = false;
   bool eof_ = false;
   bool closed_ = false;

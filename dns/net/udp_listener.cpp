@@ -205,9 +205,14 @@ void UdpListener::answer_batch(std::size_t received) noexcept {
     }
     const std::span<std::uint8_t> out(tx_buffer_.data() + i * WorkerState::kUdpSlot,
                                       WorkerState::kUdpSlot);
-    const std::size_t length = worker_.update_handler != nullptr && is_update(in)
-                                   ? answer_update(i, in, out)
-                                   : answer_query(i, in, out);
+    std::size_t length = 0;
+    if (worker_.update_handler != nullptr && is_update(in)) {
+      length = answer_update(i, in, out);
+    } else if (worker_.transfer_handler != nullptr && is_ixfr(in)) [[unlikely]] {
+      length = answer_ixfr(i, in, out);
+    } else {
+      length = answer_query(i, in, out);
+    }
     if (length == 0) continue;
     tx_iov_[count] = {out.data(), length};
     msghdr& reply = tx_[count].msg_hdr;
@@ -289,6 +294,16 @@ std::size_t UdpListener::answer_update(std::size_t slot, std::span<const std::ui
     // Out of memory: no response, as for a datagram lost; the sender retries.
   }
   return 0;
+}
+
+// IXFR over UDP (RFC 1995 §2) is answered here, at once: the SOA alone or TC.
+std::size_t UdpListener::answer_ixfr(std::size_t slot, std::span<const std::uint8_t> message,
+                                     std::span<std::uint8_t> out) noexcept {
+  try {
+    return worker_.transfer_handler->answer_datagram(message, out, address_text(peers_[slot]));
+  } catch (const std::exception&) {
+    return 0;  // out of memory for the address: as a datagram lost
+  }
 }
 
 answer::UpdateReply UdpListener::deferred_reply(std::size_t slot) {

@@ -91,6 +91,11 @@ class UdpListener {
   // thread. Allocates (UPDATEs are not the answer path).
   std::size_t answer_update(std::size_t slot, std::span<const std::uint8_t> message,
                             std::span<std::uint8_t> out) noexcept;
+  // Answers the IXFR in receive slot `slot` through the worker's TransferHandler (the SOA
+  // alone, or TC); returns the length, 0 to drop. Allocates (transfers are not the answer
+  // path).
+  std::size_t answer_ixfr(std::size_t slot, std::span<const std::uint8_t> message,
+                          std::span<std::uint8_t> out) noexcept;
   // A reply that sends to the peer of receive slot `slot`, from the address it wrote to,
   // from any thread; it keeps the socket open until it is gone. For UPDATEs and forwarded
   // queries.

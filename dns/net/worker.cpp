@@ -18,6 +18,8 @@
 
 #include "dns/net/tcp_listener.hpp"
 #include "dns/net/udp_listener.hpp"
+#include "dns/wire/message.hpp"
+#include "dns/wire/reader.hpp"
 #include "dns/wire/types.hpp"
 
 namespace signpost::dns::net {
@@ -100,6 +102,38 @@ bool is_update(std::span<const std::uint8_t> message) noexcept {
   constexpr std::uint8_t kOpcodeUpdate = 5;
   return message.size() >= 12 && (message[2] & kQr) == 0 &&
          ((message[2] >> 3) & 0x0f) == kOpcodeUpdate;
+}
+
+bool is_transfer(std::span<const std::uint8_t> message) noexcept {
+  wire::Header header;
+  if (!wire::parse_header(message, header) || header.has(wire::flag::kQr) ||
+      header.opcode() != wire::opcode::kQuery || header.qdcount != 1) {
+    return false;
+  }
+  std::size_t position = wire::kHeaderSize;
+  wire::Name qname;
+  std::uint16_t qtype = 0;
+  std::uint16_t qclass = 0;
+  wire::NameError name_error = wire::NameError::ok;
+  if (wire::parse_question(message, position, qname, qtype, qclass, name_error) !=
+      wire::MessageError::ok) {
+    return false;
+  }
+  return qtype == wire::rrtype::kAxfr || qtype == wire::rrtype::kIxfr;
+}
+
+bool is_ixfr(std::span<const std::uint8_t> message) noexcept {
+  // QR clear, opcode QUERY, QDCOUNT 1 (RFC 1035 §4.1.1).
+  if (message.size() < wire::kHeaderSize + 5 || (message[2] & 0xf8) != 0 || message[4] != 0 ||
+      message[5] != 1) {
+    return false;
+  }
+  std::size_t at = wire::kHeaderSize;
+  while (at < message.size() && message[at] != 0) {
+    if (message[at] > 63) return false;  // a pointer or a bad label: not a transfer we serve
+    at += 1 + message[at];
+  }
+  return at + 3 <= message.size() && wire::load_u16(message.data() + at + 1) == wire::rrtype::kIxfr;
 }
 
 std::size_t answer_signed(answer::SignedQueryHandler* handler, std::span<const std::uint8_t> query,
@@ -222,6 +256,10 @@ void Worker::set_signed_query_handler(answer::SignedQueryHandler* handler) noexc
 
 void Worker::set_forwarder(answer::Forwarder* forwarder) noexcept {
   impl_->state.forwarder = forwarder;
+}
+
+void Worker::set_transfer_handler(TransferHandler* handler) noexcept {
+  impl_->state.transfer_handler = handler;
 }
 
 // Threads are named for top -H and perf: "dns-udp-<worker>" for the UDP socket of the first

@@ -20,6 +20,7 @@
 #include "dns/answer/responder.hpp"
 #include "dns/net/connection_limit.hpp"
 #include "dns/net/rate_limit.hpp"
+#include "dns/net/transfer_handler.hpp"
 #include "registry/snapshot.hpp"
 
 namespace signpost::dns::net {
@@ -99,6 +100,16 @@ struct WorkerSettings {
 /// True when `message` is a request (QR clear) with opcode UPDATE (5), RFC 2136 §2.2.
 bool is_update(std::span<const std::uint8_t> message) noexcept;
 
+/// True when `message` is a request (QR clear, opcode QUERY) with one question of type AXFR
+/// or IXFR (RFC 5936, RFC 1995): TCP hands those to its TransferHandler. Any thread;
+/// noexcept; no allocation.
+bool is_transfer(std::span<const std::uint8_t> message) noexcept;
+
+/// True when `message` is a request (QR clear, opcode QUERY) whose one question is of type
+/// IXFR, found by walking the question's labels only: the UDP path asks this of every
+/// datagram when transfers are served. Any thread; noexcept; no allocation.
+bool is_ixfr(std::span<const std::uint8_t> message) noexcept;
+
 /// Answers `query`, which answer::answer_query left to the signed path, through `handler`;
 /// without one, the key cannot be known: NOTAUTH (RFC 8945 §5.2.1). Worker thread; noexcept.
 std::size_t answer_signed(answer::SignedQueryHandler* handler, std::span<const std::uint8_t> query,
@@ -173,6 +184,7 @@ struct WorkerState {
   answer::UpdateHandler* update_handler = nullptr;  // UPDATE gets NOTIMP when there is none
   answer::SignedQueryHandler* signed_query_handler = nullptr;  // see answer_signed when there is none
   answer::Forwarder* forwarder = nullptr;  // set when AnswerOptions::forward is
+  TransferHandler* transfer_handler = nullptr;  // AXFR/IXFR over TCP; REFUSED when there is none
   answer::AnswerContext context;
   NetCounters counters;
   ConnectionLimit& tcp_limit;
@@ -212,6 +224,9 @@ class Worker {
   /// Hands the queries that answer_query leaves to be forwarded (AnswerOptions::forward) to
   /// `forwarder`, which must outlive the worker's threads. Control thread, before start().
   void set_forwarder(answer::Forwarder* forwarder) noexcept;
+  /// Hands AXFR and IXFR requests over TCP to `handler` (which must outlive the worker's
+  /// threads) instead of answering them REFUSED. Control thread, before start().
+  void set_transfer_handler(TransferHandler* handler) noexcept;
   /// Starts the worker's threads.
   void start();
   /// Stops the threads and waits for them; open TCP connections are dropped. Idempotent.

@@ -538,6 +538,39 @@ void TsigSigner::sign_response(std::vector<std::uint8_t>& response, const TsigCh
   response.resize(signed_length != 0 ? signed_length : length);
 }
 
+void TsigSigner::sign_next(std::vector<std::uint8_t>& message, const TsigCheck& request,
+                           std::vector<std::uint8_t>& prior_mac, std::uint64_t now) const {
+  const Hmac& hmac = *hmacs_[static_cast<std::size_t>(request.key - keys_.data())];
+  const bool first = prior_mac.empty();
+  const std::span<const std::uint8_t> before = first ? std::span<const std::uint8_t>(request.mac)
+                                                     : std::span<const std::uint8_t>(prior_mac);
+  std::array<std::uint8_t, 2> mac_size;
+  wire::store_u16(mac_size.data(), static_cast<std::uint16_t>(before.size()));
+  hmac.begin();
+  hmac.update(mac_size.data(), mac_size.size());
+  hmac.update(before.data(), before.size());
+  hmac.update(message.data(), message.size());
+  if (first) {
+    hmac.update_variables(request.key_name_wire, request.algorithm_wire, now, request.fudge, 0, {});
+  } else {
+    // Later messages cover only the timers (§5.3.1): time signed and fudge.
+    std::array<std::uint8_t, 8> timers;
+    store_u48(timers.data(), now);
+    wire::store_u16(timers.data() + 6, request.fudge);
+    hmac.update(timers.data(), timers.size());
+  }
+  const Hmac::Mac mac = hmac.finish();
+  append_tsig_record(message, TsigFields{.key_name = request.key_name_wire,
+                                         .algorithm = request.algorithm_wire,
+                                         .time = now,
+                                         .fudge = request.fudge,
+                                         .mac = mac.view(),
+                                         .original_id = wire::load_u16(message.data()),
+                                         .error = 0,
+                                         .other = {}});
+  prior_mac.assign(mac.bytes.begin(), mac.bytes.begin() + static_cast<std::ptrdiff_t>(mac.size));
+}
+
 std::vector<std::uint8_t> TsigSigner::sign_request(std::vector<std::uint8_t>& message,
                                                    const TsigKey& key, std::uint64_t now) const {
   const Hmac& hmac = *hmacs_[static_cast<std::size_t>(&key - keys_.data())];

@@ -126,6 +126,15 @@ class TsigSigner {
                             const TsigCheck& request, std::uint16_t error,
                             std::uint64_t now) const noexcept;
 
+  /// Signs one message of a response that takes several, as a zone transfer does (RFC 8945
+  /// §5.3.1), to a request that verified (`request.status` ok): the first message (empty
+  /// `prior_mac`) over the request's MAC, the message and all TSIG variables, as
+  /// sign_response; each later one over the previous message's MAC, the message and the
+  /// timers (time signed, fudge) only. Every message is signed, which §5.3.1 allows.
+  /// `prior_mac` becomes this message's MAC. Any thread; allocates.
+  void sign_next(std::vector<std::uint8_t>& message, const TsigCheck& request,
+                 std::vector<std::uint8_t>& prior_mac, std::uint64_t now) const;
+
   /// Octets the TSIG record that sign_response appends for `request` and `error` takes, so
   /// that a response can hold that much back (a signed answer must still fit, RFC 8945 §5.3).
   std::size_t response_size(const TsigCheck& request, std::uint16_t error) const noexcept;

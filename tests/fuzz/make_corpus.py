@@ -15,6 +15,7 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rdatatype
+import dns.rrset
 import dns.tsigkeyring
 import dns.update
 
@@ -266,16 +267,41 @@ target = "pg_isready"
 """)
 
 
+def transfers():
+    """AXFR and IXFR requests for fuzz_transfer, unsigned and signed at NOW."""
+    write("fuzz_transfer", "axfr", query("svc.internal.", "AXFR"))
+    write("fuzz_transfer", "axfr_static", query("example.test.", "AXFR"))
+    ixfr = dns.message.make_query("svc.internal.", "IXFR")
+    ixfr.authority.append(dns.rrset.from_text(
+        "svc.internal.", 0, "IN", "SOA", "ns.svc.internal. hostmaster.svc.internal. 1 1 1 1 1"))
+    write("fuzz_transfer", "ixfr", ixfr.to_wire())
+    signed = dns.message.make_query("svc.internal.", "AXFR")
+    signed.use_tsig(KEY, "agent-key.")
+    write("fuzz_transfer", "axfr_signed", sign_at(signed))
+    write("fuzz_transfer", "ixfr_without_soa", query("svc.internal.", "IXFR"))
+
+
+def sign_at(message):
+    """The message signed at NOW, as fuzz_transfer's clock reads."""
+    real = time.time
+    time.time = lambda: NOW
+    try:
+        return message.to_wire()
+    finally:
+        time.time = real
+
+
 def main():
     # fuzz_state_file's seeds come from the server's own encoder (make_state_corpus).
     for target in ("fuzz_query", "fuzz_update", "fuzz_zone", "fuzz_server_config",
-                   "fuzz_agent_config"):
+                   "fuzz_agent_config", "fuzz_transfer"):
         shutil.rmtree(CORPUS / target, ignore_errors=True)
     queries()
     updates()
     CORPUS.joinpath("fuzz_zone").mkdir(parents=True)
     zones()
     configs()
+    transfers()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,92 @@
+// Zone transfer out: AXFR (RFC 5936) and IXFR (RFC 1995) over TCP, signed with TSIG when
+// asked (RFC 8945 §5.3.1), and NOTIFY (RFC 1996) on every new serial.
+//
+// Design. Transfers run on one thread of their own, never on a DNS worker: a worker's TCP
+// session copies the request and hands it here (net::TransferHandler), and gets the framed
+// messages back on its own thread to write as the socket takes them. So a transfer of a
+// large zone costs the workers one copy, and no client waits behind it. At most
+// `max_queued` requests wait at once; past that a request is REFUSED at once.
+// Each published snapshot is handed here too (published()); the thread collects, for each
+// zone that has a [[transfer]] policy, the zone's records (zone_content.hpp) and records
+// the change in the zone's bounded journal (zone_journal.hpp), from which IXFR answers. It
+// looks only at the newest snapshot when it gets to it, so a burst of publishes costs one
+// collection, and one diff spans the serials between. A new serial schedules NOTIFY.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dns/net/transfer_handler.hpp"
+#include "dns/xfr/transfer_policy.hpp"
+#include "health/protocol/tsig.hpp"
+#include "registry/snapshot.hpp"
+
+namespace signpost::dns::xfr {
+
+/// What the transfer service serves.
+struct TransferSettings {
+  std::vector<TransferPolicy> policies;  // one per zone
+  std::vector<health::TsigKey> keys;     // every [[key]]: a transfer may be signed with any
+  std::size_t journal_diffs = 1000;      // diffs kept per zone
+  std::size_t journal_octets = std::size_t{64} << 20;  // octets of diffs kept per zone
+  std::size_t max_queued = 16;           // requests waiting at once
+};
+
+/// Counters, read by metrics and tests.
+struct TransferCounters {
+  std::uint64_t axfr = 0;         // full transfers sent (AXFR, and IXFR answered in full)
+  std::uint64_t ixfr = 0;         // incremental transfers sent (diffs or SOA only)
+  std::uint64_t refused = 0;      // REFUSED or NOTAUTH
+  std::uint64_t notify_sent = 0;
+  std::uint64_t notify_answered = 0;
+};
+
+/// The transfer service: a thread, the zones' journals and the notifier. Public functions
+/// may be called from any thread.
+class TransferServer : public net::TransferHandler {
+ public:
+  using Log = std::function<void(const std::string&)>;
+  /// Wall clock in seconds since the epoch, for TSIG.
+  using WallClock = std::function<std::uint64_t()>;
+
+  /// Control thread; throws KeyError for unusable keys.
+  TransferServer(TransferSettings settings, Log log, WallClock wall_clock = {});
+  /// Stops the thread.
+  ~TransferServer() override;
+  TransferServer(const TransferServer&) = delete;
+  TransferServer& operator=(const TransferServer&) = delete;
+
+  /// Starts the thread.
+  void start();
+  /// Stops it; requests still queued get no answer. Idempotent.
+  void stop();
+
+  /// Hands over the newest snapshot (the registry thread, after each publish). Cheap: the
+  /// transfer thread looks at it later.
+  void published(registry::SnapshotPtr snapshot);
+
+  /// See net::TransferHandler. Worker thread; allocates; never blocks.
+  void handle_later(std::vector<std::uint8_t> message, std::string from,
+                    net::TransferReply reply) override;
+
+  /// See net::TransferHandler: IXFR over UDP, answered on the calling thread.
+  std::size_t answer_datagram(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
+                              const std::string& from) noexcept override;
+
+  /// Answers one request now, on the calling thread: the framed response (tests; the
+  /// thread runs this for each request). Over UDP (`datagram`), an IXFR gets the SOA alone
+  /// when the client is current, else TC with no records. Allocates.
+  std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message, const std::string& from,
+                                    bool datagram = false);
+
+  TransferCounters counters() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace signpost::dns::xfr

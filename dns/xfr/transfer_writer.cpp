@@ -1,0 +1,71 @@
+// Zone transfer responses.
+#include "dns/xfr/transfer_writer.hpp"
+
+#include "dns/wire/message.hpp"
+#include "dns/wire/reader.hpp"
+#include "dns/wire/types.hpp"
+
+namespace signpost::dns::xfr {
+
+namespace {
+
+std::vector<std::uint8_t> header_and_question(const TransferRequest& request, std::uint16_t rcode,
+                                              bool with_question) {
+  std::vector<std::uint8_t> message(wire::kHeaderSize);
+  wire::Header header;
+  header.id = request.id;
+  // Opcode and RD copied; AA for data of our own zones (RFC 1035 §4.1.1).
+  header.flags = static_cast<std::uint16_t>(wire::flag::kQr | (request.flags & (0x7800 | wire::flag::kRd)) |
+                                            (rcode == wire::rcode::kNoError ? wire::flag::kAa : 0) |
+                                            (rcode & 0x0f));
+  header.qdcount = with_question ? 1 : 0;
+  wire::encode_header(message.data(), header);
+  if (with_question) {
+    const auto name = request.qname.wire();
+    message.insert(message.end(), name.begin(), name.end());
+    const std::uint8_t fixed[4] = {static_cast<std::uint8_t>(request.qtype >> 8),
+                                   static_cast<std::uint8_t>(request.qtype),
+                                   static_cast<std::uint8_t>(request.qclass >> 8),
+                                   static_cast<std::uint8_t>(request.qclass)};
+    message.insert(message.end(), fixed, fixed + 4);
+  }
+  return message;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> error_response(const TransferRequest& request, std::uint16_t rcode,
+                                         bool with_question) {
+  return header_and_question(request, rcode, with_question);
+}
+
+TransferWriter::TransferWriter(const TransferRequest& request, std::size_t reserve, Sink sink)
+    : request_(request), limit_(wire::kMaxMessageSize - reserve), sink_(std::move(sink)) {
+  start_message();
+}
+
+void TransferWriter::start_message() {
+  message_ = header_and_question(request_, wire::rcode::kNoError, messages_ == 0);
+  answers_ = 0;
+}
+
+void TransferWriter::add(std::string_view record) {
+  // A full message, or one at the ANCOUNT limit, goes out first. A record alone always
+  // fits: an RR is at most 255 + 10 + 65,535 octets only in theory; ours are far smaller.
+  if (answers_ != 0 && (message_.size() + record.size() > limit_ || answers_ == 0xffff)) flush();
+  message_.insert(message_.end(), record.begin(), record.end());
+  ++answers_;
+}
+
+void TransferWriter::flush() {
+  wire::store_u16(message_.data() + 6, answers_);  // ANCOUNT
+  ++messages_;
+  sink_(message_);
+  start_message();
+}
+
+void TransferWriter::finish() {
+  if (answers_ != 0 || messages_ == 0) flush();
+}
+
+}  // namespace signpost::dns::xfr
