@@ -28,8 +28,6 @@ import os
 import random
 import re
 import select
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -55,7 +53,7 @@ def services():
             {"name": "web-once", "port": 80, "ttl": 0, "answer_limit": 1, "instances": instances}]
 
 
-class Process:
+class Process(harness.ChildProcess):
     """A resolver started from a config in its own temporary folder, stopped by pid."""
 
     name = "?"
@@ -91,25 +89,6 @@ class Process:
                 return True
             time.sleep(0.1)
         return False
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-    def cleanup(self):
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
 
     def write(self, name, text):
         path = os.path.join(self.workdir, name)

@@ -114,7 +114,47 @@ def make_zones_dir(parent, extra_zones=None, with_fixture=True):
     return path
 
 
-class Server:
+class ChildProcess:
+    """A program a test started and stops by pid: subclasses set `process` (a Popen),
+    `log_path`, `workdir` (their temporary folder) and `_log_file` when they opened the log."""
+
+    process = None
+    _log_file = None
+    workdir = None
+    log_path = None
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit status."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return self.process.returncode
+
+    def cleanup(self):
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except (OSError, TypeError):
+            return ""
+
+
+class Server(ChildProcess):
     """signpostd on a free loopback port with a temporary config.
 
     `server` and `dns` add or override keys of those tables; `extra_zones` adds zone files
@@ -196,35 +236,6 @@ class Server:
                 return True
             time.sleep(0.05)
         return False
-
-    def alive(self):
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit status."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        return self.process.returncode
-
-    def cleanup(self):
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
 
     def config_text(self):
         try:
@@ -579,7 +590,7 @@ remote-control:
 {stubs}"""
 
 
-class Unbound:
+class Unbound(ChildProcess):
     """unbound on a free loopback port with stub zones pointing at signpostd; no DNSSEC
     validation and no trust anchors, so it works without a network."""
 
@@ -634,32 +645,6 @@ class Unbound:
                 return True
             time.sleep(0.05)
         return False
-
-    def stop(self):
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        return self.process.returncode
-
-    def cleanup(self):
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
 
 # ---------------------------------------------------------------------------------------
 # Static registrations and fast raw queries for the registry tests.
@@ -803,7 +788,7 @@ class FixedPortServer(Server):
         return self
 
 
-class AgentProcess:
+class AgentProcess(ChildProcess):
     """signpost-agent with `config_text` as its agent.toml, in a temporary directory; its
     stderr (the event log) goes to a file. Stopped by pid."""
 
@@ -826,9 +811,6 @@ class AgentProcess:
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=self._log_file)
         return self
 
-    def alive(self):
-        return self.process is not None and self.process.poll() is None
-
     def signal(self, number):
         self.process.send_signal(number)
 
@@ -839,33 +821,8 @@ class AgentProcess:
         except subprocess.TimeoutExpired:
             return None
 
-    def stop(self):
-        """SIGTERM (the agent deregisters), then SIGKILL after STOP_TIMEOUT."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            if self.wait() is None:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        return self.process.returncode
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
     def log_count(self, text):
         return self.log().count(text)
-
-    def cleanup(self):
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
 
 HTTP_HEALTH_SCRIPT = r"""
 import http.server, sys

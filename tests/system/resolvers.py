@@ -16,7 +16,6 @@ exemption: the tests use one to show that validation is really on (SERVFAIL ther
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ import time
 import dns.message
 import dns.rcode
 
-from harness import (LOOPBACK, REGISTRY_DOMAIN, SOURCE_DIR, START_TIMEOUT, STOP_TIMEOUT,
+from harness import (ChildProcess, LOOPBACK, REGISTRY_DOMAIN, SOURCE_DIR, START_TIMEOUT,
                      free_port, run, udp_exchange)
 
 RECIPES_PAGE = os.path.join(SOURCE_DIR, "docs", "resolvers.md")
@@ -50,7 +49,7 @@ def recipe(name, upstream_port):
     return block
 
 
-class Resolver:
+class Resolver(ChildProcess):
     """One resolver process. Subclasses set NAME and BINARY and write their config in
     write_config(); command() is how the process starts, in the foreground."""
 
@@ -119,35 +118,6 @@ class Resolver:
                 return True
             time.sleep(0.05)
         return False
-
-    def alive(self):
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit status."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        return self.process.returncode
-
-    def cleanup(self):
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
 
     def upstream(self, separator):
         return f"{LOOPBACK}{separator}{self.upstream_port}"

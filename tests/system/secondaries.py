@@ -4,13 +4,11 @@ each allows (no chroot, no user switch, no control socket it does not need), fol
 signpostd by TSIG-signed transfers and NOTIFY. docs/transfer.md shows the same configs."""
 
 import os
-import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
-from harness import LOOPBACK, STOP_TIMEOUT, free_port, udp_exchange
+from harness import ChildProcess, LOOPBACK, free_port, udp_exchange
 
 import dns.message
 import dns.rdatatype
@@ -19,7 +17,7 @@ KEY_NAME = "xfr."
 KEY_SECRET = "eGZyIGtleSBmb3IgdGhlIHNlY29uZGFyeSB0ZXN0cyAwMTI="
 
 
-class Secondary:
+class Secondary(ChildProcess):
     """One secondary server: subclasses write its config and name its command."""
 
     NAME = "secondary"
@@ -59,30 +57,12 @@ class Secondary:
                 return rrset[0].serial
         return None
 
-    def alive(self):
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
     def log(self):
         try:
             with open(self.log_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")[-4000:]
         except OSError:
             return ""
-
-    def cleanup(self):
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def path(self, name):
         return os.path.join(self.workdir, name)

@@ -11,7 +11,6 @@ import os
 import select
 import signal
 import socket
-import subprocess
 import threading
 import time
 import unittest

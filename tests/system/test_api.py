@@ -5,7 +5,6 @@ Registrations are signed UPDATEs with a lease (dnspython), as agents send them; 
 (drain, weight, deregister) carry the bearer token from http.token_file.
 """
 
-import http.client
 import json
 import os
 import socket
@@ -25,8 +24,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from harness import (LOOPBACK, REGISTRY_DOMAIN, Server, free_port, signpostd_path, udp_exchange,
-                     wait_for)
+from harness import (LOOPBACK, REGISTRY_DOMAIN, Server, free_port, signpostd_path, udp_exchange)
 
 SECRET = "YXBpIHRlc3Qga2V5IDAxMjM0NTY3ODlhYmNkZWYwMTI="
 TOKEN = "s3cret-operator-token"

@@ -10,8 +10,6 @@ RD=0 and forwarding off give REFUSED.
 """
 
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -26,7 +24,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.tsig
 
-from harness import (LOOPBACK, START_TIMEOUT, STOP_TIMEOUT, Server, ask_tcp, ask_udp,
+from harness import (ChildProcess, LOOPBACK, START_TIMEOUT, Server, ask_tcp, ask_udp,
                      cares_query, dig, frame, free_port, query_message, read_framed, run,
                      tcp_connect, udp_exchange)
 
@@ -67,7 +65,7 @@ UPSTREAM_CONFIG = """server:
 """
 
 
-class Upstream:
+class Upstream(ChildProcess):
     """A minimal unbound on a free loopback port, serving example.org. from local data and
     refusing every other name, so that it never sends a query anywhere."""
 
@@ -107,26 +105,6 @@ class Upstream:
                 return True
             time.sleep(0.05)
         return False
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-
-    def cleanup(self):
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
 
 def closed_port():
     """A loopback port nothing listens on: a query there gets ICMP port unreachable."""

@@ -8,7 +8,6 @@ registration, replayed UPDATEs, no quota, and a TTL that outlives the lease.
 
 import socket
 import struct
-import threading
 import time
 import unittest
 
