@@ -4,18 +4,12 @@
 #include <string>
 
 #include "dns/daemon/config.hpp"
+#include "tests/unit/support/config_error.hpp"
 
 namespace signpost::dns::daemon {
 namespace {
 
-std::string error_of(std::string_view text) {
-  try {
-    parse_config(text, "test.toml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::config_error_of;
 
 TEST(ConfigGuard, DefaultsAreRandomSecretAndNoRateLimit) {
   const Config config = parse_config("", "test.toml");
@@ -36,7 +30,7 @@ TEST(ConfigGuard, CookieSecretIsThirtyTwoHexDigits) {
   EXPECT_FALSE(parse_config("[dns]\ncookie_secret = \"\"\n", "test.toml").cookie_secret_set);
   for (const char* bad : {"e5e973", "e5e973e5a6b2a43f48e7dc849e37bfcfaa",
                           "g5e973e5a6b2a43f48e7dc849e37bfcf"}) {
-    const std::string error = error_of(std::string("[dns]\ncookie_secret = \"") + bad + "\"\n");
+    const std::string error = config_error_of(std::string("[dns]\ncookie_secret = \"") + bad + "\"\n");
     EXPECT_NE(error.find("test.toml:2: key 'dns.cookie_secret': must be 32 hexadecimal digits"),
               std::string::npos)
         << error;
@@ -51,11 +45,11 @@ TEST(ConfigGuard, RateLimitOptionsAndRanges) {
   EXPECT_EQ(config.rrl.slip, 0u);
   EXPECT_EQ(config.rrl.ipv4_prefix, 32);
   EXPECT_EQ(config.rrl.ipv6_prefix, 64);
-  EXPECT_NE(error_of("[rrl]\nipv4_prefix = 33\n").find("key 'rrl.ipv4_prefix'"),
+  EXPECT_NE(config_error_of("[rrl]\nipv4_prefix = 33\n").find("key 'rrl.ipv4_prefix'"),
             std::string::npos);
-  EXPECT_NE(error_of("[rrl]\nresponses_per_second = -1\n").find("rrl.responses_per_second"),
+  EXPECT_NE(config_error_of("[rrl]\nresponses_per_second = -1\n").find("rrl.responses_per_second"),
             std::string::npos);
-  EXPECT_NE(error_of("[rrl]\nburst = 3\n").find("burst"), std::string::npos);
+  EXPECT_NE(config_error_of("[rrl]\nburst = 3\n").find("burst"), std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // signpostd's configuration: defaults, every kind of error with its line and key, listen
 // addresses, static registrations, the reference table, and check_config.
 #include "dns/daemon/config.hpp"
+#include "tests/unit/support/config_error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,15 +15,7 @@
 namespace signpost::dns::daemon {
 namespace {
 
-// The message of the ConfigError that parsing `text` raises, or "" when it parses.
-std::string error_of(std::string_view text) {
-  try {
-    parse_config(text, "test.toml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::config_error_of;
 
 TEST(Config, EmptyFileTakesEveryDefault) {
   const Config config = parse_config("", "test.toml");
@@ -55,7 +48,7 @@ TEST(Config, LogFormatIsTextOrJson) {
   const Config json = parse_config("[log]\nformat = \"json\"\n", "test.toml");
   EXPECT_EQ(json.log_format, LogFormat::json);
   EXPECT_EQ(json.sealed.at("log.format"), "\"json\"");  // a reload cannot change it
-  EXPECT_EQ(error_of("[log]\nformat = \"xml\"\n"),
+  EXPECT_EQ(config_error_of("[log]\nformat = \"xml\"\n"),
             "test.toml:2: key 'log.format': must be \"text\" or \"json\", not \"xml\"");
 }
 
@@ -83,32 +76,32 @@ secret = "b3RoZXIgc2VjcmV0IDAxMjM0NTY3ODlhYmNkZWYwMTIzNDU="
   EXPECT_EQ(config.keys[0].allow, (std::vector<std::string>{"web", "api-*"}));
   EXPECT_EQ(config.keys[1].algorithm, "hmac-sha512");
 
-  EXPECT_EQ(error_of("[health]\nmin_lease = 100\nmax_lease = 50\n"),
+  EXPECT_EQ(config_error_of("[health]\nmin_lease = 100\nmax_lease = 50\n"),
             "test.toml:3: key 'health.max_lease': must not be below health.min_lease (100 > 50)");
-  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"!!\"\n"),
+  EXPECT_EQ(config_error_of("[[key]]\nname = \"k\"\nsecret = \"!!\"\n"),
             "test.toml:3: key 'key.secret': secret of key \"k\" is not base64");
   // Unpadded, as a secret cut short in copying would be: the agent refuses it too.
-  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"aGVsbG8\"\n"),
+  EXPECT_EQ(config_error_of("[[key]]\nname = \"k\"\nsecret = \"aGVsbG8\"\n"),
             "test.toml:3: key 'key.secret': secret of key \"k\" is not base64 (bad length)");
-  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n"),
+  EXPECT_EQ(config_error_of("[[key]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n"),
             "test.toml:1: [[key]] 'k': unknown TSIG algorithm \"hmac-md5\" (expected hmac-sha256 or "
             "hmac-sha512)");
-  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\n"), "test.toml:1: key 'key.secret' is required");
-  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n[[key]]\n"
+  EXPECT_EQ(config_error_of("[[key]]\nname = \"k\"\n"), "test.toml:1: key 'key.secret' is required");
+  EXPECT_EQ(config_error_of("[[key]]\nname = \"k\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n[[key]]\n"
                      "name = \"K.\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n"),
             "test.toml:4: key 'key.name': key 'K.' is declared twice");
 }
 
 TEST(Config, KeySecretsShorterThan16OctetsAreRefused) {
   // "fifteen octets!": too short to be a TSIG key; "sixteen octets!!" is the shortest.
-  EXPECT_EQ(error_of("[dns]\nttl = 5\n\n[[key]]\nname = \"short-key\"\n"
+  EXPECT_EQ(config_error_of("[dns]\nttl = 5\n\n[[key]]\nname = \"short-key\"\n"
                      "secret = \"ZmlmdGVlbiBvY3RldHMh\"\n"),
             "test.toml:6: key 'key.secret': secret of key \"short-key\" is 15 octets; a TSIG "
             "key needs at least 16");
-  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"aGVsbG8=\"\n"),
+  EXPECT_EQ(config_error_of("[[key]]\nname = \"k\"\nsecret = \"aGVsbG8=\"\n"),
             "test.toml:3: key 'key.secret': secret of key \"k\" is 5 octets; a TSIG key needs "
             "at least 16");
-  EXPECT_EQ(error_of("[[key]]\nname = \"k\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n"), "");
+  EXPECT_EQ(config_error_of("[[key]]\nname = \"k\"\nsecret = \"c2l4dGVlbiBvY3RldHMhIQ==\"\n"), "");
 }
 
 TEST(Config, EmbeddedDefaultServesLoopbackAndDemoService) {
@@ -188,7 +181,7 @@ listen = ["[::1]:8053", "[::]:53", "[fe80::1:2]:1"]
 TEST(Config, BadListenAddressesNameLineAndKey) {
   const std::string prefix = "test.toml:3: key 'server.listen': ";
   const auto bad = [](std::string_view address) {
-    return error_of("[server]\n\nlisten = [\"" + std::string(address) + "\"]\n");
+    return config_error_of("[server]\n\nlisten = [\"" + std::string(address) + "\"]\n");
   };
   EXPECT_EQ(bad("localhost:53"),
             prefix + "'localhost:53' is not a numeric IPv4 address and port, like "
@@ -206,67 +199,67 @@ TEST(Config, BadListenAddressesNameLineAndKey) {
   EXPECT_EQ(bad("[::1]"), prefix + "'[::1]' must look like \"[2001:db8::1]:53\"");
   EXPECT_EQ(bad("[192.0.2.1]:53"),
             prefix + "'[192.0.2.1]:53' does not hold a numeric IPv6 address");
-  EXPECT_EQ(error_of("[server]\nlisten = []\n"),
+  EXPECT_EQ(config_error_of("[server]\nlisten = []\n"),
             "test.toml:2: key 'server.listen': must name at least one address");
-  EXPECT_EQ(error_of("[server]\nlisten = [\"[::1]:53\", \"[0::1]:53\"]\n"),
+  EXPECT_EQ(config_error_of("[server]\nlisten = [\"[::1]:53\", \"[0::1]:53\"]\n"),
             "test.toml:2: key 'server.listen': lists '[::1]:53' twice");
 }
 
 TEST(Config, OutOfRangeValuesNameLineKeyAndRange) {
-  EXPECT_EQ(error_of("[dns]\nudp_payload = 511\n"),
+  EXPECT_EQ(config_error_of("[dns]\nudp_payload = 511\n"),
             "test.toml:2: key 'dns.udp_payload': must be between 512 and 4096, not 511");
-  EXPECT_EQ(error_of("[dns]\nudp_payload = 4097\n"),
+  EXPECT_EQ(config_error_of("[dns]\nudp_payload = 4097\n"),
             "test.toml:2: key 'dns.udp_payload': must be between 512 and 4096, not 4097");
-  EXPECT_EQ(error_of("# comment\n[dns]\nttl = -1\n"),
+  EXPECT_EQ(config_error_of("# comment\n[dns]\nttl = -1\n"),
             "test.toml:3: key 'dns.ttl': must be between 0 and 86400, not -1");
-  EXPECT_EQ(error_of("[server]\ntcp_idle_timeout = 0\n"),
+  EXPECT_EQ(config_error_of("[server]\ntcp_idle_timeout = 0\n"),
             "test.toml:2: key 'server.tcp_idle_timeout': must be between 1 and 3600, not 0");
-  EXPECT_EQ(error_of("[server]\ntcp_max_per_client = 0\n"),
+  EXPECT_EQ(config_error_of("[server]\ntcp_max_per_client = 0\n"),
             "test.toml:2: key 'server.tcp_max_per_client': must be between 1 and 1000000, not 0");
-  EXPECT_EQ(error_of("[health]\nwarning_weight = 1.5\n"),
+  EXPECT_EQ(config_error_of("[health]\nwarning_weight = 1.5\n"),
             "test.toml:2: key 'health.warning_weight': must be between 0 and 1, not 1.5");
-  EXPECT_EQ(error_of("[dns]\norder = \"random\"\n"),
+  EXPECT_EQ(config_error_of("[dns]\norder = \"random\"\n"),
             "test.toml:2: key 'dns.order': must be \"weighted\" or \"round-robin\", not "
             "\"random\"");
-  EXPECT_EQ(error_of("[dns]\ndomain = \"bad..name\"\n"),
+  EXPECT_EQ(config_error_of("[dns]\ndomain = \"bad..name\"\n"),
             "test.toml:2: key 'dns.domain': 'bad..name' is not a domain name such as "
             "\"svc.internal.\"");
-  EXPECT_EQ(error_of("[dns]\ndomain = \".\"\n"),
+  EXPECT_EQ(config_error_of("[dns]\ndomain = \".\"\n"),
             "test.toml:2: key 'dns.domain': '.' is not a domain name such as \"svc.internal.\"");
 }
 
 TEST(Config, WrongTypesNameLineAndKey) {
-  EXPECT_EQ(error_of("[dns]\nttl = \"5\"\n"),
+  EXPECT_EQ(config_error_of("[dns]\nttl = \"5\"\n"),
             "test.toml:2: key 'dns.ttl': must be an integer, not a string");
-  EXPECT_EQ(error_of("[dns]\nttl = 2.5\n"),
+  EXPECT_EQ(config_error_of("[dns]\nttl = 2.5\n"),
             "test.toml:2: key 'dns.ttl': must be an integer, not a number");
-  EXPECT_EQ(error_of("[server]\nlisten = \"127.0.0.1:53\"\n"),
+  EXPECT_EQ(config_error_of("[server]\nlisten = \"127.0.0.1:53\"\n"),
             "test.toml:2: key 'server.listen': must be an array of strings, not a string");
-  EXPECT_EQ(error_of("[server]\nlisten = [53]\n"),
+  EXPECT_EQ(config_error_of("[server]\nlisten = [53]\n"),
             "test.toml:2: key 'server.listen': must be an array of strings, not an array");
-  EXPECT_EQ(error_of("dns = 5\n"), "test.toml:1: 'dns' must be a table ([dns]), not an integer");
+  EXPECT_EQ(config_error_of("dns = 5\n"), "test.toml:1: 'dns' must be a table ([dns]), not an integer");
 }
 
 TEST(Config, UnknownKeysAndTablesAreErrors) {
-  EXPECT_EQ(error_of("[dns]\nttl = 5\ntll = 5\n"),
+  EXPECT_EQ(config_error_of("[dns]\nttl = 5\ntll = 5\n"),
             "test.toml:3: unknown key 'dns.tll' (did you mean 'dns.ttl'?)");
-  EXPECT_EQ(error_of("[server]\nzz = 1\nlisten = [\"127.0.0.1:53\"]\naa = 2\n"),
+  EXPECT_EQ(config_error_of("[server]\nzz = 1\nlisten = [\"127.0.0.1:53\"]\naa = 2\n"),
             "test.toml:2: unknown key 'server.zz'");
-  EXPECT_EQ(error_of("[dsn]\nttl = 5\n"),
+  EXPECT_EQ(config_error_of("[dsn]\nttl = 5\n"),
             "test.toml:1: unknown table or key 'dsn' (did you mean [dns]?)");
-  EXPECT_EQ(error_of("\nlisten = [\"127.0.0.1:53\"]\n"),
+  EXPECT_EQ(config_error_of("\nlisten = [\"127.0.0.1:53\"]\n"),
             "test.toml:2: unknown table or key 'listen' (it belongs in [server] or [http])");
-  EXPECT_EQ(error_of("ttl = 5\n"),
+  EXPECT_EQ(config_error_of("ttl = 5\n"),
             "test.toml:1: unknown table or key 'ttl' (it belongs in [dns] or [[service]])");
-  EXPECT_EQ(error_of("[metrics]\n"), "test.toml:1: unknown table or key 'metrics'");
-  EXPECT_EQ(error_of("[[service]]\nname = \"db\"\nport = 1\nweight = 2\n"),
+  EXPECT_EQ(config_error_of("[metrics]\n"), "test.toml:1: unknown table or key 'metrics'");
+  EXPECT_EQ(config_error_of("[[service]]\nname = \"db\"\nport = 1\nweight = 2\n"),
             "test.toml:4: unknown key 'service.weight' (it belongs in [[service.instance]])");
 }
 
 TEST(Config, TomlSyntaxErrorsNameTheLine) {
-  const std::string error = error_of("[dns]\nttl = 5\n[server\n");
+  const std::string error = config_error_of("[dns]\nttl = 5\n[server\n");
   EXPECT_EQ(error.rfind("test.toml:3: ", 0), 0u) << error;
-  const std::string duplicate = error_of("[dns]\nttl = 5\nttl = 6\n");
+  const std::string duplicate = config_error_of("[dns]\nttl = 5\nttl = 6\n");
   EXPECT_EQ(duplicate.rfind("test.toml:3: ", 0), 0u) << duplicate;
 }
 
@@ -328,30 +321,30 @@ port = 53
 }
 
 TEST(Config, BadRegistrationsNameLineAndKey) {
-  EXPECT_EQ(error_of("[[service]]\nport = 1\n"),
+  EXPECT_EQ(config_error_of("[[service]]\nport = 1\n"),
             "test.toml:1: key 'service.name' is required");
-  EXPECT_EQ(error_of("[[service]]\nname = \"web_api\"\nport = 1\n"),
+  EXPECT_EQ(config_error_of("[[service]]\nname = \"web_api\"\nport = 1\n"),
             "test.toml:2: key 'service.name': service name 'web_api' may contain only "
             "letters, digits and hyphens (a DNS label)");
-  EXPECT_EQ(error_of("[[service]]\nname = \"web\"\nprotocol = \"sctp\"\n"),
+  EXPECT_EQ(config_error_of("[[service]]\nname = \"web\"\nprotocol = \"sctp\"\n"),
             "test.toml:3: key 'service.protocol': must be \"tcp\" or \"udp\", not \"sctp\"");
-  EXPECT_EQ(error_of("[[service]]\nname = \"web\"\n\n[[service.instance]]\nid = \"w1\"\n"
+  EXPECT_EQ(config_error_of("[[service]]\nname = \"web\"\n\n[[service.instance]]\nid = \"w1\"\n"
                      "node = \"n1\"\naddresses = [\"10.0.0.1\"]\n"),
             "test.toml:4: key 'service.instance.port' is required when 'service.port' is not "
             "set");
-  EXPECT_EQ(error_of("[[service]]\nname = \"web\"\nport = 80\n[[service.instance]]\n"
+  EXPECT_EQ(config_error_of("[[service]]\nname = \"web\"\nport = 80\n[[service.instance]]\n"
                      "id = \"w1\"\nnode = \"n1\"\naddresses = [\"10.0.0.300\"]\n"),
             "test.toml:7: key 'service.instance.addresses': '10.0.0.300' is not an IPv4 or "
             "IPv6 address");
-  EXPECT_EQ(error_of("[[service]]\nname = \"web\"\nport = 80\n[[service.instance]]\n"
+  EXPECT_EQ(config_error_of("[[service]]\nname = \"web\"\nport = 80\n[[service.instance]]\n"
                      "id = \"w1\"\nnode = \"n1\"\naddresses = [\"10.0.0.1\"]\nweight = 70000\n"),
             "test.toml:8: key 'service.instance.weight': must be between 0 and 65535, not "
             "70000");
-  EXPECT_EQ(error_of("[[service]]\nname = \"web\"\nport = 80\n[[service]]\nname = \"Web\"\n"
+  EXPECT_EQ(config_error_of("[[service]]\nname = \"web\"\nport = 80\n[[service]]\nname = \"Web\"\n"
                      "port = 81\n"),
             "test.toml:4: key 'service.name': service 'web' is declared twice (first at "
             "line 1)");
-  EXPECT_EQ(error_of("[service]\nname = \"web\"\n"),
+  EXPECT_EQ(config_error_of("[service]\nname = \"web\"\n"),
             "test.toml:1: 'service' must be an array of tables: [[service]]");
 }
 

@@ -5,18 +5,12 @@
 #include <string>
 
 #include "dns/daemon/config.hpp"
+#include "tests/unit/support/config_error.hpp"
 
 namespace signpost::dns::daemon {
 namespace {
 
-std::string error_of(std::string_view text) {
-  try {
-    parse_config(text, "test.toml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::config_error_of;
 
 TEST(ForwardConfig, OffByDefault) {
   const Config config = parse_config("", "test.toml");
@@ -37,16 +31,16 @@ TEST(ForwardConfig, TakesUpstreamsInOrder) {
 TEST(ForwardConfig, RejectsWhatCannotBeAnUpstream) {
   for (const char* servers : {"[\"resolver.example:53\"]", "[\"192.0.2.1\"]",
                               "[\"192.0.2.1:0\"]", "[\"192.0.2.1:53\", \"192.0.2.1:53\"]"}) {
-    const std::string error = error_of(std::string("[forward]\nservers = ") + servers + "\n");
+    const std::string error = config_error_of(std::string("[forward]\nservers = ") + servers + "\n");
     EXPECT_NE(error.find("forward.servers"), std::string::npos) << servers << ": " << error;
   }
   std::string nine = "[forward]\nservers = [";
   for (int i = 1; i <= 9; ++i) nine += "\"192.0.2." + std::to_string(i) + ":53\",";
   nine += "]\n";
-  EXPECT_NE(error_of(nine).find("more than 8"), std::string::npos);
-  EXPECT_NE(error_of("[forward]\ntimeout_ms = 10\n").find("forward.timeout_ms"),
+  EXPECT_NE(config_error_of(nine).find("more than 8"), std::string::npos);
+  EXPECT_NE(config_error_of("[forward]\ntimeout_ms = 10\n").find("forward.timeout_ms"),
             std::string::npos);
-  EXPECT_NE(error_of("[forward]\nretries = 2\n").find("retries"), std::string::npos);
+  EXPECT_NE(config_error_of("[forward]\nretries = 2\n").find("retries"), std::string::npos);
 }
 
 }  // namespace

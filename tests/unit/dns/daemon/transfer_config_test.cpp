@@ -4,6 +4,7 @@
 #include <string>
 
 #include "dns/daemon/config.hpp"
+#include "tests/unit/support/config_error.hpp"
 #include "tests/unit/support/test_zone.hpp"
 
 namespace signpost::dns::daemon {
@@ -14,14 +15,7 @@ name = "xfr."
 secret = "eGZyIGtleSBmb3IgdGhlIHNlY29uZGFyeSB0ZXN0cyAwMTI="
 )";
 
-std::string error_of(const std::string& text) {
-  try {
-    parse_config(text, "test.toml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::config_error_of;
 
 TEST(TransferConfig, SetsTheZonesRules) {
   const Config config = parse_config(std::string(kKey) + R"(
@@ -56,20 +50,20 @@ TEST(TransferConfig, DefaultsAllowNobodyAndNotifyEverySecond) {
 }
 
 TEST(TransferConfig, ErrorsNameTheKey) {
-  EXPECT_NE(error_of("[[transfer]]\nzone = \"svc.internal.\"\nkey = \"nope.\"\n")
+  EXPECT_NE(config_error_of("[[transfer]]\nzone = \"svc.internal.\"\nkey = \"nope.\"\n")
                 .find("no [[key]] named 'nope.'"),
             std::string::npos);
-  EXPECT_NE(error_of("[[transfer]]\nzone = \"svc.internal.\"\nallow = [\"10.0.0.1/8\"]\n")
+  EXPECT_NE(config_error_of("[[transfer]]\nzone = \"svc.internal.\"\nallow = [\"10.0.0.1/8\"]\n")
                 .find("transfer.allow"),
             std::string::npos);
-  EXPECT_NE(error_of("[[transfer]]\nzone = \"svc.internal.\"\nnotify = [\"::1:53\"]\n")
+  EXPECT_NE(config_error_of("[[transfer]]\nzone = \"svc.internal.\"\nnotify = [\"::1:53\"]\n")
                 .find("transfer.notify"),
             std::string::npos);
-  EXPECT_NE(error_of("[[transfer]]\nzone = \"a.\"\n[[transfer]]\nzone = \"A\"\n")
+  EXPECT_NE(config_error_of("[[transfer]]\nzone = \"a.\"\n[[transfer]]\nzone = \"A\"\n")
                 .find("has two [[transfer]] tables"),
             std::string::npos);
-  EXPECT_NE(error_of("[[transfer]]\nallow = []\n").find("transfer.zone"), std::string::npos);
-  EXPECT_NE(error_of("[[transfer]]\nzone = \"a.\"\nnotify_interval = -1\n").find("notify_interval"),
+  EXPECT_NE(config_error_of("[[transfer]]\nallow = []\n").find("transfer.zone"), std::string::npos);
+  EXPECT_NE(config_error_of("[[transfer]]\nzone = \"a.\"\nnotify_interval = -1\n").find("notify_interval"),
             std::string::npos);
 }
 
