@@ -251,12 +251,18 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
   if (context.rate_action != RateAction::answer && cookie != CookieStatus::valid) [[unlikely]] {
     return answer_limited(q, writer, transport, cookie, context);
   }
-  const std::uint16_t flags = response_flags(q, context.options);
+  std::uint16_t flags = response_flags(q, context.options);
   const zone::Zone* zone = verdict == Verdict::answer ? snapshot.find_zone(q.key) : nullptr;
   if (zone == nullptr) {
     if (verdict == Verdict::answer && context.options.forward && q.header.has(wire::flag::kRd)) {
-      context.forward_query = true;  // the Forwarder answers and counts it
-      return 0;
+      // Checked here only, so that answers from our zones do no extra work.
+      if (any_prefix_contains(context.options.forward_allow, context.client)) {
+        context.forward_query = true;  // the Forwarder answers and counts it
+        return 0;
+      }
+      // RA says whether recursion is available (RFC 1035 §4.1.1): to this client it is not.
+      // BIND (allow-recursion) and Unbound (access-control refuse) clear it too.
+      flags = static_cast<std::uint16_t>(flags & ~wire::flag::kRa);
     }
     // Otherwise names outside every served zone are refused, as NSD and Knot do.
     const Verdict error = verdict == Verdict::answer ? Verdict::refused : verdict;

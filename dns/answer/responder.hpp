@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dns/answer/client_prefix.hpp"
 #include "dns/answer/cookie.hpp"
 #include "dns/answer/order.hpp"
 #include "dns/answer/owned_counter.hpp"
@@ -29,6 +30,9 @@ struct AnswerOptions {
   /// Names outside every served zone are forwarded (`[forward] servers` set): such queries
   /// with RD are left to the caller's Forwarder, and every response sets RA.
   bool forward = false;
+  /// Clients whose queries may be forwarded (`forward.allow`); empty = none. A client
+  /// outside every prefix gets REFUSED for names outside the served zones, with RA clear.
+  std::vector<ClientPrefix> forward_allow;
   SipKey cookie_secret{};  // keys server cookies (RFC 9018 §4.4); the same on every thread
 };
 
@@ -153,7 +157,8 @@ class AnswerContext {
   /// 8945): the caller hands it to its signed path. Read it only right after that call.
   bool signed_query = false;
   /// Set by answer_query when it returned 0 because the query is to be forwarded (see
-  /// AnswerOptions::forward): the caller hands it to its Forwarder. Read it right after.
+  /// AnswerOptions::forward; only for a `client` in AnswerOptions::forward_allow): the
+  /// caller hands it to its Forwarder. Read it right after.
   bool forward_query = false;
   /// Set by the caller before each answer_query: who asked (its server cookie is bound to
   /// the address, RFC 9018 §4.4), the wall clock in seconds since 1970 mod 2^32 (cookie

@@ -393,7 +393,12 @@ void App::start_forwarder() {
     throw ConfigError(config_.source + ": key 'forward.servers': " + e.what());
   }
   forwarder_->start();
-  log_line(LogLevel::info, "forwarding names outside the served zones to " + servers);
+  std::string clients;
+  for (const answer::ClientPrefix& prefix : config_.forward_allow) {
+    clients += (clients.empty() ? "" : ", ") + answer::client_prefix_text(prefix);
+  }
+  log_line(LogLevel::info, "forwarding names outside the served zones to " + servers +
+                               " for clients in " + (clients.empty() ? "(none)" : clients));
 }
 
 namespace {
@@ -433,6 +438,7 @@ void App::bind_workers() {
     settings.answer.udp_payload = config_.udp_payload;
     settings.answer.order = config_.order;
     settings.answer.forward = forwarder_ != nullptr;
+    settings.answer.forward_allow = config_.forward_allow;
     settings.seed = config_.seed;
     settings.tcp_idle_timeout = std::chrono::seconds(config_.tcp_idle_timeout);
     settings.udp_receive_buffer = config_.udp_receive_buffer;

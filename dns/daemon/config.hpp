@@ -101,6 +101,7 @@ struct Config {
   // [forward]: upstream resolvers for names outside every served zone; sealed.
   std::vector<ListenAddress> forward_servers;  // in order of preference; [] = off
   std::uint32_t forward_timeout_ms = 0;
+  std::vector<answer::ClientPrefix> forward_allow;  // clients that may have names forwarded
 
   // [log]: sealed; main() applies it before the server starts.
   LogFormat log_format = LogFormat::text;

@@ -121,6 +121,25 @@ void set_forward_servers(Target& target, const Value& value) {
   target.config->forward_servers = std::move(list);
 }
 
+// Client prefixes that may have names forwarded: numeric, each once, a bounded list (the
+// answer path scans it for every forwarded query).
+void set_forward_allow(Target& target, const Value& value) {
+  constexpr std::size_t kMaxPrefixes = 64;
+  const StringList& texts = std::get<StringList>(value);
+  if (texts.size() > kMaxPrefixes) throw Invalid("lists more than 64 prefixes");
+  std::vector<answer::ClientPrefix> list;
+  for (const std::string& text : texts) {
+    std::string why;
+    const std::optional<answer::ClientPrefix> prefix = answer::parse_client_prefix(text, why);
+    if (!prefix) throw Invalid("'" + text + "' " + why);
+    if (std::find(list.begin(), list.end(), *prefix) != list.end()) {
+      throw Invalid("lists '" + answer::client_prefix_text(*prefix) + "' twice");
+    }
+    list.push_back(*prefix);
+  }
+  target.config->forward_allow = std::move(list);
+}
+
 void set_domain(Target& target, const Value& value) {
   std::string text = text_of(value);
   if (!text.empty() && text.back() != '.') text += '.';
@@ -432,6 +451,13 @@ const std::vector<Option>& options() {
        .help = "Milliseconds a forwarded query may take over all upstream resolvers before the "
                "client gets SERVFAIL.",
        .set = [](Target& t, const Value& v) { t.config->forward_timeout_ms = as<std::uint32_t>(v); }},
+      {.section = "forward", .key = "allow", .kind = Kind::string_list,
+       .fallback = StringList{"127.0.0.0/8", "::1/128"},
+       .help = "Client prefixes, as `\"192.0.2.0/24\"` or `\"2001:db8::/32\"` (a bare address is "
+               "one client), whose queries may be forwarded; at most 64. Any other client gets "
+               "REFUSED, with RA clear, for names outside every served zone. `\"::/0\"` "
+               "allows every client, IPv4 ones too.",
+       .set = set_forward_allow},
       // [log]
       {.section = "log", .key = "format", .kind = Kind::string, .fallback = std::string("text"),
        .allowed = "\"text\", \"json\"",

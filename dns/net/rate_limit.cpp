@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "dns/answer/client_prefix.hpp"
 #include "dns/answer/siphash.hpp"
 
 namespace signpost::dns::net {
@@ -20,18 +21,6 @@ constexpr std::uint64_t pack(std::uint64_t second, std::uint64_t tag, std::uint6
   return (second & kSecondMask) << 40 | (tag & kTagMask) << 24 | (count & kCountMask);
 }
 
-// Clears the bits of `address` from bit `keep` on (counting from the first octet).
-void mask_from(answer::ClientAddress& address, std::size_t keep) noexcept {
-  for (std::size_t bit = 0; bit < address.size() * 8; bit += 8) {
-    std::uint8_t& octet = address[bit / 8];
-    if (keep <= bit) {
-      octet = 0;
-    } else if (keep < bit + 8) {
-      octet = static_cast<std::uint8_t>(octet & (0xFF00 >> (keep - bit)));
-    }
-  }
-}
-
 }  // namespace
 
 RateLimiter::RateLimiter(const RateLimitSettings& settings, const answer::SipKey& hash_key)
@@ -44,7 +33,8 @@ RateLimiter::RateLimiter(const RateLimitSettings& settings, const answer::SipKey
 answer::ClientAddress RateLimiter::prefix_of(const answer::ClientAddress& client) const noexcept {
   answer::ClientAddress prefix = client;
   // An IPv4 prefix of n bits is the mapped address's first 96 + n bits.
-  mask_from(prefix, answer::is_ipv4(client) ? 96u + settings_.ipv4_prefix : settings_.ipv6_prefix);
+  answer::mask_client_address(
+      prefix, answer::is_ipv4(client) ? 96u + settings_.ipv4_prefix : settings_.ipv6_prefix);
   return prefix;
 }
 

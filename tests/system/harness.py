@@ -280,11 +280,14 @@ def run(args, timeout=CLIENT_TIMEOUT, check=False):
 # ---------------------------------------------------------------------------------------
 # Raw DNS I/O with dnspython messages.
 
-def udp_exchange(port, wire, timeout=2.0, host=LOOPBACK):
-    """Sends one datagram and returns the first reply from the server, or None."""
+def udp_exchange(port, wire, timeout=2.0, host=LOOPBACK, source=None):
+    """Sends one datagram and returns the first reply from the server, or None. `source`
+    is the client address to send from (another loopback address, say)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
+        if source is not None:
+            s.bind((source, 0))
         s.connect((host, port))
         s.send(wire)
         try:
@@ -327,10 +330,12 @@ def frame(wire):
     return struct.pack("!H", len(wire)) + wire
 
 
-def tcp_connect(port, timeout=3.0, host=LOOPBACK):
+def tcp_connect(port, timeout=3.0, host=LOOPBACK, source=None):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
     s.settimeout(timeout)
+    if source is not None:
+        s.bind((source, 0))
     s.connect((host, port))
     return s
 

@@ -6,7 +6,9 @@ raw IDs), dig and c-ares: answers come back with RA, the client's ID and questio
 NXDOMAIN passes through; a closed first upstream is skipped; with every upstream down the
 client gets SERVFAIL within timeout_ms while our own zones are answered meanwhile; a TCP
 client is forwarded; an answer too big for UDP comes back truncated and whole over TCP;
-RD=0 and forwarding off give REFUSED.
+RD=0 and forwarding off give REFUSED. Clients outside [forward] allow (sent from other
+loopback addresses) get REFUSED with RA clear, over UDP, TCP and from dig, while clients
+inside it are forwarded and everyone gets our own zones.
 """
 
 import os
@@ -27,6 +29,10 @@ import dns.tsig
 from harness import (ChildProcess, LOOPBACK, START_TIMEOUT, Server, ask_tcp, ask_udp,
                      cares_query, dig, frame, free_port, query_message, read_framed, run,
                      tcp_connect, udp_exchange)
+
+# Loopback addresses other than LOOPBACK, to send from: Linux answers all of 127.0.0.0/8.
+SECOND_CLIENT = "127.0.0.2"
+THIRD_CLIENT = "127.0.0.3"
 
 KEY_NAME = "query-key"
 KEY_SECRET = "c2lnbnBvc3QgdGVzdCBrZXkgMDEyMzQ1Njc4OWFiY2RlZg=="
@@ -256,6 +262,17 @@ class ForwardingTest(unittest.TestCase):
         self.assertEqual(response.rcode(), dns.rcode.REFUSED)
         self.assertTrue(response.had_tsig)
 
+    def test_every_loopback_client_is_forwarded_by_default(self):
+        # No allow key: 127.0.0.0/8 and ::1 may use the forwarder.
+        for source in (LOOPBACK, THIRD_CLIENT):
+            query = query_message("www.example.org.", "A")
+            wire = udp_exchange(self.port, query.to_wire(), timeout=3.0, source=source)
+            self.assertIsNotNone(wire, f"no response to a client at {source}")
+            response = dns.message.from_wire(wire)
+            self.assertEqual(response.rcode(), dns.rcode.NOERROR, source)
+            self.assertEqual([r.to_text() for rrset in response.answer for r in rrset],
+                             ["192.0.2.10"], source)
+
     def test_our_zones_are_answered_here_with_ra(self):
         response = ask_udp(self.port, query_message("www.example.test.", "A"))
         self.assertIsNotNone(response)
@@ -263,6 +280,85 @@ class ForwardingTest(unittest.TestCase):
         self.assertTrue(response.flags & dns.flags.AA)
         self.assertTrue(response.flags & dns.flags.RA)
         self.assertTrue(response.answer)
+
+
+class AccessTest(unittest.TestCase):
+    """A signpostd that forwards for 127.0.0.2 only: 127.0.0.1 is outside."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = Upstream().start()
+        cls.http_port = free_port()
+        cls.server = Server(**forwarding([f"{LOOPBACK}:{cls.upstream.port}"], extra=(
+            f'allow = ["{SECOND_CLIENT}/32"]\n'
+            f'[http]\nlisten = ["{LOOPBACK}:{cls.http_port}"]\n')))
+        try:
+            cls.server.start()
+        except BaseException:
+            cls.upstream.stop()
+            cls.upstream.cleanup()
+            cls.server.cleanup()
+            raise
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        log = cls.server.log()
+        cls.server.cleanup()
+        cls.upstream.stop()
+        cls.upstream.cleanup()
+        if code != 0:
+            raise AssertionError(f"signpostd exited with status {code}; log:\n{log[-4000:]}")
+
+    def ask_from(self, source, name):
+        query = query_message(name, "A")
+        wire = udp_exchange(self.port, query.to_wire(), timeout=3.0, source=source)
+        self.assertIsNotNone(wire, f"no response to {name} from {source}")
+        response = dns.message.from_wire(wire)
+        self.assertEqual(response.id, query.id)
+        return response
+
+    def test_the_allowed_client_is_forwarded(self):
+        response = self.ask_from(SECOND_CLIENT, "www.example.org.")
+        self.assertEqual(response.rcode(), dns.rcode.NOERROR)
+        self.assertTrue(response.flags & dns.flags.RA)
+        self.assertEqual([r.to_text() for rrset in response.answer for r in rrset],
+                         ["192.0.2.10"])
+
+    def test_other_clients_are_refused_with_ra_clear_and_never_forwarded(self):
+        before = metric(self.http_port, "signpost_forward_queries_total")
+        for source in (LOOPBACK, THIRD_CLIENT):
+            response = self.ask_from(source, "www.example.org.")
+            self.assertEqual(response.rcode(), dns.rcode.REFUSED, source)
+            self.assertFalse(response.flags & dns.flags.RA, source)
+            self.assertEqual(response.answer, [])
+        query = query_message("www.example.org.", "A")
+        with tcp_connect(self.port, timeout=3.0, source=LOOPBACK) as connection:
+            connection.sendall(frame(query.to_wire()))
+            wire = read_framed(connection, timeout=3.0)
+        self.assertIsNotNone(wire, "no response over TCP")
+        response = dns.message.from_wire(wire)
+        self.assertEqual(response.rcode(), dns.rcode.REFUSED)
+        self.assertFalse(response.flags & dns.flags.RA)
+        self.assertEqual(metric(self.http_port, "signpost_forward_queries_total"), before)
+
+    def test_dig_from_outside_is_told_recursion_is_not_available(self):
+        refused = dig(self.port, "www.example.org", "A", "-b", LOOPBACK)
+        self.assertEqual(refused.status, "REFUSED", refused.text)
+        self.assertNotIn("ra", refused.flags)
+        self.assertIn("recursion requested but not available", refused.text)
+        allowed = dig(self.port, "www.example.org", "A", "-b", SECOND_CLIENT)
+        self.assertEqual(allowed.status, "NOERROR", allowed.text)
+        self.assertIn("ra", allowed.flags)
+        self.assertEqual(allowed.rdata(rtype="A"), ["192.0.2.10"], allowed.text)
+
+    def test_our_zones_are_answered_for_every_client(self):
+        for source in (LOOPBACK, SECOND_CLIENT):
+            response = self.ask_from(source, "www.example.test.")
+            self.assertEqual(response.rcode(), dns.rcode.NOERROR, source)
+            self.assertTrue(response.flags & dns.flags.AA, source)
+            self.assertTrue(response.answer, source)
 
 
 class FailoverTest(unittest.TestCase):

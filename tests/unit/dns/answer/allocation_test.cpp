@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <new>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "dns/answer/responder.hpp"
@@ -155,6 +156,36 @@ TEST(AnswerAllocation, CookiesAndRateLimitingAllocateNothing) {
   EXPECT_EQ(after - before, 0u);
   EXPECT_GT(context.counters.rate_limited, 0u);
   EXPECT_GT(context.counters.rate_slipped, 0u);
+}
+
+// The forwarding decision: clients in and out of forward.allow, of both families.
+TEST(AnswerAllocation, ForwardAccessCheckAllocatesNothing) {
+  const registry::Snapshot snapshot({testing::example_zone()}, 1);
+  AnswerOptions options;
+  options.forward = true;
+  std::string why;
+  for (const char* text : {"10.0.0.0/8", "2001:db8::/32", "127.0.0.0/8", "::1/128"}) {
+    options.forward_allow.push_back(parse_client_prefix(text, why).value());
+  }
+  AnswerContext context(options, 0, 7);
+  const std::vector<std::uint8_t> query = testing::make_query("www.example.org.", rrtype::kA);
+  const std::uint8_t allowed[] = {127, 0, 0, 1};
+  const std::uint8_t denied[] = {192, 0, 2, 1};
+  ClientAddress ipv6_denied{};
+  ipv6_denied[0] = 0x20;
+  std::vector<std::uint8_t> out(65535);
+  std::size_t forwarded = 0;
+  std::size_t bytes = 0;
+  const std::size_t before = g_allocations.load();
+  for (const ClientAddress& client : {ipv4_client(allowed), ipv4_client(denied), ipv6_denied}) {
+    context.client = client;
+    bytes += answer_query(snapshot, query, out, Transport::udp, context);
+    forwarded += context.forward_query ? 1 : 0;
+  }
+  const std::size_t after = g_allocations.load();
+  EXPECT_EQ(forwarded, 1u);
+  EXPECT_GT(bytes, 0u);
+  EXPECT_EQ(after - before, 0u);
 }
 
 }  // namespace
