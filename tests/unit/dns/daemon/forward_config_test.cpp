@@ -39,19 +39,19 @@ TEST(ForwardConfig, AllowErrorsNameTheKeyAndTheEntry) {
   for (const char* allow : {"[\"localhost\"]", "[\"10.0.0.0/33\"]", "[\"10.0.0.0/\"]",
                             "[\"2001:db8::/129\"]", "[\"10.0.0.0/8x\"]", "[\"10.0.0.1/8\"]",
                             "[\"10.0.0.0/8\", \"10.0.0.0/8\"]", "[\"\"]"}) {
-    const std::string error = error_of(std::string("[forward]\nallow = ") + allow + "\n");
+    const std::string error = config_error_of(std::string("[forward]\nallow = ") + allow + "\n");
     EXPECT_NE(error.find("forward.allow"), std::string::npos) << allow << ": " << error;
   }
-  EXPECT_NE(error_of("[forward]\nallow = [\"10.0.0.1/8\"]\n").find("\"10.0.0.0/8\""),
+  EXPECT_NE(config_error_of("[forward]\nallow = [\"10.0.0.1/8\"]\n").find("\"10.0.0.0/8\""),
             std::string::npos);
-  EXPECT_NE(error_of("[forward]\nallow = [\"10.0.0.0/8\", \"10.0.0.0/8\"]\n").find("twice"),
+  EXPECT_NE(config_error_of("[forward]\nallow = [\"10.0.0.0/8\", \"10.0.0.0/8\"]\n").find("twice"),
             std::string::npos);
-  EXPECT_NE(error_of("[forward]\nallow = \"10.0.0.0/8\"\n").find("forward.allow"),
+  EXPECT_NE(config_error_of("[forward]\nallow = \"10.0.0.0/8\"\n").find("forward.allow"),
             std::string::npos);
   std::string many = "[forward]\nallow = [";
   for (int i = 0; i < 65; ++i) many += "\"10.0." + std::to_string(i) + ".0/24\",";
   many += "]\n";
-  EXPECT_NE(error_of(many).find("more than 64"), std::string::npos);
+  EXPECT_NE(config_error_of(many).find("more than 64"), std::string::npos);
 }
 
 TEST(ForwardConfig, TakesUpstreamsInOrder) {
