@@ -17,7 +17,6 @@ using Clock = std::chrono::steady_clock;
 // Retries after 1, 2, 4 and 8 seconds: five sends in all, then 16 s more for the last
 // answer, about 31 s, before giving up.
 constexpr int kMaxAttempts = 5;
-constexpr std::chrono::milliseconds kFirstRetry{1000};
 
 }  // namespace
 
@@ -59,8 +58,12 @@ std::vector<std::uint8_t> build_notify(std::string_view zone, std::string_view s
 }
 
 Notifier::Notifier(asio::io_context& io, Log log, const health::TsigSigner& signer,
-                   WallClock wall_clock)
-    : io_(io), log_(std::move(log)), signer_(signer), wall_clock_(std::move(wall_clock)) {}
+                   WallClock wall_clock, std::chrono::milliseconds first_retry)
+    : io_(io),
+      log_(std::move(log)),
+      signer_(signer),
+      wall_clock_(std::move(wall_clock)),
+      first_retry_(first_retry) {}
 
 Notifier::~Notifier() { stop(); }
 
@@ -133,7 +136,7 @@ void Notifier::send(Delivery& delivery, const std::vector<std::uint8_t>& message
 
 // The last attempt gets its wait too: a NOTIFY fails only when that passes unanswered.
 void Notifier::do_retry(Delivery& delivery) {
-  delivery.retry.expires_after(kFirstRetry * (1 << (delivery.attempts - 1)));
+  delivery.retry.expires_after(first_retry_ * (1 << (delivery.attempts - 1)));
   delivery.retry.async_wait([this, &delivery](const boost::system::error_code& error) {
     if (error || stopped_ || delivery.answered) return;
     if (delivery.attempts < kMaxAttempts) {

@@ -37,9 +37,13 @@ class Notifier {
   /// Wall clock in seconds since the epoch, for TSIG.
   using WallClock = std::function<std::uint64_t()>;
 
+  /// The wait before the first retry; each later one waits twice the one before.
+  static constexpr std::chrono::milliseconds kFirstRetry{1000};
+
   /// `signer` holds the keys that policies name; it must outlive the notifier.
+  /// `first_retry` replaces kFirstRetry (tests).
   Notifier(boost::asio::io_context& io, Log log, const health::TsigSigner& signer,
-           WallClock wall_clock);
+           WallClock wall_clock, std::chrono::milliseconds first_retry = kFirstRetry);
   ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
@@ -71,6 +75,7 @@ class Notifier {
   Log log_;
   const health::TsigSigner& signer_;
   WallClock wall_clock_;
+  std::chrono::milliseconds first_retry_;
   std::unique_ptr<boost::asio::ip::udp::socket> v4_;
   std::unique_ptr<boost::asio::ip::udp::socket> v6_;
   std::array<std::uint8_t, 4096> receive_buffer_{};
