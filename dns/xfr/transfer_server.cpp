@@ -116,9 +116,16 @@ struct TransferServer::Impl {
   std::atomic<bool> refresh_posted{false};
   std::atomic<std::size_t> queued{0};
 
-  std::mutex mutex;  // the journals and counters: the transfer thread, or a test's
+  // Counted with atomics, not under `mutex`: a /metrics scrape on the registry thread must
+  // not wait while a large transfer is being built.
+  void count(const TransferRequest& request, TransferResult result) {
+    transfers[static_cast<std::size_t>(type_of(request))][static_cast<std::size_t>(result)]
+        .fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::mutex mutex;  // the journals: the transfer thread, or a test's
   std::map<std::string, ZoneJournal> journals;  // by zone (wire)
-  TransferCounters counters;
+  std::array<std::array<std::atomic<std::uint64_t>, kTransferResults>, kTransferTypes> transfers{};
 };
 
 void TransferServer::Impl::refresh() {
@@ -146,7 +153,7 @@ void TransferServer::Impl::refresh() {
 
 std::vector<std::uint8_t> TransferServer::Impl::refuse(const TransferRequest& request,
                                                        const TsigCheck& check, std::uint16_t code) {
-  counters.count(type_of(request), result_of(code));
+  count(request, result_of(code));
   std::vector<std::uint8_t> response = error_response(request, code, true);
   if (request.has_tsig) signer.sign_response(response, check, check.error(), wall_clock());
   std::vector<std::uint8_t> framed;
@@ -166,7 +173,7 @@ std::vector<std::uint8_t> TransferServer::Impl::respond(std::span<const std::uin
   TsigCheck check;
   if (status != RequestStatus::ok) {
     request.has_tsig = false;
-    counters.count(type_of(request), TransferResult::formerr);
+    count(request, TransferResult::formerr);
     std::vector<std::uint8_t> framed;
     append_framed(framed, error_response(request, rcode::kFormErr, false));
     return framed;
@@ -201,7 +208,7 @@ std::vector<std::uint8_t> TransferServer::Impl::transfer(const TransferRequest& 
     if (request.has_tsig) signer.sign_next(message, check, prior_mac, now);
     append_framed(framed, message);
   });
-  counters.count(type_of(request), TransferResult::ok);
+  count(request, TransferResult::ok);
   const ZoneContent& latest = *journal.latest();
   const bool current = !serial_greater(latest.serial, request.client_serial);
   if (datagram && !current) {
@@ -280,10 +287,7 @@ void TransferServer::handle_later(std::vector<std::uint8_t> message, std::string
     // Too many waiting: REFUSED now, built here (it is small), rather than queue more.
     TransferRequest request;
     if (parse_transfer_request(message, request) != RequestStatus::ok) return;
-    {
-      std::lock_guard lock(impl_->mutex);
-      impl_->counters.count(type_of(request), TransferResult::refused);
-    }
+    impl_->count(request, TransferResult::refused);
     std::vector<std::uint8_t> framed;
     append_framed(framed, error_response(request, rcode::kRefused, true));
     reply(std::move(framed));
@@ -322,8 +326,12 @@ std::size_t TransferServer::answer_datagram(std::span<const std::uint8_t> query,
 }
 
 TransferCounters TransferServer::counters() const {
-  std::lock_guard lock(impl_->mutex);
-  TransferCounters counters = impl_->counters;
+  TransferCounters counters;
+  for (std::size_t t = 0; t < kTransferTypes; ++t) {
+    for (std::size_t r = 0; r < kTransferResults; ++r) {
+      counters.transfers[t][r] = impl_->transfers[t][r].load(std::memory_order_relaxed);
+    }
+  }
   counters.notify_sent = impl_->notifier.sent();
   counters.notify_answered = impl_->notifier.answered();
   counters.notify_failed = impl_->notifier.failed();

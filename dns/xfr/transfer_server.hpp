@@ -106,6 +106,7 @@ class TransferServer : public net::TransferHandler {
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message, const std::string& from,
                                     bool datagram = false);
 
+  /// The counts so far. Any thread; never waits for a transfer being built.
   TransferCounters counters() const;
 
  private:
