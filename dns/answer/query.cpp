@@ -64,7 +64,8 @@ Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept {
   out.client_subnet.present = false;
   if (!wire::parse_header(packet, out.header)) return Verdict::drop;
   if (out.header.has(wire::flag::kQr)) return Verdict::drop;
-  if (out.header.opcode() != wire::opcode::kQuery) return Verdict::notimp;
+  const std::uint16_t opcode = out.header.opcode();
+  if (opcode != wire::opcode::kQuery && opcode != wire::opcode::kNotify) return Verdict::notimp;
   if (out.header.qdcount != 1) return Verdict::formerr;
   std::size_t position = wire::kHeaderSize;
   wire::NameError name_error = wire::NameError::ok;
@@ -76,6 +77,11 @@ Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept {
   out.key.assign(out.qname);
   wire::fold_name({out.key.bytes.data(), out.key.length});
   const Verdict records = parse_records(packet, position, out);
+  // A NOTIFY, signed or not, is answered here with an error: we follow no primary, and a
+  // secondary refuses one from a host that is not its primary (RFC 1996 §3.10).
+  if (opcode == wire::opcode::kNotify) {
+    return records == Verdict::formerr ? Verdict::formerr : Verdict::notify;
+  }
   if (records != Verdict::answer) return records;
   const Verdict question = check_question(out);
   if (question != Verdict::answer) return question;

@@ -20,6 +20,7 @@ enum class Verdict : std::uint8_t {
   refused,  // class other than IN, or a transfer we do not serve
   badvers,  // EDNS version above 0 (RFC 6891 §6.1.3)
   signed_query,  // carries TSIG (RFC 8945): verified, answered and signed off this path
+  notify,   // a NOTIFY (RFC 1996) sent to us, a primary only: REFUSED, NOTAUTH outside our zones
 };
 
 /// A parsed query. `qname` keeps the client's letter case (echoed, RFC 1035 §7.3 and the

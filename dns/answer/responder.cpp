@@ -53,6 +53,22 @@ std::uint16_t error_rcode(Verdict verdict) noexcept {
   }
 }
 
+// The rcode of a question answered with an error. NSD and Knot, as primaries, answer
+// AXFR over UDP NOTIMP (RFC 5936 §4.2 leaves it undefined), and a NOTIFY for their own zone
+// REFUSED (NSD; they follow no primary for it) and for another NOTAUTH (Knot, RFC 2136 §2.2:
+// not authoritative); we answer the same.
+std::uint16_t error_code(const registry::Snapshot& snapshot, const Query& q, Verdict error,
+                         Transport transport) noexcept {
+  if (error == Verdict::notify) {
+    return snapshot.find_zone(q.key) != nullptr ? rcode::kRefused : rcode::kNotAuth;
+  }
+  if (error == Verdict::refused && transport == Transport::udp && q.has_question &&
+      q.qtype == wire::rrtype::kAxfr) {
+    return rcode::kNotImp;
+  }
+  return error_rcode(error);
+}
+
 // Checks the COOKIE option of `q`, when it has one, and holds back room for the COOKIE the
 // response carries (RFC 7873 §5.2). Runs only for queries with EDNS options.
 CookieStatus answer_cookie(std::span<const std::uint8_t> packet, const Query& q,
@@ -266,7 +282,7 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
     }
     // Otherwise names outside every served zone are refused, as NSD and Knot do.
     const Verdict error = verdict == Verdict::answer ? Verdict::refused : verdict;
-    const std::uint16_t code = error_rcode(error);
+    const std::uint16_t code = error_code(snapshot, q, error, transport);
     counters.count_response(transport, q.qtype, code);
     return writer.finish(flags, code, context.options.udp_payload);
   }

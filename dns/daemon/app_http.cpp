@@ -65,6 +65,11 @@ std::string App::render_server_metrics(const registry::Store& store) const {
   sources.etcd = etcd_.get();
   sources.store = &store;
   sources.forward = forwarder_ ? &forwarder_->counters() : nullptr;
+  xfr::TransferCounters transfers;
+  if (transfers_) {
+    transfers = transfers_->counters();
+    sources.transfers = &transfers;
+  }
   sources.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return render_metrics(sources);

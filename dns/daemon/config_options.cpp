@@ -278,7 +278,9 @@ const std::vector<Option>& options() {
        .max = 3600,
        .help = "Seconds a TCP client has to send each message whole, counted from the "
                "connection's start or its previous message; octets that trickle in do not "
-               "extend it. When they are up, the connection is closed (RFC 7766 §6.2.3).",
+               "extend it, while each write of an answer the client reads does (a slow "
+               "secondary gets the whole zone). When they are up, the connection is closed "
+               "(RFC 7766 §6.2.3).",
        .set = [](Target& t, const Value& v) { t.config->tcp_idle_timeout = as<std::uint32_t>(v); }},
       {.section = "server", .key = "tcp_max_clients", .fallback = std::int64_t{1000}, .min = 1,
        .max = 1000000,

@@ -215,6 +215,30 @@ void render_forward(PrometheusText& text, const forward::ForwardCounters* forwar
                count(&forward::ForwardCounters::dropped));
 }
 
+// Always present, 0 with no [[transfer]], so that dashboards need no special case.
+void render_transfers(PrometheusText& text, const xfr::TransferCounters* transfers) {
+  const xfr::TransferCounters none;
+  const xfr::TransferCounters& counters = transfers != nullptr ? *transfers : none;
+  text.family("signpost_transfers_total", "counter",
+              "Zone transfer requests (AXFR, IXFR over TCP and UDP) by type and result: ok "
+              "(answered), refused, notauth (bad TSIG), formerr.");
+  for (std::size_t t = 0; t < xfr::kTransferTypes; ++t) {
+    const auto type = static_cast<xfr::TransferType>(t);
+    for (std::size_t r = 0; r < xfr::kTransferResults; ++r) {
+      const auto result = static_cast<xfr::TransferResult>(r);
+      text.sample("signpost_transfers_total",
+                  {{"type", xfr::transfer_type_label(type)},
+                   {"result", xfr::transfer_result_label(result)}},
+                  counters.of(type, result));
+    }
+  }
+  text.counter("signpost_notify_sent_total",
+               "NOTIFY messages sent to secondaries, retries included.", counters.notify_sent);
+  text.counter("signpost_notify_failed_total",
+               "NOTIFYs no secondary answered after every retry (it polls at its SOA refresh).",
+               counters.notify_failed);
+}
+
 void render_process(PrometheusText& text, double uptime_seconds) {
   text.family("signpost_build_info", "gauge", "signpostd's version (always 1).");
   text.sample("signpost_build_info", {{"version", SIGNPOST_VERSION}}, std::uint64_t{1});
@@ -239,6 +263,7 @@ std::string render_metrics(const MetricsSources& sources) {
   render_process(text, sources.uptime_seconds);
   render_workers(text, sources);
   render_forward(text, sources.forward);
+  render_transfers(text, sources.transfers);
   if (sources.receiver != nullptr) render_receiver(text, *sources.receiver);
   if (sources.store != nullptr) render_instances(text, *sources.store);
   if (sources.publisher != nullptr) render_publisher(text, *sources.publisher);

@@ -1,6 +1,9 @@
 // One DNS-over-TCP connection.
 #include "dns/net/tcp_session.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <span>
@@ -8,7 +11,6 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 
 namespace signpost::dns::net {
 
@@ -21,6 +23,11 @@ using asio::ip::tcp;
 constexpr std::size_t kInitialBuffer = 4096;
 // Framed answers a client may leave unread before we stop reading its queries.
 constexpr std::size_t kMaxPending = 256 * 1024;
+// Octets written but not yet sent that the kernel holds for one connection
+// (TCP_NOTSENT_LOWAT): a write completes as the peer reads, not once a buffer of megabytes
+// has taken the whole of a zone, so progress on a transfer is seen often (the idle rule
+// counts it) and a peer that stops reading ties up this much, not the zone.
+constexpr int kUnsentLimit = 128 * 1024;
 // Forwarded queries of one connection waiting for their answers before we stop reading its
 // queries, so that one client cannot take every slot the forwarder has.
 constexpr std::size_t kMaxForwarding = 64;
@@ -44,6 +51,9 @@ void TcpSession::start() {
   boost::system::error_code ignored;
   // Answers are written whole; do not hold them back waiting for more (Nagle).
   socket_.set_option(tcp::no_delay(true), ignored);
+  socket_.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>(
+                         kUnsentLimit),
+                     ignored);
   await_message();
   do_idle_wait();
   do_read();
@@ -202,15 +212,31 @@ void TcpSession::append_frame(const std::uint8_t* data, std::size_t length) {
 void TcpSession::do_write() {
   if (closed_ || !writing_.empty() || pending_.empty()) return;
   writing_.swap(pending_);
-  asio::async_write(socket_, asio::buffer(writing_),
-                    [self = shared_from_this()](const boost::system::error_code& error,
-                                                std::size_t) { self->on_write(error); });
+  written_ = 0;
+  do_write_some();
 }
 
-void TcpSession::on_write(const boost::system::error_code& error) {
+// Writes as much as the socket takes now, not the whole buffer at once: each completed
+// write is progress that moves the deadline, so a transfer read slowly is not cut off as
+// idle, while a peer that stops reading leaves a write pending until the deadline passes.
+void TcpSession::do_write_some() {
+  socket_.async_write_some(
+      asio::buffer(writing_.data() + written_, writing_.size() - written_),
+      [self = shared_from_this()](const boost::system::error_code& error, std::size_t length) {
+        self->on_write(error, length);
+      });
+}
+
+void TcpSession::on_write(const boost::system::error_code& error, std::size_t length) {
   if (closed_) return;
   if (error) {
     close();
+    return;
+  }
+  written_ += length;
+  await_message();
+  if (written_ < writing_.size()) {
+    do_write_some();
     return;
   }
   writing_.clear();
@@ -240,6 +266,9 @@ void TcpSession::do_idle_wait() {
 // deadline, which costs no timer operation.
 void TcpSession::on_idle(const boost::system::error_code& error) {
   if (closed_ || error == asio::error::operation_aborted) return;
+  // A transfer being built is work in progress, not an idle client: its writes, once it
+  // is back, are what the deadline then watches.
+  if (transfer_in_flight_) await_message();
   if (std::chrono::steady_clock::now() >= deadline_) {
     ++state_.counters.tcp_idle_closed;
     close();

@@ -21,7 +21,10 @@ namespace signpost::dns::net {
 /// included, must arrive whole within `tcp_idle_timeout` of the moment the session began
 /// to wait for it (the start, or the previous message taken); octets that trickle in do
 /// not extend it, so a client cannot hold the connection by sending one now and then
-/// (§6.2.3). The connection is closed when that time is up, on a zero-length frame, on a
+/// (§6.2.3). A connection busy answering is not idle: each completed write, and a
+/// transfer still being built, moves the deadline on, so a slow reader gets a whole zone,
+/// while one that stops reading is closed when a write has waited that long.
+/// The connection is closed when that time is up, on a zero-length frame, on a
 /// read error, and once the client has closed its side and every answer is sent.
 /// Owns one slot of the worker's ConnectionLimit, for `client`, released when it is
 /// destroyed. Lives as long as one of its asynchronous operations holds it; the worker's
@@ -52,7 +55,8 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   // and closes when done.
   void resume();
   void do_write();
-  void on_write(const boost::system::error_code& error);
+  void do_write_some();
+  void on_write(const boost::system::error_code& error, std::size_t length);
   void do_idle_wait();
   void on_idle(const boost::system::error_code& error);
   // Starts the wait for the next message: it has tcp_idle_timeout from now to arrive whole.
@@ -70,6 +74,7 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   std::size_t in_used_ = 0;
   std::vector<std::uint8_t> pending_;  // framed answers waiting for the write in flight
   std::vector<std::uint8_t> writing_;  // framed answers being written
+  std::size_t written_ = 0;            // octets of writing_ the socket has taken
   std::size_t forwarding_ = 0;  // queries at the Forwarder, not answered yet
   bool transfer_in_flight_ = false;  // an AXFR/IXFR handed to the TransferHandler
   bool reading_ = false;

@@ -14,9 +14,9 @@ namespace {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-// Retries after 1, 2, 4 and 8 seconds: five sends in all, about 15 s, before giving up.
+// Retries after 1, 2, 4 and 8 seconds: five sends in all, then 16 s more for the last
+// answer, about 31 s, before giving up.
 constexpr int kMaxAttempts = 5;
-constexpr std::chrono::milliseconds kFirstRetry{1000};
 
 }  // namespace
 
@@ -29,6 +29,7 @@ struct Notifier::Delivery {
   bool answered = true;
   asio::steady_timer retry;
   std::vector<std::uint8_t> message;
+  std::vector<std::uint8_t> request_mac;  // the MAC of a signed message; empty: unsigned
 };
 
 struct Notifier::ZoneState {
@@ -56,7 +57,13 @@ std::vector<std::uint8_t> build_notify(std::string_view zone, std::string_view s
   return message;
 }
 
-Notifier::Notifier(asio::io_context& io, Log log) : io_(io), log_(std::move(log)) {}
+Notifier::Notifier(asio::io_context& io, Log log, const health::TsigSigner& signer,
+                   WallClock wall_clock, std::chrono::milliseconds first_retry)
+    : io_(io),
+      log_(std::move(log)),
+      signer_(signer),
+      wall_clock_(std::move(wall_clock)),
+      first_retry_(first_retry) {}
 
 Notifier::~Notifier() { stop(); }
 
@@ -108,6 +115,12 @@ void Notifier::send_round(ZoneState& zone) {
     delivery->attempts = 0;
     delivery->answered = false;
     delivery->message = build_notify(zone.policy->zone, zone.soa, delivery->id);
+    delivery->request_mac.clear();
+    // Signed once per round: the retries, within 15 s, stay inside the fudge (RFC 8945 §5.2.3).
+    if (const health::TsigKey* key = zone.policy->key.empty() ? nullptr
+                                                               : signer_.find(zone.policy->key)) {
+      delivery->request_mac = signer_.sign_request(delivery->message, *key, wall_clock_());
+    }
     send(*delivery, delivery->message);
   }
 }
@@ -121,16 +134,18 @@ void Notifier::send(Delivery& delivery, const std::vector<std::uint8_t>& message
   do_retry(delivery);
 }
 
+// The last attempt gets its wait too: a NOTIFY fails only when that passes unanswered.
 void Notifier::do_retry(Delivery& delivery) {
-  if (delivery.attempts >= kMaxAttempts) {
-    log_("NOTIFY to " + delivery.text + " not answered after " + std::to_string(kMaxAttempts) +
-         " attempts; the secondary will poll at its SOA refresh");
-    return;
-  }
-  delivery.retry.expires_after(kFirstRetry * (1 << (delivery.attempts - 1)));
+  delivery.retry.expires_after(first_retry_ * (1 << (delivery.attempts - 1)));
   delivery.retry.async_wait([this, &delivery](const boost::system::error_code& error) {
     if (error || stopped_ || delivery.answered) return;
-    send(delivery, delivery.message);
+    if (delivery.attempts < kMaxAttempts) {
+      send(delivery, delivery.message);
+      return;
+    }
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    log_("NOTIFY to " + delivery.text + " not answered after " + std::to_string(kMaxAttempts) +
+         " attempts; the secondary will poll at its SOA refresh");
   });
 }
 
@@ -155,7 +170,8 @@ void Notifier::do_receive(asio::ip::udp::socket& socket) {
 }
 
 // A response matches a delivery by source and ID (RFC 1996 §4.8); its rcode does not
-// matter: a secondary that answers at all has heard us.
+// matter: a secondary that answers at all has heard us. To a signed NOTIFY, only an answer
+// signed over our MAC counts (RFC 8945 §5.3): anyone can send an unsigned one.
 void Notifier::on_response(std::span<const std::uint8_t> message,
                            const asio::ip::udp::endpoint& from) {
   wire::Header header;
@@ -166,6 +182,11 @@ void Notifier::on_response(std::span<const std::uint8_t> message,
   for (auto& [name, zone] : zones_) {
     for (auto& delivery : zone->deliveries) {
       if (delivery->answered || delivery->id != header.id || delivery->target != from) continue;
+      if (!delivery->request_mac.empty() &&
+          signer_.verify_response(message, delivery->request_mac, wall_clock_()).status !=
+              health::TsigCheck::Status::ok) {
+        continue;
+      }
       delivery->answered = true;
       delivery->retry.cancel();
       answered_.fetch_add(1, std::memory_order_relaxed);

@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "dns/xfr/transfer_policy.hpp"
+#include "health/protocol/tsig.hpp"
 
 namespace signpost::dns::xfr {
 
@@ -25,13 +26,24 @@ namespace signpost::dns::xfr {
 /// per `notify_interval`; a change inside the interval is sent at its end, with the serial
 /// then current. Retried: a target that does not answer gets the NOTIFY again after 1, 2,
 /// 4 and 8 seconds (RFC 1996 §3.6 leaves the schedule to us), then is left until the next
-/// change; a newer round replaces one still retrying. Runs on the transfer thread's
+/// change; a newer round replaces one still retrying. A zone whose policy names a `key` has
+/// its NOTIFY signed with it (RFC 1996 §3.7 with RFC 8945 §4.2), and only an answer whose
+/// TSIG verifies against that request counts (§5.3); an unsigned or bad one is ignored, so
+/// the NOTIFY is retried as if lost. Runs on the transfer thread's
 /// io_context; every function must be called there. Allocates.
 class Notifier {
  public:
   using Log = std::function<void(const std::string&)>;
+  /// Wall clock in seconds since the epoch, for TSIG.
+  using WallClock = std::function<std::uint64_t()>;
 
-  Notifier(boost::asio::io_context& io, Log log);
+  /// The wait before the first retry; each later one waits twice the one before.
+  static constexpr std::chrono::milliseconds kFirstRetry{1000};
+
+  /// `signer` holds the keys that policies name; it must outlive the notifier.
+  /// `first_retry` replaces kFirstRetry (tests).
+  Notifier(boost::asio::io_context& io, Log log, const health::TsigSigner& signer,
+           WallClock wall_clock, std::chrono::milliseconds first_retry = kFirstRetry);
   ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
@@ -42,9 +54,11 @@ class Notifier {
   /// Cancels timers and closes the sockets.
   void stop();
 
-  /// NOTIFY messages sent (retries included) and answered, for metrics and tests. Any thread.
+  /// NOTIFY messages sent (retries included), answered, and given up on (no answer after
+  /// the last retry's wait), for metrics and tests. Any thread.
   std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
   std::uint64_t answered() const noexcept { return answered_.load(std::memory_order_relaxed); }
+  std::uint64_t failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
 
  private:
   struct Delivery;
@@ -59,6 +73,9 @@ class Notifier {
 
   boost::asio::io_context& io_;
   Log log_;
+  const health::TsigSigner& signer_;
+  WallClock wall_clock_;
+  std::chrono::milliseconds first_retry_;
   std::unique_ptr<boost::asio::ip::udp::socket> v4_;
   std::unique_ptr<boost::asio::ip::udp::socket> v6_;
   std::array<std::uint8_t, 4096> receive_buffer_{};
@@ -67,6 +84,7 @@ class Notifier {
   std::mt19937 random_{std::random_device{}()};
   std::atomic<std::uint64_t> sent_{0};
   std::atomic<std::uint64_t> answered_{0};
+  std::atomic<std::uint64_t> failed_{0};
   bool stopped_ = false;
 };
 

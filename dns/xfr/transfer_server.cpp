@@ -40,12 +40,39 @@ void append_framed(std::vector<std::uint8_t>& out, const std::vector<std::uint8_
 }
 
 // The zone of `snapshot` whose apex is exactly `origin`, or nullptr.
+TransferType type_of(const TransferRequest& request) {
+  return request.qtype == wire::rrtype::kIxfr ? TransferType::ixfr : TransferType::axfr;
+}
+
+TransferResult result_of(std::uint16_t code) {
+  switch (code) {
+    case rcode::kNotAuth: return TransferResult::notauth;
+    case rcode::kFormErr: return TransferResult::formerr;
+    case rcode::kNoError: return TransferResult::ok;
+    default: return TransferResult::refused;
+  }
+}
+
 const zone::Zone* zone_at(const registry::Snapshot& snapshot, const std::string& origin) {
   const zone::Zone* zone = snapshot.find_zone(std::string_view(origin));
   return zone != nullptr && zone->origin() == origin ? zone : nullptr;
 }
 
 }  // namespace
+
+std::string_view transfer_type_label(TransferType type) noexcept {
+  return type == TransferType::ixfr ? "ixfr" : "axfr";
+}
+
+std::string_view transfer_result_label(TransferResult result) noexcept {
+  switch (result) {
+    case TransferResult::ok: return "ok";
+    case TransferResult::refused: return "refused";
+    case TransferResult::notauth: return "notauth";
+    case TransferResult::formerr: return "formerr";
+  }
+  return "ok";
+}
 
 struct TransferServer::Impl {
   Impl(TransferSettings settings_in, Log log_in, WallClock clock)
@@ -54,7 +81,7 @@ struct TransferServer::Impl {
         wall_clock(clock ? std::move(clock) : WallClock(system_seconds)),
         signer(settings.keys),
         work(asio::make_work_guard(io)),
-        notifier(io, log) {
+        notifier(io, log, signer, wall_clock) {
     for (const TransferPolicy& policy : settings.policies) {
       journals.emplace(policy.zone, ZoneJournal(settings.journal_diffs, settings.journal_octets));
     }
@@ -89,9 +116,16 @@ struct TransferServer::Impl {
   std::atomic<bool> refresh_posted{false};
   std::atomic<std::size_t> queued{0};
 
-  std::mutex mutex;  // the journals and counters: the transfer thread, or a test's
+  // Counted with atomics, not under `mutex`: a /metrics scrape on the registry thread must
+  // not wait while a large transfer is being built.
+  void count(const TransferRequest& request, TransferResult result) {
+    transfers[static_cast<std::size_t>(type_of(request))][static_cast<std::size_t>(result)]
+        .fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::mutex mutex;  // the journals: the transfer thread, or a test's
   std::map<std::string, ZoneJournal> journals;  // by zone (wire)
-  TransferCounters counters;
+  std::array<std::array<std::atomic<std::uint64_t>, kTransferResults>, kTransferTypes> transfers{};
 };
 
 void TransferServer::Impl::refresh() {
@@ -119,7 +153,7 @@ void TransferServer::Impl::refresh() {
 
 std::vector<std::uint8_t> TransferServer::Impl::refuse(const TransferRequest& request,
                                                        const TsigCheck& check, std::uint16_t code) {
-  ++counters.refused;
+  count(request, result_of(code));
   std::vector<std::uint8_t> response = error_response(request, code, true);
   if (request.has_tsig) signer.sign_response(response, check, check.error(), wall_clock());
   std::vector<std::uint8_t> framed;
@@ -139,6 +173,7 @@ std::vector<std::uint8_t> TransferServer::Impl::respond(std::span<const std::uin
   TsigCheck check;
   if (status != RequestStatus::ok) {
     request.has_tsig = false;
+    count(request, TransferResult::formerr);
     std::vector<std::uint8_t> framed;
     append_framed(framed, error_response(request, rcode::kFormErr, false));
     return framed;
@@ -173,11 +208,11 @@ std::vector<std::uint8_t> TransferServer::Impl::transfer(const TransferRequest& 
     if (request.has_tsig) signer.sign_next(message, check, prior_mac, now);
     append_framed(framed, message);
   });
+  count(request, TransferResult::ok);
   const ZoneContent& latest = *journal.latest();
   const bool current = !serial_greater(latest.serial, request.client_serial);
   if (datagram && !current) {
     // Changes do not go over UDP: TC, and the client asks again over TCP (RFC 1995 §2).
-    ++counters.ixfr;
     std::vector<std::uint8_t> response = error_response(request, rcode::kNoError, true);
     wire::store_u16(response.data() + 2, static_cast<std::uint16_t>(
                                              wire::load_u16(response.data() + 2) | wire::flag::kTc));
@@ -188,7 +223,6 @@ std::vector<std::uint8_t> TransferServer::Impl::transfer(const TransferRequest& 
   writer.add(latest.soa);
   if (request.qtype == wire::rrtype::kIxfr && current) {
     // The client is current (or ahead): the SOA alone says so (RFC 1995 §2).
-    ++counters.ixfr;
     writer.finish();
     return framed;
   }
@@ -197,7 +231,6 @@ std::vector<std::uint8_t> TransferServer::Impl::transfer(const TransferRequest& 
                                                  : std::vector<const ZoneDiff*>{};
   if (!chain.empty()) {
     // Each change: the old SOA, what it deleted, the new SOA, what it added (RFC 1995 §4).
-    ++counters.ixfr;
     for (const ZoneDiff* diff : chain) {
       writer.add(diff->from_soa);
       for (const std::string& record : diff->deleted) writer.add(record);
@@ -207,7 +240,6 @@ std::vector<std::uint8_t> TransferServer::Impl::transfer(const TransferRequest& 
   } else {
     // AXFR, or an IXFR from a version the journal no longer reaches: the whole zone, in
     // the AXFR form that RFC 1995 §4 allows.
-    ++counters.axfr;
     for (const std::string& record : latest.records) writer.add(record);
   }
   writer.add(latest.soa);
@@ -255,6 +287,7 @@ void TransferServer::handle_later(std::vector<std::uint8_t> message, std::string
     // Too many waiting: REFUSED now, built here (it is small), rather than queue more.
     TransferRequest request;
     if (parse_transfer_request(message, request) != RequestStatus::ok) return;
+    impl_->count(request, TransferResult::refused);
     std::vector<std::uint8_t> framed;
     append_framed(framed, error_response(request, rcode::kRefused, true));
     reply(std::move(framed));
@@ -293,10 +326,15 @@ std::size_t TransferServer::answer_datagram(std::span<const std::uint8_t> query,
 }
 
 TransferCounters TransferServer::counters() const {
-  std::lock_guard lock(impl_->mutex);
-  TransferCounters counters = impl_->counters;
+  TransferCounters counters;
+  for (std::size_t t = 0; t < kTransferTypes; ++t) {
+    for (std::size_t r = 0; r < kTransferResults; ++r) {
+      counters.transfers[t][r] = impl_->transfers[t][r].load(std::memory_order_relaxed);
+    }
+  }
   counters.notify_sent = impl_->notifier.sent();
   counters.notify_answered = impl_->notifier.answered();
+  counters.notify_failed = impl_->notifier.failed();
   return counters;
 }
 

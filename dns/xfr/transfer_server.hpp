@@ -13,10 +13,13 @@
 // collection, and one diff spans the serials between. A new serial schedules NOTIFY.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dns/net/transfer_handler.hpp"
@@ -35,13 +38,34 @@ struct TransferSettings {
   std::size_t max_queued = 16;           // requests waiting at once
 };
 
+/// What a transfer request was, for counting: the qtype asked (an IXFR answered in full
+/// is still an IXFR).
+enum class TransferType : std::uint8_t { axfr, ixfr };
+inline constexpr std::size_t kTransferTypes = 2;
+
+/// How a transfer request ended: answered (NOERROR, data or the SOA alone), REFUSED (not
+/// allowed, unknown zone, too many waiting), NOTAUTH (bad TSIG, RFC 8945 §5.2) or FORMERR.
+enum class TransferResult : std::uint8_t { ok, refused, notauth, formerr };
+inline constexpr std::size_t kTransferResults = 4;
+
+/// The labels of `type` and `result` on /metrics ("axfr", "ok", ...). Any thread.
+std::string_view transfer_type_label(TransferType type) noexcept;
+std::string_view transfer_result_label(TransferResult result) noexcept;
+
 /// Counters, read by metrics and tests.
 struct TransferCounters {
-  std::uint64_t axfr = 0;         // full transfers sent (AXFR, and IXFR answered in full)
-  std::uint64_t ixfr = 0;         // incremental transfers sent (diffs or SOA only)
-  std::uint64_t refused = 0;      // REFUSED or NOTAUTH
-  std::uint64_t notify_sent = 0;
-  std::uint64_t notify_answered = 0;
+  // transfers[type][result]: requests over TCP and UDP.
+  std::array<std::array<std::uint64_t, kTransferResults>, kTransferTypes> transfers{};
+  std::uint64_t notify_sent = 0;      // NOTIFY messages sent, retries included
+  std::uint64_t notify_answered = 0;  // NOTIFYs a secondary answered
+  std::uint64_t notify_failed = 0;    // NOTIFYs with no answer after every retry
+
+  std::uint64_t of(TransferType type, TransferResult result) const noexcept {
+    return transfers[static_cast<std::size_t>(type)][static_cast<std::size_t>(result)];
+  }
+  void count(TransferType type, TransferResult result) noexcept {
+    ++transfers[static_cast<std::size_t>(type)][static_cast<std::size_t>(result)];
+  }
 };
 
 /// The transfer service: a thread, the zones' journals and the notifier. Public functions
@@ -82,6 +106,7 @@ class TransferServer : public net::TransferHandler {
   std::vector<std::uint8_t> respond(std::span<const std::uint8_t> message, const std::string& from,
                                     bool datagram = false);
 
+  /// The counts so far. Any thread; never waits for a transfer being built.
   TransferCounters counters() const;
 
  private:

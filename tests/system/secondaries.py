@@ -1,7 +1,8 @@
 """Real secondaries for the zone transfer tests: NSD, Knot DNS and BIND, each started on a
 free loopback port with a config and working folder of its own, unprivileged in the way
 each allows (no chroot, no user switch, no control socket it does not need), following
-signpostd by TSIG-signed transfers and NOTIFY. docs/transfer.md shows the same configs."""
+signpostd by TSIG-signed transfers and NOTIFY. NSD and Knot take NOTIFY only signed with
+the key; BIND always takes one from a primary's address, and from others only signed. docs/transfer.md shows the same configs."""
 
 import os
 import subprocess
@@ -84,7 +85,7 @@ zone:
   name: "{zone}"
   zonefile: "{self.path(zone + 'zone')}"
   request-xfr: {LOOPBACK}@{self.primary_port} {KEY_NAME}
-  allow-notify: {LOOPBACK} NOKEY
+  allow-notify: {LOOPBACK} {KEY_NAME}
   provide-xfr: {LOOPBACK} NOKEY
 """ for zone in self.zones)
         self.write("nsd.conf", f"""server:
@@ -142,6 +143,7 @@ remote:
 acl:
   - id: notify_from_primary
     address: {LOOPBACK}
+    key: {KEY_NAME}
     action: notify
   - id: transfer_out
     address: {LOOPBACK}
@@ -168,7 +170,7 @@ zone "{zone}" {{
   type secondary;
   primaries port {self.primary_port} {{ {LOOPBACK} key "{KEY_NAME}"; }};
   file "{self.path(zone + 'db')}";
-  allow-notify {{ {LOOPBACK}; }};
+  allow-notify {{ key "{KEY_NAME}"; }};
   allow-transfer {{ {LOOPBACK}; }};
 }};
 """ for zone in self.zones)

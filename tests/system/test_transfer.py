@@ -12,6 +12,7 @@ import socket
 import struct
 import time
 import unittest
+import urllib.request
 
 import dns.edns
 import dns.flags
@@ -25,7 +26,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from harness import LOOPBACK, Server, run, udp_exchange, wait_for
+from harness import LOOPBACK, Server, free_port, run, udp_exchange, wait_for
 from secondaries import KEY_NAME, KEY_SECRET, Bind, Knot, Nsd, wait_serial
 
 ZONE = "svc.internal."
@@ -50,9 +51,12 @@ def static_services():
     return "\n".join(lines)
 
 
-def server_config(notify):
+def server_config(notify, http_port):
     targets = ", ".join(f'"{LOOPBACK}:{port}"' for port in notify)
     return f"""
+[http]
+listen = ["{LOOPBACK}:{http_port}"]
+
 [health]
 min_lease = 1
 max_lease = 600
@@ -84,13 +88,15 @@ notify = [{targets}]
 
 SERVER = None
 SECONDARIES = []
+HTTP_PORT = None
 
 
 def setUpModule():
-    global SERVER, SECONDARIES
+    global SERVER, SECONDARIES, HTTP_PORT
+    HTTP_PORT = free_port()
     SECONDARIES = [Nsd(None, [ZONE, STATIC_ZONE]), Knot(None, [ZONE, STATIC_ZONE]),
                    Bind(None, [ZONE, STATIC_ZONE])]
-    SERVER = Server(extra=server_config([s.port for s in SECONDARIES]),
+    SERVER = Server(extra=server_config([s.port for s in SECONDARIES], HTTP_PORT),
                     extra_zones={"closed.test.zone": CLOSED_ZONE_TEXT})
     SERVER.start()
     for secondary in SECONDARIES:
@@ -175,6 +181,15 @@ def tcp_exchange(wire):
         sock.sendall(struct.pack("!H", len(wire)) + wire)
         length = struct.unpack("!H", sock.recv(2, socket.MSG_WAITALL))[0]
         return sock.recv(length, socket.MSG_WAITALL)
+
+
+def metrics():
+    """signpostd's /metrics samples, {series as written: value}."""
+    url = f"http://{LOOPBACK}:{HTTP_PORT}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in lines if line and not line.startswith("#")}
 
 
 def wait_all(predicate, timeout):
@@ -284,6 +299,35 @@ class TransferTest(unittest.TestCase):
                    f"hmac-sha256:{KEY_NAME}:{KEY_SECRET}", ZONE, "AXFR"])
         self.assertIn("Transfer failed", out.stdout)
 
+    def test_nsd_and_knot_take_notify_only_signed_with_the_key(self):
+        # So the NOTIFYs that keep them within 2 s of signpostd (the tests below) are signed.
+        for secondary in SECONDARIES:
+            if secondary.NAME == "named":
+                continue  # BIND takes a NOTIFY from a primary's address, signed or not
+            unsigned = dns.message.make_query(ZONE, "SOA")
+            unsigned.set_opcode(dns.opcode.NOTIFY)
+            response = dns.message.from_wire(udp_exchange(secondary.port, unsigned.to_wire()))
+            self.assertIn(response.rcode(), (dns.rcode.REFUSED, dns.rcode.NOTAUTH),
+                          secondary.NAME)
+            signed = dns.message.make_query(ZONE, "SOA")
+            signed.set_opcode(dns.opcode.NOTIFY)
+            signed.use_tsig(keyring(), KEY_NAME, algorithm=dns.tsig.HMAC_SHA256)
+            response = dns.message.from_wire(udp_exchange(secondary.port, signed.to_wire()),
+                                             keyring=signed.keyring, request_mac=signed.mac)
+            self.assertEqual(dns.rcode.NOERROR, response.rcode(), secondary.NAME)
+
+    def test_metrics_count_transfers_and_notifies(self):
+        before = metrics()
+        with self.assertRaises(dns.query.TransferError):
+            list(dns.query.xfr(LOOPBACK, ZONE, port=SERVER.port, timeout=5))
+        after = metrics()
+        refused = 'signpost_transfers_total{type="axfr",result="refused"}'
+        self.assertEqual(before[refused] + 1, after[refused])
+        # The secondaries' first transfers, and the NOTIFYs that every serial sent.
+        self.assertGreater(after['signpost_transfers_total{type="axfr",result="ok"}'], 0)
+        self.assertGreater(after["signpost_notify_sent_total"], 0)
+        self.assertIn("signpost_notify_failed_total", after)
+
     def test_ixfr_from_the_current_serial_is_the_soa_alone(self):
         serial = serial_of(ZONE)
         query = dns.message.make_query(ZONE, "IXFR")
@@ -309,14 +353,25 @@ class TransferTest(unittest.TestCase):
             self.assertEqual(truncated, bool(response.flags & dns.flags.TC))
             self.assertEqual(0 if truncated else 1, len(response.answer))
 
-    def test_notify_and_udp_axfr_get_an_answer_not_a_crash(self):
-        notify = dns.message.make_query(ZONE, "SOA")
-        notify.set_opcode(dns.opcode.NOTIFY)
-        response = dns.message.from_wire(udp_exchange(SERVER.port, notify.to_wire()))
-        self.assertEqual(dns.rcode.NOTIMP, response.rcode())
+    def test_notify_and_udp_axfr_are_answered_as_nsd_and_knot_answer(self):
+        # A NOTIFY for a zone we serve (we follow no primary): REFUSED, as NSD answers; for
+        # a zone we do not serve: NOTAUTH, as Knot answers. Opcode and question come back.
+        for zone, rcode in ((ZONE, dns.rcode.REFUSED), ("elsewhere.example.", dns.rcode.NOTAUTH)):
+            notify = dns.message.make_query(zone, "SOA")
+            notify.flags = dns.flags.AA
+            notify.set_opcode(dns.opcode.NOTIFY)
+            response = dns.message.from_wire(udp_exchange(SERVER.port, notify.to_wire()))
+            self.assertEqual(rcode, response.rcode(), zone)
+            self.assertEqual(dns.opcode.NOTIFY, response.opcode())
+            self.assertEqual(zone, response.question[0].name.to_text())
+        # AXFR over UDP is not defined (RFC 5936 §4.2): NOTIMP, as NSD and Knot answer; kdig
+        # reports it as such.
         response = dns.message.from_wire(udp_exchange(
             SERVER.port, dns.message.make_query(ZONE, "AXFR").to_wire()))
-        self.assertEqual(dns.rcode.REFUSED, response.rcode())
+        self.assertEqual(dns.rcode.NOTIMP, response.rcode())
+        self.assertEqual(1, len(response.question))
+        out = run(["kdig", f"@{LOOPBACK}", "-p", str(SERVER.port), "+notcp", ZONE, "AXFR"])
+        self.assertIn("NOTIMPL", out.stdout + out.stderr)
         self.assertTrue(SERVER.alive())
 
     def test_a_registered_instance_is_served_by_all_three_within_two_seconds(self):

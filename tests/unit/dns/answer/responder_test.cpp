@@ -206,6 +206,39 @@ TEST_F(ResponderTest, OutsideZonesAndOtherClassesAreRefused) {
   EXPECT_EQ(ldns_pkt_get_rcode(ch.get()), LDNS_RCODE_REFUSED);
 }
 
+// As NSD and Knot answer as primaries: AXFR over UDP is NOTIMP (RFC 5936 §4.2), over TCP
+// without a transfer service REFUSED; the question is echoed.
+TEST_F(ResponderTest, AxfrOverUdpIsNotImplementedAndOverTcpRefused) {
+  Packet udp = ask("example.test.", rrtype::kAxfr);
+  EXPECT_EQ(ldns_pkt_get_rcode(udp.get()), LDNS_RCODE_NOTIMPL);
+  EXPECT_EQ(ldns_pkt_qdcount(udp.get()), 1);
+  EXPECT_TRUE(ldns_pkt_rd(udp.get()));
+  Packet tcp = ask("example.test.", rrtype::kAxfr, {}, Transport::tcp);
+  EXPECT_EQ(ldns_pkt_get_rcode(tcp.get()), LDNS_RCODE_REFUSED);
+  EXPECT_EQ(counters_.with_rcode(wire::rcode::kNotImp), 1u);
+}
+
+// A NOTIFY to a primary that follows no one: REFUSED for a zone it serves (NSD), NOTAUTH
+// for any other (Knot); opcode NOTIFY and the question come back, signed or not.
+TEST_F(ResponderTest, NotifyIsRefusedForOurZonesAndNotAuthElsewhere) {
+  QueryOptions notify;
+  notify.flags = static_cast<std::uint16_t>(wire::opcode::kNotify << 11 | wire::flag::kAa);
+  Packet ours = ask("example.test.", rrtype::kSoa, notify);
+  EXPECT_EQ(ldns_pkt_get_rcode(ours.get()), LDNS_RCODE_REFUSED);
+  EXPECT_EQ(ldns_pkt_get_opcode(ours.get()), LDNS_PACKET_NOTIFY);
+  EXPECT_EQ(ldns_pkt_qdcount(ours.get()), 1);
+  EXPECT_EQ(ldns_pkt_ancount(ours.get()), 0);
+  Packet other = ask("example.org.", rrtype::kSoa, notify);
+  EXPECT_EQ(ldns_pkt_get_rcode(other.get()), LDNS_RCODE_NOTAUTH);
+  const auto signed_notify = raw(with_tsig(make_query("example.test.", rrtype::kSoa, notify)));
+  ASSERT_GE(signed_notify.size(), 12u);
+  EXPECT_EQ(signed_notify[3] & 0x0F, wire::rcode::kRefused);
+  EXPECT_FALSE(context_.signed_query);
+  auto two = make_query("example.test.", rrtype::kSoa, notify);
+  two[5] = 2;
+  EXPECT_EQ(raw(two)[3] & 0x0F, wire::rcode::kFormErr);
+}
+
 TEST_F(ResponderTest, LadderDropsShortPacketsAndResponses) {
   EXPECT_TRUE(raw({0x12, 0x34, 0x01}).empty());
   QueryOptions response;

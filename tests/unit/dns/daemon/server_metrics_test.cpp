@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "dns/wire/types.hpp"
+#include "dns/xfr/transfer_policy.hpp"
+#include "dns/xfr/transfer_server.hpp"
 #include "tests/unit/support/test_receiver.hpp"
 #include "tests/unit/support/test_registry.hpp"
 #include "tests/unit/support/test_zone.hpp"
@@ -124,7 +126,7 @@ class ServerMetricsTest : public ::testing::Test {
   }
 
   // render_metrics on the registry thread, as the server calls it.
-  std::string render() {
+  std::string render(const xfr::TransferCounters* transfers = nullptr) {
     std::string text;
     rig_.publisher.apply([&](registry::Store& store) {
       MetricsSources sources;
@@ -133,6 +135,7 @@ class ServerMetricsTest : public ::testing::Test {
       sources.receiver = &rig_.receiver;
       sources.publisher = &rig_.publisher;
       sources.store = &store;
+      sources.transfers = transfers;
       sources.uptime_seconds = 12.5;
       text = render_metrics(sources);
     });
@@ -201,6 +204,42 @@ TEST_F(ServerMetricsTest, CountsRegistryPublishesAndUpdates) {
   EXPECT_EQ(sample_value(text, "signpost_backend_info{kind=\"memory\"}"), 1);
   EXPECT_EQ(sample_value(text, "signpost_uptime_seconds"), 12.5);
   EXPECT_EQ(sample_value(text, "signpost_build_info{version=\"" SIGNPOST_VERSION "\"}"), 1);
+}
+
+// A real transfer service answers an allowed AXFR, one from another address and an IXFR
+// without its SOA; each lands in its type and result. Without [[transfer]] the families
+// are there, at 0.
+TEST_F(ServerMetricsTest, CountsTransfersByTypeAndResult) {
+  const std::string none = render();
+  EXPECT_EQ(sample_value(none, "signpost_transfers_total{type=\"axfr\",result=\"ok\"}"), 0);
+  EXPECT_EQ(sample_value(none, "signpost_notify_sent_total"), 0);
+  EXPECT_EQ(sample_value(none, "signpost_notify_failed_total"), 0);
+  xfr::TransferPolicy policy;
+  policy.zone = testing::wire_name("svc.internal.");
+  policy.zone_text = "svc.internal.";
+  policy.allow.push_back(*xfr::parse_prefix("127.0.0.0/8"));
+  xfr::TransferSettings settings;
+  settings.policies.push_back(policy);
+  xfr::TransferServer server(settings, [](const std::string&) {});
+  server.published(rig_.publisher.current());
+  const Bytes axfr = testing::make_query("svc.internal.", rrtype::kAxfr);
+  EXPECT_FALSE(server.respond(axfr, "127.0.0.1").empty());
+  EXPECT_FALSE(server.respond(axfr, "127.0.0.1").empty());
+  EXPECT_FALSE(server.respond(axfr, "192.0.2.1").empty());
+  EXPECT_FALSE(server.respond(testing::make_query("svc.internal.", rrtype::kIxfr), "127.0.0.1")
+                   .empty());
+  const xfr::TransferCounters counters = server.counters();
+  const std::string text = render(&counters);
+  const auto transfers = [&](const std::string& type, const std::string& result) {
+    return sample_value(text, "signpost_transfers_total{type=\"" + type + "\",result=\"" +
+                                  result + "\"}");
+  };
+  EXPECT_EQ(transfers("axfr", "ok"), 2);
+  EXPECT_EQ(transfers("axfr", "refused"), 1);
+  EXPECT_EQ(transfers("axfr", "notauth"), 0);
+  EXPECT_EQ(transfers("ixfr", "formerr"), 1);
+  EXPECT_EQ(transfers("ixfr", "ok"), 0);
+  EXPECT_EQ(sample_value(text, "signpost_notify_sent_total"), 0);  // no notify targets
 }
 
 // promtool (Debian's prometheus package) parses and lints the whole text: names, types,

@@ -145,7 +145,7 @@ TEST(TransferServer, AxfrOfTheRegistryHasEveryNameBetweenTwoSoas) {
   EXPECT_EQ(count_containing(r, "host-a.node.svc.internal.\t5\tIN\tA\t10.0.0.1"), 1u);
   EXPECT_EQ(count_containing(r, "_services._dns-sd._udp.svc.internal.\t5\tIN\tPTR\t_web._tcp"), 1u);
   EXPECT_EQ(count_containing(r, "svc.internal.\t5\tIN\tNS\t"), 1u);
-  EXPECT_EQ(server.counters().axfr, 1u);
+  EXPECT_EQ(server.counters().of(TransferType::axfr, TransferResult::ok), 1u);
 }
 
 TEST(TransferServer, LargeZoneTakesSeveralMessagesEachWithinSixtyFourKiB) {
@@ -181,7 +181,9 @@ TEST(TransferServer, RulesRefuseOtherAddressesZonesAndUnsignedRequests) {
   EXPECT_EQ(refused(signed_request, "127.0.0.1"), wire::rcode::kNoError);
   signed_request[signed_request.size() - 10] ^= 1;  // inside the MAC
   EXPECT_EQ(refused(signed_request, "127.0.0.1"), wire::rcode::kNotAuth);
-  EXPECT_EQ(server.counters().refused, 4u);
+  EXPECT_EQ(server.counters().of(TransferType::axfr, TransferResult::refused), 3u);
+  EXPECT_EQ(server.counters().of(TransferType::axfr, TransferResult::notauth), 1u);
+  EXPECT_EQ(server.counters().of(TransferType::axfr, TransferResult::ok), 1u);
 }
 
 TEST(TransferServer, EveryMessageOfASignedTransferCarriesATsig) {
