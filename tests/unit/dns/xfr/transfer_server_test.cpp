@@ -25,7 +25,6 @@ using testing::TestRegistry;
 using testing::instance;
 using testing::wire_name;
 
-constexpr std::uint64_t kNow = 1'800'000'000;
 const char* kSecret = "eGZyIGtleSBmb3IgdGhlIHNlY29uZGFyeSB0ZXN0cyAwMTI=";
 
 // A snapshot of `registry` whose registry zone has `serial`.
