@@ -24,7 +24,8 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from harness import (LOOPBACK, REGISTRY_DOMAIN, Server, free_port, signpostd_path, udp_exchange)
+from harness import (LOOPBACK, REGISTRY_DOMAIN, Server, free_port, signpostd_path, udp_exchange,
+                     wait_for)
 
 SECRET = "YXBpIHRlc3Qga2V5IDAxMjM0NTY3ODlhYmNkZWYwMTI="
 TOKEN = "s3cret-operator-token"
@@ -157,7 +158,8 @@ class ApiTest(unittest.TestCase):
         port = self.server.port
         register(port, "api-1", "host-1", "127.0.0.21")
         register(port, "api-2", "host-2", "127.0.0.22")
-        self.assertEqual(set(srv_answer(port)), {"host-1", "host-2"})
+        # An UPDATE's answer comes before the snapshot that carries it is published.
+        self.assertTrue(wait_for(lambda: set(srv_answer(port)) == {"host-1", "host-2"}, 5))
         status, body, _ = self.server.request("PUT", "/v1/services/api/instances/api-1/drain")
         self.assertEqual(status, 200, body)
         self.assertTrue(body["instance"]["drained"])
