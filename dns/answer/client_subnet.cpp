@@ -4,18 +4,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dns/answer/order.hpp"
 #include "dns/wire/reader.hpp"
 
 namespace signpost::dns::answer {
 
 namespace {
-
-std::uint64_t mix(std::uint64_t z) noexcept {
-  // splitmix64's finalizer: every input bit reaches every output bit.
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 // Checks one ECS option's data (RFC 7871 §6) and fills `out`.
 bool parse_option(std::span<const std::uint8_t> data, ClientSubnet& out) noexcept {
@@ -86,7 +80,7 @@ std::uint64_t client_prefix_key(const ClientSubnet& subnet, std::uint8_t scope) 
   std::memcpy(&low, masked.data() + 8, 8);
   // Family and scope are part of the key: 10.0.0.0/8 and 10.0.0.0/16 are different prefixes.
   const std::uint64_t shape = (std::uint64_t{subnet.family} << 8) | scope;
-  return mix(mix(mix(shape + 0x9E3779B97F4A7C15ULL) ^ high) ^ low);
+  return mix64(mix64(mix64(shape + 0x9E3779B97F4A7C15ULL) ^ high) ^ low);
 }
 
 bool encode_client_subnet(wire::Writer& writer, const ClientSubnet& subnet,

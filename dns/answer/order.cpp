@@ -9,10 +9,7 @@ namespace signpost::dns::answer {
 namespace {
 
 std::uint64_t splitmix(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  return mix64(state += 0x9E3779B97F4A7C15ULL);
 }
 
 // Above this many draw steps (n·k) the exponential-key method is cheaper.

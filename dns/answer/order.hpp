@@ -20,6 +20,14 @@
 
 namespace signpost::dns::answer {
 
+/// splitmix64's finalizer: every input bit reaches every output bit. The one 64-bit mixer
+/// of the answer path (seeding, Client Subnet keys, rendezvous scores). Pure, noexcept.
+constexpr std::uint64_t mix64(std::uint64_t z) noexcept {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 /// A small fast generator (xoshiro256**), one per worker thread; seeded from `dns.seed`
 /// when set so that answer orders are reproducible. Not thread-safe; no allocation.
 class Random {

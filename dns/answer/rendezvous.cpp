@@ -4,31 +4,27 @@
 #include <cmath>
 #include <limits>
 
+#include "dns/answer/order.hpp"
+
 namespace signpost::dns::answer {
 
 namespace {
 
-std::uint64_t mix(std::uint64_t z) noexcept {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 // A 64-bit hash of the prefix key and the RDATA (4 or 16 octets for A and AAAA), eight
 // octets at a time, each step through the splitmix finalizer.
 std::uint64_t hash(std::uint64_t prefix_key, std::span<const std::uint8_t> rdata) noexcept {
-  std::uint64_t h = mix(prefix_key ^ (0xA0761D6478BD642FULL + rdata.size()));
+  std::uint64_t h = mix64(prefix_key ^ (0xA0761D6478BD642FULL + rdata.size()));
   std::uint64_t word = 0;
   std::size_t filled = 0;
   for (const std::uint8_t octet : rdata) {
     word = (word << 8) | octet;
     if (++filled == 8) {
-      h = mix(h ^ word);
+      h = mix64(h ^ word);
       word = 0;
       filled = 0;
     }
   }
-  if (filled != 0) h = mix(h ^ word);
+  if (filled != 0) h = mix64(h ^ word);
   return h;
 }
 
