@@ -50,6 +50,18 @@ class RegistryView {
   void for_each_node(Visit&& visit) const {
     nodes_.for_each(visit);
   }
+  /// Visits each service that differs from `older`'s as visit(name, before, after), either
+  /// nullptr when absent. Costs what changed between views built from one another (zone
+  /// transfer diffs; see ShardedMap::for_each_change).
+  template <typename Visit>
+  void for_each_service_change(const RegistryView& older, Visit&& visit) const {
+    services_.for_each_change(older.services_, visit);
+  }
+  /// The same for nodes.
+  template <typename Visit>
+  void for_each_node_change(const RegistryView& older, Visit&& visit) const {
+    nodes_.for_each_change(older.nodes_, visit);
+  }
 
  private:
   friend class Store;

@@ -38,6 +38,8 @@ struct BuildSettings {
   /// listeners and its TCP side) when dns.order is round_robin, 0 otherwise (weighted
   /// order keeps no state).
   std::size_t round_robin_rows = 1;
+
+  bool operator==(const BuildSettings&) const = default;
 };
 
 /// Where a record starts in its ServiceRecords::wire.

@@ -116,6 +116,33 @@ class ShardedMap {
 
   std::size_t size() const noexcept { return size_; }
 
+  /// Visits every key whose value differs between `older` and this map, as
+  /// visit(key, value in older or nullptr, value here or nullptr). A value is the same when
+  /// both maps hold the same object: maps edited from one another share the groups and
+  /// shards nobody touched, so this costs the shards that were edited, not the map
+  /// (control plane: zone transfer diffs).
+  template <typename Visit>
+  void for_each_change(const ShardedMap& older, Visit&& visit) const {
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      if (groups_[g] == older.groups_[g]) continue;
+      for (std::size_t s = 0; s < kGroupSize; ++s) {
+        const Shard& now = *groups_[g]->shards[s];
+        const Shard& was = *older.groups_[g]->shards[s];
+        if (&now == &was) continue;
+        for (const Slot& slot : now.slots) {
+          if (!slot.value) continue;
+          const Value* before = was.find(slot.hash, slot.key);
+          if (before != slot.value.get()) visit(slot.key, before, slot.value.get());
+        }
+        for (const Slot& slot : was.slots) {
+          if (slot.value && now.find(slot.hash, slot.key) == nullptr) {
+            visit(slot.key, slot.value.get(), static_cast<const Value*>(nullptr));
+          }
+        }
+      }
+    }
+  }
+
   /// Visits every entry (control plane).
   template <typename Visit>
   void for_each(Visit&& visit) const {
@@ -151,6 +178,9 @@ class ShardedMap {
         i = (i + 1) & mask();
       }
       return i;
+    }
+    const Value* find(std::size_t hash, std::string_view key) const noexcept {
+      return slots.empty() ? nullptr : slots[probe(hash, key)].value.get();
     }
     // Frees slot `hole`, moving back each following entry whose home lies at or before
     // the hole (backward-shift deletion), so that every probe still finds its key.

@@ -39,7 +39,6 @@ void append_framed(std::vector<std::uint8_t>& out, const std::vector<std::uint8_
   out.insert(out.end(), message.begin(), message.end());
 }
 
-// The zone of `snapshot` whose apex is exactly `origin`, or nullptr.
 TransferType type_of(const TransferRequest& request) {
   return request.qtype == wire::rrtype::kIxfr ? TransferType::ixfr : TransferType::axfr;
 }
@@ -53,6 +52,7 @@ TransferResult result_of(std::uint16_t code) {
   }
 }
 
+// The zone of `snapshot` whose apex is exactly `origin`, or nullptr.
 const zone::Zone* zone_at(const registry::Snapshot& snapshot, const std::string& origin) {
   const zone::Zone* zone = snapshot.find_zone(std::string_view(origin));
   return zone != nullptr && zone->origin() == origin ? zone : nullptr;
@@ -144,7 +144,7 @@ void TransferServer::Impl::refresh() {
         (zone != snapshot->registry_zone() || snapshot->registry() == collected->registry())) {
       continue;
     }
-    auto content = std::make_shared<const ZoneContent>(collect_zone(*snapshot, *zone));
+    auto content = std::make_shared<const ZoneContent>(zone_version(snapshot, *zone));
     const std::string soa = content->soa;
     if (journals.at(policy.zone).record(std::move(content))) notifier.changed(policy, soa);
   }
@@ -240,7 +240,7 @@ std::vector<std::uint8_t> TransferServer::Impl::transfer(const TransferRequest& 
   } else {
     // AXFR, or an IXFR from a version the journal no longer reaches: the whole zone, in
     // the AXFR form that RFC 1995 §4 allows.
-    for (const std::string& record : latest.records) writer.add(record);
+    for_each_record(latest, [&](const std::string& record) { writer.add(record); });
   }
   writer.add(latest.soa);
   writer.finish();

@@ -6,11 +6,14 @@
 // messages back on its own thread to write as the socket takes them. So a transfer of a
 // large zone costs the workers one copy, and no client waits behind it. At most
 // `max_queued` requests wait at once; past that a request is REFUSED at once.
-// Each published snapshot is handed here too (published()); the thread collects, for each
-// zone that has a [[transfer]] policy, the zone's records (zone_content.hpp) and records
-// the change in the zone's bounded journal (zone_journal.hpp), from which IXFR answers. It
-// looks only at the newest snapshot when it gets to it, so a burst of publishes costs one
-// collection, and one diff spans the serials between. A new serial schedules NOTIFY.
+// Each published snapshot is handed here too (published()); for each zone that has a
+// [[transfer]] policy, the thread records the new version and its change from the last one
+// in the zone's bounded journal (zone_journal.hpp), from which IXFR answers. The change is
+// read from what differs between the two snapshots (zone_content.hpp): registry views
+// share every service and node that did not change, so a publish costs the transfer
+// thread what changed, not the zone, and an AXFR reads the zone from the newest snapshot.
+// The thread looks only at the newest snapshot when it gets to it, so one diff spans the
+// serials published between two looks. A new serial schedules NOTIFY.
 #pragma once
 
 #include <array>

@@ -1,28 +1,7 @@
 // The bounded journal of a zone's changes.
 #include "dns/xfr/zone_journal.hpp"
 
-#include <algorithm>
-#include <iterator>
-
 namespace signpost::dns::xfr {
-
-std::size_t ZoneDiff::octets() const noexcept {
-  std::size_t sum = from_soa.size() + to_soa.size();
-  for (const std::string& record : deleted) sum += record.size();
-  for (const std::string& record : added) sum += record.size();
-  return sum;
-}
-
-ZoneDiff diff_zones(const ZoneContent& older, const ZoneContent& newer) {
-  ZoneDiff diff;
-  diff.from_soa = older.soa;
-  diff.to_soa = newer.soa;
-  std::set_difference(older.records.begin(), older.records.end(), newer.records.begin(),
-                      newer.records.end(), std::back_inserter(diff.deleted));
-  std::set_difference(newer.records.begin(), newer.records.end(), older.records.begin(),
-                      older.records.end(), std::back_inserter(diff.added));
-  return diff;
-}
 
 bool ZoneJournal::record(std::shared_ptr<const ZoneContent> next) {
   if (latest_ && latest_->serial == next->serial) {

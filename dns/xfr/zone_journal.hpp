@@ -12,21 +12,6 @@
 
 namespace signpost::dns::xfr {
 
-/// One change: the records deleted and added between two versions (RFC 1995 §2).
-struct ZoneDiff {
-  std::string from_soa;  // the SOA of the older version
-  std::string to_soa;    // the SOA of the newer version
-  std::vector<std::string> deleted;
-  std::vector<std::string> added;
-
-  std::uint32_t from_serial() const noexcept { return soa_serial(from_soa); }
-  std::size_t octets() const noexcept;
-};
-
-/// Computes the change from `older` to `newer` (both sorted, as collect_zone makes them).
-/// Control plane; allocates.
-ZoneDiff diff_zones(const ZoneContent& older, const ZoneContent& newer);
-
 /// The latest version of a zone and the diffs that lead to it, oldest first. Bounded: past
 /// `max_diffs` diffs or `max_octets` octets of them, the oldest are dropped, and a client
 /// older than what is left gets the whole zone instead (RFC 1995 §4). Versions are recorded
@@ -38,7 +23,7 @@ class ZoneJournal {
       : max_diffs_(max_diffs), max_octets_(max_octets) {}
 
   /// Records `next` as the latest version, with the diff from the one before when its
-  /// serial is another. Returns true when the serial changed. Allocates.
+  /// serial is another (diff_zones). Returns true when the serial changed. Allocates.
   bool record(std::shared_ptr<const ZoneContent> next);
 
   /// The latest version, or nullptr before the first.

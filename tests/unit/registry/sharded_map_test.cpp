@@ -113,5 +113,48 @@ TEST(ShardedMap, CopiesShareUntouchedShardsAndKeepTheirOwnData) {
   EXPECT_EQ(second.find(key_of(50)), shared_value);
 }
 
+// Changes between a map and an edited copy, as (key, before, after) with -1 for absent.
+template <typename Map>
+std::map<std::string, std::pair<int, int>> changes(const Map& older, const Map& newer) {
+  std::map<std::string, std::pair<int, int>> out;
+  newer.for_each_change(older, [&](const std::string& key, const int* before, const int* after) {
+    EXPECT_TRUE(out.emplace(key, std::pair{before ? *before : -1, after ? *after : -1}).second) << key;
+  });
+  return out;
+}
+
+TEST(ShardedMap, ChangesBetweenCopiesAreExactlyTheEditedKeys) {
+  std::mt19937 random(11);
+  GroupedMap map;
+  GroupedMap::Owned owned;
+  for (unsigned n = 0; n < 2000; n += 2) map.set(key_of(n), std::make_shared<const int>(1), owned);
+  for (int round = 0; round < 30; ++round) {
+    const GroupedMap older = map;
+    GroupedMap::Owned edit;
+    std::map<std::string, std::pair<int, int>> expected;
+    for (int op = 0; op < 1 + round * 3; ++op) {
+      const std::string key = key_of(static_cast<unsigned>(random() % 2000));
+      const int* was = older.find(key);
+      const int before = was ? *was : -1;
+      int after = -1;
+      if (random() % 3 == 0) {
+        map.erase(key, edit);
+      } else {
+        after = static_cast<int>(random() % 5);
+        map.set(key, std::make_shared<const int>(after), edit);
+      }
+      // A key set again is a change even to an equal value (another object); a key
+      // erased that was absent, or erased after being added in this edit, is none.
+      if (before == -1 && after == -1) {
+        expected.erase(key);
+      } else {
+        expected[key] = {before, after};
+      }
+    }
+    EXPECT_EQ(changes(older, map), expected) << "round " << round;
+    EXPECT_TRUE(changes(map, map).empty());
+  }
+}
+
 }  // namespace
 }  // namespace signpost::registry

@@ -265,20 +265,26 @@ TEST(TransferServer, IxfrOverUdpIsTheSoaWhenCurrentAndTruncatedOtherwise) {
 }
 
 TEST(ZoneJournal, DropsTheOldestDiffsPastItsBound) {
+  TestRegistry registry;
   ZoneJournal journal(2, std::size_t{1} << 20);
   for (std::uint32_t serial = 1; serial <= 5; ++serial) {
-    auto content = std::make_shared<ZoneContent>();
-    content->soa = std::string(20, '\0');
-    wire::store_u32(reinterpret_cast<std::uint8_t*>(content->soa.data()), serial);
-    content->serial = serial;
-    content->records.push_back("r" + std::to_string(serial));
-    EXPECT_TRUE(journal.record(content));
+    registry.store.put_instance(instance("web", "r" + std::to_string(serial),
+                                         "host-" + std::to_string(serial),
+                                         static_cast<std::uint8_t>(serial)));
+    const registry::SnapshotPtr snapshot = snapshot_at(registry, serial);
+    EXPECT_TRUE(journal.record(
+        std::make_shared<const ZoneContent>(zone_version(snapshot, *snapshot->registry_zone()))));
   }
   EXPECT_EQ(journal.diff_count(), 2u);
   EXPECT_TRUE(journal.changes_since(2).empty());  // dropped: the whole zone instead
-  ASSERT_EQ(journal.changes_since(3).size(), 2u);
-  EXPECT_EQ(journal.changes_since(3)[0]->deleted, (std::vector<std::string>{"r3"}));
-  EXPECT_EQ(journal.changes_since(3)[1]->added, (std::vector<std::string>{"r5"}));
+  const auto chain = journal.changes_since(3);
+  ASSERT_EQ(chain.size(), 2u);
+  EXPECT_EQ(chain[0]->from_serial(), 3u);
+  EXPECT_EQ(chain[1]->from_serial(), 4u);
+  EXPECT_TRUE(chain[1]->deleted.empty());
+  // r5: A and SRV at web, SRV and PTR at _web._tcp, SRV and TXT as a DNS-SD instance, and
+  // its node's A.
+  EXPECT_EQ(chain[1]->added.size(), 7u);
 }
 
 TEST(TransferRequest, MalformedRequestsAreFormerrAndNeverRead) {
