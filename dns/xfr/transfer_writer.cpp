@@ -9,6 +9,9 @@ namespace signpost::dns::xfr {
 
 namespace {
 
+// Where compression pointers reach (see the header).
+constexpr std::size_t kMessageSize = 0x4000;
+
 std::vector<std::uint8_t> header_and_question(const TransferRequest& request, std::uint16_t rcode,
                                               bool with_question) {
   std::vector<std::uint8_t> message(wire::kHeaderSize);
@@ -40,20 +43,54 @@ std::vector<std::uint8_t> error_response(const TransferRequest& request, std::ui
 }
 
 TransferWriter::TransferWriter(const TransferRequest& request, std::size_t reserve, Sink sink)
-    : request_(request), limit_(wire::kMaxMessageSize - reserve), sink_(std::move(sink)) {
+    : request_(request), limit_(kMessageSize - reserve), sink_(std::move(sink)) {
   start_message();
 }
 
 void TransferWriter::start_message() {
   message_ = header_and_question(request_, wire::rcode::kNoError, messages_ == 0);
+  suffixes_.clear();
   answers_ = 0;
+  if (messages_ != 0) return;
+  // The question's name: the zone's apex, the suffix of every owner.
+  const auto qname = request_.qname.wire();
+  const std::string_view name(reinterpret_cast<const char*>(qname.data()), qname.size());
+  for (std::size_t at = 0; at < name.size() && name[at] != 0; at += 1 + std::size_t(std::uint8_t(name[at]))) {
+    suffixes_.emplace(name.substr(at), static_cast<std::uint16_t>(wire::kHeaderSize + at));
+  }
+}
+
+void TransferWriter::write_name(std::string_view name) {
+  std::size_t at = 0;
+  while (at < name.size() && name[at] != 0) {
+    const std::string_view suffix = name.substr(at);
+    const auto found = suffixes_.find(suffix);
+    if (found != suffixes_.end()) {
+      message_.push_back(static_cast<std::uint8_t>(0xc0 | (found->second >> 8)));
+      message_.push_back(static_cast<std::uint8_t>(found->second));
+      return;
+    }
+    if (message_.size() < kMessageSize) suffixes_.emplace(suffix, static_cast<std::uint16_t>(message_.size()));
+    const std::size_t label_end = at + 1 + std::size_t(std::uint8_t(name[at]));
+    message_.insert(message_.end(), name.begin() + static_cast<std::ptrdiff_t>(at),
+                    name.begin() + static_cast<std::ptrdiff_t>(label_end));
+    at = label_end;
+  }
+  message_.push_back(0);
 }
 
 void TransferWriter::add(std::string_view record) {
   // A full message, or one at the ANCOUNT limit, goes out first. A record alone always
   // fits: an RR is at most 255 + 10 + 65,535 octets only in theory; ours are far smaller.
+  // Its compressed size is at most its size.
   if (answers_ != 0 && (message_.size() + record.size() > limit_ || answers_ == 0xffff)) flush();
-  message_.insert(message_.end(), record.begin(), record.end());
+  std::size_t owner_size = 0;
+  while (owner_size < record.size() && record[owner_size] != 0) {
+    owner_size += 1 + std::size_t(std::uint8_t(record[owner_size]));
+  }
+  ++owner_size;  // the root label
+  write_name(record.substr(0, owner_size));
+  message_.insert(message_.end(), record.begin() + static_cast<std::ptrdiff_t>(owner_size), record.end());
   ++answers_;
 }
 
