@@ -77,6 +77,22 @@ def thread_cpu_seconds(pid):
     return threads
 
 
+def named_thread_cpu(threads, prefix):
+    """The summed CPU of the threads in `threads` ("pid/tid" -> seconds, as from
+    thread_cpu_seconds) whose name (/proc/<pid>/task/<tid>/comm) starts with `prefix`."""
+    total = 0.0
+    for key, seconds in threads.items():
+        pid, tid = key.split("/")
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8", errors="replace") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if name.startswith(prefix):
+            total += seconds
+    return total
+
+
 def core_busy_seconds(core):
     """Time core `core` spent running anything, from /proc/stat (user, nice, system, irq,
     softirq, steal), in seconds."""
