@@ -147,7 +147,7 @@ class Follower:
         self.served = [(time.monotonic(), self.first)]  # signpostd's serials as they came
         self.largest = {s.NAME: 0.0 for s in self.followers}
         self.last = {}
-        self.cpu_before = {s.NAME: bench_measure.cpu_seconds(s.process.pid)
+        self.cpu_before = {s.NAME: bench_measure.cpu_seconds(s.process.pid, reaped=True)
                            for s in self.followers}
         self.started = time.monotonic()
         self.thread = threading.Thread(target=self.run, args=(time.monotonic() + limit,),
@@ -198,7 +198,7 @@ class Follower:
                    (serial_behind(self.first, last) or 0) / seconds}
         for s in self.followers:
             behind, lag = self.last["lags"][s.NAME]
-            cpu = bench_measure.cpu_seconds(s.process.pid) - self.cpu_before[s.NAME]
+            cpu = bench_measure.cpu_seconds(s.process.pid, reaped=True) - self.cpu_before[s.NAME]
             figures.update({f"{s.NAME}_lag_serials": behind, f"{s.NAME}_lag_seconds": lag,
                             f"{s.NAME}_largest_lag_seconds": self.largest[s.NAME],
                             f"{s.NAME}_cpu_percent": cpu / seconds * 100})
