@@ -214,7 +214,7 @@ class SignpostChanges(Signpost):
 class SignpostTransfer(SignpostChanges):
     """signpostd with a [[transfer]] for the registry zone (signed with the key of
     tests/system/secondaries.py, NOTIFY to three secondaries): once start_secondaries()
-    has run, NSD, Knot and BIND, pinned to `core`, follow the zone."""
+    has run, NSD, Knot and BIND, pinned to `secondary_core`, follow the zone."""
 
     name = "xfr"
     secondary_core = None  # the CPU the secondaries run on, set before start()
@@ -226,8 +226,10 @@ class SignpostTransfer(SignpostChanges):
         self.load_seconds = {}
 
     def prepare(self, extra=""):
-        self.secondaries = self.secondaries or bench_secondaries.create(
-            self.secondary_core, bench_data.DOMAIN)
+        # Each secondary's port is free now, as is signpostd's, which none may take.
+        while not self.secondaries or self.port in {s.port for s in self.secondaries}:
+            bench_secondaries.stop(self.secondaries)
+            self.secondaries = bench_secondaries.create(self.secondary_core, bench_data.DOMAIN)
         super().prepare(extra + bench_data.transfer_config(
             bench_secondaries.KEY_NAME, bench_secondaries.KEY_SECRET,
             [s.port for s in self.secondaries]))
