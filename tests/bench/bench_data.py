@@ -32,6 +32,14 @@ HEARTBEAT_LEASE = 3600
 HEARTBEAT_KEY_NAME = "bench-key"
 HEARTBEAT_SECRET = base64.b64encode(b"signpost benchmark key, loopback only").decode()
 
+# The changes the "xfr" comparison runs under (compare): the same generator with instances
+# of its own and changes (a weight toggled) at CHANGE_RATE a second. It needs a renewal
+# rate: one per 100 s sends none in a run. (A renewal resends an instance's last message,
+# which after a change is that change, TSIG MAC and all: signpostd refuses it as a replay.)
+CHANGE_INSTANCES = 1_000
+CHANGE_RENEWAL_RATE = 0.01
+CHANGE_RATE = 100
+
 
 def service_name(service):
     return f"s{service:04d}"
@@ -59,11 +67,11 @@ def port_of(service):
 
 
 def signpost_config(port, zones_dir, services=SERVICES, threads=1, state_file="",
-                    http_port=None):
+                    http_port=None, extra=""):
     """signpostd.toml text: `threads` workers, all records in every answer, the heartbeat
     key, the registry given as static registrations, heartbeat instances kept in
     `state_file` ("" = none), the HTTP API on loopback `http_port` (None: off, the
-    default)."""
+    default), and `extra` (more tables) before the registrations."""
     lines = [
         "[server]",
         f'listen = ["127.0.0.1:{port}"]',
@@ -92,6 +100,7 @@ def signpost_config(port, zones_dir, services=SERVICES, threads=1, state_file=""
         f'secret = "{HEARTBEAT_SECRET}"',
         "max_instances = 1000000",  # the heartbeat load registers more than the default 10,000
         "",
+        extra,
     ]
     for s in range(services):
         lines += ["[[service]]", f'name = "{service_name(s)}"', f"port = {port_of(s)}", ""]
@@ -106,6 +115,16 @@ def signpost_config(port, zones_dir, services=SERVICES, threads=1, state_file=""
                 "",
             ]
     return "\n".join(lines)
+
+
+def transfer_config(key_name, secret, notify_ports):
+    """[[key]] and [[transfer]] tables for the registry zone (docs/transfer.md): signed
+    transfers from loopback, NOTIFY to each of `notify_ports` on 127.0.0.1."""
+    notify = ", ".join(f'"127.0.0.1:{port}"' for port in notify_ports)
+    return "\n".join([
+        "[[key]]", f'name = "{key_name}"', 'algorithm = "hmac-sha256"', f'secret = "{secret}"',
+        "", "[[transfer]]", f'zone = "{DOMAIN}"', 'allow = ["127.0.0.1"]',
+        f'key = "{key_name}"', f"notify = [{notify}]", ""])
 
 
 def zone_text(services=SERVICES):

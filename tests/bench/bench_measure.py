@@ -49,19 +49,25 @@ def process_tree(pid):
     return tree
 
 
-def stat_cpu_seconds(path):
-    """utime + stime from a /proc stat file (fields 14, 15), in seconds; 0 when it is gone."""
+def stat_cpu_seconds(path, reaped=False):
+    """utime + stime from a /proc stat file (fields 14, 15), in seconds, and with `reaped`
+    cutime + cstime (16, 17: its children that have ended); 0 when it is gone."""
     try:
         with open(path, encoding="ascii", errors="replace") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
 
 
-def cpu_seconds(pid):
-    """utime + stime of the process tree of `pid`, in seconds (/proc/<pid>/stat 14, 15)."""
-    return sum(stat_cpu_seconds(f"/proc/{p}/stat") for p in process_tree(pid))
+def cpu_seconds(pid, reaped=False):
+    """utime + stime of the process tree of `pid`, in seconds (/proc/<pid>/stat 14, 15);
+    with `reaped`, also the CPU of its processes that have ended (NSD forks a process per
+    zone reload)."""
+    return sum(stat_cpu_seconds(f"/proc/{p}/stat", reaped) for p in process_tree(pid))
 
 
 def thread_cpu_seconds(pid):
@@ -75,6 +81,22 @@ def thread_cpu_seconds(pid):
         for tid in tids:
             threads[f"{p}/{tid}"] = stat_cpu_seconds(f"/proc/{p}/task/{tid}/stat")
     return threads
+
+
+def named_thread_cpu(threads, prefix):
+    """The summed CPU of the threads in `threads` ("pid/tid" -> seconds, as from
+    thread_cpu_seconds) whose name (/proc/<pid>/task/<tid>/comm) starts with `prefix`."""
+    total = 0.0
+    for key, seconds in threads.items():
+        pid, tid = key.split("/")
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8", errors="replace") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if name.startswith(prefix):
+            total += seconds
+    return total
 
 
 def core_busy_seconds(core):

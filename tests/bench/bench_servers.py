@@ -1,6 +1,8 @@
 """The servers the benchmark compares: signpostd, Knot DNS, NSD and the bare UDP echo,
 signpostd and Knot with two UDP workers ("signpost-2w", "knot-2w"), and signpostd with its
-HTTP API, status page and metrics on ("signpost-api").
+HTTP API, status page and metrics on ("signpost-api"), and the pair of the zone transfer
+comparison: signpostd as it is ("xfr-base") and with a [[transfer]] for the registry zone
+and NSD, Knot and BIND following it as secondaries ("xfr"), both measured under changes.
 
 Each is started on 127.0.0.1 with a free port, pinned with taskset (to one core, or as
 many as it has workers), waited for until it gives the full answer for the last service
@@ -18,6 +20,7 @@ import time
 
 import bench_data
 import bench_measure
+import bench_secondaries
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 120  # seconds a server may take to load 100,000 instances or records
@@ -89,12 +92,20 @@ class Server:
         self.heartbeat_cpu_per_second = None  # the heartbeat load alone (compare)
         self.worker_thread = None
         self.scraper = None  # bench_measure.Scraper of a server with the HTTP API
+        # The transfer comparison's changes (bench_measure.Heartbeats) and the serials'
+        # bench_secondaries.Follower.
+        self.changes = None
+        self.follower = None
 
     def command(self):
         raise NotImplementedError
 
     def prepare(self):
         """Writes the config for self.port."""
+
+    def stop_all(self):
+        """Stops the server and whatever it started besides; returns its exit status."""
+        return self.stop()
 
     def start(self):
         self.port = free_port()
@@ -146,12 +157,12 @@ class Signpost(Server):
     name = "signpost"
     http_port = None  # the HTTP API's port; None: the API is off (the default)
 
-    def prepare(self):
+    def prepare(self, extra=""):
         self.config = os.path.join(self.workdir, "signpostd.toml")
         bench_data.write(self.config, bench_data.signpost_config(
             self.port, self.data["empty_zones"], threads=self.workers,
             state_file=os.path.join(self.workdir, "signpostd.state"),
-            http_port=self.http_port))
+            http_port=self.http_port, extra=extra))
 
     def command(self):
         return [os.path.join(self.build_dir, "dns", "daemon", "signpostd"),
@@ -191,6 +202,49 @@ class SignpostApi(Signpost):
         self.stop()
         raise RuntimeError(f"{self.name}: no metrics on port {self.http_port} within "
                            f"{START_TIMEOUT}s; log: {self.log_path}\n{self.log_tail()}")
+
+
+class SignpostChanges(Signpost):
+    """signpostd as "signpost", the side of the transfer comparison without [[transfer]]:
+    measured under the same changes as "xfr" (compare)."""
+
+    name = "xfr-base"
+
+
+class SignpostTransfer(SignpostChanges):
+    """signpostd with a [[transfer]] for the registry zone (signed with the key of
+    tests/system/secondaries.py, NOTIFY to three secondaries): once start_secondaries()
+    has run, NSD, Knot and BIND, pinned to `secondary_core`, follow the zone."""
+
+    name = "xfr"
+    secondary_core = None  # the CPU the secondaries run on, set before start()
+
+    def __init__(self, workdir, data, build_dir, core):
+        super().__init__(workdir, data, build_dir, core)
+        self.secondaries = []
+        self.left_out = {}  # the secondaries that did not load the zone: {secondary: why}
+        self.load_seconds = {}
+
+    def prepare(self, extra=""):
+        # Each secondary's port is free now, as is signpostd's, which none may take.
+        while not self.secondaries or self.port in {s.port for s in self.secondaries}:
+            bench_secondaries.stop(self.secondaries)
+            self.secondaries = bench_secondaries.create(self.secondary_core, bench_data.DOMAIN)
+        super().prepare(extra + bench_data.transfer_config(
+            bench_secondaries.KEY_NAME, bench_secondaries.KEY_SECRET,
+            [s.port for s in self.secondaries]))
+
+    def start_secondaries(self):
+        """Starts the secondaries and waits (bounded) for each to serve the zone; the ones
+        that did not are stopped and kept in self.left_out, with the reason."""
+        self.left_out, self.load_seconds = bench_secondaries.load(
+            self.secondaries, self.port, bench_data.DOMAIN)
+        self.secondaries = [s for s in self.secondaries if s not in self.left_out]
+        return self.secondaries
+
+    def stop_all(self):
+        bench_secondaries.stop(self.secondaries + list(self.left_out))
+        return self.stop()
 
 
 class Knot(Server):
@@ -279,3 +333,5 @@ SERVERS = {cls.name: cls for cls in (Signpost, Knot, Nsd, Echo)}
 TWO_WORKERS = {"signpost": SignpostTwoWorkers, "knot": KnotTwoWorkers}
 # signpostd with the HTTP API on, measured against "signpost" on some tests (compare).
 API = SignpostApi
+# The transfer comparison's pair (compare), chosen together as "xfr".
+XFR = (SignpostChanges, SignpostTransfer)
