@@ -77,10 +77,13 @@ Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept {
   out.key.assign(out.qname);
   wire::fold_name({out.key.bytes.data(), out.key.length});
   const Verdict records = parse_records(packet, position, out);
-  // A NOTIFY, signed or not, is answered here with an error: we follow no primary, and a
-  // secondary refuses one from a host that is not its primary (RFC 1996 §3.10).
+  // A NOTIFY is answered with an error: we follow no primary, and a secondary refuses one
+  // from a host that is not its primary (RFC 1996 §3.10). A signed one goes to the signed
+  // path first, so that the error goes back signed, or with the TSIG error when the key or
+  // MAC does not verify (RFC 8945 §5.2, §5.3); that path runs this ladder again without it.
   if (opcode == wire::opcode::kNotify) {
-    return records == Verdict::formerr ? Verdict::formerr : Verdict::notify;
+    return records == Verdict::formerr || records == Verdict::signed_query ? records
+                                                                            : Verdict::notify;
   }
   if (records != Verdict::answer) return records;
   const Verdict question = check_question(out);

@@ -39,7 +39,7 @@ struct Query {
 
 /// Runs the ladder over `packet`:
 ///  1. shorter than a header or QR=1: drop;
-///  2. opcode other than QUERY: NOTIMP;
+///  2. opcode other than QUERY or NOTIFY: NOTIMP;
 ///  3. QDCOUNT != 1, a bad name (label > 63, name > 255, pointer loops or forward
 ///     pointers), a record running past the end, trailing octets, an OPT record outside
 ///     the additional section, not at the root or repeated: FORMERR;
@@ -47,10 +47,11 @@ struct Query {
 ///  4. a TSIG record, last: signed_query. The question is not looked at further here: the
 ///     signed path verifies the TSIG, then runs this ladder again on the message without it,
 ///     so that the steps below are answered signed;
-///  5. EDNS version > 0: BADVERS;
-///  6. class other than IN, zone transfers (until they are served): REFUSED;
+///  5. opcode NOTIFY (RFC 1996): notify, answered REFUSED or NOTAUTH (see responder.cpp);
+///  6. EDNS version > 0: BADVERS;
+///  7. class other than IN, zone transfers (until they are served): REFUSED;
 ///     MAILA/MAILB: NOTIMP; OPT, TSIG or TKEY as qtype: FORMERR;
-///  7. a malformed EDNS Client Subnet option (RFC 7871 §7.1.2, see client_subnet.hpp): FORMERR.
+///  8. a malformed EDNS Client Subnet option (RFC 7871 §7.1.2, see client_subnet.hpp): FORMERR.
 /// Any thread; noexcept; no allocation.
 Verdict parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept;
 

@@ -374,6 +374,38 @@ class TransferTest(unittest.TestCase):
         self.assertIn("NOTIMPL", out.stdout + out.stderr)
         self.assertTrue(SERVER.alive())
 
+    def test_signed_notify_gets_its_error_signed(self):
+        # The same REFUSED or NOTAUTH as unsigned, signed with the request's key over its MAC
+        # (RFC 8945 §5.3): from_wire raises unless the response's TSIG verifies.
+        for exchange in (lambda wire: udp_exchange(SERVER.port, wire), tcp_exchange):
+            for zone, rcode in ((ZONE, dns.rcode.REFUSED),
+                                ("elsewhere.example.", dns.rcode.NOTAUTH)):
+                notify = dns.message.make_query(zone, "SOA")
+                notify.flags = dns.flags.AA
+                notify.set_opcode(dns.opcode.NOTIFY)
+                notify.use_tsig(keyring(), KEY_NAME, algorithm=dns.tsig.HMAC_SHA256)
+                wire = exchange(notify.to_wire())
+                self.assertIsNotNone(wire, zone)
+                response = dns.message.from_wire(wire, keyring=notify.keyring,
+                                                 request_mac=notify.mac)
+                self.assertTrue(response.had_tsig, zone)
+                self.assertEqual(rcode, response.rcode(), zone)
+                self.assertEqual(dns.opcode.NOTIFY, response.opcode())
+                self.assertEqual(zone, response.question[0].name.to_text())
+            # An unknown key: NOTAUTH with the TSIG error BADKEY (RFC 8945 §5.2.1).
+            unknown = dns.message.make_query(ZONE, "SOA")
+            unknown.flags = dns.flags.AA
+            unknown.set_opcode(dns.opcode.NOTIFY)
+            unknown.use_tsig(dns.tsigkeyring.from_text({"nobody.": KEY_SECRET}), "nobody.",
+                             algorithm=dns.tsig.HMAC_SHA256)
+            wire = exchange(unknown.to_wire())
+            self.assertIsNotNone(wire)
+            self.assertEqual(dns.rcode.NOTAUTH, wire[3] & 0x0f)
+            self.assertEqual(dns.opcode.NOTIFY, dns.opcode.from_flags(wire[2] << 8))
+            with self.assertRaises(dns.tsig.PeerBadKey):
+                dns.message.from_wire(wire, keyring=unknown.keyring, request_mac=unknown.mac)
+        self.assertTrue(SERVER.alive())
+
     def test_a_registered_instance_is_served_by_all_three_within_two_seconds(self):
         self.assertEqual([], wait_serial(SECONDARIES, ZONE, serial_of(ZONE), 10))
         register("follow-1", "10.9.0.1", lease=60)

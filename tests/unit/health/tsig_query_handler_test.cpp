@@ -40,11 +40,14 @@ struct SignedQuery {
   ~SignedQuery() { ldns_rdf_deep_free(mac); }
 };
 
-// A query for `name`/`type` (with EDNS when `udp_size` is not 0) signed by ldns.
+// A query for `name`/`type` (with EDNS when `udp_size` is not 0) signed by ldns; with
+// opcode NOTIFY and AA set, as a primary sends it (RFC 1996 §3.7), when `notify`.
 std::unique_ptr<SignedQuery> signed_query(const char* name, ldns_rr_type type,
                                           const char* key_name, const char* secret,
-                                          std::uint16_t udp_size = 0) {
-  Packet packet(ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, LDNS_RR_CLASS_IN, LDNS_RD));
+                                          std::uint16_t udp_size = 0, bool notify = false) {
+  Packet packet(ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, LDNS_RR_CLASS_IN,
+                                   notify ? LDNS_AA : LDNS_RD));
+  if (notify) ldns_pkt_set_opcode(packet.get(), LDNS_PACKET_NOTIFY);
   ldns_pkt_set_id(packet.get(), 777);
   if (udp_size != 0) ldns_pkt_set_edns_udp_size(packet.get(), udp_size);
   EXPECT_EQ(ldns_pkt_tsig_sign(packet.get(), key_name, secret, 300, "hmac-sha256.", nullptr),
@@ -195,6 +198,48 @@ TEST_F(TsigQueryHandlerTest, TruncatedMacGetsBadTruncOrFormerr) {
   ASSERT_TRUE(packet);
   EXPECT_EQ(ldns_pkt_get_rcode(packet.get()), LDNS_RCODE_FORMERR);
   EXPECT_EQ(ldns_pkt_tsig(packet.get()), nullptr);
+}
+
+// A NOTIFY to us (we follow no primary) gets the same REFUSED or NOTAUTH as an unsigned one,
+// signed when the key and MAC verify (RFC 8945 §5.3), with the TSIG error when they do not
+// (§5.2); over UDP and TCP alike.
+TEST_F(TsigQueryHandlerTest, SignedNotifyGetsItsErrorSigned) {
+  for (const auto transport : {answer::Transport::udp, answer::Transport::tcp}) {
+    for (const auto& [zone, code] : {std::pair{"example.test.", LDNS_RCODE_REFUSED},
+                                     std::pair{"example.org.", LDNS_RCODE_NOTAUTH}}) {
+      const auto notify = signed_query(zone, LDNS_RR_TYPE_SOA, "agent-key.", kSecret, 0, true);
+      const auto response = handle(notify->wire, transport);
+      Packet packet = parse(response);
+      ASSERT_TRUE(packet);
+      EXPECT_EQ(ldns_pkt_get_rcode(packet.get()), code) << zone;
+      EXPECT_EQ(ldns_pkt_get_opcode(packet.get()), LDNS_PACKET_NOTIFY);
+      EXPECT_EQ(ldns_pkt_qdcount(packet.get()), 1);
+      EXPECT_EQ(ldns_pkt_ancount(packet.get()), 0);
+      EXPECT_EQ(tsig_error(response), (std::pair<std::uint16_t, std::size_t>{0, 32}));
+      EXPECT_TRUE(verifies(response, *notify)) << zone;
+    }
+  }
+  const auto unknown =
+      signed_query("example.test.", LDNS_RR_TYPE_SOA, "nobody.", kSecret, 0, true);
+  const auto badkey = handle(unknown->wire);
+  EXPECT_EQ(ldns_pkt_get_rcode(parse(badkey).get()), LDNS_RCODE_NOTAUTH);
+  EXPECT_EQ(ldns_pkt_get_opcode(parse(badkey).get()), LDNS_PACKET_NOTIFY);
+  EXPECT_EQ(tsig_error(badkey), (std::pair<std::uint16_t, std::size_t>{rcode::kBadKey, 0}));
+  const auto forged =
+      signed_query("example.test.", LDNS_RR_TYPE_SOA, "agent-key.", kOtherSecret, 0, true);
+  const auto badsig = handle(forged->wire, answer::Transport::tcp);
+  EXPECT_EQ(ldns_pkt_get_rcode(parse(badsig).get()), LDNS_RCODE_NOTAUTH);
+  EXPECT_EQ(tsig_error(badsig), (std::pair<std::uint16_t, std::size_t>{rcode::kBadSig, 0}));
+  const auto late =
+      signed_query("example.test.", LDNS_RR_TYPE_SOA, "agent-key.", kSecret, 0, true);
+  clock_offset_ = 1000;
+  const auto badtime = handle(late->wire);
+  EXPECT_EQ(ldns_pkt_get_rcode(parse(badtime).get()), LDNS_RCODE_NOTAUTH);
+  EXPECT_EQ(tsig_error(badtime), (std::pair<std::uint16_t, std::size_t>{rcode::kBadTime, 32}));
+  EXPECT_TRUE(verifies(badtime, *late));
+  EXPECT_EQ(context_.counters.signed_queries, 7u);
+  EXPECT_EQ(context_.counters.with_rcode(rcode::kRefused), 2u);
+  EXPECT_EQ(context_.counters.with_rcode(rcode::kNotAuth), 5u);
 }
 
 TEST_F(TsigQueryHandlerTest, SignedAnswerStillFitsTheUdpSize) {

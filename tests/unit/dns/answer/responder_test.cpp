@@ -219,7 +219,7 @@ TEST_F(ResponderTest, AxfrOverUdpIsNotImplementedAndOverTcpRefused) {
 }
 
 // A NOTIFY to a primary that follows no one: REFUSED for a zone it serves (NSD), NOTAUTH
-// for any other (Knot); opcode NOTIFY and the question come back, signed or not.
+// for any other (Knot); opcode NOTIFY and the question come back.
 TEST_F(ResponderTest, NotifyIsRefusedForOurZonesAndNotAuthElsewhere) {
   QueryOptions notify;
   notify.flags = static_cast<std::uint16_t>(wire::opcode::kNotify << 11 | wire::flag::kAa);
@@ -230,13 +230,28 @@ TEST_F(ResponderTest, NotifyIsRefusedForOurZonesAndNotAuthElsewhere) {
   EXPECT_EQ(ldns_pkt_ancount(ours.get()), 0);
   Packet other = ask("example.org.", rrtype::kSoa, notify);
   EXPECT_EQ(ldns_pkt_get_rcode(other.get()), LDNS_RCODE_NOTAUTH);
-  const auto signed_notify = raw(with_tsig(make_query("example.test.", rrtype::kSoa, notify)));
-  ASSERT_GE(signed_notify.size(), 12u);
-  EXPECT_EQ(signed_notify[3] & 0x0F, wire::rcode::kRefused);
-  EXPECT_FALSE(context_.signed_query);
   auto two = make_query("example.test.", rrtype::kSoa, notify);
   two[5] = 2;
   EXPECT_EQ(raw(two)[3] & 0x0F, wire::rcode::kFormErr);
+}
+
+// A signed NOTIFY is the signed path's, as a signed query is, so that its REFUSED or NOTAUTH
+// goes back signed, or with the TSIG error (RFC 8945 §5.2, §5.3); a malformed one is still
+// FORMERR here.
+TEST_F(ResponderTest, SignedNotifyIsLeftToTheSignedPath) {
+  QueryOptions notify;
+  notify.flags = static_cast<std::uint16_t>(wire::opcode::kNotify << 11 | wire::flag::kAa);
+  for (const char* zone : {"example.test.", "example.org."}) {
+    const auto signed_notify = with_tsig(make_query(zone, rrtype::kSoa, notify));
+    EXPECT_EQ(answer_query(snapshot_, signed_notify, out_, Transport::udp, context_), 0u) << zone;
+    EXPECT_TRUE(context_.signed_query) << zone;
+  }
+  EXPECT_EQ(counters_.signed_queries, 2u);
+  EXPECT_EQ(counters_.queries(), 0u);  // counted when the signed path answers it
+  auto two = with_tsig(make_query("example.test.", rrtype::kSoa, notify));
+  two[5] = 2;
+  EXPECT_EQ(raw(two)[3] & 0x0F, wire::rcode::kFormErr);
+  EXPECT_FALSE(context_.signed_query);
 }
 
 TEST_F(ResponderTest, LadderDropsShortPacketsAndResponses) {
