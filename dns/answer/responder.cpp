@@ -138,6 +138,7 @@ std::string_view rcode_label(CountedRcode code) noexcept {
     case CountedRcode::refused: return "REFUSED";
     case CountedRcode::notauth: return "NOTAUTH";
     case CountedRcode::badvers: return "BADVERS";
+    case CountedRcode::badcookie: return "BADCOOKIE";
     case CountedRcode::other: break;
   }
   return "other";

@@ -48,9 +48,9 @@ inline constexpr std::size_t kCountedQtypes = 9;
 /// The rcodes responses are counted by (`rcode`); BADVERS is the extended rcode of
 /// RFC 6891 §6.1.3. Any other counts as `other`.
 enum class CountedRcode : std::uint8_t {
-  noerror, formerr, servfail, nxdomain, notimp, refused, notauth, badvers, other
+  noerror, formerr, servfail, nxdomain, notimp, refused, notauth, badvers, badcookie, other
 };
-inline constexpr std::size_t kCountedRcodes = 9;
+inline constexpr std::size_t kCountedRcodes = 10;
 inline constexpr std::size_t kTransports = 2;
 
 namespace counted_detail {
@@ -80,6 +80,7 @@ inline constexpr std::array<CountedRcode, 32> kRcodes = [] {
   table[wire::rcode::kRefused] = CountedRcode::refused;
   table[wire::rcode::kNotAuth] = CountedRcode::notauth;
   table[wire::rcode::kBadVers] = CountedRcode::badvers;
+  table[23] = CountedRcode::badcookie;  // RFC 7873 §8 (cookie.hpp's kBadCookie)
   return table;
 }();
 }  // namespace counted_detail

@@ -181,6 +181,9 @@ TEST_F(ResponderCookieTest, SlipWithClientCookieIsBadCookie) {
   EXPECT_EQ(wire::load_u16(response.data() + 2) & wire::flag::kTc, 0);
   EXPECT_EQ(wire::load_u16(response.data() + 6), 0);
   EXPECT_EQ(cookie_of(response), fresh_cookie(kNow));
+  // Counted under its own rcode label on /metrics, not as "other".
+  EXPECT_EQ(context_.counters.with_rcode(kBadCookie), 1u);
+  EXPECT_EQ(rcode_label(counted_rcode(kBadCookie)), "BADCOOKIE");
 }
 
 TEST_F(ResponderCookieTest, ValidServerCookieIsNeverLimited) {
