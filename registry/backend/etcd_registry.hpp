@@ -4,7 +4,7 @@
 // Design. Key layout: `<prefix>instances/<service>/<id>`, the value the instance's record in
 // the state file's codec (encode_dynamic_instance), so disk and etcd share one format; and
 // `<prefix>serial`, the highest registry zone serial the cluster published (etcd_serial.hpp),
-// which the worker raises at most every 100 ms and load() reads. Each
+// which the worker raises at most every 100 ms and load() reads. Each instance's
 // key is attached to an etcd lease of its own whose TTL is the instance's lease
 // (lease_seconds; etcd raises it to its minimum): when the agent stops, etcd revokes the
 // lease, deletes the key, and every server's watch reports the removal. Liveness costs no
