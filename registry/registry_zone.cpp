@@ -3,6 +3,7 @@
 
 #include "dns/wire/name.hpp"
 #include "dns/wire/reader.hpp"
+#include "dns/wire/serial.hpp"
 #include "dns/wire/types.hpp"
 
 namespace signpost::registry {
@@ -48,6 +49,14 @@ std::shared_ptr<const dns::zone::Zone> build_registry_zone(const RegistryZoneSet
   dns::zone::ZoneBuilder builder(settings.domain);
   add_registry_apex(builder, settings);
   return builder.build();
+}
+
+std::uint32_t first_serial(std::uint32_t clock, std::uint32_t kept) noexcept {
+  if (kept == 0) return clock;  // nothing kept: a first start, or the state was lost
+  // The kept serial is ahead of the clock only after publishes faster than one a second on
+  // average; a jump of 1,000 is nothing to serial arithmetic.
+  const std::uint32_t past_kept = kept + kUnkeptSerials;
+  return dns::wire::serial_greater(past_kept, clock) ? past_kept : clock;
 }
 
 }  // namespace signpost::registry

@@ -27,4 +27,15 @@ void add_registry_apex(dns::zone::ZoneBuilder& builder, const RegistryZoneSettin
 /// Builds the (still empty) registry zone: apex records only.
 std::shared_ptr<const dns::zone::Zone> build_registry_zone(const RegistryZoneSettings& settings);
 
+/// Serials a server may have published without having kept them (its state file or etcd is
+/// written at most every 100 ms, a publish takes at least the 2 ms batch delay: some 50, more
+/// when the disk or etcd is slow): a restart skips this many past the last one kept.
+inline constexpr std::uint32_t kUnkeptSerials = 1000;
+
+/// The registry zone's first serial after a start: `clock` (the Unix time), or `kept` (the
+/// highest serial the state file or etcd holds, 0 for none) + kUnkeptSerials when that is
+/// greater in serial arithmetic (RFC 1982 §3.2), so that serials never go backwards across a
+/// restart and a secondary never takes new data for old. Any thread; no allocation.
+std::uint32_t first_serial(std::uint32_t clock, std::uint32_t kept) noexcept;
+
 }  // namespace signpost::registry

@@ -234,15 +234,17 @@ void App::start_publisher() {
     }
   }
   registry::Publisher::Settings settings = publisher_settings(config_);
-  // Serials only grow, across restarts too (RFC 1982): past the last one published. The
-  // state file is written at most every 100 ms and a publish takes at least the batch delay
-  // (2 ms), so a crash can leave some 50 serials unsaved, more on a slow disk: a secondary
-  // that had one of them would take a lower one for old news and keep stale data. Unsaved
-  // serials are skipped with room to spare; a jump of 1,000 is nothing to serial arithmetic.
-  constexpr std::uint32_t kUnsavedSerials = 1000;
-  if (saved_state_.serial != 0 &&
-      static_cast<std::int32_t>(saved_state_.serial + kUnsavedSerials - settings.apex.serial) > 0) {
-    settings.apex.serial = saved_state_.serial + kUnsavedSerials;
+  // Serials only grow, across restarts too (RFC 1982): past the last one kept, in the state
+  // file or in etcd. A secondary that had a serial the crash left unkept would take a lower
+  // one for old news and keep stale data, so first_serial skips them with room to spare.
+  const std::uint32_t clock = settings.apex.serial;
+  const std::uint32_t kept = etcd_ ? etcd_loaded_.serial : saved_state_.serial;
+  settings.apex.serial = registry::first_serial(clock, kept);
+  if (settings.apex.serial != clock) {
+    log_line(LogLevel::info, "registry zone serial starts at " +
+                                 std::to_string(settings.apex.serial) + ", past the " +
+                                 (etcd_ ? "cluster's" : "saved") + " serial " +
+                                 std::to_string(kept));
   }
   if (settings.apex.ns_addresses.empty()) {
     log_line(LogLevel::warning, "ns." + config_.domain + " has no address record: every "
@@ -546,6 +548,7 @@ void App::deliver(const registry::SnapshotPtr& snapshot) {
   std::lock_guard lock(workers_mutex_);
   for (auto& worker : workers_) worker->publish(snapshot);
   if (transfers_) transfers_->published(snapshot);
+  if (etcd_) etcd_->note_serial(snapshot->registry_zone()->serial());
   if (api_) {
     const std::uint32_t serial = snapshot->registry_zone()->serial();
     api_->published(serial);

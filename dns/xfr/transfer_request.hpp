@@ -36,9 +36,4 @@ enum class RequestStatus : std::uint8_t {
 RequestStatus parse_transfer_request(std::span<const std::uint8_t> message,
                                      TransferRequest& out) noexcept;
 
-/// Serial arithmetic (RFC 1982 §3.2): true when `a` is greater than `b`.
-constexpr bool serial_greater(std::uint32_t a, std::uint32_t b) noexcept {
-  return a != b && static_cast<std::int32_t>(a - b) > 0;
-}
-
 }  // namespace signpost::dns::xfr

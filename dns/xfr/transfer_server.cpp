@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 
 #include "dns/wire/reader.hpp"
+#include "dns/wire/serial.hpp"
 #include "dns/wire/types.hpp"
 #include "dns/xfr/notifier.hpp"
 #include "dns/xfr/transfer_request.hpp"
@@ -210,7 +211,7 @@ std::vector<std::uint8_t> TransferServer::Impl::transfer(const TransferRequest& 
   });
   count(request, TransferResult::ok);
   const ZoneContent& latest = *journal.latest();
-  const bool current = !serial_greater(latest.serial, request.client_serial);
+  const bool current = !wire::serial_greater(latest.serial, request.client_serial);
   if (datagram && !current) {
     // Changes do not go over UDP: TC, and the client asks again over TCP (RFC 1995 §2).
     std::vector<std::uint8_t> response = error_response(request, rcode::kNoError, true);

@@ -37,7 +37,8 @@ EtcdRegistry::EtcdRegistry(EtcdRegistrySettings settings, Log log)
     : settings_(std::move(settings)),
       instances_prefix_(settings_.prefix + "instances/"),
       log_(std::move(log)),
-      client_(settings_.etcd) {
+      client_(settings_.etcd),
+      serial_(client_, settings_.prefix + "serial", log_) {
   worker_ = std::thread([this] { run(); });
 }
 
@@ -98,6 +99,17 @@ void EtcdRegistry::keep_alive(std::string_view service, std::string_view id) {
       ++coalesced_;
       return;  // the worker is woken already
     }
+  }
+  wake_.notify_one();
+}
+
+void EtcdRegistry::note_serial(std::uint32_t serial) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopping_) return;
+    const bool waking = !noted_serial_;
+    noted_serial_ = serial;
+    if (!waking) return;  // the worker is woken already
   }
   wake_.notify_one();
 }
@@ -262,12 +274,15 @@ EtcdRegistry::Loaded EtcdRegistry::read_all(std::vector<Change>* gone) {
 
 EtcdRegistry::Loaded EtcdRegistry::load() {
   Loaded loaded = read_all(nullptr);
+  loaded.serial = serial_.read();
   // A server that only reads (it has nothing to write yet) has reached etcd all the same:
   // the status page and the API's writes go by this.
   connected_.store(true);
   log_(LogLevel::info, "etcd registry: " + std::to_string(loaded.instances.size()) +
                            " instances under " + instances_prefix_ + " at revision " +
-                           std::to_string(loaded.revision));
+                           std::to_string(loaded.revision) + "; serial " +
+                           (loaded.serial == 0 ? std::string("none yet")
+                                               : std::to_string(loaded.serial)));
   return loaded;
 }
 

@@ -2,7 +2,9 @@
 // of a cluster, and fed back to each server's registry thread through a watch.
 //
 // Design. Key layout: `<prefix>instances/<service>/<id>`, the value the instance's record in
-// the state file's codec (encode_dynamic_instance), so disk and etcd share one format. Each
+// the state file's codec (encode_dynamic_instance), so disk and etcd share one format; and
+// `<prefix>serial`, the highest registry zone serial the cluster published (etcd_serial.hpp),
+// which the worker raises at most every 100 ms and load() reads. Each instance's
 // key is attached to an etcd lease of its own whose TTL is the instance's lease
 // (lease_seconds; etcd raises it to its minimum): when the agent stops, etcd revokes the
 // lease, deletes the key, and every server's watch reports the removal. Liveness costs no
@@ -67,6 +69,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -76,6 +79,7 @@
 #include <vector>
 
 #include "registry/backend/etcd/etcd_client.hpp"
+#include "registry/backend/etcd_serial.hpp"
 #include "registry/backend/shared_registry.hpp"
 #include "registry/backend/state_file.hpp"
 #include "registry/log/log.hpp"
@@ -135,10 +139,12 @@ class EtcdRegistry final : public SharedRegistry {
   /// at a time; must not throw and should only hand the batch to the registry thread.
   using Callback = std::function<void(std::vector<Change>)>;
 
-  /// What load() read: every instance under the prefix and the revision it was read at.
+  /// What load() read: every instance under the prefix and the revision it was read at,
+  /// and the serial in `<prefix>serial` (0: none).
   struct Loaded {
     std::vector<DynamicInstance> instances;
     std::int64_t revision = 0;
+    std::uint32_t serial = 0;
   };
 
   /// Starts the worker thread, which connects to etcd at once (an unreachable etcd is
@@ -173,6 +179,13 @@ class EtcdRegistry final : public SharedRegistry {
   /// waits), or nullopt. Short lock; decodes.
   std::optional<DynamicInstance> record(std::string_view service,
                                         std::string_view id) const override;
+
+  /// Notes the registry zone's serial of a publish. The worker writes the latest one noted
+  /// to `<prefix>serial` at most every kSerialInterval, only upward (RFC 1982), and keeps
+  /// trying while etcd is unreachable. Registry thread (any thread); a short lock, no I/O,
+  /// no allocation.
+  void note_serial(std::uint32_t serial);
+  static constexpr std::chrono::milliseconds kSerialInterval{100};
 
   /// The counters and the connection's state. Any thread; allocates the error text.
   EtcdRegistryStatus status() const;
@@ -214,6 +227,7 @@ class EtcdRegistry final : public SharedRegistry {
                     std::vector<std::pair<std::string, Clock::time_point>>& sent);
   void revive_gone_leases(Clock::time_point now);
   void write_queued(Clock::time_point now);
+  void write_serial(Clock::time_point now);
   void write_one(const std::string& key, Write& write, Clock::time_point now);
   void write_remove(const std::string& key);
   void write_put(const std::string& key, Write& write, Clock::time_point now);
@@ -246,6 +260,7 @@ class EtcdRegistry final : public SharedRegistry {
   std::unordered_map<std::string, Clock::time_point> pending_renewals_;  // key -> heartbeat
   std::vector<std::int64_t> gone_leases_;                                // answered with TTL 0
   bool resync_ = false;  // the watch's revision was compacted
+  std::optional<std::uint32_t> noted_serial_;  // published since the worker last looked
   bool stopping_ = false;
   bool stopped_ = false;
 
@@ -259,6 +274,9 @@ class EtcdRegistry final : public SharedRegistry {
   std::unordered_map<std::string, Clock::time_point> renewals_;  // deferred renewals
   std::vector<std::int64_t> gone_;  // leases etcd no longer knows, not yet handled
   bool resync_wanted_ = false;
+  EtcdSerial serial_;
+  std::optional<std::uint32_t> serial_wanted_;  // not yet in etcd
+  Clock::time_point next_serial_write_{};
   std::unique_ptr<etcd::EtcdKeepAliveStream> stream_;
   Clock::time_point last_stream_break_{};  // when a send last found the stream broken
   Clock::time_point unanswered_since_{};   // the first renewal sent since the last answer

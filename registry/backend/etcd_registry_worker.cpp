@@ -46,10 +46,13 @@ void EtcdRegistry::run() {
   while (!stopping_) {
     const Clock::time_point now = Clock::now();
     Clock::time_point until = std::min(next_renewal_, now + kPoll);
+    if (serial_wanted_) until = std::min(until, next_serial_write_);
     if (down_) until = std::max(until, retry_at_);
     wake_.wait_until(lock, until, [&] {
       return stopping_ || (!down_ && (!pending_writes_.empty() || !pending_renewals_.empty() ||
-                                      !gone_leases_.empty() || resync_ || !writes_.empty()));
+                                      !gone_leases_.empty() || resync_ || !writes_.empty() ||
+                                      // one waiting for its interval is taken when it ends
+                                      (noted_serial_ && !serial_wanted_)));
     });
     if (stopping_) break;
     for (auto& [key, write] : pending_writes_) writes_.insert_or_assign(key, std::move(write));
@@ -65,6 +68,7 @@ void EtcdRegistry::run() {
     gone_.insert(gone_.end(), gone_leases_.begin(), gone_leases_.end());
     gone_leases_.clear();
     resync_wanted_ = resync_wanted_ || std::exchange(resync_, false);
+    if (noted_serial_) serial_wanted_ = std::exchange(noted_serial_, std::nullopt);
     queued_.store(writes_.size());
     lock.unlock();
     work(Clock::now());
@@ -86,6 +90,7 @@ void EtcdRegistry::work(Clock::time_point now) {
     }
     revive_gone_leases(now);
     send_renewals(now);
+    write_serial(now);
     write_queued(now);
     mark_up();
   } catch (const EtcdError& e) {
@@ -271,6 +276,25 @@ void EtcdRegistry::write_queued(Clock::time_point now) {
       }
     }
     if (!failure.empty()) throw EtcdError::with_message(EtcdErrc::unavailable, "", failure);
+  }
+}
+
+// Ahead of the queued writes, whose backlog can take a while: the serial kept in etcd is what
+// a restart starts past, and it should lag the published one by as little as it can.
+void EtcdRegistry::write_serial(Clock::time_point now) {
+  if (!serial_wanted_ || now < next_serial_write_) return;
+  next_serial_write_ = now + kSerialInterval;
+  try {
+    if (serial_.raise(*serial_wanted_)) serial_wanted_.reset();
+  } catch (const EtcdError& e) {
+    if (transient(e)) throw;  // kept, and written once etcd is back
+    ++errors_;
+    {
+      std::lock_guard lock(status_mutex_);
+      last_error_ = e.what();
+    }
+    log_(LogLevel::error, "etcd registry: writing " + serial_.key() + " failed: " + e.what());
+    serial_wanted_.reset();
   }
 }
 

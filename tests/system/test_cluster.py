@@ -47,7 +47,7 @@ EXPIRY_SLACK = 1.5        # seconds beyond lease + 1.5 s
 ELECTION_SLACK = 1.0      # a new leader's election and its lease extension (one election timeout)
 
 
-def server_config(endpoint, http_port, token_file):
+def server_config(endpoint, http_port, token_file, state_file):
     return f"""
 [http]
 listen = ["{LOOPBACK}:{http_port}"]
@@ -58,6 +58,7 @@ backend = "etcd"
 etcd_endpoints = ["{endpoint}"]
 etcd_prefix = "{PREFIX}"
 etcd_dial_timeout = 1
+state_file = "{state_file}"
 
 [health]
 min_lease = 1
@@ -137,6 +138,20 @@ def lists(answer, targets):
 def absent(answer, target):
     """Whether an srv_answer() leaves `target` out (NXDOMAIN, nodata, or other targets)."""
     return answer is not None and target not in answer[1]
+
+
+def soa_serial(port):
+    """The registry zone's SOA serial in a server's answer (an AssertionError without one)."""
+    query = dns.message.make_query(REGISTRY_DOMAIN, "SOA")
+    wire = udp_exchange(port, query.to_wire(), timeout=2)
+    if wire is None:
+        raise AssertionError(f"no answer to SOA {REGISTRY_DOMAIN} from port {port}")
+    return dns.message.from_wire(wire).answer[0][0].serial
+
+
+def serial_greater(a, b):
+    """Serial arithmetic (RFC 1982 §3.2): whether serial a is greater than serial b."""
+    return a != b and (a - b) % 2**32 < 2**31
 
 
 def per_server(seconds):
@@ -242,9 +257,11 @@ class ClusterTest(unittest.TestCase):
             cls.http_ports = []
             for member in cls.cluster.members:
                 cls.http_ports.append(free_port())
+                # Set, though the etcd backend keeps no state file (test_serials_... checks).
+                state_file = os.path.join(cls.cluster.root, f"server-{member.index}.state")
                 server = RecordingServer(free_port(), dns={"answer_limit": 0},
                                          extra=server_config(member.endpoint, cls.http_ports[-1],
-                                                             cls.token_file))
+                                                             cls.token_file, state_file))
                 cls.servers.append(server)
                 server.start()
         except BaseException:
@@ -295,6 +312,20 @@ class ClusterTest(unittest.TestCase):
         while time.monotonic() < end:
             yield i, srv_answer(self.ports[i], service)
             time.sleep(0.01)
+
+    def stored_serial(self):
+        """The serial etcd holds in <prefix>serial, or None."""
+        completed = self.cluster.etcdctl("get", PREFIX + "serial", "--print-value-only")
+        if completed.returncode != 0:
+            raise AssertionError("etcdctl get: " + completed.stderr)
+        value = completed.stdout.strip()
+        return int(value) if value else None
+
+    def serials_kept(self):
+        """Whether etcd's serial is at or past every server's: none has one left to write."""
+        stored = self.stored_serial()
+        return stored is not None and not any(serial_greater(soa_serial(port), stored)
+                                              for port in self.ports)
 
     def register_everywhere(self, service, instances, lease=LONG_LEASE, via=0):
         """Registers each instance via server `via` and waits until all three servers list
@@ -568,6 +599,9 @@ port = 8080
         for i, port in enumerate(self.ports):
             self.assertIsNotNone(wait_until(lambda: lists(srv_answer(port, "failover"), {target}),
                                             5), f"server {i}\n" + agent.log() + self.logs())
+        # Each server writes the serial of its publishes to etcd within 100 ms: counted from
+        # when all are written, so that only the failover's own writes count below.
+        self.assertIsNotNone(wait_until(self.serials_kept, 5, interval=0.05), self.logs())
         proposals = self.cluster.proposals_committed()
         process = self.servers[0].process
         process.send_signal(signal.SIGSTOP)
@@ -644,6 +678,50 @@ port = 8080
               f"({noerror} NOERROR): {proposals} etcd proposals committed")
         self.assertGreaterEqual(noerror, sent * 0.95, self.logs())
         self.assertLess(proposals, sent * 0.10, self.logs())
+
+    def test_serials_never_go_backwards_across_a_kill(self):
+        """500 registrations at server 2, one publish each, run its registry zone serial
+        ahead of the clock. Killed (SIGKILL) and restarted, it must start past the serial it
+        served (RFC 1982), from the one the cluster keeps in etcd (<prefix>serial), not from
+        the clock: a secondary that saw the higher serial would take the new data for old."""
+        i, count = 2, 500
+        port = self.ports[i]
+        served = soa_serial(port)
+        started = time.monotonic()
+        for k in range(count):
+            self.assertEqual(register(port, "serial", f"s{k}"), dns.rcode.NOERROR)
+            # The answer comes before the snapshot that carries the registration: waiting for
+            # it makes each registration a publish of its own.
+            deadline = time.monotonic() + 5
+            while not serial_greater(now := soa_serial(port), served):
+                self.assertLess(time.monotonic(), deadline,
+                                f"registration {k} not published\n" + self.logs())
+            served = now
+        burst = time.monotonic() - started
+        # The etcd backend writes no state file, even one configured: no saved serial to
+        # start past. etcd is where the serial survives.
+        self.assertEqual([name for name in os.listdir(self.cluster.root)
+                          if name.startswith("server-")], [])
+        ahead = (served - int(time.time())) % 2**32
+        # Otherwise the clock alone would pass it after the restart, and this proved nothing.
+        self.assertTrue(10 < ahead < 2**31, f"serial {served} is not ahead of the clock")
+        server = self.servers[i]
+        server.process.kill()
+        server.process.wait(timeout=5)
+        server.stop()  # closes the log
+        server.start()
+        restarted = soa_serial(port)
+        print(f"\n{count} registrations, one publish each, in {burst:.1f} s ran server {i}'s "
+              f"serial {ahead} ahead of the clock; served {served} before the kill, "
+              f"{restarted} after the restart")
+        self.assertTrue(serial_greater(restarted, served),
+                        f"restarted at serial {restarted}, served {served} before the kill\n"
+                        + server.log()[-3000:])
+        self.assertIn("registry zone serial starts at", server.log())
+        # Its first serial is kept in turn: another kill right now would start past it too.
+        self.assertIsNotNone(wait_until(lambda: not serial_greater(restarted, self.stored_serial()
+                                                                   or 0), 5, interval=0.05),
+                             f"etcd holds {self.stored_serial()}, below {restarted}")
 
 
 if __name__ == "__main__":
