@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/unit/support/eventually.hpp"
+#include "tests/unit/support/log_capture.hpp"
 #include "tests/unit/registry/backend/etcd/etcd_server.hpp"
 #include "tests/unit/registry/backend/sample_state.hpp"
 
@@ -81,26 +82,7 @@ class ChangeLog {
   std::vector<std::pair<EtcdRegistry::Change, Clock::time_point>> seen_;
 };
 
-// Log lines, kept for the test to count.
-class LogCapture {
- public:
-  Log log() {
-    return [this](LogLevel, const std::string& line) {
-      std::lock_guard lock(mutex_);
-      lines_.push_back(line);
-    };
-  }
-  std::size_t count(const std::string& part) {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const std::string& line : lines_) n += line.find(part) != std::string::npos ? 1 : 0;
-    return n;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> lines_;
-};
+using signpost::testing::LogCapture;
 
 using signpost::testing::eventually;
 

@@ -14,6 +14,7 @@
 #include "registry/backend/etcd_registry.hpp"
 #include "tests/unit/registry/backend/etcd/etcd_server.hpp"
 #include "tests/unit/support/eventually.hpp"
+#include "tests/unit/support/log_capture.hpp"
 
 namespace signpost::registry::backend {
 namespace {
@@ -24,26 +25,7 @@ using signpost::testing::eventually;
 
 constexpr char kKey[] = "/signpost/serial";
 
-// Log lines, kept for the test to look at.
-class Lines {
- public:
-  Log log() {
-    return [this](LogLevel, const std::string& line) {
-      std::lock_guard lock(mutex_);
-      lines_.push_back(line);
-    };
-  }
-  std::size_t count(const std::string& part) {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const std::string& line : lines_) n += line.find(part) != std::string::npos ? 1 : 0;
-    return n;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> lines_;
-};
+using signpost::testing::LogCapture;
 
 class EtcdSerialTest : public ::testing::Test {
  protected:
@@ -80,7 +62,7 @@ class EtcdSerialTest : public ::testing::Test {
 
   test::EtcdServer server_;
   std::unique_ptr<etcd::EtcdClient> client_;
-  Lines lines_;
+  LogCapture lines_;
 };
 
 TEST(EtcdSerialText, ParsesOnlyADecimalSerial) {

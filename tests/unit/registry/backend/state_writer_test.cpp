@@ -22,6 +22,7 @@
 
 #include "tests/unit/support/eventually.hpp"
 #include "tests/unit/registry/backend/sample_state.hpp"
+#include "tests/unit/support/log_capture.hpp"
 
 namespace signpost::registry::backend {
 namespace {
@@ -34,24 +35,7 @@ using testing::sample_state;
 // flush() and stop() only.
 constexpr StateWriterSettings kNeverOnItsOwn{std::chrono::hours(1), std::chrono::hours(1)};
 
-// The writer's log lines, from its thread.
-class LogCapture {
- public:
-  Log sink() {
-    return [this](LogLevel level, const std::string& line) {
-      const std::lock_guard lock(mutex_);
-      lines_.emplace_back(level, line);
-    };
-  }
-  std::vector<std::pair<LogLevel, std::string>> lines() const {
-    const std::lock_guard lock(mutex_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::pair<LogLevel, std::string>> lines_;
-};
+using signpost::testing::LogCapture;
 
 // Saves by keeping the bytes; a save may be made to wait, or to fail with given errors.
 class FakeDisk {
@@ -115,7 +99,7 @@ bool eventually(const std::function<bool()>& done) {
 TEST(StateWriter, ManySubmitsCoalesceAndTheNewestIsWritten) {
   FakeDisk disk;
   LogCapture log;
-  StateWriter writer("test.state", log.sink(), kNeverOnItsOwn, disk.save());
+  StateWriter writer("test.state", log.log(), kNeverOnItsOwn, disk.save());
   std::future<void> entered = disk.hold_next();
   writer.submit(state_with_serial(1));  // written at once, the writer having been idle
   entered.wait();
@@ -141,7 +125,7 @@ TEST(StateWriter, ManySubmitsCoalesceAndTheNewestIsWritten) {
 TEST(StateWriter, WritesWithoutAFlushOncePerInterval) {
   FakeDisk disk;
   LogCapture log;
-  StateWriter writer("test.state", log.sink(), StateWriterSettings{1ms, 1ms}, disk.save());
+  StateWriter writer("test.state", log.log(), StateWriterSettings{1ms, 1ms}, disk.save());
   writer.submit(state_with_serial(1));
   ASSERT_TRUE(eventually([&] { return writer.counters().writes == 1; }));
   writer.submit(state_with_serial(2));
@@ -152,7 +136,7 @@ TEST(StateWriter, WritesWithoutAFlushOncePerInterval) {
 TEST(StateWriter, StopWritesWhatIsPending) {
   FakeDisk disk;
   LogCapture log;
-  StateWriter writer("test.state", log.sink(), kNeverOnItsOwn, disk.save());
+  StateWriter writer("test.state", log.log(), kNeverOnItsOwn, disk.save());
   writer.submit(state_with_serial(1));
   ASSERT_TRUE(eventually([&] { return writer.counters().writes == 1; }));
   writer.submit(state_with_serial(2));
@@ -169,7 +153,7 @@ TEST(StateWriter, WriteErrorsAreLoggedOncePerErrorAndRetried) {
   FakeDisk disk;
   LogCapture log;
   disk.fail_with({ENOSPC, ENOSPC, ENOSPC, EACCES, 0});
-  StateWriter writer("/var/lib/signpost/test.state", log.sink(), kNeverOnItsOwn, disk.save());
+  StateWriter writer("/var/lib/signpost/test.state", log.log(), kNeverOnItsOwn, disk.save());
   writer.submit(state_with_serial(1));
   ASSERT_TRUE(eventually([&] { return writer.counters().failures == 1; }));
   EXPECT_FALSE(writer.flush());  // ENOSPC again
@@ -198,7 +182,7 @@ TEST(StateWriter, FailedWriteIsRetriedOnItsOwn) {
   FakeDisk disk;
   LogCapture log;
   disk.fail_with({EIO, 0});
-  StateWriter writer("test.state", log.sink(), StateWriterSettings{1ms, 1ms}, disk.save());
+  StateWriter writer("test.state", log.log(), StateWriterSettings{1ms, 1ms}, disk.save());
   writer.submit(state_with_serial(7));
   ASSERT_TRUE(eventually([&] { return writer.counters().writes == 1; }));
   EXPECT_EQ(writer.counters().failures, 1u);
@@ -223,10 +207,10 @@ class StateWriterOnDisk : public ::testing::Test {
 TEST_F(StateWriterOnDisk, WritesTheStateFile) {
   LogCapture log;
   const std::string path = (folder_ / "signpostd.state").string();
-  StateWriter writer(path, log.sink());
+  StateWriter writer(path, log.log());
   writer.submit(state_with_serial(42));
   ASSERT_TRUE(writer.flush());
-  EXPECT_EQ(load_state_file(path, log.sink()), *state_with_serial(42));
+  EXPECT_EQ(load_state_file(path, log.log()), *state_with_serial(42));
 }
 
 // A folder the process may not write to. Root writes anyway, so there the folder is a file
@@ -240,7 +224,7 @@ TEST_F(StateWriterOnDisk, UnwritableFolderIsLoggedNotFatal) {
     std::ofstream(folder_ / "file") << "x";
     path = (folder_ / "file" / "signpostd.state").string();
   }
-  StateWriter writer(path, log.sink(), StateWriterSettings{1ms, 1ms});
+  StateWriter writer(path, log.log(), StateWriterSettings{1ms, 1ms});
   writer.submit(state_with_serial(1));
   EXPECT_FALSE(writer.flush());
   ASSERT_TRUE(eventually([&] { return writer.counters().failures >= 3; }));  // retried
