@@ -2,6 +2,8 @@
 // that stop and reload them.
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -26,6 +28,9 @@
 #include "registry/publisher.hpp"
 
 namespace signpost::dns::daemon {
+
+/// SIGINT, SIGTERM and SIGHUP: the signals the control thread waits for.
+sigset_t handled_signals();
 
 /// Checks `config` as start-up would, without opening sockets: loads its zones and builds a
 /// snapshot with its static registrations. Returns a one-line summary. Throws ConfigError,

@@ -171,10 +171,6 @@ void Reader::read_checks(const config::Table& service_table, ServiceConfig& serv
   }
 }
 
-std::string plural(std::size_t count, std::string_view noun) {
-  return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
-}
-
 }  // namespace
 
 std::string ServerAddress::text() const {

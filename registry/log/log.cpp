@@ -136,6 +136,10 @@ void write_line(std::string line) {
 
 }  // namespace
 
+std::string plural(std::size_t count, std::string_view noun) {
+  return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
+}
+
 std::string_view to_string(LogLevel level) noexcept {
   switch (level) {
     case LogLevel::info: return "info";

@@ -24,6 +24,9 @@ using Log = std::function<void(LogLevel, const std::string&)>;
 /// "info", "warning", "error".
 std::string_view to_string(LogLevel level) noexcept;
 
+/// A count and its noun as a log line says it: "1 service", "3 services". Allocates.
+std::string plural(std::size_t count, std::string_view noun);
+
 /// How lines are written: "2026-... info: message" text, or one JSON object per line
 /// for log collectors.
 enum class LogFormat : std::uint8_t { text, json };
