@@ -288,9 +288,9 @@ const std::vector<Option>& options() {
        .set = [](Target& t, const Value& v) { t.config->tcp_max_clients = as<std::uint32_t>(v); }},
       {.section = "server", .key = "tcp_max_per_client", .fallback = std::int64_t{64},
        .min = 1, .max = 1000000,
-       .help = "Open TCP connections allowed from any one client address, so that one client "
-               "cannot take all of `server.tcp_max_clients`; further ones from it are closed "
-               "at once.",
+       .help = "Open TCP connections allowed from any one client (an IPv4 address, an IPv6 "
+               "/64), so that one client cannot take all of `server.tcp_max_clients`; further "
+               "ones from it are closed at once.",
        .set = [](Target& t, const Value& v) {
          t.config->tcp_max_per_client = as<std::uint32_t>(v);
        }},

@@ -5,6 +5,8 @@
 #include <new>
 #include <random>
 
+#include "dns/answer/order.hpp"
+
 namespace signpost::dns::net {
 
 namespace {
@@ -14,13 +16,12 @@ std::uint64_t random_seed() {
   return (std::uint64_t{device()} << 32) | device();
 }
 
-std::uint64_t mix(std::uint64_t h) noexcept {
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDULL;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53ULL;
-  h ^= h >> 33;
-  return h;
+// What a client is counted by: an IPv4 address whole, an IPv6 address by its /64.
+ClientAddress counted(const ClientAddress& client) noexcept {
+  if (answer::is_ipv4(client)) return client;
+  ClientAddress prefix = client;
+  std::memset(prefix.data() + 8, 0, 8);
+  return prefix;
 }
 
 }  // namespace
@@ -30,13 +31,14 @@ std::size_t ConnectionLimit::AddressHash::operator()(const ClientAddress& addres
   std::uint64_t low;
   std::memcpy(&high, address.data(), 8);
   std::memcpy(&low, address.data() + 8, 8);
-  return static_cast<std::size_t>(mix(mix(seed ^ high) ^ low));
+  return static_cast<std::size_t>(answer::mix64(answer::mix64(seed ^ high) ^ low));
 }
 
 ConnectionLimit::ConnectionLimit(std::size_t max, std::size_t max_per_client)
     : max_(max), max_per_client_(max_per_client), by_client_(0, AddressHash{random_seed()}) {}
 
-ConnectionLimit::Admission ConnectionLimit::try_acquire(const ClientAddress& client) noexcept {
+ConnectionLimit::Admission ConnectionLimit::try_acquire(const ClientAddress& address) noexcept {
+  const ClientAddress client = counted(address);
   std::lock_guard lock(mutex_);
   if (open_ >= max_) return Admission::server_full;
   auto it = by_client_.find(client);
@@ -54,9 +56,9 @@ ConnectionLimit::Admission ConnectionLimit::try_acquire(const ClientAddress& cli
   return Admission::accepted;
 }
 
-void ConnectionLimit::release(const ClientAddress& client) noexcept {
+void ConnectionLimit::release(const ClientAddress& address) noexcept {
   std::lock_guard lock(mutex_);
-  const auto it = by_client_.find(client);
+  const auto it = by_client_.find(counted(address));
   if (it == by_client_.end()) return;  // not acquired: nothing to give back
   --open_;
   // The last connection from an address takes its entry along, so that the map holds only
@@ -69,9 +71,9 @@ std::size_t ConnectionLimit::open() const noexcept {
   return open_;
 }
 
-std::size_t ConnectionLimit::open_from(const ClientAddress& client) const noexcept {
+std::size_t ConnectionLimit::open_from(const ClientAddress& address) const noexcept {
   std::lock_guard lock(mutex_);
-  const auto it = by_client_.find(client);
+  const auto it = by_client_.find(counted(address));
   return it == by_client_.end() ? 0 : it->second;
 }
 

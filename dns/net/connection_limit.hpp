@@ -20,7 +20,9 @@ using ClientAddress = answer::ClientAddress;
 /// (server.tcp_max_clients) and at most `max_per_client` from any one client address
 /// (server.tcp_max_per_client), so that one client cannot take the whole table and starve
 /// the others. §6.2.2 asks for a loose per-address limit, since one address may be many
-/// clients behind a NAT; the default, 64, is that.
+/// clients behind a NAT; the default, 64, is that. An IPv6 client is counted by its /64:
+/// one host is commonly given a whole /64 and can open connections from as many addresses
+/// of it as it likes, so a per-address count would not hold it (RFC 7707 §2).
 ///
 /// Design. The counts live in one small map under a mutex. It is taken only when a
 /// connection is accepted or closed, never per message, and connections are few next to
@@ -49,7 +51,8 @@ class ConnectionLimit {
   /// The limits, as configured.
   std::size_t max() const noexcept { return max_; }
   std::size_t max_per_client() const noexcept { return max_per_client_; }
-  /// Connections open now, in total and from `client`. For tests and messages.
+  /// Connections open now, in total and from `client` (its /64 for IPv6). For tests and
+  /// messages.
   std::size_t open() const noexcept;
   std::size_t open_from(const ClientAddress& client) const noexcept;
   /// Client addresses with a connection open now.

@@ -25,6 +25,29 @@ TEST(ConnectionLimit, EachAddressGetsItsShare) {
   EXPECT_EQ(limit.try_acquire(v4(1)), Admission::accepted);
 }
 
+ClientAddress v6(std::uint8_t subnet, std::uint8_t host) {
+  // 2001:db8:0:<subnet>::<host>
+  return {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, subnet, 0, 0, 0, 0, 0, 0, 0, host};
+}
+
+// One host commonly holds a whole IPv6 /64: its addresses share one count, while IPv4
+// addresses and other /64s have their own.
+TEST(ConnectionLimit, AnIpv6SlashSixtyFourIsOneClient) {
+  ConnectionLimit limit(100, 3);
+  for (std::uint8_t host = 1; host <= 3; ++host) {
+    EXPECT_EQ(limit.try_acquire(v6(1, host)), Admission::accepted);
+  }
+  EXPECT_EQ(limit.try_acquire(v6(1, 200)), Admission::client_full);
+  EXPECT_EQ(limit.open_from(v6(1, 99)), 3u);
+  EXPECT_EQ(limit.try_acquire(v6(2, 1)), Admission::accepted);
+  for (std::uint8_t last = 1; last <= 4; ++last) {
+    EXPECT_EQ(limit.try_acquire(v4(last)), Admission::accepted);
+  }
+  EXPECT_EQ(limit.clients(), 6u);
+  limit.release(v6(1, 2));  // any address of the /64 gives back its slot
+  EXPECT_EQ(limit.try_acquire(v6(1, 77)), Admission::accepted);
+}
+
 TEST(ConnectionLimit, TheTotalHoldsWhateverTheAddresses) {
   ConnectionLimit limit(4, 3);
   EXPECT_EQ(limit.try_acquire(v4(1)), Admission::accepted);
