@@ -172,6 +172,7 @@ AnswerCounters& AnswerCounters::operator+=(const AnswerCounters& other) noexcept
   signed_queries += other.signed_queries;
   rate_limited += other.rate_limited;
   rate_slipped += other.rate_slipped;
+  forward_refused += other.forward_refused;
   for (std::size_t i = 0; i < responses.size(); ++i) responses[i] += other.responses[i];
   return *this;
 }
@@ -280,6 +281,7 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
       // RA says whether recursion is available (RFC 1035 §4.1.1): to this client it is not.
       // BIND (allow-recursion) and Unbound (access-control refuse) clear it too.
       flags = static_cast<std::uint16_t>(flags & ~wire::flag::kRa);
+      ++counters.forward_refused;
     }
     // Otherwise names outside every served zone are refused, as NSD and Knot do.
     const Verdict error = verdict == Verdict::answer ? Verdict::refused : verdict;

@@ -111,6 +111,7 @@ struct alignas(64) AnswerCounters {
   OwnedCounter signed_queries;  // carried TSIG (RFC 8945): left to the signed path
   OwnedCounter rate_limited;    // dropped by response rate limiting
   OwnedCounter rate_slipped;    // limited, answered TC=1 or BADCOOKIE instead (also a response)
+  OwnedCounter forward_refused; // outside our zones, RD set, forwarding on, client outside its allow
   std::array<OwnedCounter, kTransports * kCountedQtypes * kCountedRcodes> responses{};
 
   /// Counts one response. The owning thread; noexcept.

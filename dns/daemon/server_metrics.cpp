@@ -50,6 +50,10 @@ void render_answers(PrometheusText& text, const answer::AnswerCounters& answers)
   text.counter("signpost_dns_rate_slipped_total",
                "Rate-limited UDP responses sent short instead (TC=1, or BADCOOKIE).",
                answers.rate_slipped);
+  text.counter("signpost_forward_refused_total",
+               "Queries that would be forwarded, refused because the client is outside "
+               "forward.allow.",
+               answers.forward_refused);
 }
 
 void render_network(PrometheusText& text, const net::NetCounters& net,

@@ -80,6 +80,7 @@ TEST_F(ForwardDecisionTest, WithoutRecursionDesiredOtherNamesAreRefused) {
   EXPECT_FALSE(on_.forward_query);
   EXPECT_EQ(out_[3] & 0x0F, wire::rcode::kRefused);
   EXPECT_EQ(out_[3] & 0x80, 0x80);  // RA: recursion is available, just not asked for
+  EXPECT_EQ(on_.counters.forward_refused, 0u);  // not a client refused by forward.allow
 }
 
 TEST_F(ForwardDecisionTest, OurZonesAreAnsweredWithRecursionAvailable) {
@@ -117,9 +118,11 @@ TEST_F(ForwardDecisionTest, ClientsOutsideAllowAreRefusedWithRecursionUnavailabl
   EXPECT_EQ(other_name_from(one, "127.0.0.1"), kRefusedNoRa);
   EXPECT_EQ(other_name_from(one, "127.0.0.2"), 0u);
   EXPECT_EQ(one.counters.with_rcode(wire::rcode::kRefused), 1u);
+  EXPECT_EQ(one.counters.forward_refused, 1u);  // signpost_forward_refused_total
   AnswerContext nobody{forwarding({}), 0, 42};
   EXPECT_EQ(other_name_from(nobody, "127.0.0.1"), kRefusedNoRa);
   EXPECT_EQ(other_name_from(nobody, "::1"), kRefusedNoRa);
+  EXPECT_EQ(nobody.counters.forward_refused, 2u);
 }
 
 TEST_F(ForwardDecisionTest, ClientsOutsideAllowStillGetOurZonesWithRecursionAvailable) {
