@@ -116,6 +116,72 @@ def rrset(port, name, qtype, section="answer", rdtype=None):
     return out
 
 
+class Flood:
+    """One client's flood of UPDATEs (`wires`, IDs 0 to len - 1) on one socket, at most
+    `window` ahead of their answers, with a query after every `probe_every` UPDATEs once the
+    window is full; halfway, another client (OTHER_CLIENT) sends the UPDATE `other` and a
+    query. Records the probes as (query ID, ID of the UPDATE sent just before it), the order
+    in which the flood socket's answers came ({ID: position}), the flood's rcodes, and for
+    the other client {"update"/"query": (response, flood UPDATEs unanswered then)}."""
+
+    def __init__(self, port, wires, other, window, probe_every):
+        self.wires, self.other, self.window, self.probe_every = wires, other, window, probe_every
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.socket.connect((LOOPBACK, port))
+        self.other_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.other_socket.bind((OTHER_CLIENT, 0))
+        self.other_socket.connect((LOOPBACK, port))
+        self.probe_wire = query_message("n7.node.svc.internal", "A").to_wire()
+        self.sent = 0
+        self.probes, self.arrival, self.rcodes = [], {}, {}
+        self.other_sent, self.seen_by_other = {}, {}
+
+    def close(self):
+        self.socket.close()
+        self.other_socket.close()
+
+    def done(self):
+        return (len(self.rcodes) == len(self.wires)
+                and len(self.arrival) == len(self.wires) + len(self.probes)
+                and len(self.seen_by_other) == len(self.other_sent))
+
+    def send_ahead(self):
+        """Sends UPDATEs (and the probes and the other client's messages due) while fewer
+        than `window` wait for an answer."""
+        while self.sent < len(self.wires) and self.sent - len(self.rcodes) < self.window:
+            self.socket.send(self.wires[self.sent])
+            self.sent += 1
+            # Probes once the window is full: each has `window` UPDATEs ahead of it.
+            if self.sent >= self.window and self.sent % self.probe_every == 0:
+                query_id = len(self.wires) + len(self.probes)
+                self.socket.send(struct.pack("!H", query_id) + self.probe_wire[2:])
+                self.probes.append((query_id, self.sent - 1))
+            if self.sent == len(self.wires) // 2:
+                self.send_other()
+
+    def send_other(self):
+        other_query = query_message("n8.node.svc.internal", "A")
+        for kind, wire in (("update", self.other.to_wire()), ("query", other_query.to_wire())):
+            self.other_socket.send(wire)
+            self.other_sent[kind] = struct.unpack("!H", wire[:2])[0]
+
+    def receive(self, timeout):
+        """Reads the answers that came, waiting at most `timeout` seconds for one."""
+        ready, _, _ = select.select([self.socket, self.other_socket], [], [], timeout)
+        if self.socket in ready:
+            data = self.socket.recv(65535)
+            response_id = struct.unpack("!H", data[:2])[0]
+            self.arrival.setdefault(response_id, len(self.arrival))
+            if response_id < len(self.wires):
+                self.rcodes[response_id] = data[3] & 0x0F
+        if self.other_socket in ready:
+            data = self.other_socket.recv(65535)
+            for kind, message_id in self.other_sent.items():
+                if struct.unpack("!H", data[:2])[0] == message_id:
+                    self.seen_by_other[kind] = (data, self.sent - len(self.rcodes))
+
+
 class UpdateSecurityTest(unittest.TestCase):
     SERVICES = ""
 
@@ -291,57 +357,17 @@ class UpdateFloodTest(UpdateSecurityTest):
         return update("db-key", DB_SECRET, db1)
 
     def run_flood(self, wires, other):
-        """Sends the flood with its probe queries; halfway through, `other` sends its UPDATE
-        and a query. Returns the probes as (query ID, ID of the UPDATE sent before it), the
-        order in which flood-socket responses arrived ({ID: position}), their rcodes, and
-        for the other client {"update"/"query": (response, flood UPDATEs unanswered then)}."""
-        flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        flood.connect((LOOPBACK, self.port))
-        other_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        other_socket.bind((OTHER_CLIENT, 0))
-        other_socket.connect((LOOPBACK, self.port))
-        probe_wire = query_message("n7.node.svc.internal", "A").to_wire()
-        other_query = query_message("n8.node.svc.internal", "A")
-        probes, arrival, rcodes, seen_by_other = [], {}, {}, {}
-        other_sent = {}
-        sent = 0
+        """Sends the flood with its probe queries and `other`'s UPDATE and query halfway,
+        reading answers as they come until all are in or DEADLINE passes."""
+        flood = Flood(self.port, wires, other, self.WINDOW, self.PROBE_EVERY)
         deadline = time.monotonic() + self.DEADLINE
         try:
-            while time.monotonic() < deadline:
-                while sent < len(wires) and sent - len(rcodes) < self.WINDOW:
-                    flood.send(wires[sent])
-                    sent += 1
-                    # Probes once the window is full: each has WINDOW UPDATEs ahead of it.
-                    if sent >= self.WINDOW and sent % self.PROBE_EVERY == 0:
-                        query_id = len(wires) + len(probes)
-                        flood.send(struct.pack("!H", query_id) + probe_wire[2:])
-                        probes.append((query_id, sent - 1))
-                    if sent == len(wires) // 2:
-                        for kind, message in (("update", other.to_wire()),
-                                              ("query", other_query.to_wire())):
-                            other_socket.send(message)
-                            other_sent[kind] = struct.unpack("!H", message[:2])[0]
-                if (len(rcodes) == len(wires) and len(arrival) == len(wires) + len(probes)
-                        and len(seen_by_other) == len(other_sent)):
-                    break
-                ready, _, _ = select.select([flood, other_socket], [], [],
-                                            max(0.0, deadline - time.monotonic()))
-                if flood in ready:
-                    data = flood.recv(65535)
-                    response_id = struct.unpack("!H", data[:2])[0]
-                    arrival.setdefault(response_id, len(arrival))
-                    if response_id < len(wires):
-                        rcodes[response_id] = data[3] & 0x0F
-                if other_socket in ready:
-                    data = other_socket.recv(65535)
-                    for kind, message_id in other_sent.items():
-                        if struct.unpack("!H", data[:2])[0] == message_id:
-                            seen_by_other[kind] = (data, sent - len(rcodes))
+            while not flood.done() and time.monotonic() < deadline:
+                flood.send_ahead()
+                flood.receive(max(0.0, deadline - time.monotonic()))
         finally:
             flood.close()
-            other_socket.close()
-        return probes, arrival, rcodes, seen_by_other
+        return flood
 
     def test_queries_and_other_clients_are_not_held_up_by_update_work(self):
         self.register_bulk()
@@ -351,7 +377,9 @@ class UpdateFloodTest(UpdateSecurityTest):
         wires = self.flood_wires()
         self.assertLess(max(len(w) for w in wires), 4000)
         other = self.other_client_update()
-        probes, arrival, rcodes, seen_by_other = self.run_flood(wires, other)
+        flood = self.run_flood(wires, other)
+        probes, arrival, rcodes = flood.probes, flood.arrival, flood.rcodes
+        seen_by_other = flood.seen_by_other
         log = self.server.log()[-2000:]
         unanswered = [query_id for query_id, _ in probes if query_id not in arrival]
         self.assertEqual(unanswered, [], "queries sent during the UPDATE flood went unanswered")
