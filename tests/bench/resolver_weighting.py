@@ -39,7 +39,8 @@ import dns.message
 import dns.rdatatype
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
-import harness  # noqa: E402  (signpostd and unbound starters, free ports)
+import harness  # noqa: E402  (signpostd starter, free ports)
+import resolvers  # noqa: E402  (the unbound starter)
 
 WEIGHTS = {"10.7.0.1": 1, "10.7.0.2": 2, "10.7.0.3": 3, "10.7.0.4": 4}
 LOOPBACK = harness.LOOPBACK
@@ -97,24 +98,12 @@ class Process(harness.ChildProcess):
         return path
 
 
-class UnboundSubnet(harness.Unbound):
-    """unbound with its subnet cache, sending the client's /24 to signpostd."""
-
-    name = "unbound"
+class UnboundSubnet(resolvers.Unbound):
+    """unbound with its subnet cache, sending the client's /24 to signpostd; the recipe of
+    docs/resolvers.md, no DNSSEC validation."""
 
     def __init__(self, upstream_port):
-        super().__init__(upstream_port, zones=(f"{DOMAIN}.",))
-
-    def config(self):
-        text = super().config()
-        if 'module-config: "iterator"' not in text:
-            raise RuntimeError("harness.Unbound's config no longer sets module-config: iterator")
-        return text.replace(
-            'module-config: "iterator"',
-            'module-config: "subnetcache iterator"\n'
-            f"    send-client-subnet: {LOOPBACK}\n"
-            "    max-client-subnet-ipv4: 24\n"
-            "    max-ecs-tree-size-ipv4: 65536\n", 1)
+        super().__init__(upstream_port, validate=False, subnet_cache=True)
 
 
 class PowerDns(Process):

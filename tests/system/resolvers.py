@@ -9,6 +9,11 @@ tests run. The rest only concerns the test setup: where the resolver listens, an
 pointed at signpostd as well (which refuses it), so that no resolver ever tries the
 internet. DNSSEC validation stays on, with Debian's root trust anchor (dns-root-data).
 
+unbound is also the one unbound of the other tests, with options for what they change: no
+validation (test_clients, behind the fixture zone's stub), the subnet cache (test_ecs and
+the resolver benchmark), or no forwarding at all and local data only (the upstream of
+test_forward).
+
 `upstream_zones` are further zones to forward to signpostd WITHOUT the recipe's DNSSEC
 exemption: the tests use one to show that validation is really on (SERVFAIL there).
 """
@@ -58,6 +63,8 @@ class Resolver(ChildProcess):
     # Whether the resolver passes the additional section of signpostd's SRV answer on to
     # clients, with the recipe's settings.
     PASSES_ADDITIONAL = True
+    # What start() asks until the answer is NOERROR.
+    ready_question = (REGISTRY_DOMAIN, "SOA")
 
     def __init__(self, upstream_port, upstream_zones=()):
         self.upstream_port = upstream_port
@@ -85,8 +92,8 @@ class Resolver(ChildProcess):
         """Runs the resolver's own config checker, where it has one."""
 
     def start(self):
-        """Starts the resolver and waits until it answers a SOA query of the registry zone
-        with NOERROR (so signpostd is reachable through it). A port taken between choosing
+        """Starts the resolver and waits until it answers `ready_question` with NOERROR (by
+        default the registry zone's SOA: signpostd is reachable through it). A port taken between choosing
         it and binding it is retried on another port."""
         if shutil.which(self.BINARY) is None:
             raise AssertionError(f"{self.BINARY} is not installed (.ci/setup --test)")
@@ -109,7 +116,7 @@ class Resolver(ChildProcess):
 
     def wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT
-        query = dns.message.make_query(REGISTRY_DOMAIN, "SOA")
+        query = dns.message.make_query(*self.ready_question)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
@@ -145,29 +152,67 @@ UNBOUND_SETUP = """server:
     num-threads: 1
     outgoing-range: 64
     so-reuseport: no
-    module-config: "validator iterator"
-    trust-anchor-file: "{root_key}"
     local-zone: "test." nodefault
-remote-control:
-    control-enable: no
-stub-zone:
-    name: "."
-    stub-addr: {upstream}
+"""
+
+# The subnet cache of docs/weighting.md: the client's /24 goes to signpostd (and to no other
+# server), and the tree holds more prefixes than the tests use (the default, 100 nodes per
+# name, made 100 client /24s asking for one name all cache misses).
+UNBOUND_SUBNET_CACHE = """    send-client-subnet: {address}
+    max-client-subnet-ipv4: 24
+    max-ecs-tree-size-ipv4: 65536
 """
 
 
 class Unbound(Resolver):
-    """unbound with the recipe's stub zone; the validator module is on."""
+    """unbound with the recipe's stub zone, the root and `upstream_zones` pointed at
+    signpostd as well.
+
+    validate      the validator module with Debian's root trust anchor (the recipe's setting);
+                  off, unbound checks no signatures at all
+    tcp_upstream  unbound asks signpostd over TCP only
+    subnet_cache  the subnetcache module sending the client's /24 (EDNS Client Subnet)
+    extra         more lines for the server: clause, indented
+    With upstream_port None, unbound forwards nothing and serves only what `extra` declares
+    (local-zone, local-data); `ready_question` is then a name it answers.
+    """
 
     NAME = "unbound"
     BINARY = "unbound"
 
+    def __init__(self, upstream_port, upstream_zones=(), validate=True, tcp_upstream=False,
+                 subnet_cache=False, extra="", ready_question=None):
+        super().__init__(upstream_port, upstream_zones)
+        self.validate = validate
+        self.tcp_upstream = tcp_upstream
+        self.subnet_cache = subnet_cache
+        self.extra = extra
+        if ready_question is not None:
+            self.ready_question = ready_question
+
+    def server_options(self):
+        """The server: clause: the test setup, then the modules and what they need."""
+        text = UNBOUND_SETUP.format(address=LOOPBACK, port=self.port, workdir=self.workdir)
+        modules = ["iterator"]
+        if self.validate:
+            modules.insert(0, "validator")
+            text += f'    trust-anchor-file: "{ROOT_KEY}"\n'
+        if self.subnet_cache:
+            modules.insert(0, "subnetcache")
+            text += UNBOUND_SUBNET_CACHE.format(address=LOOPBACK)
+        text += f'    module-config: "{" ".join(modules)}"\n'
+        if self.tcp_upstream:
+            text += "    tcp-upstream: yes\n"
+        return text + self.extra
+
     def write_config(self):
-        text = UNBOUND_SETUP.format(address=LOOPBACK, port=self.port, workdir=self.workdir,
-                                    root_key=ROOT_KEY, upstream=self.upstream("@"))
-        for zone in self.upstream_zones:
-            text += f'stub-zone:\n    name: "{zone}"\n    stub-addr: {self.upstream("@")}\n'
-        self.write("unbound.conf", text + recipe("unbound", self.upstream_port))
+        text = self.server_options() + "remote-control:\n    control-enable: no\n"
+        if self.upstream_port is not None:
+            # The root goes to signpostd too, which refuses it: nothing leaves the machine.
+            for zone in (".", *self.upstream_zones):
+                text += f'stub-zone:\n    name: "{zone}"\n    stub-addr: {self.upstream("@")}\n'
+            text += recipe("unbound", self.upstream_port)
+        self.write("unbound.conf", text)
 
     def check_config(self):
         check = run(["unbound-checkconf", self.path("unbound.conf")])

@@ -5,6 +5,7 @@ with dig the way an application's resolver would be."""
 import unittest
 
 import harness
+import resolvers
 from harness import cares_query, dig
 from test_dns_basics import WEB_SERVICE
 
@@ -98,7 +99,9 @@ class CaresTest(harness.ServerTestCase):
 
 
 class UnboundTest(unittest.TestCase):
-    """unbound resolves the served zones through stub zones pointing at signpostd."""
+    """unbound resolves the served zones through stub zones pointing at signpostd: the
+    recipe's for the registry zone and one for the fixture zone, without DNSSEC validation
+    (the fixture zone is unsigned and has no exemption)."""
 
     TCP_UPSTREAM = False
 
@@ -106,7 +109,8 @@ class UnboundTest(unittest.TestCase):
     def setUpClass(cls):
         cls.server = harness.Server(extra=WEB_SERVICE)
         cls.server.start()
-        cls.unbound = harness.Unbound(cls.server.port, tcp_upstream=cls.TCP_UPSTREAM)
+        cls.unbound = resolvers.Unbound(cls.server.port, upstream_zones=("example.test.",),
+                                        validate=False, tcp_upstream=cls.TCP_UPSTREAM)
         try:
             cls.unbound.start()
         except BaseException:

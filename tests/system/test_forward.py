@@ -11,10 +11,7 @@ loopback addresses) get REFUSED with RA clear, over UDP, TCP and from dig, while
 inside it are forwarded and everyone gets our own zones.
 """
 
-import os
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -26,9 +23,9 @@ import dns.rcode
 import dns.rdatatype
 import dns.tsig
 
-from harness import (ChildProcess, LOOPBACK, START_TIMEOUT, Server, ask_tcp, ask_udp,
-                     cares_query, dig, frame, free_port, query_message, read_framed, run,
-                     tcp_connect, udp_exchange)
+from harness import (LOOPBACK, Server, ask_tcp, ask_udp, cares_query, dig, frame, free_port,
+                     query_message, read_framed, tcp_connect, udp_exchange)
+from resolvers import Unbound
 
 # Loopback addresses other than LOOPBACK, to send from: Linux answers all of 127.0.0.0/8.
 SECOND_CLIENT = "127.0.0.2"
@@ -40,77 +37,25 @@ KEY_SECRET = "c2lnbnBvc3QgdGVzdCBrZXkgMDEyMzQ1Njc4OWFiY2RlZg=="
 # 40 A records: about 700 octets, over the 512 a client without EDNS takes.
 BIG_COUNT = 40
 
-UPSTREAM_CONFIG = """server:
-    interface: {address}
-    port: {port}
-    do-ip4: yes
-    do-ip6: no
-    do-udp: yes
-    do-tcp: yes
-    do-daemonize: no
-    use-syslog: no
-    logfile: ""
-    verbosity: 0
-    username: ""
-    chroot: ""
-    directory: "{workdir}"
-    pidfile: "{workdir}/unbound.pid"
-    access-control: 127.0.0.0/8 allow
-    num-threads: 1
-    so-reuseport: no
-    module-config: "iterator"
-    minimal-responses: yes
+# What the upstream serves, in unbound's server: clause: example.org. from local data, every
+# other name refused, so that it never sends a query anywhere.
+UPSTREAM_DATA = """    minimal-responses: yes
     local-zone: "." refuse
     local-zone: "example.org." static
     local-data: "example.org. 300 IN SOA ns.example.org. admin.example.org. 1 3600 600 86400 60"
     local-data: "example.org. 300 IN MX 10 mail.example.org."
     local-data: "www.example.org. 300 IN A 192.0.2.10"
     local-data: "www.example.org. 300 IN AAAA 2001:db8::10"
-{big}remote-control:
-    control-enable: no
-"""
+""" + "".join(f'    local-data: "big.example.org. 300 IN A 198.51.100.{i}"\n'
+              for i in range(1, BIG_COUNT + 1))
 
 
-class Upstream(ChildProcess):
-    """A minimal unbound on a free loopback port, serving example.org. from local data and
-    refusing every other name, so that it never sends a query anywhere."""
+def start_upstream():
+    """A started unbound on a free loopback port that forwards nothing and serves
+    UPSTREAM_DATA."""
+    return Unbound(None, validate=False, extra=UPSTREAM_DATA,
+                   ready_question=("www.example.org.", "A")).start()
 
-    def __init__(self):
-        self.workdir = tempfile.mkdtemp(prefix="signpost-upstream-")
-        self.config_path = os.path.join(self.workdir, "unbound.conf")
-        self.log_path = os.path.join(self.workdir, "unbound.log")
-        self.port = None
-        self.process = None
-
-    def start(self):
-        big = "".join(f'    local-data: "big.example.org. 300 IN A 198.51.100.{i}"\n'
-                      for i in range(1, BIG_COUNT + 1))
-        for _ in range(3):
-            self.port = free_port()
-            with open(self.config_path, "w", encoding="utf-8") as f:
-                f.write(UPSTREAM_CONFIG.format(address=LOOPBACK, port=self.port,
-                                               workdir=self.workdir, big=big))
-            check = run(["unbound-checkconf", self.config_path])
-            if check.returncode != 0:
-                raise AssertionError("unbound-checkconf: " + check.stdout + check.stderr)
-            with open(self.log_path, "wb") as log:
-                self.process = subprocess.Popen(["unbound", "-d", "-c", self.config_path],
-                                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-            if self.wait_ready():
-                return self
-            self.stop()
-        raise AssertionError("unbound did not start:\n" + self.log())
-
-    def wait_ready(self):
-        deadline = time.monotonic() + START_TIMEOUT
-        query = dns.message.make_query("www.example.org.", "A").to_wire()
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            if udp_exchange(self.port, query, timeout=0.3) is not None:
-                return True
-            time.sleep(0.05)
-        return False
 
 def closed_port():
     """A loopback port nothing listens on: a query there gets ICMP port unreachable."""
@@ -140,16 +85,19 @@ def question_bytes(wire):
     return wire[12:end + 1]
 
 
-class ForwardingTest(unittest.TestCase):
-    """One upstream, one signpostd forwarding to it."""
+class ForwardingServer:
+    """For a test case: one upstream and one signpostd forwarding to it, with /metrics on
+    `http_port`. FORWARD is more of the [forward] table, EXTRA more of the config."""
+
+    FORWARD = ""
+    EXTRA = ""
 
     @classmethod
     def setUpClass(cls):
-        cls.upstream = Upstream().start()
+        cls.upstream = start_upstream()
         cls.http_port = free_port()
         cls.server = Server(**forwarding([f"{LOOPBACK}:{cls.upstream.port}"], extra=(
-            f'[http]\nlisten = ["{LOOPBACK}:{cls.http_port}"]\n'
-            f'[[key]]\nname = "{KEY_NAME}"\nsecret = "{KEY_SECRET}"\n')))
+            f'{cls.FORWARD}[http]\nlisten = ["{LOOPBACK}:{cls.http_port}"]\n{cls.EXTRA}')))
         try:
             cls.server.start()
         except BaseException:
@@ -168,6 +116,12 @@ class ForwardingTest(unittest.TestCase):
         cls.upstream.cleanup()
         if code != 0:
             raise AssertionError(f"signpostd exited with status {code}; log:\n{log[-4000:]}")
+
+
+class ForwardingTest(ForwardingServer, unittest.TestCase):
+    """One upstream, one signpostd forwarding to it."""
+
+    EXTRA = f'[[key]]\nname = "{KEY_NAME}"\nsecret = "{KEY_SECRET}"\n'
 
     def forwarded(self, name, rdtype, **kwargs):
         query = query_message(name, rdtype, **kwargs)
@@ -282,34 +236,10 @@ class ForwardingTest(unittest.TestCase):
         self.assertTrue(response.answer)
 
 
-class AccessTest(unittest.TestCase):
+class AccessTest(ForwardingServer, unittest.TestCase):
     """A signpostd that forwards for 127.0.0.2 only: 127.0.0.1 is outside."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.upstream = Upstream().start()
-        cls.http_port = free_port()
-        cls.server = Server(**forwarding([f"{LOOPBACK}:{cls.upstream.port}"], extra=(
-            f'allow = ["{SECOND_CLIENT}/32"]\n'
-            f'[http]\nlisten = ["{LOOPBACK}:{cls.http_port}"]\n')))
-        try:
-            cls.server.start()
-        except BaseException:
-            cls.upstream.stop()
-            cls.upstream.cleanup()
-            cls.server.cleanup()
-            raise
-        cls.port = cls.server.port
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.server.stop()
-        log = cls.server.log()
-        cls.server.cleanup()
-        cls.upstream.stop()
-        cls.upstream.cleanup()
-        if code != 0:
-            raise AssertionError(f"signpostd exited with status {code}; log:\n{log[-4000:]}")
+    FORWARD = f'allow = ["{SECOND_CLIENT}/32"]\n'
 
     def ask_from(self, source, name):
         query = query_message(name, "A")
@@ -366,7 +296,7 @@ class FailoverTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.upstream = Upstream().start()
+        cls.upstream = start_upstream()
         # Bound and never read: an upstream that does not answer at all.
         cls.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         cls.silent.bind((LOOPBACK, 0))
