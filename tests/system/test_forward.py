@@ -258,6 +258,7 @@ class AccessTest(ForwardingServer, unittest.TestCase):
 
     def test_other_clients_are_refused_with_ra_clear_and_never_forwarded(self):
         before = metric(self.http_port, "signpost_forward_queries_total")
+        refused_before = metric(self.http_port, "signpost_forward_refused_total")
         for source in (LOOPBACK, THIRD_CLIENT):
             response = self.ask_from(source, "www.example.org.")
             self.assertEqual(response.rcode(), dns.rcode.REFUSED, source)
@@ -272,6 +273,9 @@ class AccessTest(ForwardingServer, unittest.TestCase):
         self.assertEqual(response.rcode(), dns.rcode.REFUSED)
         self.assertFalse(response.flags & dns.flags.RA)
         self.assertEqual(metric(self.http_port, "signpost_forward_queries_total"), before)
+        # Three refused for forward.allow: two over UDP, one over TCP.
+        self.assertEqual(metric(self.http_port, "signpost_forward_refused_total"),
+                         refused_before + 3)
 
     def test_dig_from_outside_is_told_recursion_is_not_available(self):
         refused = dig(self.port, "www.example.org", "A", "-b", LOOPBACK)
