@@ -58,6 +58,7 @@ HeartbeatReceiver::HeartbeatReceiver(ReceiverSettings settings, std::vector<Tsig
       wall_clock_(wall_clock ? std::move(wall_clock) : WallClock(system_seconds)),
       board_(settings_.max_instances + 4096) {
   key_instances_.resize(signer_.keys().size());
+  queued_by_key_ = std::make_unique<std::atomic<std::size_t>[]>(signer_.keys().size());
   // The renewals a batch of UPDATEs remembered reach the workers once per batch: a burst of
   // registrations copies each changed shard once, not once per registration.
   publisher_.on_batch_end([this](registry::Store&) { board_.publish(); });
@@ -104,15 +105,29 @@ void HeartbeatReceiver::handle_later(std::vector<std::uint8_t> message, dns::ans
     return;
   }
   // Bounded, so that a flood of UPDATEs costs a fixed amount of memory: past it they are
-  // lost as datagrams are, and agents retry.
-  if (queued_.fetch_add(1, std::memory_order_relaxed) >= settings_.max_queued) {
-    queued_.fetch_sub(1, std::memory_order_relaxed);
+  // lost as datagrams are, and agents retry. try_handle answered what does not verify, so
+  // the key is known; one key's share is bounded as well (see the header).
+  std::atomic<std::size_t>* by_key = nullptr;
+  const std::vector<TsigKey>& keys = signer_.keys();
+  if (keys.size() > 1) {
+    const TsigCheck check = signer_.verify(message, wall_clock_());
+    if (check.key != nullptr) by_key = &queued_by_key_[static_cast<std::size_t>(check.key - keys.data())];
+  }
+  if (by_key != nullptr && by_key->fetch_add(1, std::memory_order_relaxed) >= settings_.max_queued / 2) {
+    by_key->fetch_sub(1, std::memory_order_relaxed);
     counters_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  publisher_.post([this, message = std::move(message), from = std::move(from),
+  if (queued_.fetch_add(1, std::memory_order_relaxed) >= settings_.max_queued) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    if (by_key != nullptr) by_key->fetch_sub(1, std::memory_order_relaxed);
+    counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  publisher_.post([this, by_key, message = std::move(message), from = std::move(from),
                    reply = std::move(reply)](registry::Store& store) mutable {
     queued_.fetch_sub(1, std::memory_order_relaxed);
+    if (by_key != nullptr) by_key->fetch_sub(1, std::memory_order_relaxed);
     from_ = std::move(from);
     reply(process_with(message, store));
     from_.clear();

@@ -99,7 +99,9 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   bool try_handle(std::span<const std::uint8_t> message, dns::answer::Transport transport,
                   std::vector<std::uint8_t>& response) override;
   /// dns::answer::UpdateHandler: queues the UPDATE for the registry thread (at most
-  /// max_queued at once; more are dropped and counted). Worker thread.
+  /// max_queued at once; more are dropped and counted). With more than one key, UPDATEs
+  /// signed with one key take at most half the queue, so that whoever holds one key
+  /// cannot fill it and have every other key's registrations dropped. Worker thread.
   void handle_later(std::vector<std::uint8_t> message, dns::answer::Transport transport,
                     std::string from, dns::answer::UpdateReply reply) override;
 
@@ -305,6 +307,8 @@ class HeartbeatReceiver : public dns::answer::UpdateHandler {
   std::deque<std::pair<std::chrono::steady_clock::time_point, InstanceKey>> deletions_;
   ReceiverCounters counters_;
   std::atomic<std::size_t> queued_{0};
+  // UPDATEs waiting per key, in signer_.keys() order (see handle_later).
+  std::unique_ptr<std::atomic<std::size_t>[]> queued_by_key_;
   std::atomic<bool> accepting_{true};
   StateSink state_sink_;
   std::function<std::uint32_t()> state_serial_;

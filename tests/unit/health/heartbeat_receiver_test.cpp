@@ -526,5 +526,58 @@ TEST_F(HeartbeatReceiverTest, RepeatedRenewalIsAnsweredWhileTheRegistryThreadIsB
   EXPECT_EQ(rcode_of(receiver_.process(renewal)), dns::wire::rcode::kNotAuth);
 }
 
+// Whoever holds one key cannot fill the queue to the registry thread: its UPDATEs take at
+// most half, and another key's registration still gets in and is applied.
+TEST(HeartbeatReceiverQueue, OneKeyTakesAtMostHalfTheQueue) {
+  registry::Publisher publisher(signpost::testing::ReceiverRig::publisher_settings(), {}, nullptr,
+                                nullptr);
+  ReceiverSettings settings = signpost::testing::ReceiverRig::receiver_settings(std::chrono::seconds(600));
+  settings.max_queued = 8;
+  std::vector<TsigKey> keys;
+  keys.push_back(make_tsig_key("agent-key", "hmac-sha256", kSecret, {"web"}));
+  keys.push_back(make_tsig_key("db-key", "hmac-sha256", kDbSecret, {"db"}));
+  HeartbeatReceiver receiver(settings, std::move(keys), publisher, [](const std::string&) {});
+  publisher.start();
+  // The registry thread waits until the queue has been offered everything.
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  publisher.post([gate](registry::Store&) { gate.wait(); });
+  std::atomic<int> web_answered{0};
+  for (int i = 0; i < 10; ++i) {
+    const std::string id = "web-" + std::to_string(i);
+    receiver.handle_later(
+        make_update({id + "._web._tcp.svc.internal. 30 IN SRV 0 5 8080 host-1.node.svc.internal.",
+                     "host-1.node.svc.internal. 30 IN A 127.0.0.10"}),
+        dns::answer::Transport::udp, "127.0.0.1",
+        [&](std::vector<std::uint8_t>) { ++web_answered; });
+  }
+  EXPECT_EQ(receiver.counters().dropped.load(), 6u);  // 4 of 10 queued: half of 8
+  std::promise<std::uint16_t> db_answer;
+  receiver.handle_later(
+      make_update({"db-1._db._tcp.svc.internal. 30 IN SRV 0 1 5432 db-host.node.svc.internal.",
+                   "db-host.node.svc.internal. 30 IN A 127.0.0.5"},
+                  kDbSecret, {}, "db-key."),
+      dns::answer::Transport::udp, "127.0.0.2",
+      [&](std::vector<std::uint8_t> response) { db_answer.set_value(rcode_of(response)); });
+  EXPECT_EQ(receiver.counters().dropped.load(), 6u);
+  release.set_value();
+  auto answered = db_answer.get_future();
+  ASSERT_EQ(answered.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(answered.get(), dns::wire::rcode::kNoError);
+  bool found = false;
+  publisher.apply([&](registry::Store& store) { found = store.find_instance("db", "db-1").has_value(); });
+  EXPECT_TRUE(found);
+  EXPECT_EQ(web_answered.load(), 4);
+  // Drained: the key's share is free again.
+  receiver.handle_later(
+      make_update({"web-x._web._tcp.svc.internal. 30 IN SRV 0 5 8080 host-1.node.svc.internal."}),
+      dns::answer::Transport::udp, "127.0.0.1", [&](std::vector<std::uint8_t>) { ++web_answered; });
+  publisher.apply([](registry::Store&) {});
+  EXPECT_EQ(web_answered.load(), 5);
+  EXPECT_EQ(receiver.counters().dropped.load(), 6u);
+  receiver.stop();
+  publisher.stop();
+}
+
 }  // namespace
 }  // namespace signpost::health
