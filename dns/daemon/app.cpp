@@ -444,6 +444,7 @@ void App::bind_workers() {
     settings.seed = config_.seed;
     settings.tcp_idle_timeout = std::chrono::seconds(config_.tcp_idle_timeout);
     settings.udp_receive_buffer = config_.udp_receive_buffer;
+    settings.answer.cookies = config_.cookies;
     settings.answer.cookie_secret = cookie_secret;
     settings.rate_limiter = rate_limiter_.get();
     workers_.push_back(std::make_unique<net::Worker>(
