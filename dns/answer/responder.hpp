@@ -199,9 +199,9 @@ void prefetch_answers(const registry::Snapshot& snapshot,
 /// (RFC 7873 §5.2); a malformed one gets FORMERR. When `context.rate_action` is not `answer`
 /// and the query has no valid server cookie, the response is dropped, or slipped: TC=1 with
 /// the question only, or BADCOOKIE and a fresh cookie when the query had a client cookie
-/// (RFC 7873 §5.2.3). The
-/// response leaves `reserve` octets of its size limit free, for a record the caller appends
-/// (the signed path's TSIG, RFC 8945 §5.3); what does not fit then sets TC as usual.
+/// (RFC 7873 §5.2.3). The response leaves `reserve` octets of its size limit free, for a
+/// record the caller appends (the signed path's TSIG, RFC 8945 §5.3); what does not fit
+/// then sets TC as usual.
 /// Validation follows the ladder in query.hpp; lookup follows RFC 1034 §4.3.2 for static
 /// zones and DESIGN.md's names for the registry.
 /// The worker that owns `context`; noexcept; never allocates, locks or logs.

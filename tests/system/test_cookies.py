@@ -157,6 +157,10 @@ class CookiesOffTest(ServerTestCase):
                 with self.subTest(cookie=cookie, transport=transport):
                     self.ask(transport, f"+cookie={cookie}")
 
+    def test_start_up_log_says_so(self):
+        self.assertIn("DNS Cookies off (dns.cookies = false): COOKIE options are ignored; "
+                      "dns.cookie_secret is unused", self.server.log())
+
     def test_malformed_cookie_is_ignored(self):
         for data in ("0102030405", "0102030405060708090a0b"):
             with self.subTest(data=data):
