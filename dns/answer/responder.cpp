@@ -263,8 +263,11 @@ std::size_t answer_query(const registry::Snapshot& snapshot, std::span<const std
   }
   if (verdict == Verdict::notimp) q.has_question = false;  // not parsed past the header
   ResponseWriter writer(out, room, q);
-  const CookieStatus cookie = q.edns.options_length != 0 ? answer_cookie(query, q, writer, context)
-                                                         : CookieStatus::absent;
+  // With cookies off the option is not even looked for: absent, as for a server without
+  // them (RFC 7873 §5.2.1), so nothing below (FORMERR, BADCOOKIE, the limit's exemption) acts.
+  const CookieStatus cookie = q.edns.options_length != 0 && context.options.cookies
+                                  ? answer_cookie(query, q, writer, context)
+                                  : CookieStatus::absent;
   if (cookie == CookieStatus::malformed) [[unlikely]] verdict = Verdict::formerr;  // §5.2.2
   if (context.rate_action != RateAction::answer && cookie != CookieStatus::valid) [[unlikely]] {
     return answer_limited(q, writer, transport, cookie, context);

@@ -33,6 +33,10 @@ struct AnswerOptions {
   /// Clients whose queries may be forwarded (`forward.allow`); empty = none. A client
   /// outside every prefix gets REFUSED for names outside the served zones, with RA clear.
   std::vector<ClientPrefix> forward_allow;
+  /// DNS Cookies (`dns.cookies`). When false a COOKIE option is ignored like any unknown
+  /// option, as by a server without cookies (RFC 7873 §5.2.1): no COOKIE back, no FORMERR
+  /// for a malformed one, no BADCOOKIE from rate limiting and no exemption from it.
+  bool cookies = true;
   SipKey cookie_secret{};  // keys server cookies (RFC 9018 §4.4); the same on every thread
 };
 
@@ -191,13 +195,14 @@ void prefetch_answers(const registry::Snapshot& snapshot,
 /// (at least 65,535 octets for TCP; at least the EDNS payload size for UDP). Returns the
 /// response length, or 0 when the message must be dropped (shorter than a header, or a
 /// response) or when it carries a TSIG record: then `context.signed_query` is set and the
-/// caller's signed path verifies it and calls here again with the TSIG taken off. A COOKIE
-/// option is checked and answered as in cookie.hpp (RFC 7873 §5.2); a malformed one gets
-/// FORMERR. When `context.rate_action` is not `answer` and the query has no valid server
-/// cookie, the response is dropped, or slipped: TC=1 with the question only, or BADCOOKIE
-/// and a fresh cookie when the query had a client cookie (RFC 7873 §5.2.3). The
-/// response leaves `reserve` octets of its size limit free, for a record the caller appends
-/// (the signed path's TSIG, RFC 8945 §5.3); what does not fit then sets TC as usual.
+/// caller's signed path verifies it and calls here again with the TSIG taken off. Unless
+/// AnswerOptions::cookies is off, a COOKIE option is checked and answered as in cookie.hpp
+/// (RFC 7873 §5.2); a malformed one gets FORMERR. When `context.rate_action` is not `answer`
+/// and the query has no valid server cookie, the response is dropped, or slipped: TC=1 with
+/// the question only, or BADCOOKIE and a fresh cookie when the query had a client cookie
+/// (RFC 7873 §5.2.3). The response leaves `reserve` octets of its size limit free, for a
+/// record the caller appends (the signed path's TSIG, RFC 8945 §5.3); what does not fit
+/// then sets TC as usual.
 /// Validation follows the ladder in query.hpp; lookup follows RFC 1034 §4.3.2 for static
 /// zones and DESIGN.md's names for the registry.
 /// The worker that owns `context`; noexcept; never allocates, locks or logs.

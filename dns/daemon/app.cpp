@@ -264,6 +264,11 @@ void App::bind_workers() {
   // One secret for every thread: the kernel spreads a client's queries over the workers.
   const answer::SipKey cookie_secret =
       config_.cookie_secret_set ? config_.cookie_secret : random_key();
+  if (!config_.cookies) {
+    std::string line = "DNS Cookies off (dns.cookies = false): COOKIE options are ignored";
+    if (config_.cookie_secret_set) line += "; dns.cookie_secret is unused";
+    log_line(LogLevel::info, line);
+  }
   if (config_.rrl.responses_per_second != 0) {
     const net::RateLimitSettings rrl{config_.rrl.responses_per_second, config_.rrl.slip,
                                      config_.rrl.ipv4_prefix, config_.rrl.ipv6_prefix};
@@ -285,6 +290,7 @@ void App::bind_workers() {
     settings.seed = config_.seed;
     settings.tcp_idle_timeout = std::chrono::seconds(config_.tcp_idle_timeout);
     settings.udp_receive_buffer = config_.udp_receive_buffer;
+    settings.answer.cookies = config_.cookies;
     settings.answer.cookie_secret = cookie_secret;
     settings.rate_limiter = rate_limiter_.get();
     workers_.push_back(std::make_unique<net::Worker>(

@@ -63,6 +63,7 @@ struct Config {
   std::uint64_t seed = 0;
   answer::OrderMode order = answer::OrderMode::weighted;
   std::string zones_dir;
+  bool cookies = true;             // DNS Cookies (RFC 7873) answered
   answer::SipKey cookie_secret{};  // when cookie_secret_set; else a random one at start
   bool cookie_secret_set = false;
 

@@ -334,6 +334,11 @@ const std::vector<Option>& options() {
        .fallback = std::string("zones"), .reloadable = true,
        .help = "Directory of static zone files (`*.zone`), relative to the working directory.",
        .set = [](Target& t, const Value& v) { t.config->zones_dir = text_of(v); }},
+      {.section = "dns", .key = "cookies", .kind = Kind::boolean, .fallback = true,
+       .help = "Answer DNS Cookies (RFC 7873, RFC 9018). false = COOKIE options are ignored as "
+               "by a server without them: none comes back, a malformed one is no FORMERR, rate "
+               "limiting never sends BADCOOKIE nor spares a valid server cookie.",
+       .set = [](Target& t, const Value& v) { t.config->cookies = std::get<bool>(v); }},
       {.section = "dns", .key = "cookie_secret", .kind = Kind::string, .fallback = std::string(),
        .shown_default = "random",
        .help = "Secret of DNS server cookies (RFC 7873, RFC 9018), 32 hex digits; \"\" = a "
@@ -343,13 +348,13 @@ const std::vector<Option>& options() {
       {.section = "rrl", .key = "responses_per_second", .fallback = std::int64_t{0}, .min = 0,
        .max = 1000000,
        .help = "UDP responses per second to one client prefix before rate limiting; 0 = off. "
-               "TCP and queries with a valid server cookie are never limited.",
+               "TCP and queries with a valid server cookie (`dns.cookies`) are never limited.",
        .set = [](Target& t, const Value& v) {
          t.config->rrl.responses_per_second = as<std::uint32_t>(v);
        }},
       {.section = "rrl", .key = "slip", .fallback = std::int64_t{2}, .min = 0, .max = 100,
        .help = "Every Nth limited response is sent truncated (TC=1; BADCOOKIE to a client that "
-               "sent a cookie) so that real clients retry over TCP; 0 = drop all, 1 = none "
+               "sent a cookie, with `dns.cookies`) so that real clients retry over TCP; 0 = drop all, 1 = none "
                "dropped.",
        .set = [](Target& t, const Value& v) { t.config->rrl.slip = as<std::uint32_t>(v); }},
       {.section = "rrl", .key = "ipv4_prefix", .fallback = std::int64_t{24}, .min = 8, .max = 32,

@@ -84,6 +84,10 @@ std::optional<Value> to_value(const toml::node& node, Kind kind) {
     case Kind::string:
       if (const auto* s = node.as_string()) return Value{s->get()};
       return std::nullopt;
+    case Kind::boolean:
+      // Only TOML's own true and false: a "no" or a 0 is more likely a slip than a choice.
+      if (const auto* b = node.as_boolean()) return Value{b->get()};
+      return std::nullopt;
     case Kind::string_list: {
       const auto* array = node.as_array();
       if (array == nullptr) return std::nullopt;
@@ -94,12 +98,13 @@ std::optional<Value> to_value(const toml::node& node, Kind kind) {
       }
       return Value{std::move(list)};
     }
-    default: {
+    case Kind::string_map: {
       const auto* table = node.as_table();
       if (table == nullptr) return std::nullopt;
       return to_string_map(*table);
     }
   }
+  return std::nullopt;
 }
 
 // Throws unless `node` has the section's shape: a table, or a non-empty array of tables.

@@ -18,8 +18,10 @@ std::string_view kind_name(Kind kind) noexcept {
     case Kind::seconds: return "number (seconds)";
     case Kind::string: return "string";
     case Kind::string_list: return "array of strings";
-    default: return "table of strings";
+    case Kind::string_map: return "table of strings";
+    case Kind::boolean: return "boolean";
   }
+  return "";
 }
 
 std::string number_text(double value) {
@@ -29,6 +31,7 @@ std::string number_text(double value) {
 }
 
 std::string value_text(const Value& value) {
+  if (const auto* b = std::get_if<bool>(&value)) return *b ? "true" : "false";
   if (const auto* n = std::get_if<std::int64_t>(&value)) return std::to_string(*n);
   if (const auto* r = std::get_if<double>(&value)) return number_text(*r);
   if (const auto* s = std::get_if<std::string>(&value)) return quote(*s);

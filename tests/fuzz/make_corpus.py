@@ -211,6 +211,15 @@ slip = 2
 ipv4_prefix = 24
 ipv6_prefix = 56
 """)
+    write("fuzz_server_config", "cookies_off", """\
+[dns]
+cookies = false
+
+[rrl]
+responses_per_second = 50
+slip = 1
+""")
+    write("fuzz_server_config", "cookies_not_boolean", "[dns]\ncookies = \"no\"\n")
     write("fuzz_server_config", "unknown_key", "[dns]\ndomian = \"x.\"\nttl = 0\n")
     write("fuzz_agent_config", "readme", """\
 [agent]

@@ -5,6 +5,10 @@ to the octet against an independent SipHash-2-4 (the openssl command). A query w
 cookie only gets the answer and a fresh server cookie; sending that cookie back is accepted
 and echoed; a wrong server cookie is answered with a fresh one; a malformed COOKIE option
 gets FORMERR; over TCP the same holds.
+
+With `dns.cookies = false` the server answers as one without cookies (RFC 7873 §5.2.1): no
+COOKIE comes back, a malformed one is no FORMERR, and under rate limiting a client cookie
+gets TC=1 rather than BADCOOKIE while a valid server cookie is limited like any query.
 """
 
 import os
@@ -15,11 +19,18 @@ import tempfile
 import time
 import unittest
 
+import dns.edns
+import dns.message
+import dns.query
+import dns.rcode
+
 from harness import LOOPBACK, ServerTestCase, dig, run
 
 SECRET = "e5e973e5a6b2a43f48e7dc849e37bfcf"
 CLIENT_COOKIE = "2464c4abcf10c957"
 NAME = "www.example.test."  # in the fixture zone (zones/), two A records
+COOKIE = 10  # EDNS option code (RFC 7873 §8)
+TC = 0x0200
 
 
 def expected_hash(client_cookie, timestamp, address):
@@ -36,6 +47,13 @@ def expected_hash(client_cookie, timestamp, address):
     finally:
         os.unlink(f.name)
     return completed.stdout.strip().lower()
+
+
+def server_cookie(timestamp):
+    """CLIENT_COOKIE and the server cookie SECRET makes for it at `timestamp` from LOOPBACK:
+    what a server with cookies on accepts as valid (RFC 9018 §4)."""
+    stamp = struct.pack(">I", timestamp).hex()
+    return CLIENT_COOKIE + "01000000" + stamp + expected_hash(CLIENT_COOKIE, timestamp, LOOPBACK)
 
 
 def returned_cookie(result):
@@ -60,6 +78,10 @@ class CookieTest(ServerTestCase):
         timestamp = int(cookie[24:32], 16)
         self.assertTrue(before - 1 <= timestamp <= after + 1, (before, timestamp, after))
         self.assertEqual(cookie[32:], expected_hash(CLIENT_COOKIE, timestamp, LOOPBACK))
+
+    def test_cookies_are_on_by_default(self):
+        self.assertIsNone(re.search(r"^cookies\b", self.server.config_text(), re.M))
+        self.assertIsNotNone(returned_cookie(self.ask(f"+cookie={CLIENT_COOKIE}")))
 
     def test_client_cookie_gets_answer_and_server_cookie(self):
         before = int(time.time())
@@ -116,6 +138,69 @@ class CookieTest(ServerTestCase):
         self.assertEqual(cookie[:16], CLIENT_COOKIE)
         timestamp = int(cookie[24:32], 16)
         self.assertEqual(cookie[32:], expected_hash(CLIENT_COOKIE, timestamp, LOOPBACK))
+
+
+class CookiesOffTest(ServerTestCase):
+    SERVER_ARGS = {"dns": {"cookies": False, "cookie_secret": SECRET}}
+
+    def ask(self, *options):
+        result = dig(self.port, NAME, "A", *options)
+        self.assertEqual(result.returncode, 0, result.text)
+        self.assertEqual(result.status, "NOERROR", result.text)
+        self.assertEqual(len(result.answer), 2, result.text)
+        self.assertIsNone(returned_cookie(result), result.text)
+        return result
+
+    def test_no_cookie_comes_back(self):
+        for cookie in (CLIENT_COOKIE, server_cookie(int(time.time()))):
+            for transport in ("+notcp", "+tcp"):
+                with self.subTest(cookie=cookie, transport=transport):
+                    self.ask(transport, f"+cookie={cookie}")
+
+    def test_start_up_log_says_so(self):
+        self.assertIn("DNS Cookies off (dns.cookies = false): COOKIE options are ignored; "
+                      "dns.cookie_secret is unused", self.server.log())
+
+    def test_malformed_cookie_is_ignored(self):
+        for data in ("0102030405", "0102030405060708090a0b"):
+            with self.subTest(data=data):
+                self.ask("+nocookie", f"+ednsopt=10:{data}")
+
+
+class CookiesOffRateLimitTest(ServerTestCase):
+    """One response per second per client prefix, every limited one slipped (slip 1)."""
+
+    SERVER_ARGS = {"dns": {"cookies": False, "cookie_secret": SECRET},
+                   "extra": "[rrl]\nresponses_per_second = 1\nslip = 1\n"}
+    QUERIES = 6  # sent within a second or two: at most two of them answered in full
+
+    def send(self, cookie_hex):
+        """QUERIES UDP queries with the COOKIE `cookie_hex`: (rcode, TC, answers, COOKIE back)."""
+        out = []
+        for _ in range(self.QUERIES):
+            query = dns.message.make_query(
+                NAME, "A", use_edns=0,
+                options=[dns.edns.GenericOption(COOKIE, bytes.fromhex(cookie_hex))])
+            response = dns.query.udp(query, LOOPBACK, port=self.port, timeout=3)
+            cookies = [o for o in response.options if o.otype == COOKIE]
+            out.append((dns.rcode.to_text(response.rcode()), bool(response.flags & TC),
+                        len(response.answer), bool(cookies)))
+        return out
+
+    def check_limited(self, results):
+        for rcode, _, _, cookie_back in results:
+            self.assertEqual(rcode, "NOERROR", results)  # never BADCOOKIE
+            self.assertFalse(cookie_back, results)
+        slipped = [r for r in results if r[1]]
+        self.assertGreaterEqual(len(slipped), self.QUERIES - 2, results)
+        for result in slipped:
+            self.assertEqual(result[2], 0, results)  # the question only
+
+    def test_client_cookie_gets_tc_not_badcookie(self):
+        self.check_limited(self.send(CLIENT_COOKIE))
+
+    def test_valid_server_cookie_is_limited(self):
+        self.check_limited(self.send(server_cookie(int(time.time()))))
 
 
 if __name__ == "__main__":

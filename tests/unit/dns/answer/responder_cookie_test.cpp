@@ -198,5 +198,68 @@ TEST_F(ResponderCookieTest, ValidServerCookieIsNeverLimited) {
   EXPECT_EQ(context_.counters.rate_slipped, 0u);
 }
 
+// With `dns.cookies = false` the server acts as one that does not implement cookies
+// (RFC 7873 §5.2.1): the COOKIE option is ignored like any unknown option.
+class ResponderCookiesOffTest : public ResponderCookieTest {
+ protected:
+  ResponderCookiesOffTest() { context_.options.cookies = false; }
+
+  // A full answer of both A records, its OPT with no option at all.
+  static void expect_plain_answer(const std::vector<std::uint8_t>& response) {
+    ASSERT_GE(response.size(), 12u + kOptFixed);
+    EXPECT_EQ(response[3] & 0x0F, wire::rcode::kNoError);
+    EXPECT_EQ(wire::load_u16(response.data() + 2) & wire::flag::kTc, 0);
+    EXPECT_EQ(wire::load_u16(response.data() + 6), 2);
+    const std::size_t opt = response.size() - kOptFixed;
+    EXPECT_EQ(wire::load_u16(response.data() + opt + 1), rrtype::kOpt);
+    EXPECT_EQ(wire::load_u16(response.data() + opt + 9), 0);  // RDLENGTH: no COOKIE
+  }
+};
+
+TEST_F(ResponderCookiesOffTest, CookiesAreIgnored) {
+  expect_plain_answer(raw(cookie_query(kClientCookie)));
+  expect_plain_answer(raw(cookie_query(fresh_cookie(kNow))));  // a server cookie we would make
+  std::vector<std::uint8_t> bad = kClientCookie;
+  bad.insert(bad.end(), 16, 0x5A);
+  expect_plain_answer(raw(cookie_query(bad)));
+  // The same answers, byte for byte, as to a query without the option.
+  QueryOptions options;
+  options.edns = true;
+  EXPECT_EQ(raw(cookie_query(kClientCookie)),
+            raw(make_query("www.example.test.", rrtype::kA, options)));
+}
+
+TEST_F(ResponderCookiesOffTest, MalformedCookieIsNoFormErr) {
+  for (std::size_t length : {0u, 5u, 12u, 41u}) {
+    SCOPED_TRACE(length);
+    expect_plain_answer(raw(cookie_query(std::vector<std::uint8_t>(length, 9))));
+  }
+  EXPECT_EQ(context_.counters.with_rcode(wire::rcode::kFormErr), 0u);
+}
+
+TEST_F(ResponderCookiesOffTest, SlipIsTruncatedNeverBadCookie) {
+  context_.rate_action = RateAction::slip;
+  for (const auto& cookie : {kClientCookie, fresh_cookie(kNow)}) {
+    const auto response = raw(cookie_query(cookie));
+    ASSERT_EQ(response.size(), 12u + 18 + 4 + kOptFixed);  // the question and an empty OPT
+    EXPECT_NE(wire::load_u16(response.data() + 2) & wire::flag::kTc, 0);
+    EXPECT_EQ(response[3] & 0x0F, wire::rcode::kNoError);
+    EXPECT_EQ(response[response.size() - kOptFixed + 5], 0);  // no extended rcode
+    EXPECT_EQ(wire::load_u16(response.data() + 6), 0);
+  }
+  EXPECT_EQ(context_.counters.with_rcode(kBadCookie), 0u);
+  EXPECT_EQ(context_.counters.rate_slipped, 2u);
+}
+
+TEST_F(ResponderCookiesOffTest, ValidServerCookieIsLimitedLikeAnyQuery) {
+  // A cookie this server made while cookies were on proves nothing once they are off.
+  context_.options.cookies = true;
+  const auto cookie = cookie_of(raw(cookie_query(kClientCookie)));
+  context_.options.cookies = false;
+  context_.rate_action = RateAction::drop;
+  EXPECT_EQ(raw(cookie_query(cookie)).size(), 0u);
+  EXPECT_EQ(context_.counters.rate_limited, 1u);
+}
+
 }  // namespace
 }  // namespace signpost::dns::answer

@@ -37,6 +37,7 @@ TEST(Config, EmptyFileTakesEveryDefault) {
   EXPECT_EQ(config.seed, 0u);
   EXPECT_EQ(config.order, answer::OrderMode::weighted);
   EXPECT_EQ(config.zones_dir, "zones");
+  EXPECT_TRUE(config.cookies);
   EXPECT_DOUBLE_EQ(config.warning_weight, 0.25);
   EXPECT_DOUBLE_EQ(config.panic_threshold, 0.0);
   EXPECT_TRUE(config.services.empty());
@@ -134,6 +135,7 @@ udp_payload = 4096
 seed = 1234
 order = "round-robin"
 zones_dir = "/etc/signpost/zones"
+cookies = false
 
 [health]
 warning_weight = 1
@@ -160,6 +162,7 @@ panic_threshold = 0.5
   EXPECT_EQ(config.seed, 1234u);
   EXPECT_EQ(config.order, answer::OrderMode::round_robin);
   EXPECT_EQ(config.zones_dir, "/etc/signpost/zones");
+  EXPECT_FALSE(config.cookies);
   EXPECT_DOUBLE_EQ(config.warning_weight, 1.0);
   EXPECT_DOUBLE_EQ(config.panic_threshold, 0.5);
 }
@@ -233,6 +236,11 @@ TEST(Config, WrongTypesNameLineAndKey) {
             "test.toml:2: key 'dns.ttl': must be an integer, not a string");
   EXPECT_EQ(config_error_of("[dns]\nttl = 2.5\n"),
             "test.toml:2: key 'dns.ttl': must be an integer, not a number");
+  // A boolean is TOML's true or false: neither "no" nor 0 passes for one.
+  EXPECT_EQ(config_error_of("[dns]\ncookies = \"no\"\n"),
+            "test.toml:2: key 'dns.cookies': must be a boolean, not a string");
+  EXPECT_EQ(config_error_of("[dns]\n\ncookies = 0\n"),
+            "test.toml:3: key 'dns.cookies': must be a boolean, not an integer");
   EXPECT_EQ(config_error_of("[server]\nlisten = \"127.0.0.1:53\"\n"),
             "test.toml:2: key 'server.listen': must be an array of strings, not a string");
   EXPECT_EQ(config_error_of("[server]\nlisten = [53]\n"),
@@ -352,6 +360,7 @@ TEST(Config, SealedOptionsAreRecordedForReload) {
   const Config config = parse_config("[dns]\nttl = 7\n", "test.toml");
   EXPECT_EQ(config.sealed.at("dns.ttl"), "7");
   EXPECT_EQ(config.sealed.at("server.listen"), "[\"127.0.0.1:8053\"]");
+  EXPECT_EQ(config.sealed.at("dns.cookies"), "true");
   EXPECT_EQ(config.sealed.count("dns.zones_dir"), 0u);  // reloadable
 }
 
@@ -366,6 +375,8 @@ TEST(Config, ReferenceListsEveryOption) {
   }
   EXPECT_NE(reference.find("| `dns.udp_payload` | integer | `1232` | `512..4096` | no |"),
             std::string::npos);
+  EXPECT_NE(reference.find("| `dns.cookies` | boolean | `true` |  | no |"), std::string::npos)
+      << reference;
 }
 
 TEST(Config, FilesAreReadAndMissingOnesNamed) {

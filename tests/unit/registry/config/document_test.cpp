@@ -87,6 +87,12 @@ name = "cup"
   EXPECT_DOUBLE_EQ(shop.items[0].parts[1].weight, 1.0);
   EXPECT_EQ(shop.items[1].price, 0);  // no default: the setter is not called
   EXPECT_TRUE(shop.items[1].parts.empty());
+  EXPECT_FALSE(shop.sundays);  // the default
+}
+
+TEST(ConfigDocument, ReadsBooleans) {
+  EXPECT_TRUE(parse("[shop]\nname = \"x\"\nsundays = true\n").sundays);
+  EXPECT_FALSE(parse("[shop]\nname = \"x\"\nsundays = false\n").sundays);
 }
 
 TEST(ConfigDocument, VisitSeesEveryValueInTableOrder) {
@@ -96,7 +102,8 @@ TEST(ConfigDocument, VisitSeesEveryValueInTableOrder) {
     seen.push_back(option.name() + "=" + value_text(value));
   });
   EXPECT_EQ(seen, (std::vector<std::string>{"shop.name=\"x\"", "shop.opens=7", "shop.tax=0.2",
-                                            "shop.delay=1.5", "shop.tags=[]", "shop.stock=0"}));
+                                            "shop.delay=1.5", "shop.tags=[]", "shop.stock=0",
+                                            "shop.sundays=false"}));
 }
 
 TEST(ConfigDocument, TablesKnowTheirLines) {
@@ -132,6 +139,17 @@ TEST(ConfigDocument, ValueErrorsNameFileLineAndKey) {
             "toy.toml:3: key 'shop.opens': must be an integer, not a number");
   EXPECT_EQ(error_of(shop + "delay = true\n"),
             "toy.toml:3: key 'shop.delay': must be a number (seconds), not a boolean");
+  // A boolean is TOML's true or false, nothing that looks like one.
+  EXPECT_EQ(error_of(shop + "sundays = \"yes\"\n"),
+            "toy.toml:3: key 'shop.sundays': must be a boolean, not a string");
+  EXPECT_EQ(error_of(shop + "sundays = \"true\"\n"),
+            "toy.toml:3: key 'shop.sundays': must be a boolean, not a string");
+  EXPECT_EQ(error_of(shop + "sundays = 1\n"),
+            "toy.toml:3: key 'shop.sundays': must be a boolean, not an integer");
+  EXPECT_EQ(error_of(shop + "sundays = 0.0\n"),
+            "toy.toml:3: key 'shop.sundays': must be a boolean, not a number");
+  EXPECT_EQ(error_of(shop + "sundays = [true]\n"),
+            "toy.toml:3: key 'shop.sundays': must be a boolean, not an array");
   EXPECT_EQ(error_of(shop + "tags = [1]\n"),
             "toy.toml:3: key 'shop.tags': must be an array of strings, not an array");
   EXPECT_EQ(error_of(shop + "[[item]]\nname = \"t\"\nlabels = { a = 1 }\n"),

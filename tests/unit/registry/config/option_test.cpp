@@ -71,7 +71,13 @@ TEST(ConfigOption, ValuesAsText) {
   EXPECT_EQ(value_text(Value{StringList{"a", "b"}}), "[\"a\", \"b\"]");
   EXPECT_EQ(value_text(Value{StringMap{}}), "{}");
   EXPECT_EQ(value_text(Value{StringMap{{"k", "v"}, {"a", "b"}}}), "{ k = \"v\", a = \"b\" }");
+  EXPECT_EQ(value_text(Value{true}), "true");
+  EXPECT_EQ(value_text(Value{false}), "false");
   EXPECT_EQ(kind_name(Kind::seconds), "number (seconds)");
+  EXPECT_EQ(kind_name(Kind::boolean), "boolean");
+  // A string literal or a number is never taken for the bool alternative.
+  EXPECT_TRUE(std::holds_alternative<std::string>(Value{"text"}));
+  EXPECT_TRUE(std::holds_alternative<double>(Value{0.0}));
   const Option option{.section = "service.check", .key = "timeout"};
   EXPECT_EQ(option.name(), "service.check.timeout");
 }

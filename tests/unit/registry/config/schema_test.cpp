@@ -62,6 +62,7 @@ TEST(ConfigSchema, ReferenceListsEveryOption) {
            "| `shop.delay` | number (seconds) | `1.5` | `0.1..60` | no | Greeting delay. |\n",
            "| `shop.tags` | array of strings | `[]` |  | no | Tags. |\n",
            "| `shop.stock` | integer | `0` | `0..2^63-1` | no | Stock. |\n",
+           "| `shop.sundays` | boolean | `false` |  | no | Opens on Sundays. |\n",
            "| `item.price` | integer | none | `1..1000` | no | Price. |\n",
            "| `item.labels` | table of strings | `{}` | `any strings` | no | Labels. |\n",
            "| `item.part.weight` | number | `1` | `0..100` | no | Weight. |\n"}) {

@@ -29,6 +29,7 @@ struct Shop {
   double delay = 0;
   StringList tags;
   std::int64_t stock = 0;
+  bool sundays = true;  // so that the default false is seen to be stored
   std::vector<Item> items;
 };
 
@@ -64,6 +65,9 @@ inline Schema toy_schema(bool reload_column = true) {
           {.section = "shop", .key = "stock", .fallback = std::int64_t{0}, .min = 0, .max = kMaxInt,
            .help = "Stock.",
            .set = [](ToyTarget& t, const Value& v) { t.shop->stock = std::get<std::int64_t>(v); }},
+          {.section = "shop", .key = "sundays", .kind = Kind::boolean, .fallback = false,
+           .help = "Opens on Sundays.",
+           .set = [](ToyTarget& t, const Value& v) { t.shop->sundays = std::get<bool>(v); }},
           {.section = "item", .key = "name", .kind = Kind::string, .required = true,
            .help = "Item name.",
            .set = [](ToyTarget& t, const Value& v) { t.item->name = std::get<std::string>(v); }},
