@@ -202,11 +202,7 @@ class ClusterReceiverTest : public ::testing::Test {
  protected:
   void SetUp() override {
     etcd_.start();
-    registry::etcd::EtcdOptions options;
-    options.endpoints = {etcd_.endpoint()};
-    options.dial_timeout = 300ms;
-    options.request_timeout = 2s;
-    client_ = std::make_unique<registry::etcd::EtcdClient>(options);
+    client_ = std::make_unique<registry::etcd::EtcdClient>(etcd_.client_options());
   }
 
   static ReceiverSettings settings() {

@@ -135,13 +135,7 @@ class EtcdRegistryTest : public ::testing::Test {
     client_ = std::make_unique<etcd::EtcdClient>(options());
   }
 
-  etcd::EtcdOptions options() const {
-    etcd::EtcdOptions out;
-    out.endpoints = {server_.endpoint()};
-    out.dial_timeout = 300ms;
-    out.request_timeout = 2s;
-    return out;
-  }
+  etcd::EtcdOptions options() const { return server_.client_options(); }
 
   std::unique_ptr<EtcdRegistry> registry(Log log = [](LogLevel, const std::string&) {}) {
     EtcdRegistrySettings settings;

@@ -34,13 +34,7 @@ class EtcdSerialTest : public ::testing::Test {
     client_ = std::make_unique<etcd::EtcdClient>(options());
   }
 
-  etcd::EtcdOptions options() const {
-    etcd::EtcdOptions out;
-    out.endpoints = {server_.endpoint()};
-    out.dial_timeout = 300ms;
-    out.request_timeout = 2s;
-    return out;
-  }
+  etcd::EtcdOptions options() const { return server_.client_options(); }
 
   // The key as etcd holds it: its value ("" when absent) and how often it was written.
   struct Stored {

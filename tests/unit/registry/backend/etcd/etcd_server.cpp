@@ -65,6 +65,14 @@ std::string EtcdServer::endpoint() const {
   return "127.0.0.1:" + std::to_string(client_port_);
 }
 
+registry::etcd::EtcdOptions EtcdServer::client_options(std::chrono::milliseconds request_timeout) const {
+  registry::etcd::EtcdOptions options;
+  options.endpoints = {endpoint()};
+  options.dial_timeout = std::chrono::milliseconds(300);
+  options.request_timeout = request_timeout;
+  return options;
+}
+
 void EtcdServer::start() {
   // A short heartbeat and election timeout: a single member elects itself in well under a
   // second, and leases of 1 s are allowed (etcd's minimum TTL is 1.5 election timeouts).

@@ -4,8 +4,11 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+
+#include "registry/backend/etcd/etcd_types.hpp"
 
 namespace signpost::test {
 
@@ -29,6 +32,10 @@ class EtcdServer {
 
   /// "127.0.0.1:port" of the client listener.
   std::string endpoint() const;
+  /// Options for a client of this server alone: a dial timeout of 300 ms, so that tests of
+  /// an etcd that is down fail fast, and `request_timeout`.
+  registry::etcd::EtcdOptions client_options(
+      std::chrono::milliseconds request_timeout = std::chrono::seconds(2)) const;
 
  private:
   std::string log_tail() const;

@@ -81,11 +81,7 @@ class EtcdWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_.start();
-    EtcdOptions options;
-    options.endpoints = {server_.endpoint()};
-    options.dial_timeout = 300ms;
-    options.request_timeout = 5s;
-    client_ = std::make_unique<EtcdClient>(options);
+    client_ = std::make_unique<EtcdClient>(server_.client_options(5s));
   }
 
   test::EtcdServer server_;
