@@ -1,6 +1,8 @@
 // Zone transfer responses.
 #include "dns/xfr/transfer_writer.hpp"
 
+#include <algorithm>
+
 #include "dns/wire/message.hpp"
 #include "dns/wire/reader.hpp"
 #include "dns/wire/types.hpp"
@@ -90,8 +92,35 @@ void TransferWriter::add(std::string_view record) {
   }
   ++owner_size;  // the root label
   write_name(record.substr(0, owner_size));
-  message_.insert(message_.end(), record.begin() + static_cast<std::ptrdiff_t>(owner_size), record.end());
+  const std::string_view rest = record.substr(std::min(owner_size, record.size()));
+  if (!write_name_rdata(rest)) message_.insert(message_.end(), rest.begin(), rest.end());
   ++answers_;
+}
+
+// NS, CNAME and PTR: RDATA that is one name, of RFC 1035's types, so it may be compressed
+// (RFC 3597 §4); the DNS-SD PTRs are a sixth of a registry zone's records. `rest` is the
+// record after its owner: type, class, TTL, RDLENGTH, RDATA. False, writing nothing, for any
+// other record.
+bool TransferWriter::write_name_rdata(std::string_view rest) {
+  if (rest.size() < 10) return false;
+  const auto* fixed = reinterpret_cast<const std::uint8_t*>(rest.data());
+  const std::uint16_t type = wire::load_u16(fixed);
+  if (type != wire::rrtype::kNs && type != wire::rrtype::kCname && type != wire::rrtype::kPtr) {
+    return false;
+  }
+  const std::string_view rdata = rest.substr(10);
+  std::size_t name_size = 0;
+  while (name_size < rdata.size() && rdata[name_size] != 0) {
+    name_size += 1 + std::size_t(std::uint8_t(rdata[name_size]));
+  }
+  if (name_size + 1 != rdata.size() || wire::load_u16(fixed + 8) != rdata.size()) return false;
+  message_.insert(message_.end(), rest.begin(), rest.begin() + 8);  // type, class, TTL
+  const std::size_t rdlength_at = message_.size();
+  message_.resize(message_.size() + 2);
+  write_name(rdata);
+  wire::store_u16(message_.data() + rdlength_at,
+                  static_cast<std::uint16_t>(message_.size() - rdlength_at - 2));
+  return true;
 }
 
 void TransferWriter::flush() {

@@ -23,7 +23,8 @@ namespace signpost::dns::xfr {
 /// zone's owners share their suffixes, and an uncompressed transfer is near twice the
 /// size. A compression pointer reaches only the first 16 KiB of a message (14 bits), so
 /// messages are no larger, as NSD's: 64 KiB ones came out 15 % bigger in all.
-/// RDATA goes as given (RFC 3597 §4: no compression inside newer types' RDATA).
+/// The RDATA names of NS, CNAME and PTR are compressed too; other RDATA goes as given
+/// (RFC 3597 §4: no compression inside newer types' RDATA, SRV's included, RFC 2782).
 /// Control plane (the transfer thread); allocates.
 class TransferWriter {
  public:
@@ -45,6 +46,8 @@ class TransferWriter {
   // Writes an uncompressed lower-case wire name, ending in a pointer to the longest suffix
   // already in the message, and remembers the new suffixes it writes.
   void write_name(std::string_view name);
+  // Writes the rest of an NS, CNAME or PTR record with its RDATA name compressed.
+  bool write_name_rdata(std::string_view rest);
 
   const TransferRequest& request_;
   std::size_t limit_;

@@ -7,10 +7,11 @@
 // that lost a race learns the winner's serial in the same round trip. Comparing revisions
 // rather than values keeps the comparison in serial arithmetic, which etcd's byte-wise compare
 // of values would not do. Reading first costs a round trip but no Raft proposal, where a
-// failed guarded write costs one: a server whose serial is below the cluster's writes nothing. A server reads the key at start and
-// begins past it (first_serial), so a restart after a burst of publishes, or a server that
-// joins a cluster whose serials ran ahead of the clock, never serves a serial lower than one
-// a secondary has already seen from the cluster.
+// failed guarded write costs one: a server whose serial is below the cluster's writes
+// nothing. A server reads the key at start and begins past it (first_serial), so a restart
+// after a burst of publishes, or a server that joins a cluster whose serials ran ahead of
+// the clock, never serves a serial lower than one a secondary has already seen from the
+// cluster.
 #pragma once
 
 #include <cstdint>

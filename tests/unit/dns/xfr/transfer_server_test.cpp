@@ -170,6 +170,53 @@ TEST(TransferServer, LargeZoneTakesSeveralMessagesEachWithinSixteenKiB) {
   EXPECT_LT(out.octets * 10, out.uncompressed_octets * 7);
 }
 
+// The end of the (possibly compressed) name at `at`: past its root label or its pointer.
+std::size_t skip_name(const std::vector<std::uint8_t>& message, std::size_t at) {
+  while (at < message.size() && message[at] != 0 && (message[at] & 0xc0) == 0) at += 1 + message[at];
+  return at < message.size() && (message[at] & 0xc0) == 0xc0 ? at + 2 : at + 1;
+}
+
+TEST(TransferServer, PtrTargetsAreCompressedAndSrvTargetsAreNot) {
+  TestRegistry registry;
+  for (int i = 0; i < 50; ++i) {
+    registry.store.put_instance(instance("web", "w" + std::to_string(i), "n" + std::to_string(i),
+                                         static_cast<std::uint8_t>(i + 1)));
+  }
+  TransferServer server(settings({policy("svc.internal.")}), [](const std::string&) {});
+  server.published(snapshot_at(registry, 9));
+  const Parsed out = parse(server.respond(request("svc.internal.", wire::rrtype::kAxfr), "127.0.0.1"));
+  EXPECT_EQ(count_containing(out.records, "\tPTR\tw"), 50u);  // ldns reads them back whole
+  std::size_t ptrs = 0;
+  std::size_t srvs = 0;
+  for (std::size_t m = 0; m < out.messages.size(); ++m) {
+    const std::vector<std::uint8_t>& message = out.messages[m];
+    std::size_t at = wire::kHeaderSize;
+    if (m == 0) at = skip_name(message, at) + 4;  // the question
+    for (std::uint16_t rr = 0; rr < wire::load_u16(message.data() + 6); ++rr) {
+      at = skip_name(message, at);
+      const std::uint16_t type = wire::load_u16(message.data() + at);
+      const std::uint16_t rdlength = wire::load_u16(message.data() + at + 8);
+      const std::uint8_t* rdata = message.data() + at + 10;
+      if (type == wire::rrtype::kPtr) {
+        // Its name ends in a pointer to one already in the message (RFC 1035 §4.1.4).
+        ++ptrs;
+        const std::size_t end = skip_name(message, at + 10);
+        EXPECT_EQ(end, at + 10 + rdlength);
+        EXPECT_EQ(message[end - 2] & 0xc0, 0xc0);
+      }
+      if (type == wire::rrtype::kSrv) {
+        ++srvs;
+        // Priority, weight, port, then the target in full (RFC 2782): it ends in a root label.
+        EXPECT_EQ(rdata[rdlength - 1], 0);
+      }
+      at += 10 + rdlength;
+    }
+    EXPECT_EQ(at, message.size());
+  }
+  EXPECT_EQ(ptrs, 51u);  // the 50 instances, and _web._tcp in the service type list
+  EXPECT_EQ(srvs, 150u);  // at web, at _web._tcp and at each instance
+}
+
 TEST(TransferServer, RulesRefuseOtherAddressesZonesAndUnsignedRequests) {
   TestRegistry registry;
   TransferServer server(settings({policy("svc.internal.", "xfr.")}), [](const std::string&) {});
