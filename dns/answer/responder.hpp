@@ -84,7 +84,7 @@ inline constexpr std::array<CountedRcode, 32> kRcodes = [] {
   table[wire::rcode::kRefused] = CountedRcode::refused;
   table[wire::rcode::kNotAuth] = CountedRcode::notauth;
   table[wire::rcode::kBadVers] = CountedRcode::badvers;
-  table[23] = CountedRcode::badcookie;  // RFC 7873 §8 (cookie.hpp's kBadCookie)
+  table[kBadCookie] = CountedRcode::badcookie;  // RFC 7873 §8
   return table;
 }();
 }  // namespace counted_detail

@@ -5,6 +5,7 @@
 #include <new>
 #include <random>
 
+#include "dns/answer/client_prefix.hpp"
 #include "dns/answer/order.hpp"
 
 namespace signpost::dns::net {
@@ -20,7 +21,7 @@ std::uint64_t random_seed() {
 ClientAddress counted(const ClientAddress& client) noexcept {
   if (answer::is_ipv4(client)) return client;
   ClientAddress prefix = client;
-  std::memset(prefix.data() + 8, 0, 8);
+  answer::mask_client_address(prefix, 64);
   return prefix;
 }
 
